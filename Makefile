@@ -1,0 +1,51 @@
+# mrcpd: `make run` and `make test` are the two commands a user needs.
+# Both start with `deps`, which installs the Debian packages the engines and tests use.
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+CONFIG    ?= conf/mrcpd.yaml
+GOFLAGS_T ?= -race -count=1 -timeout 30m
+
+# System packages: real engines (PocketSphinx, espeak-ng, flite), codecs (Opus), and real peers (sipp, sox).
+DEB_PKGS := gcc pkg-config sip-tester sox espeak-ng libespeak-ng-dev flite1-dev \
+            pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
+            libopus-dev libopusfile-dev
+
+PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))
+
+.PHONY: all deps build plugins run test bench fuzz vet clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "deps: missing Debian packages. Run, then retry:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(GO) build -o $(BIN)/ ./cmd/...
+	@mkdir -p $(BIN)/plugins
+	@for d in $(PLUGIN_DIRS); do echo "build $$d"; $(GO) build -o $(BIN)/plugins/ ./$$d || exit 1; done
+
+run: build
+	$(BIN)/mrcpd --config $(CONFIG)
+
+# Integration tests use the binaries built above (MRCPD_BIN_DIR); run alone they build their own.
+test: build
+	$(GO) vet ./...
+	MRCPD_BIN_DIR=$(BIN) $(GO) test $(GOFLAGS_T) ./...
+
+bench: build
+	MRCPD_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is mrcpd's whole configuration. Every key is documented in docs/configuration.md; unknown
+// keys are rejected so that a typo never silently falls back to a default.
+type Config struct {
+	SIP      SIPConfig      `yaml:"sip"`
+	MRCP     MRCPConfig     `yaml:"mrcp"`
+	RTP      RTPConfig      `yaml:"rtp"`
+	HTTP     HTTPConfig     `yaml:"http"`
+	Log      LogConfig      `yaml:"log"`
+	Recorder RecorderConfig `yaml:"recorder"`
+	Engines  EnginesConfig  `yaml:"engines"`
+}
+
+type SIPConfig struct {
+	Addr           string   `yaml:"addr"`
+	Transports     []string `yaml:"transports"` // udp, tcp, tls
+	TLSAddr        string   `yaml:"tls_addr"`
+	TLSCert        string   `yaml:"tls_cert"`
+	TLSKey         string   `yaml:"tls_key"`
+	SessionExpires Duration `yaml:"session_expires"`
+	MaxSessions    int      `yaml:"max_sessions"`
+}
+
+type MRCPConfig struct {
+	Addr           string   `yaml:"addr"`
+	TLSAddr        string   `yaml:"tls_addr"`
+	TLSCert        string   `yaml:"tls_cert"`
+	TLSKey         string   `yaml:"tls_key"`
+	MaxMessageSize int      `yaml:"max_message_size"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+}
+
+type RTPConfig struct {
+	IP           string       `yaml:"ip"`
+	Ports        PortRange    `yaml:"ports"`
+	MediaTimeout Duration     `yaml:"media_timeout"`
+	Symmetric    bool         `yaml:"symmetric"`
+	Jitter       JitterConfig `yaml:"jitter"`
+	Codecs       []string     `yaml:"codecs"`
+}
+
+type JitterConfig struct {
+	Initial Duration `yaml:"initial"`
+	Min     Duration `yaml:"min"`
+	Max     Duration `yaml:"max"`
+}
+
+type HTTPConfig struct {
+	Addr string `yaml:"addr"`
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"` // text or json
+}
+
+type RecorderConfig struct {
+	Dir string `yaml:"dir"`
+}
+
+// EnginesConfig names the backends and which serves a request by default.
+type EnginesConfig struct {
+	Recognizer  string         `yaml:"recognizer"`
+	Synthesizer string         `yaml:"synthesizer"`
+	Plugins     []PluginConfig `yaml:"plugins"`
+}
+
+// PluginConfig starts one plugin binary (one process, or Pool processes for engines that are
+// single-threaded by nature).
+type PluginConfig struct {
+	Name     string            `yaml:"name"`
+	Kind     string            `yaml:"kind"` // recognizer or synthesizer
+	Path     string            `yaml:"path"`
+	Args     []string          `yaml:"args"`
+	Pool     int               `yaml:"pool"`
+	Settings map[string]string `yaml:"settings"`
+}
+
+// Defaults are chosen so that mrcpd shares a host with FreeSWITCH without a clash: FreeSWITCH's
+// RTP range is 16384-32768 and Linux's ephemeral range starts at 32768.
+func DefaultConfig() Config {
+	return Config{
+		SIP: SIPConfig{Addr: "127.0.0.1:8060", Transports: []string{"udp", "tcp"},
+			SessionExpires: Duration(600 * time.Second), MaxSessions: 1000},
+		MRCP: MRCPConfig{Addr: "127.0.0.1:1544", MaxMessageSize: 1 << 20,
+			ConnectTimeout: Duration(10 * time.Second)},
+		RTP: RTPConfig{IP: "127.0.0.1", Ports: PortRange{Min: 10000, Max: 11999},
+			MediaTimeout: Duration(60 * time.Second),
+			Jitter: JitterConfig{Initial: Duration(50 * time.Millisecond),
+				Min: Duration(20 * time.Millisecond), Max: Duration(600 * time.Millisecond)}},
+		HTTP:     HTTPConfig{Addr: "127.0.0.1:8061"},
+		Log:      LogConfig{Level: "info", Format: "text"},
+		Recorder: RecorderConfig{Dir: "var/recordings"},
+	}
+}
+
+// LoadConfig reads path over the defaults. Errors name the file and, where it is known, the key.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path == "" {
+		return cfg, cfg.Validate("")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, cfg.Validate(path)
+}
+
+// Validate checks values that parse but make no sense, naming file and key.
+func (c *Config) Validate(file string) error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("config %s: key %s: %s", orFlags(file), key, fmt.Sprintf(format, args...))
+	}
+	for key, addr := range map[string]string{"sip.addr": c.SIP.Addr, "mrcp.addr": c.MRCP.Addr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return bad(key, "%q is not host:port", addr)
+		}
+	}
+	for _, t := range c.SIP.Transports {
+		switch t {
+		case "udp", "tcp":
+		case "tls":
+			if c.SIP.TLSCert == "" || c.SIP.TLSKey == "" {
+				return bad("sip.transports", "tls needs sip.tls_cert and sip.tls_key")
+			}
+		default:
+			return bad("sip.transports", "unknown transport %q (udp, tcp, tls)", t)
+		}
+	}
+	if c.RTP.Ports.Min <= 0 || c.RTP.Ports.Max > 65535 || c.RTP.Ports.Min >= c.RTP.Ports.Max {
+		return bad("rtp.ports", "%s is not a port range lo-hi", c.RTP.Ports)
+	}
+	if ip := net.ParseIP(c.RTP.IP); ip == nil {
+		return bad("rtp.ip", "%q is not an IP address", c.RTP.IP)
+	}
+	if c.MRCP.MaxMessageSize < 1024 {
+		return bad("mrcp.max_message_size", "%d is below 1024 bytes", c.MRCP.MaxMessageSize)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	names := map[string]bool{}
+	for i, p := range c.Engines.Plugins {
+		key := fmt.Sprintf("engines.plugins[%d]", i)
+		if p.Name == "" || p.Path == "" {
+			return bad(key, "name and path are required")
+		}
+		if p.Kind != "recognizer" && p.Kind != "synthesizer" {
+			return bad(key+".kind", "%q is not recognizer or synthesizer", p.Kind)
+		}
+		if names[p.Name] {
+			return bad(key+".name", "%q is defined twice", p.Name)
+		}
+		names[p.Name] = true
+	}
+	return nil
+}
+
+func orFlags(file string) string {
+	if file == "" {
+		return "(flags)"
+	}
+	return file
+}
+
+// Duration accepts Go durations ("250ms", "10s") in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 250ms or 10s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// PortRange is "lo-hi" in YAML and on the command line.
+type PortRange struct{ Min, Max int }
+
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Min, r.Max) }
+
+// Set parses "lo-hi"; it makes PortRange a flag.Value.
+func (r *PortRange) Set(s string) error {
+	lo, hi, ok := strings.Cut(s, "-")
+	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%q is not a port range like 10000-11999", s)
+	}
+	r.Min, r.Max = a, b
+	return nil
+}
+
+func (r *PortRange) UnmarshalYAML(n *yaml.Node) error {
+	if err := r.Set(n.Value); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}

@@ -67,10 +67,10 @@ var rfcResources = map[string]bool{
 
 // Static payload types of RFC 3551 §6 that MRCP clients offer without an rtpmap.
 var staticFormats = map[uint8]Format{
-	0: {PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1},
-	3: {PT: 3, Name: "GSM", ClockRate: 8000, Channels: 1},
-	8: {PT: 8, Name: "PCMA", ClockRate: 8000, Channels: 1},
-	9: {PT: 9, Name: "G722", ClockRate: 8000, Channels: 1},
+	0:  {PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1},
+	3:  {PT: 3, Name: "GSM", ClockRate: 8000, Channels: 1},
+	8:  {PT: 8, Name: "PCMA", ClockRate: 8000, Channels: 1},
+	9:  {PT: 9, Name: "G722", ClockRate: 8000, Channels: 1},
 	10: {PT: 10, Name: "L16", ClockRate: 44100, Channels: 2},
 	11: {PT: 11, Name: "L16", ClockRate: 44100, Channels: 1},
 	18: {PT: 18, Name: "G729", ClockRate: 8000, Channels: 1},

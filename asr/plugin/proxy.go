@@ -1,0 +1,103 @@
+package plugin
+
+import (
+	"context"
+	"time"
+
+	"github.com/mrcpd/mrcpd/asr"
+	pb "github.com/mrcpd/mrcpd/asr/pluginpb"
+)
+
+type hostRecognizer struct{ h *Host }
+
+// Info returns what the plugin declared at its last start.
+func (r *hostRecognizer) Info(context.Context) (asr.RecognizerInfo, error) {
+	for _, in := range r.h.instances {
+		if g := in.current(); g != nil && g.recInfo != nil {
+			return *g.recInfo, nil
+		}
+	}
+	return asr.RecognizerInfo{}, asr.Errorf(asr.ErrUnavailable, true, "plugin %s: no process running", r.h.cfg.Name)
+}
+
+func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
+	g, err := r.h.pick()
+	if err != nil {
+		return nil, err
+	}
+	if g.recInfo == nil {
+		return nil, asr.Errorf(asr.ErrUnavailable, false, "plugin %s serves no recognizer", r.h.cfg.Name)
+	}
+	sctx, cancel := streamContext(ctx, g)
+	rpc, err := g.cl.rec.Recognize(sctx)
+	if err != nil {
+		cancel(nil)
+		return nil, fromRPC(sctx, err)
+	}
+	rate := req.SampleRate
+	if rate <= 0 {
+		rate = 8000
+	}
+	cfg := r.h.cfg
+	g.add(1)
+	s := &recStream{
+		ctx: sctx, cancel: cancel, rpc: rpc, done: func() { g.add(-1) },
+		batchBytes: int(int64(rate)*cfg.Batch.Milliseconds()/1000) * 2,
+		maxWait:    cfg.MaxWait,
+	}
+	s.buf = make([]byte, 0, s.batchBytes+int(rate/25)*2)
+	s.readyTimer = time.AfterFunc(cfg.ReadyTimeout, func() {
+		cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin %s did not answer a recognition within %v", cfg.Name, cfg.ReadyTimeout))
+	})
+	if err := rpc.Send(&pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: startToPB(req)}}); err != nil {
+		s.Close()
+		return nil, fromRPC(sctx, err)
+	}
+	return s, nil
+}
+
+// streamContext derives a stream's context from the caller's and cancels it, with an
+// ErrUnavailable cause, when the process behind it dies.
+func streamContext(ctx context.Context, g *gen) (context.Context, context.CancelCauseFunc) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(g.ctx, func() { cancel(context.Cause(g.ctx)) })
+	return sctx, func(cause error) { stop(); cancel(cause) }
+}
+
+type hostSynthesizer struct{ h *Host }
+
+func (s *hostSynthesizer) Info(context.Context) (asr.SynthesizerInfo, error) {
+	for _, in := range s.h.instances {
+		if g := in.current(); g != nil && g.synInfo != nil {
+			return *g.synInfo, nil
+		}
+	}
+	return asr.SynthesizerInfo{}, asr.Errorf(asr.ErrUnavailable, true, "plugin %s: no process running", s.h.cfg.Name)
+}
+
+func (s *hostSynthesizer) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
+	g, err := s.h.pick()
+	if err != nil {
+		return nil, err
+	}
+	if g.synInfo == nil {
+		return nil, asr.Errorf(asr.ErrUnavailable, false, "plugin %s serves no synthesizer", s.h.cfg.Name)
+	}
+	sctx, cancel := streamContext(ctx, g)
+	rpc, err := g.cl.syn.Synthesize(sctx)
+	if err != nil {
+		cancel(nil)
+		return nil, fromRPC(sctx, err)
+	}
+	cfg := s.h.cfg
+	g.add(1)
+	st := &synStream{ctx: sctx, cancel: cancel, rpc: rpc, done: func() { g.add(-1) }}
+	st.timer = time.AfterFunc(cfg.ReadyTimeout, func() {
+		cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin %s sent no audio within %v", cfg.Name, cfg.ReadyTimeout))
+	})
+	if err := rpc.Send(&pb.SynthesizeInput{Input: &pb.SynthesizeInput_Start{Start: synStartToPB(req)}}); err != nil {
+		st.Close()
+		return nil, fromRPC(sctx, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,61 @@
+package plugin
+
+import (
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/mrcpd/mrcpd/asr"
+)
+
+// ServeConfig is what a plugin binary serves. Either or both backends may be set.
+type ServeConfig struct {
+	Recognizer  asr.Recognizer
+	Synthesizer asr.Synthesizer
+	// Logger receives go-plugin's own messages; nil means NewLogger().
+	Logger *slog.Logger
+}
+
+// Serve runs the plugin protocol on behalf of a plugin binary's main and returns only when the host
+// tells the plugin to exit (it then exits the process). Run by hand, the binary says it is a plugin
+// and exits 1.
+func Serve(cfg ServeConfig) {
+	log := cfg.Logger
+	if log == nil {
+		log = NewLogger()
+	}
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
+		VersionedPlugins: pluginSets(cfg),
+		GRPCServer:       goplugin.DefaultGRPCServer,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Output: slogWriter{log}, Level: hclog.Info, JSONFormat: true,
+		}),
+	})
+}
+
+// NewLogger is a logger for plugin code. It writes hclog's JSON line format to stderr, which the
+// host parses and re-logs under the plugin's name with the right level.
+func NewLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				a.Key = "@timestamp"
+			case slog.MessageKey:
+				a.Key = "@message"
+			case slog.LevelKey:
+				a.Key = "@level"
+				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+			}
+			return a
+		},
+	}))
+}

@@ -1,0 +1,191 @@
+package server
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mrcpd/mrcpd/mrcp"
+)
+
+// resource is one resource state machine; every method runs on the session goroutine.
+type resource interface {
+	// methods lists the methods of this resource (RFC 6787 §8.2, §9.2, §10.2).
+	methods() map[string]bool
+	// headers lists the resource header fields it accepts (§8.4, §9.4, §10.4).
+	headers() map[string]bool
+	request(m *mrcp.Message) (*mrcp.Message, error)
+	audio(pcm []int16)
+	dtmf(d rune)
+	// inputSince reports whether the resource consumes caller input, and since when.
+	inputSince() (since time.Time, active bool)
+	// stop ends everything in flight without sending events (the session is going away).
+	stop()
+}
+
+// channel is one MRCP control channel "<id>@<resource>" of a session.
+type channel struct {
+	se       *session
+	id       string
+	resource string
+	cmid     string
+	log      *slog.Logger
+	res      resource
+	audio    *endpoint
+	lastID   uint32
+	// params are the SET-PARAMS values of this channel (RFC 6787 §6.1), canonical name -> value.
+	params map[string]string
+}
+
+func (ch *channel) bindMedia() {
+	if ch.audio == nil {
+		ch.audio = ch.se.mediaByMid(ch.cmid, -1)
+	}
+}
+
+func (ch *channel) send(m *mrcp.Message) {
+	ch.se.srv.cfg.Metrics.message(ch.resource, m)
+	ch.se.send(m)
+}
+
+// event builds an event on this channel.
+func (ch *channel) event(name string, id uint32, state mrcp.RequestState) *mrcp.Message {
+	return mrcp.NewEvent(name, id, state, ch.id)
+}
+
+// request validates m against RFC 6787 §5.4 and runs it: 401 for a method of another resource,
+// 410 for a request-id that goes backwards, 403 for a header this resource does not know, then
+// the resource's own checks (402 wrong state, 404 bad value, 406 missing header).
+func (ch *channel) request(m *mrcp.Message) {
+	resp, err := ch.validate(m)
+	if err == nil {
+		switch m.Name {
+		case mrcp.MethodSetParams:
+			resp, err = ch.setParams(m)
+		case mrcp.MethodGetParams:
+			resp, err = ch.getParams(m)
+		default:
+			resp, err = ch.res.request(m)
+		}
+	}
+	if err != nil {
+		resp = ch.failure(m, err)
+	}
+	if resp != nil {
+		ch.send(resp)
+	}
+}
+
+func (ch *channel) validate(m *mrcp.Message) (*mrcp.Message, error) {
+	if m.Name != mrcp.MethodSetParams && m.Name != mrcp.MethodGetParams && !ch.res.methods()[m.Name] {
+		return nil, &statusError{Code: mrcp.Status401, Reason: m.Name + " is not a " + ch.resource + " method"}
+	}
+	if m.RequestID <= ch.lastID && ch.lastID != 0 {
+		return nil, &statusError{Code: mrcp.Status410, Reason: "request-id not increasing"}
+	}
+	ch.lastID = m.RequestID
+	for _, f := range m.Header.Fields {
+		if !ch.knows(f.Name) {
+			return nil, &statusError{Code: mrcp.Status403, Header: f.Name, Reason: "not a " + ch.resource + " header"}
+		}
+	}
+	return nil, nil
+}
+
+func (ch *channel) knows(name string) bool {
+	c := canonical(name)
+	return genericHeaders[c] || ch.res.headers()[c]
+}
+
+// failure turns err into the response to m, naming the offending header (§5.4).
+func (ch *channel) failure(m *mrcp.Message, err error) *mrcp.Message {
+	code, header := mrcp.Status501, ""
+	switch e := err.(type) {
+	case *statusError:
+		code, header = e.Code, e.Header
+	case *mrcp.HeaderError:
+		code, header = e.Status(), e.Name
+	case *mrcp.StatusError:
+		code, header = e.Code, e.Header
+	}
+	ch.log.Info("request failed", "method", m.Name, "request-id", m.RequestID, "status", code, "err", err)
+	return errorResponse(m, code, header, err.Error())
+}
+
+// setParams stores session defaults (RFC 6787 §6.1, §8.4, §9.4): later requests on this channel
+// use them unless they carry the header themselves.
+func (ch *channel) setParams(m *mrcp.Message) (*mrcp.Message, error) {
+	if ch.params == nil {
+		ch.params = map[string]string{}
+	}
+	staged := map[string]string{}
+	for _, f := range m.Header.Fields {
+		c := canonical(f.Name)
+		if !settable(c) {
+			continue
+		}
+		if err := checkValue(c, f.Value); err != nil {
+			return nil, err
+		}
+		staged[c] = f.Value
+	}
+	for k, v := range staged {
+		ch.params[k] = v
+	}
+	return m.NewResponse(mrcp.Status200, mrcp.StateComplete), nil
+}
+
+// getParams returns the asked-for parameters, or all set ones when none is named (§6.1).
+func (ch *channel) getParams(m *mrcp.Message) (*mrcp.Message, error) {
+	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
+	asked := false
+	for _, f := range m.Header.Fields {
+		c := canonical(f.Name)
+		if !settable(c) {
+			continue
+		}
+		asked = true
+		if v, ok := ch.params[c]; ok {
+			resp.Header.Set(c, v)
+		} else if v, ok := defaultParams[c]; ok {
+			resp.Header.Set(c, v)
+		}
+	}
+	if !asked {
+		for _, k := range sortedKeys(ch.params) {
+			resp.Header.Set(k, ch.params[k])
+		}
+	}
+	return resp, nil
+}
+
+// param is the value in force for a request: its own header, else SET-PARAMS, else "".
+func (ch *channel) param(m *mrcp.Message, name string) (string, bool) {
+	if v, ok := m.Header.Get(name); ok {
+		return v, true
+	}
+	v, ok := ch.params[name]
+	return v, ok
+}
+
+func settable(name string) bool {
+	switch name {
+	case mrcp.HeaderChannelIdentifier, mrcp.HeaderContentType, mrcp.HeaderContentLength,
+		mrcp.HeaderContentID, mrcp.HeaderContentBase, mrcp.HeaderContentEncoding,
+		mrcp.HeaderContentLocation, mrcp.HeaderActiveRequestIDList, mrcp.HeaderCompletionCause,
+		mrcp.HeaderCompletionReason, mrcp.HeaderProxySyncID:
+		return false
+	}
+	return true
+}
+
+// canonical maps a header name to the form of the mrcp constants ("no-input-timeout" ->
+// "No-Input-Timeout"), so that maps can be keyed by it.
+func canonical(name string) string {
+	if c, ok := canonicalNames[strings.ToLower(name)]; ok {
+		return c
+	}
+	return name
+}
+
+func equalName(a, b string) bool { return strings.EqualFold(a, b) }

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/mrcpd/mrcpd/mrcp"
+)
+
+// outQueue bounds what a connection buffers for a client that does not read: past it the
+// connection is closed instead of blocking the sessions that write to it.
+const outQueue = 256
+
+// conn is one control connection (RFC 6787 §4.2). Any number of channels of any number of
+// sessions may share it; requests are routed by Channel-Identifier.
+type conn struct {
+	srv        *Server
+	nc         net.Conn
+	remoteHost string
+	tls        bool
+	log        *slog.Logger
+	out        chan *mrcp.Message
+	done       chan struct{}
+	closeOnce  sync.Once
+}
+
+func newConn(s *Server, nc net.Conn, isTLS bool) *conn {
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	return &conn{srv: s, nc: nc, remoteHost: host, tls: isTLS,
+		log:  s.log.With("conn", nc.RemoteAddr().String()),
+		out:  make(chan *mrcp.Message, outQueue),
+		done: make(chan struct{})}
+}
+
+// send queues m; it never blocks the caller. It reports false when the connection is gone.
+func (c *conn) send(m *mrcp.Message) bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	select {
+	case c.out <- m:
+		return true
+	case <-c.done:
+		return false
+	default:
+		c.log.Warn("closing control connection", "err", ErrSlowClient)
+		c.close()
+		return false
+	}
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+// run reads until the connection fails or ctx ends; the writer runs beside it.
+func (c *conn) run(ctx context.Context) {
+	c.log.Debug("control connection open")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.writeLoop() }()
+	stop := context.AfterFunc(ctx, c.close)
+	err := c.readLoop()
+	stop()
+	// Let the writer flush what is queued (e.g. the answer to the bad message that ended the
+	// read loop) before the socket goes away.
+	c.flushAndClose()
+	wg.Wait()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.log.Info("control connection closed", "err", err)
+	} else {
+		c.log.Debug("control connection closed")
+	}
+}
+
+// flushAndClose closes the connection after the writer has sent what was queued.
+func (c *conn) flushAndClose() {
+	select {
+	case c.out <- nil: // writer closes on nil
+	case <-c.done:
+	default:
+		c.close()
+	}
+}
+
+func (c *conn) writeLoop() {
+	w := bufio.NewWriter(c.nc)
+	var buf []byte
+	for {
+		var m *mrcp.Message
+		select {
+		case <-c.done:
+			return
+		case m = <-c.out:
+		}
+		if m == nil {
+			w.Flush()
+			c.close()
+			return
+		}
+		buf = m.Append(buf[:0])
+		if _, err := w.Write(buf); err != nil {
+			c.close()
+			return
+		}
+		if len(c.out) == 0 {
+			if err := w.Flush(); err != nil {
+				c.close()
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) readLoop() error {
+	dec := mrcp.NewDecoder(c.nc, c.srv.cfg.MaxMessageSize)
+	for {
+		m, err := dec.Decode()
+		if err != nil {
+			var se *mrcp.StatusError
+			if !errors.As(err, &se) {
+				return err
+			}
+			c.log.Info("bad message on control connection", "status", se.Status(), "fatal", se.Fatal(), "err", err)
+			c.send(errorResponse(se.Message, se.Status(), se.Header, se.Reason))
+			if se.Fatal() {
+				// The stream cannot be re-framed (RFC 6787 §5.1 frames by message-length):
+				// the answer above is the last thing the client gets.
+				return err
+			}
+			continue
+		}
+		c.dispatch(m)
+	}
+}
+
+// dispatch routes one message to the session owning its channel.
+func (c *conn) dispatch(m *mrcp.Message) {
+	if m.Kind != mrcp.KindRequest {
+		c.log.Debug("ignoring non-request from client", "kind", m.Kind, "name", m.Name)
+		return
+	}
+	id := m.ChannelID()
+	if id == "" {
+		// §6.2.1: Channel-Identifier is mandatory in every request.
+		c.send(errorResponse(m, mrcp.Status406, mrcp.HeaderChannelIdentifier, "missing"))
+		return
+	}
+	se := c.srv.lookupChannel(id)
+	if se == nil || !se.deliver(c, m) {
+		c.log.Info("request for unknown channel", "channel", id, "method", m.Name)
+		// §5.4: 405 Resource not allocated for this session or does not exist.
+		c.send(errorResponse(m, mrcp.Status405, mrcp.HeaderChannelIdentifier, "no such channel"))
+	}
+}
+
+// errorResponse answers req (which may be nil when the decoder could not read a start line) with
+// code; the failing header, if any, is echoed so that the client sees which one it was.
+func errorResponse(req *mrcp.Message, code int, header, reason string) *mrcp.Message {
+	if req == nil {
+		req = &mrcp.Message{Kind: mrcp.KindRequest}
+	}
+	resp := req.NewResponse(code, mrcp.StateComplete)
+	if header != "" && !equalName(header, mrcp.HeaderChannelIdentifier) {
+		if v, ok := req.Header.Get(header); ok {
+			resp.Header.Set(header, v)
+		} else {
+			resp.Header.Set(header, "")
+		}
+	}
+	return resp
+}

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mrcpd/mrcpd/mrcp"
+)
+
+// Metrics are the server's Prometheus series, registered on a registry the caller owns. A nil
+// *Metrics records nothing.
+type Metrics struct {
+	sessions    prometheus.Gauge
+	ended       *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	messages    *prometheus.CounterVec
+	completions *prometheus.CounterVec
+}
+
+// NewMetrics registers the series on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mrcpd_sessions",
+			Help: "Live MRCP sessions."}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_sessions_ended_total",
+			Help: "Sessions ended, by reason."}, []string{"reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_sessions_rejected_total",
+			Help: "Offers refused, by reason."}, []string{"reason"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_messages_sent_total",
+			Help: "MRCP responses and events sent, by resource, kind and status or event name."},
+			[]string{"resource", "kind", "name"}),
+		completions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_completions_total",
+			Help: "Completed requests, by resource and Completion-Cause."}, []string{"resource", "cause"}),
+	}
+	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions)
+	return m
+}
+
+func (m *Metrics) sessionStarted() {
+	if m != nil {
+		m.sessions.Inc()
+	}
+}
+
+func (m *Metrics) sessionEnded(cause error) {
+	if m == nil {
+		return
+	}
+	m.sessions.Dec()
+	reason := "bye"
+	switch {
+	case errors.Is(cause, ErrConnLost):
+		reason = "connection-lost"
+	case errors.Is(cause, ErrConnectTimeout):
+		reason = "connect-timeout"
+	case errors.Is(cause, ErrMediaTimeout):
+		reason = "media-timeout"
+	case errors.Is(cause, ErrSessionEnded):
+		reason = "bye"
+	case cause != nil:
+		reason = "shutdown"
+	}
+	m.ended.WithLabelValues(reason).Inc()
+}
+
+func (m *Metrics) rejected(reason string) {
+	if m != nil {
+		m.refused.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) message(resource string, msg *mrcp.Message) {
+	if m == nil {
+		return
+	}
+	name := msg.Name
+	if msg.Kind == mrcp.KindResponse {
+		name = itoa(uint32(msg.StatusCode))
+	}
+	m.messages.WithLabelValues(resource, msg.Kind.String(), name).Inc()
+}
+
+func (m *Metrics) completion(resource, cause string) {
+	if m != nil {
+		m.completions.WithLabelValues(resource, cause).Inc()
+	}
+}

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/mrcpd/mrcpd/mrcp/sdp"
+	"github.com/mrcpd/mrcpd/mrcp/sip"
+)
+
+// Resources this server runs (RFC 6787 §3).
+const (
+	ResourceRecog    = "speechrecog"
+	ResourceSynth    = "speechsynth"
+	ResourceRecorder = "recorder"
+)
+
+var _ sip.Handler = (*Server)(nil)
+
+// Offer implements sip.Handler: the offer/answer of RFC 6787 §4.2 on RFC 3264.
+func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvite bool) ([]byte, error) {
+	offer, err := sdp.ParseOffer(body)
+	if err != nil {
+		return nil, err // *sdp.Error knows its SIP status (488, 404)
+	}
+	s.mu.Lock()
+	se := s.sessions[call.CallID]
+	closed := s.closed
+	n := len(s.sessions)
+	s.mu.Unlock()
+	if closed {
+		return nil, sipErrorf(503, ErrClosed, "server shutting down")
+	}
+	if reinvite && se != nil {
+		var answer []byte
+		err := se.call(ctx, func() error {
+			var err error
+			answer, err = se.reoffer(offer)
+			return err
+		})
+		return answer, err
+	}
+	if se != nil {
+		return nil, sipErrorf(491, nil, "session %s exists", call.CallID)
+	}
+	if n >= s.cfg.MaxSessions {
+		s.cfg.Metrics.rejected("capacity")
+		return nil, sipErrorf(503, nil, "at capacity (%d sessions)", n)
+	}
+	se = newSession(s, call)
+	answer, err := se.setup(offer)
+	if err != nil {
+		se.releaseMedia()
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed || s.sessions[call.CallID] != nil {
+		s.mu.Unlock()
+		se.releaseMedia()
+		return nil, sipErrorf(503, ErrClosed, "server shutting down")
+	}
+	s.sessions[call.CallID] = se
+	for id := range se.channels {
+		s.channels[id] = se
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		se.run()
+	}()
+	return answer, nil
+}
+
+// Ended implements sip.Handler: the dialog is over (BYE, CANCEL, ACK timeout).
+func (s *Server) Ended(callID, reason string) {
+	s.mu.Lock()
+	se := s.sessions[callID]
+	s.mu.Unlock()
+	if se != nil {
+		se.end(fmt.Errorf("%w: %s", ErrSessionEnded, reason), false)
+	}
+}
+
+// setup builds the session's channels and media from a first offer. It runs before the session
+// goroutine starts, so it owns the state.
+func (se *session) setup(o *sdp.Offer) ([]byte, error) {
+	se.sdpID = randUint63()
+	return se.answer(o)
+}
+
+// reoffer handles a re-INVITE (session refresh, channel removal with port 0, channel addition).
+func (se *session) reoffer(o *sdp.Offer) ([]byte, error) {
+	se.sdpVersion++
+	return se.answer(o)
+}
+
+// answer walks the offer's m-lines and returns the SDP answer, creating what is new.
+func (se *session) answer(o *sdp.Offer) ([]byte, error) {
+	cfg := &se.srv.cfg
+	a := &sdp.Answer{SessionID: se.sdpID, Version: se.sdpVersion, Addr: cfg.AdvertiseIP}
+	for _, au := range o.Audio {
+		aa, err := se.answerAudio(o, au)
+		if err != nil {
+			return nil, err
+		}
+		a.Audio = append(a.Audio, aa)
+	}
+	for _, c := range o.Control {
+		ac, err := se.answerControl(c)
+		if err != nil {
+			return nil, err
+		}
+		a.Control = append(a.Control, ac)
+	}
+	return sdp.BuildAnswer(o, a)
+}
+
+func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
+	if c.Port == 0 {
+		// RFC 3264 §8.2: a zero port removes the stream; the channel goes with it.
+		if ch := se.channelFor(c); ch != nil {
+			se.removeChannel(ch)
+		}
+		return sdp.AnswerControl{Proto: c.Proto, Cmid: c.Cmid, Rejected: true}, nil
+	}
+	port, proto := 0, c.Proto
+	switch c.Proto {
+	case sdp.ProtoTCP:
+		port = tcpPort(se.srv.Addr())
+	case sdp.ProtoTLS:
+		if se.srv.tls == nil {
+			return sdp.AnswerControl{}, sipErrorf(488, nil, "%s not configured", c.Proto)
+		}
+		port = tcpPort(se.srv.TLSAddr())
+	default:
+		return sdp.AnswerControl{}, sipErrorf(488, nil, "unsupported control proto %q", c.Proto)
+	}
+	ch := se.channelFor(c)
+	if ch == nil {
+		var err error
+		if ch, err = se.addChannel(c); err != nil {
+			return sdp.AnswerControl{}, err
+		}
+	}
+	conn := "new"
+	// RFC 6787 §4.2 / RFC 4145 §5: reuse is the client's choice; we confirm it when we do hold
+	// a connection from that client.
+	if c.Connection == "existing" && se.srv.liveConnFrom(se.remoteHost) {
+		conn = "existing"
+	}
+	return sdp.AnswerControl{Port: port, Proto: proto, Connection: conn, Channel: ch.id, Cmid: c.Cmid}, nil
+}
+
+func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, error) {
+	if au.Port == 0 {
+		if ep := se.mediaByMid(au.Mid, au.Index); ep != nil {
+			se.closeEndpoint(ep)
+		}
+		return sdp.AnswerAudio{Mid: au.Mid, Rejected: true}, nil
+	}
+	mf := se.srv.cfg.Media
+	codec, te, err := sdp.NegotiateAudio(au, mf.Formats())
+	if err != nil {
+		return sdp.AnswerAudio{}, err
+	}
+	dir := sdp.ReverseDirection(au.Direction)
+	ep := se.mediaByMid(au.Mid, au.Index)
+	if ep == nil {
+		pc, err := mf.Listen()
+		if err != nil {
+			return sdp.AnswerAudio{}, sipErrorf(503, err, "no RTP port free")
+		}
+		ep = &endpoint{mid: au.Mid, index: au.Index, conn: pc}
+		se.media = append(se.media, ep)
+	}
+	addr := au.ConnAddr
+	if addr == "" {
+		addr = o.ConnAddr
+	}
+	ep.remote = &net.UDPAddr{IP: net.ParseIP(addr), Port: au.Port}
+	ep.codec, ep.te, ep.dir = codec, te, dir
+	ep.ptime = time.Duration(au.Ptime) * time.Millisecond
+	return sdp.AnswerAudio{Port: udpPort(ep.conn.LocalAddr()), Format: codec, TelephoneEvent: te,
+		Direction: dir, Mid: au.Mid, Ptime: au.Ptime}, nil
+}
+
+func tcpPort(a net.Addr) int {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.Port
+	}
+	_, p, _ := net.SplitHostPort(a.String())
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func udpPort(a net.Addr) int {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.Port
+	}
+	_, p, _ := net.SplitHostPort(a.String())
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// newChannelID returns "<16 hex digits>@resource" (RFC 6787 §6.2.1).
+func newChannelID(resource string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:]) + "@" + resource
+}
+
+func randUint63() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) >> 1
+}
+
+var errUnknownResource = errors.New("unknown resource")

@@ -1,0 +1,359 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/mrcp/nlsml"
+)
+
+// Recognizer states of RFC 6787 §9.1: IDLE, RECOGNIZING (active != nil), RECOGNIZED (result set
+// and active == nil).
+type recognizer struct {
+	ch       *channel
+	grammars map[string]*grammarDef // DEFINE-GRAMMAR and inline grammars by Content-Id (§9.8)
+	active   *recognition
+	result   *nlsml.Result // of the last completed recognition, for GET-RESULT (§9.10)
+}
+
+// grammarDef is a grammar the client gave us, parsed when we understand its type.
+type grammarDef struct {
+	id          string // what NLSML names it by: session:<id>, the builtin URI, or the Content-Id
+	contentType string
+	body        []byte
+	g           *grammar.Grammar // nil for types only the voice backend understands
+	mode        string
+}
+
+func newRecognizer(ch *channel) *recognizer {
+	return &recognizer{ch: ch, grammars: map[string]*grammarDef{}}
+}
+
+var recogMethods = set(mrcp.MethodDefineGrammar, mrcp.MethodRecognize, mrcp.MethodInterpret,
+	mrcp.MethodGetResult, mrcp.MethodStartInputTimers, mrcp.MethodStop)
+
+func (r *recognizer) methods() map[string]bool { return recogMethods }
+func (r *recognizer) headers() map[string]bool { return recogHeaders }
+
+func (r *recognizer) inputSince() (time.Time, bool) {
+	if r.active == nil {
+		return time.Time{}, false
+	}
+	return r.active.started, true
+}
+
+func (r *recognizer) request(m *mrcp.Message) (*mrcp.Message, error) {
+	switch m.Name {
+	case mrcp.MethodDefineGrammar:
+		return r.defineGrammar(m)
+	case mrcp.MethodRecognize:
+		return r.recognize(m)
+	case mrcp.MethodGetResult:
+		return r.getResult(m)
+	case mrcp.MethodStartInputTimers:
+		return r.startInputTimers(m)
+	case mrcp.MethodStop:
+		return r.stopRequest(m)
+	}
+	return nil, &statusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
+}
+
+// defineGrammar implements §9.8: the grammar is compiled now so that errors surface here, and kept
+// for session:<Content-Id> references. The reply mirrors the UniMRCP server: 200 COMPLETE with
+// Completion-Cause 000 success.
+func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
+	if r.active != nil {
+		return nil, &statusError{Code: mrcp.Status402, Reason: "DEFINE-GRAMMAR while recognizing"}
+	}
+	id := strings.Trim(m.Header.Value(mrcp.HeaderContentID), "<>")
+	if len(m.Body) == 0 {
+		// §9.8: an empty DEFINE-GRAMMAR with a Content-Id deletes that grammar.
+		if id != "" {
+			delete(r.grammars, id)
+		}
+		return completeWith(m, mrcp.Status200, mrcp.RecogSuccess.String()), nil
+	}
+	if id == "" {
+		return nil, &statusError{Code: mrcp.Status406, Header: mrcp.HeaderContentID, Reason: "DEFINE-GRAMMAR needs a Content-Id"}
+	}
+	def, err := r.parseGrammar("session:"+id, m.Header.Value(mrcp.HeaderContentType), m.Body)
+	if err != nil {
+		return grammarFailure(m, err), nil
+	}
+	r.grammars[id] = def
+	return completeWith(m, mrcp.Status200, mrcp.RecogSuccess.String()), nil
+}
+
+func (r *recognizer) parseGrammar(id, contentType string, body []byte) (*grammarDef, error) {
+	def := &grammarDef{id: id, contentType: contentType, body: body, mode: grammar.ModeVoice}
+	g, err := grammar.Parse(contentType, body)
+	var ge *grammar.Error
+	switch {
+	case err == nil:
+		def.g, def.mode = g, g.Mode
+	case errors.As(err, &ge) && errors.Is(err, grammar.ErrMediaType) && r.voiceAccepts(contentType):
+		// A type only the engine knows (e.g. a phrase list): it judges the grammar itself.
+	default:
+		return nil, err
+	}
+	return def, nil
+}
+
+func (r *recognizer) voiceAccepts(contentType string) bool {
+	info, ok := r.ch.se.srv.recognizerInfo()
+	if !ok {
+		return false
+	}
+	mt, _, _ := strings.Cut(contentType, ";")
+	for _, t := range info.GrammarTypes {
+		if strings.EqualFold(strings.TrimSpace(mt), t) {
+			return true
+		}
+	}
+	return false
+}
+
+// grammarFailure answers a request whose grammar cannot be used: 407 with the Completion-Cause of
+// §9.4.11 (004 load, 005 compilation, 009 uri ...).
+func grammarFailure(m *mrcp.Message, err error) *mrcp.Message {
+	cause := mrcp.RecogGrammarCompilationFailure.String()
+	var ge *grammar.Error
+	if errors.As(err, &ge) {
+		cause = ge.CompletionCause()
+	}
+	resp := completeWith(m, mrcp.Status407, cause)
+	resp.Header.Set(mrcp.HeaderCompletionReason, oneLine(err.Error()))
+	return resp
+}
+
+func completeWith(m *mrcp.Message, code int, cause string) *mrcp.Message {
+	resp := m.NewResponse(code, mrcp.StateComplete)
+	resp.Header.Set(mrcp.HeaderCompletionCause, cause)
+	return resp
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// grammarsOf resolves the grammars of a RECOGNIZE (§9.9): a text/uri-list of session:, builtin:
+// URIs, or an inline grammar (kept under its Content-Id, if any).
+func (r *recognizer) grammarsOf(m *mrcp.Message) ([]*grammarDef, error) {
+	ct := strings.ToLower(strings.TrimSpace(m.Header.Value(mrcp.HeaderContentType)))
+	if len(m.Body) == 0 {
+		return nil, &grammar.Error{Cause: grammar.CauseLoadFailure, Msg: "RECOGNIZE without a grammar", Err: grammar.ErrEmptyGrammar}
+	}
+	if !strings.HasPrefix(ct, "text/uri-list") {
+		id := strings.Trim(m.Header.Value(mrcp.HeaderContentID), "<>")
+		name := "session:" + id
+		if id == "" {
+			name = "inline"
+		}
+		def, err := r.parseGrammar(name, ct, m.Body)
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			r.grammars[id] = def
+		}
+		return []*grammarDef{def}, nil
+	}
+	var defs []*grammarDef
+	sc := bufio.NewScanner(bytes.NewReader(m.Body))
+	for sc.Scan() {
+		uri := strings.TrimSpace(sc.Text())
+		if uri == "" || strings.HasPrefix(uri, "#") {
+			continue
+		}
+		def, err := r.resolveURI(uri)
+		if err != nil {
+			return nil, err
+		}
+		defs = append(defs, def)
+	}
+	if len(defs) == 0 {
+		return nil, &grammar.Error{Cause: grammar.CauseLoadFailure, Msg: "empty uri-list", Err: grammar.ErrEmptyGrammar}
+	}
+	return defs, nil
+}
+
+func (r *recognizer) resolveURI(uri string) (*grammarDef, error) {
+	switch {
+	case strings.HasPrefix(uri, "session:"):
+		id := strings.Trim(strings.TrimPrefix(uri, "session:"), "<>")
+		def, ok := r.grammars[id]
+		if !ok {
+			return nil, &grammar.Error{Cause: grammar.CauseURIFailure, Where: uri, Msg: "no grammar defined with this Content-Id", Err: grammar.ErrUnknownRule}
+		}
+		return def, nil
+	case strings.HasPrefix(uri, "builtin:"):
+		g, err := grammar.Builtin(uri)
+		if err != nil {
+			return nil, err
+		}
+		return &grammarDef{id: uri, g: g, mode: g.Mode}, nil
+	}
+	// Fetching http(s) grammars is not supported: RFC 6787 §9.4.11 009 uri-failure.
+	return nil, &grammar.Error{Cause: grammar.CauseURIFailure, Where: uri, Msg: "cannot fetch grammar URIs", Err: grammar.ErrMediaType}
+}
+
+// recognize implements §9.9.
+func (r *recognizer) recognize(m *mrcp.Message) (*mrcp.Message, error) {
+	p := &params{ch: r.ch, m: m}
+	if r.active != nil {
+		// §9.4.21 Cancel-If-Queue of the request in progress decides: true cancels it, false
+		// would queue the new one, which this server does not do (it answers 402).
+		if !r.active.cancelIfQueue {
+			return nil, &statusError{Code: mrcp.Status402, Reason: "a recognition is in progress"}
+		}
+		r.complete(mrcp.RecogCancelled, nil)
+	}
+	rec := newRecognition(r, m, p)
+	if p.err != nil {
+		return nil, p.err
+	}
+	defs, err := r.grammarsOf(m)
+	if err != nil {
+		return grammarFailure(m, err), nil
+	}
+	for _, d := range defs {
+		if d.mode == grammar.ModeDTMF && d.g != nil {
+			rec.dtmf = append(rec.dtmf, &dtmfGrammar{def: d, m: d.g.NewDTMFMatcher()})
+		} else {
+			rec.voice = append(rec.voice, d)
+		}
+	}
+	r.result = nil
+	r.active = rec
+	// mod_unimrcp treats anything but 200 IN-PROGRESS as a failed RECOGNIZE.
+	r.ch.send(m.NewResponse(mrcp.Status200, mrcp.StateInProgress))
+	if len(rec.voice) > 0 {
+		if err := rec.startVoice(); err != nil {
+			r.complete(causeOf(err), nil)
+			return nil, nil
+		}
+	}
+	if rec.timersOn {
+		rec.armNoInput()
+	}
+	return nil, nil
+}
+
+// causeOf maps a backend failure onto §9.4.11.
+func causeOf(err error) mrcp.RecogCause {
+	switch asr.KindOf(err) {
+	case asr.ErrBadGrammar:
+		return mrcp.RecogGrammarCompilationFailure
+	case asr.ErrLanguage:
+		return mrcp.RecogLanguageUnsupported
+	}
+	return mrcp.RecogRecognizerError
+}
+
+// complete ends the active recognition with RECOGNITION-COMPLETE (§9.14).
+func (r *recognizer) complete(cause mrcp.RecogCause, res *nlsml.Result) {
+	rec := r.active
+	if rec == nil {
+		return
+	}
+	rec.close()
+	r.active = nil
+	ev := r.ch.event(mrcp.EventRecognitionComplete, rec.id, mrcp.StateComplete)
+	ev.Header.Set(mrcp.HeaderCompletionCause, cause.String())
+	if res != nil {
+		r.result = res
+		ev.Header.Set(mrcp.HeaderContentType, "application/x-nlsml")
+		ev.Body = res.Marshal()
+	}
+	r.ch.se.srv.cfg.Metrics.completion(ResourceRecog, cause.String())
+	r.ch.send(ev)
+}
+
+// getResult implements §9.10: the last result, in the RECOGNIZED state only.
+func (r *recognizer) getResult(m *mrcp.Message) (*mrcp.Message, error) {
+	if r.active != nil || r.result == nil {
+		return nil, &statusError{Code: mrcp.Status402, Reason: "no recognition result"}
+	}
+	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
+	resp.Header.Set(mrcp.HeaderContentType, "application/x-nlsml")
+	resp.Body = r.result.Marshal()
+	return resp, nil
+}
+
+// startInputTimers implements §9.12. After the recognition ended (mod_unimrcp sends it when its
+// prompt ends, which may be after a quick DTMF result) it is a harmless no-op.
+func (r *recognizer) startInputTimers(m *mrcp.Message) (*mrcp.Message, error) {
+	if rec := r.active; rec != nil && !rec.timersOn {
+		rec.timersOn = true
+		if !rec.inputStarted {
+			rec.armNoInput()
+		}
+	}
+	return m.NewResponse(mrcp.Status200, mrcp.StateComplete), nil
+}
+
+// stopRequest implements §9.11: the stopped RECOGNIZE gets no RECOGNITION-COMPLETE; the response
+// names it in Active-Request-Id-List.
+func (r *recognizer) stopRequest(m *mrcp.Message) (*mrcp.Message, error) {
+	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
+	rec := r.active
+	if rec == nil || !listed(m, rec.id) {
+		return resp, nil
+	}
+	rec.close()
+	r.active = nil
+	resp.Header.Set(mrcp.HeaderActiveRequestIDList, itoa(rec.id))
+	return resp, nil
+}
+
+func (r *recognizer) stop() {
+	if r.active != nil {
+		r.active.close()
+		r.active = nil
+	}
+}
+
+func (r *recognizer) audio(pcm []int16) {
+	if r.active != nil {
+		r.active.audio(pcm)
+	}
+}
+
+func (r *recognizer) dtmf(d rune) {
+	if r.active != nil {
+		r.active.digit(d)
+	}
+}
+
+// recognizerInfo is the voice backend's declaration, fetched once.
+func (s *Server) recognizerInfo() (asr.RecognizerInfo, bool) {
+	s.infoOnce.Do(func() {
+		if s.cfg.Backends.Recognizer == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.baseCtx, 5*time.Second)
+		defer cancel()
+		info, err := s.cfg.Backends.Recognizer.Info(ctx)
+		if err != nil {
+			s.log.Warn("recognizer info", "err", err)
+			return
+		}
+		s.recogInfo, s.recogInfoOK = info, true
+	})
+	return s.recogInfo, s.recogInfoOK
+}
+
+var _ = io.EOF

@@ -1,0 +1,400 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/mrcp/nlsml"
+)
+
+// recognition is one RECOGNIZE in progress (§9.9) with its timers (§9.4.6-9.4.16).
+type recognition struct {
+	r       *recognizer
+	id      uint32
+	started time.Time
+
+	cancelIfQueue  bool
+	timersOn       bool // Start-Input-Timers or START-INPUT-TIMERS (§9.4.14)
+	noInput        time.Duration
+	recogTimeout   time.Duration
+	speechComplete time.Duration
+	interdigit     time.Duration
+	termTimeout    time.Duration
+	termChar       rune
+	threshold      float64
+	sensitivity    float64
+	nbest          int
+	language       string
+	inputStarted   bool
+	maxtime        bool
+	noInputT       Timer
+	recogT         Timer
+	dtmfT          Timer
+	speechT        Timer
+
+	dtmf  []*dtmfGrammar
+	voice []*grammarDef
+
+	// voice backend stream; frames go through a queue so that a slow engine never blocks the
+	// session goroutine.
+	stream    asr.RecognitionStream
+	cancel    context.CancelFunc
+	frames    chan asr.Input
+	endpoint  Endpointer
+	engineVAD bool
+	closed    bool
+}
+
+type dtmfGrammar struct {
+	def *grammarDef
+	m   *grammar.DTMFMatcher
+}
+
+func newRecognition(r *recognizer, m *mrcp.Message, p *params) *recognition {
+	rec := &recognition{r: r, id: m.RequestID, started: r.ch.se.srv.cfg.Clock.Now()}
+	rec.cancelIfQueue = p.bool(mrcp.HeaderCancelIfQueue)
+	rec.timersOn = p.bool(mrcp.HeaderStartInputTimers)
+	rec.noInput = p.ms(mrcp.HeaderNoInputTimeout)
+	rec.recogTimeout = p.ms(mrcp.HeaderRecognitionTimeout)
+	rec.speechComplete = p.ms(mrcp.HeaderSpeechCompleteTimeout)
+	rec.interdigit = p.ms(mrcp.HeaderDTMFInterdigitTimeout)
+	rec.termTimeout = p.ms(mrcp.HeaderDTMFTermTimeout)
+	rec.threshold = p.unit(mrcp.HeaderConfidenceThreshold)
+	rec.sensitivity = p.unit(mrcp.HeaderSensitivityLevel)
+	rec.nbest = int(p.uint(mrcp.HeaderNBestListLength))
+	rec.language = p.raw(mrcp.HeaderSpeechLanguage)
+	if v := p.raw(mrcp.HeaderDTMFTermChar); v != "" {
+		c, err := parseTermChar(v)
+		p.keep(err)
+		rec.termChar = c
+	}
+	return rec
+}
+
+func (rec *recognition) after(d time.Duration, f func()) Timer {
+	return rec.r.ch.se.after(d, func() {
+		if rec.r.active == rec { // a timer of a finished recognition does nothing
+			f()
+		}
+	})
+}
+
+func stopTimer(t *Timer) {
+	if *t != nil {
+		(*t).Stop()
+		*t = nil
+	}
+}
+
+// armNoInput starts No-Input-Timeout (§9.4.6); 0 disables it.
+func (rec *recognition) armNoInput() {
+	stopTimer(&rec.noInputT)
+	if rec.noInput > 0 && !rec.inputStarted {
+		rec.noInputT = rec.after(rec.noInput, func() { rec.r.complete(mrcp.RecogNoInputTimeout, nil) })
+	}
+}
+
+// startOfInput sends START-OF-INPUT once (§9.13) and starts Recognition-Timeout (§9.4.7).
+func (rec *recognition) startOfInput() {
+	if rec.inputStarted {
+		return
+	}
+	rec.inputStarted = true
+	stopTimer(&rec.noInputT)
+	rec.r.ch.send(rec.r.ch.event(mrcp.EventStartOfInput, rec.id, mrcp.StateInProgress))
+	if rec.recogTimeout > 0 {
+		rec.recogT = rec.after(rec.recogTimeout, rec.onMaxtime)
+	}
+}
+
+// onMaxtime: Recognition-Timeout expired. DTMF input is judged now; a voice engine is asked to
+// finalize and its answer becomes 008 success-maxtime or 015 no-match-maxtime.
+func (rec *recognition) onMaxtime() {
+	rec.maxtime = true
+	if res, ok := rec.dtmfResult(); ok {
+		rec.r.complete(mrcp.RecogSuccessMaxtime, res)
+		return
+	}
+	if rec.stream == nil {
+		rec.r.complete(mrcp.RecogNoMatchMaxtime, nil)
+		return
+	}
+	rec.queue(&asr.FinalizeInput{})
+	// An engine that never answers must not hold the channel.
+	rec.recogT = rec.after(3*time.Second, func() { rec.r.complete(mrcp.RecogNoMatchMaxtime, nil) })
+}
+
+// digit runs one DTMF key against the DTMF grammars (§9.4.15-9.4.17).
+func (rec *recognition) digit(d rune) {
+	if len(rec.dtmf) == 0 {
+		return
+	}
+	rec.startOfInput()
+	stopTimer(&rec.dtmfT)
+	if rec.termChar != 0 && d == rec.termChar {
+		if res, ok := rec.dtmfResult(); ok {
+			rec.r.complete(mrcp.RecogSuccess, res)
+		} else {
+			rec.r.complete(mrcp.RecogNoMatch, nil)
+		}
+		return
+	}
+	best := grammar.NoMatch
+	for _, g := range rec.dtmf {
+		if g.m.State() == grammar.NoMatch && len(g.m.Digits()) > 0 {
+			continue
+		}
+		if s := g.m.Push(d); s > best {
+			best = s
+		}
+	}
+	switch best {
+	case grammar.Final:
+		res, _ := rec.dtmfResult()
+		rec.r.complete(mrcp.RecogSuccess, res)
+	case grammar.Complete:
+		if rec.termTimeout <= 0 {
+			res, _ := rec.dtmfResult()
+			rec.r.complete(mrcp.RecogSuccess, res)
+			return
+		}
+		rec.dtmfT = rec.after(rec.termTimeout, func() {
+			res, _ := rec.dtmfResult()
+			rec.r.complete(mrcp.RecogSuccess, res)
+		})
+	case grammar.Incomplete:
+		if rec.interdigit > 0 {
+			rec.dtmfT = rec.after(rec.interdigit, func() { rec.r.complete(mrcp.RecogPartialMatch, nil) })
+		}
+	default:
+		rec.r.complete(mrcp.RecogNoMatch, nil)
+	}
+}
+
+// dtmfResult is the NLSML of the first DTMF grammar the digits complete (§9.6, mode="dtmf").
+func (rec *recognition) dtmfResult() (*nlsml.Result, bool) {
+	for _, g := range rec.dtmf {
+		s := g.m.State()
+		if s != grammar.Complete && s != grammar.Final {
+			continue
+		}
+		digits := g.m.Digits()
+		inst := g.m.Interpretation()
+		if inst == "" {
+			inst = digits
+		}
+		return &nlsml.Result{Interpretations: []nlsml.Interpretation{{
+			Grammar: g.def.id, Confidence: 1, Instance: inst, Input: spaced(digits), Mode: "dtmf"}}}, true
+	}
+	return nil, false
+}
+
+// spaced writes DTMF input one key per token, as SRGS DTMF tokens are.
+func spaced(digits string) string {
+	var b strings.Builder
+	for i, r := range digits {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// startVoice opens the engine stream for the voice grammars. The stream's events come back on the
+// session goroutine through post.
+func (rec *recognition) startVoice() error {
+	se := rec.r.ch.se
+	backend := se.srv.cfg.Backends.Recognizer
+	if backend == nil {
+		return asr.Errorf(asr.ErrUnavailable, false, "no recognizer configured for voice grammars")
+	}
+	info, _ := se.srv.recognizerInfo()
+	rec.engineVAD = info.SpeechEvents
+	if !rec.engineVAD && se.srv.cfg.NewEndpointer != nil {
+		rec.endpoint = se.srv.cfg.NewEndpointer(se.srv.cfg.InputRate, rec.sensitivity)
+	}
+	req := asr.RecognizeRequest{ChannelID: rec.r.ch.id, Language: rec.language, SampleRate: se.srv.cfg.InputRate,
+		NBest: max(rec.nbest, 1), ConfidenceThreshold: rec.threshold, Sensitivity: rec.sensitivity}
+	for _, d := range rec.voice {
+		g := asr.Grammar{ID: d.id, ContentType: d.contentType, Body: d.body, Mode: d.mode}
+		if strings.HasPrefix(d.id, "builtin:") {
+			g.URI = d.id
+		}
+		req.Grammars = append(req.Grammars, g)
+	}
+	ctx, cancel := context.WithCancel(se.ctx)
+	stream, err := backend.Recognize(ctx, req)
+	if err != nil {
+		cancel()
+		return err
+	}
+	rec.stream, rec.cancel = stream, cancel
+	rec.frames = make(chan asr.Input, 512)
+	se.wg.Add(2)
+	go func() { defer se.wg.Done(); rec.writeLoop(ctx) }()
+	go func() { defer se.wg.Done(); rec.readLoop() }()
+	return nil
+}
+
+func (rec *recognition) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case in := <-rec.frames:
+			if err := rec.stream.Send(in); err != nil {
+				return // Recv reports the failure
+			}
+		}
+	}
+}
+
+func (rec *recognition) readLoop() {
+	se := rec.r.ch.se
+	for {
+		ev, err := rec.stream.Recv()
+		se.post(func() { rec.onEvent(ev, err) })
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (rec *recognition) queue(in asr.Input) {
+	if rec.frames == nil {
+		return
+	}
+	select {
+	case rec.frames <- in:
+	default:
+		rec.r.ch.log.Warn("recognizer falls behind: dropping audio")
+	}
+}
+
+// onEvent handles what the engine says, on the session goroutine.
+func (rec *recognition) onEvent(ev asr.Event, err error) {
+	if rec.r.active != rec {
+		return
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			rec.r.complete(rec.noMatchCause(), nil)
+			return
+		}
+		rec.r.ch.log.Warn("recognizer failed", "err", err)
+		rec.r.complete(causeOf(err), nil)
+		return
+	}
+	switch e := ev.(type) {
+	case *asr.SpeechStarted:
+		rec.startOfInput()
+	case *asr.Final:
+		rec.final(e)
+	}
+}
+
+func (rec *recognition) noMatchCause() mrcp.RecogCause {
+	if rec.maxtime {
+		return mrcp.RecogNoMatchMaxtime
+	}
+	return mrcp.RecogNoMatch
+}
+
+// final turns the engine's n-best list into NLSML, dropping alternatives below
+// Confidence-Threshold (§9.4.1).
+func (rec *recognition) final(f *asr.Final) {
+	res := &nlsml.Result{}
+	for _, a := range f.Alternatives {
+		if a.Confidence < rec.threshold {
+			continue
+		}
+		inst := a.Interpretation
+		if inst == "" {
+			inst = a.Text
+		}
+		mode := a.Mode
+		if mode == "" {
+			mode = "speech"
+		}
+		gid := a.Grammar
+		if gid == "" && len(rec.voice) > 0 {
+			gid = rec.voice[0].id
+		}
+		res.Interpretations = append(res.Interpretations, nlsml.Interpretation{Grammar: gid,
+			Confidence: a.Confidence, Instance: inst, Input: a.Text, Mode: mode})
+	}
+	if len(res.Interpretations) == 0 {
+		rec.r.complete(rec.noMatchCause(), nil)
+		return
+	}
+	if !rec.inputStarted {
+		rec.startOfInput()
+	}
+	cause := mrcp.RecogSuccess
+	if rec.maxtime {
+		cause = mrcp.RecogSuccessMaxtime
+	}
+	rec.r.complete(cause, res)
+}
+
+// audio feeds the engine and, when the engine has no speech detection of its own, the
+// endpointer that drives START-OF-INPUT and Speech-Complete-Timeout (§9.4.9).
+func (rec *recognition) audio(pcm []int16) {
+	if rec.stream == nil {
+		return
+	}
+	rec.queue(&asr.Audio{PCM: pcm})
+	if rec.endpoint == nil {
+		return
+	}
+	switch rec.endpoint.Process(pcm) {
+	case SpeechStart:
+		stopTimer(&rec.speechT)
+		rec.startOfInput()
+	case SpeechEnd:
+		if rec.inputStarted {
+			stopTimer(&rec.speechT)
+			rec.speechT = rec.after(rec.speechComplete, func() { rec.queue(&asr.FinalizeInput{}) })
+		}
+	}
+}
+
+// close releases timers and the engine stream; it sends nothing.
+func (rec *recognition) close() {
+	if rec.closed {
+		return
+	}
+	rec.closed = true
+	stopTimer(&rec.noInputT)
+	stopTimer(&rec.recogT)
+	stopTimer(&rec.dtmfT)
+	stopTimer(&rec.speechT)
+	if rec.stream != nil {
+		rec.cancel()
+		rec.stream.Close()
+	}
+}
+
+// listed reports whether a STOP's Active-Request-Id-List (§6.2.2) includes id; no list means all.
+func listed(m *mrcp.Message, id uint32) bool {
+	v, ok := m.Header.Get(mrcp.HeaderActiveRequestIDList)
+	if !ok {
+		return true
+	}
+	for _, s := range strings.Split(v, ",") {
+		if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32); err == nil && uint32(n) == id {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(id uint32) string { return strconv.FormatUint(uint64(id), 10) }

@@ -1,0 +1,309 @@
+// Package server is the MRCPv2 server side: it implements the SIP offer/answer of RFC 6787 §4.2,
+// owns the control connections (§4.2, §5) and runs the speechrecog (§9), speechsynth (§8) and
+// recorder (§10) resources of every session.
+//
+// Each session (one SIP dialog) is one goroutine that owns all of its state; control connections
+// have a reader and a writer goroutine each, and reach sessions only through channels.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mrcpd/mrcpd/asr"
+)
+
+// Hangup ends a SIP dialog from the server side; *sip.Server implements it.
+type Hangup interface {
+	Bye(ctx context.Context, callID string) error
+}
+
+// Backends are the engines sessions use.
+type Backends struct {
+	// DTMF serves recognitions whose grammars are all DTMF grammars. Nil: the built-in matcher.
+	DTMF asr.Recognizer
+	// Recognizer serves voice grammars; nil answers them with 407 / Completion-Cause 006.
+	Recognizer asr.Recognizer
+	// Synthesizer serves SPEAK; nil fails SPEAK with Completion-Cause 004 error.
+	Synthesizer asr.Synthesizer
+}
+
+// Config is everything a Server needs; zero values get the documented defaults.
+type Config struct {
+	// Addr is the TCP control listen address (TCP/MRCPv2), TLSAddr the TLS one (TCP/TLS/MRCPv2,
+	// RFC 6787 §4.4) used when TLS is set.
+	Addr    string
+	TLSAddr string
+	TLS     *tls.Config
+	// AdvertiseIP is put in the SDP answer's c= line; RTP binds there too.
+	AdvertiseIP    string
+	MaxMessageSize int
+	// ConnectTimeout ends a session whose client never sends on a control connection.
+	ConnectTimeout time.Duration
+	// MediaTimeout ends a session that receives no RTP for this long while it consumes input.
+	MediaTimeout time.Duration
+	MaxSessions  int
+	RecorderDir  string
+	// InputRate is the PCM rate of received audio (recognizers, recorder); OutputRate that of
+	// synthesized audio handed to the sender.
+	InputRate  int
+	OutputRate int
+	// NewEndpointer builds the voice-activity detector for engines without speech events; nil
+	// leaves speech detection to the engine.
+	NewEndpointer func(rate int, sensitivity float64) Endpointer
+	Media         MediaFactory
+	Backends      Backends
+	Clock         Clock
+	Logger        *slog.Logger
+	Metrics       *Metrics
+}
+
+func (c *Config) defaults() {
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = 1 << 20
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MediaTimeout == 0 {
+		c.MediaTimeout = 60 * time.Second
+	}
+	if c.MaxSessions == 0 {
+		c.MaxSessions = 1000
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.AdvertiseIP == "" {
+		c.AdvertiseIP = "127.0.0.1"
+	}
+	if c.InputRate == 0 {
+		c.InputRate = 8000
+	}
+	if c.OutputRate == 0 {
+		c.OutputRate = 8000
+	}
+	if c.RecorderDir == "" {
+		c.RecorderDir = "var/recordings"
+	}
+}
+
+// Server is the MRCPv2 server. It implements sip.Handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	tcp     net.Listener
+	tls     net.Listener
+	baseCtx context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	hangup   Hangup
+	sessions map[string]*session // by Call-ID
+	channels map[string]*session // by channel identifier
+	conns    map[*conn]struct{}
+	closed   bool
+
+	infoOnce    sync.Once
+	recogInfo   asr.RecognizerInfo
+	recogInfoOK bool
+}
+
+// New binds the control listeners (so that Addr is known before Run) but starts no goroutine.
+func New(cfg Config) (*Server, error) {
+	cfg.defaults()
+	if cfg.Media == nil {
+		return nil, errors.New("server: Config.Media is required")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, sessions: map[string]*session{},
+		channels: map[string]*session{}, conns: map[*conn]struct{}{}}
+	var err error
+	if s.tcp, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("server: control listener: %w", err)
+	}
+	if cfg.TLS != nil && cfg.TLSAddr != "" {
+		if s.tls, err = tls.Listen("tcp", cfg.TLSAddr, cfg.TLS); err != nil {
+			s.tcp.Close()
+			return nil, fmt.Errorf("server: TLS control listener: %w", err)
+		}
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// SetHangup gives the server the SIP side it uses to end dialogs (sip.Server is built after the
+// Server because it needs the Server as its Handler).
+func (s *Server) SetHangup(h Hangup) {
+	s.mu.Lock()
+	s.hangup = h
+	s.mu.Unlock()
+}
+
+// Addr is the bound TCP control address.
+func (s *Server) Addr() net.Addr { return s.tcp.Addr() }
+
+// TLSAddr is the bound TLS control address, or nil.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Addr()
+}
+
+// Sessions is the number of live sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Run accepts control connections until ctx is done, then ends every session and connection and
+// returns once all of their goroutines are gone.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); errc <- s.accept(s.tcp, false) }()
+	if s.tls != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); errc <- s.accept(s.tls, true) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.shutdown()
+	return err
+}
+
+// Drain waits until no session is live or ctx is done (SIGTERM: the SIP side refuses new calls,
+// running sessions finish).
+func (s *Server) Drain(ctx context.Context) error {
+	for {
+		if s.Sessions() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) shutdown() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.tcp.Close()
+	if s.tls != nil {
+		s.tls.Close()
+	}
+	s.cancel()
+	s.wg.Wait()
+}
+
+func (s *Server) accept(l net.Listener, isTLS bool) error {
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.baseCtx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("server: accept: %w", err)
+		}
+		c := newConn(s, nc, isTLS)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			c.run(s.baseCtx)
+			s.connGone(c)
+		}()
+	}
+}
+
+// connGone ends the sessions whose channels were bound to c (RFC 6787 §4.2: the control
+// connection carries the session; without it no request can reach the resources).
+func (s *Server) connGone(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	var ended []*session
+	for _, se := range s.sessions {
+		if se.boundTo(c) {
+			ended = append(ended, se)
+		}
+	}
+	s.mu.Unlock()
+	for _, se := range ended {
+		se.end(ErrConnLost, true)
+	}
+}
+
+// liveConnFrom reports whether a control connection from host is open: such a client can reuse it
+// (a=connection:existing) and is not waiting to connect.
+func (s *Server) liveConnFrom(host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.remoteHost == host {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) lookupChannel(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.channels[id]
+}
+
+func (s *Server) bye(callID string) {
+	s.mu.Lock()
+	h := s.hangup
+	s.mu.Unlock()
+	if h == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.baseCtx), 5*time.Second)
+	defer cancel()
+	if err := h.Bye(ctx, callID); err != nil {
+		s.log.Warn("BYE failed", "call-id", callID, "err", err)
+	}
+}
+
+// removeSession is called by a session's goroutine as it exits.
+func (s *Server) removeSession(se *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[se.callID] == se {
+		delete(s.sessions, se.callID)
+	}
+	for id, x := range s.channels {
+		if x == se {
+			delete(s.channels, id)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/sdp"
+	"github.com/mrcpd/mrcpd/mrcp/sip"
+)
+
+type inbound struct {
+	c *conn
+	m *mrcp.Message
+}
+
+// session is one SIP dialog with its MRCP channels and media. Everything below the mutex-guarded
+// fields is owned by the run goroutine (or by setup before that goroutine starts).
+type session struct {
+	srv        *Server
+	callID     string
+	remoteHost string
+	log        *slog.Logger
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	inbox      chan inbound
+	calls      chan func()
+	done       chan struct{} // closed when run has left its loop
+	wg         sync.WaitGroup
+
+	mu      sync.Mutex
+	conn    *conn // the control connection the client last used
+	byeOnce bool  // send BYE when the session ends
+
+	sdpID, sdpVersion uint64
+	channels          map[string]*channel
+	media             []*endpoint
+	connectTimer      Timer
+	mediaTimer        Timer
+	started           bool
+}
+
+func newSession(s *Server, call *sip.Call) *session {
+	host, _, err := net.SplitHostPort(call.Remote)
+	if err != nil {
+		host = call.Remote
+	}
+	log := call.Logger
+	if log == nil {
+		log = s.log
+	}
+	ctx, cancel := context.WithCancelCause(s.baseCtx)
+	return &session{srv: s, callID: call.CallID, remoteHost: host,
+		log: log.With("call-id", call.CallID), ctx: ctx, cancel: cancel,
+		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}),
+		channels: map[string]*channel{}}
+}
+
+// deliver hands a request to the session; false when the session is gone.
+func (se *session) deliver(c *conn, m *mrcp.Message) bool {
+	select {
+	case se.inbox <- inbound{c, m}:
+		return true
+	case <-se.done:
+		return false
+	}
+}
+
+// post runs f on the session goroutine; it is dropped when the session has ended.
+func (se *session) post(f func()) {
+	select {
+	case se.calls <- f:
+	case <-se.done:
+	}
+}
+
+// call runs f on the session goroutine and waits for its result.
+func (se *session) call(ctx context.Context, f func() error) error {
+	res := make(chan error, 1)
+	select {
+	case se.calls <- func() { res <- f() }:
+	case <-se.done:
+		return sipErrorf(481, ErrSessionEnded, "session ended")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-res
+}
+
+// after runs f on the session goroutine after d, on the injected clock.
+func (se *session) after(d time.Duration, f func()) Timer {
+	return se.srv.cfg.Clock.AfterFunc(d, func() { se.post(f) })
+}
+
+// end makes the session leave its loop; bye asks for a SIP BYE (the client did not end it).
+func (se *session) end(cause error, bye bool) {
+	se.mu.Lock()
+	if bye && se.ctx.Err() == nil {
+		se.byeOnce = true
+	}
+	se.mu.Unlock()
+	se.cancel(cause)
+}
+
+func (se *session) boundTo(c *conn) bool {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	return se.conn == c
+}
+
+// send writes m on the session's control connection.
+func (se *session) send(m *mrcp.Message) {
+	se.mu.Lock()
+	c := se.conn
+	se.mu.Unlock()
+	if c == nil || !c.send(m) {
+		se.log.Debug("dropped message: no control connection", "name", m.Name, "request-id", m.RequestID)
+	}
+}
+
+func (se *session) run() {
+	m := se.srv.cfg.Metrics
+	m.sessionStarted()
+	se.log.Info("session started", "channels", len(se.channels))
+	se.startMedia()
+	se.connectTimer = se.after(se.srv.cfg.ConnectTimeout, se.checkConnected)
+	se.armMediaTimer()
+	for {
+		select {
+		case <-se.ctx.Done():
+			se.teardown()
+			return
+		case in := <-se.inbox:
+			se.handle(in)
+		case f := <-se.calls:
+			f()
+		}
+	}
+}
+
+func (se *session) teardown() {
+	cause := context.Cause(se.ctx)
+	close(se.done)
+	se.connectTimer.Stop()
+	if se.mediaTimer != nil {
+		se.mediaTimer.Stop()
+	}
+	for _, ch := range se.channels {
+		ch.res.stop()
+	}
+	se.wg.Wait() // media goroutines: their posts fail fast now that done is closed
+	se.releaseMedia()
+	se.srv.removeSession(se)
+	se.mu.Lock()
+	bye := se.byeOnce
+	se.mu.Unlock()
+	if bye {
+		se.srv.bye(se.callID)
+	}
+	se.srv.cfg.Metrics.sessionEnded(cause)
+	se.log.Info("session ended", "reason", cause, "bye", bye)
+}
+
+// checkConnected ends a session whose client never used a control connection. A live
+// connection from the same host keeps it: the client may share one and stay silent for now.
+func (se *session) checkConnected() {
+	se.mu.Lock()
+	bound := se.conn != nil
+	se.mu.Unlock()
+	if bound {
+		return
+	}
+	if se.srv.liveConnFrom(se.remoteHost) {
+		se.connectTimer = se.after(se.srv.cfg.ConnectTimeout, se.checkConnected)
+		return
+	}
+	se.log.Warn("ending session", "err", ErrConnectTimeout)
+	se.end(ErrConnectTimeout, true)
+}
+
+// armMediaTimer checks for RTP while a resource consumes input (RECOGNIZE, RECORD): a caller who
+// is gone without a BYE must not hold a recognizer forever.
+func (se *session) armMediaTimer() {
+	to := se.srv.cfg.MediaTimeout
+	if to <= 0 {
+		return
+	}
+	se.mediaTimer = se.after(to/4, func() {
+		now := se.srv.cfg.Clock.Now()
+		for _, ch := range se.channels {
+			since, active := ch.res.inputSince()
+			if !active || ch.audio == nil || ch.audio.rx == nil {
+				continue
+			}
+			last := ch.audio.rx.LastPacket()
+			if last.Before(since) {
+				last = since
+			}
+			if now.Sub(last) >= to {
+				se.log.Warn("ending session", "err", ErrMediaTimeout, "channel", ch.id)
+				se.end(ErrMediaTimeout, true)
+				return
+			}
+		}
+		se.armMediaTimer()
+	})
+}
+
+// handle runs one request (RFC 6787 §5.2) on its channel.
+func (se *session) handle(in inbound) {
+	se.mu.Lock()
+	se.conn = in.c
+	se.mu.Unlock()
+	ch := se.channels[in.m.ChannelID()]
+	if ch == nil { // removed by a re-INVITE after routing
+		in.c.send(errorResponse(in.m, mrcp.Status405, mrcp.HeaderChannelIdentifier, "no such channel"))
+		return
+	}
+	ch.request(in.m)
+}
+
+func (se *session) channelFor(c sdp.Control) *channel {
+	if c.Channel != "" {
+		return se.channels[c.Channel]
+	}
+	for _, ch := range se.channels {
+		if ch.resource == c.Resource && ch.cmid == c.Cmid {
+			return ch
+		}
+	}
+	return nil
+}
+
+func (se *session) addChannel(c sdp.Control) (*channel, error) {
+	ch := &channel{se: se, id: newChannelID(c.Resource), resource: c.Resource, cmid: c.Cmid}
+	ch.log = se.log.With("channel", ch.id)
+	switch c.Resource {
+	case ResourceRecog:
+		ch.res = newRecognizer(ch)
+	case ResourceSynth:
+		ch.res = newSynthesizer(ch)
+	case ResourceRecorder:
+		ch.res = newRecorder(ch)
+	default:
+		return nil, sipErrorf(404, ErrUnknownResource, "resource %q not available", c.Resource)
+	}
+	ch.audio = se.mediaByMid(c.Cmid, -1)
+	se.channels[ch.id] = ch
+	se.srv.mu.Lock()
+	se.srv.channels[ch.id] = se
+	se.srv.mu.Unlock()
+	if se.started {
+		ch.bindMedia()
+	}
+	return ch, nil
+}
+
+func (se *session) removeChannel(ch *channel) {
+	ch.res.stop()
+	delete(se.channels, ch.id)
+	se.srv.mu.Lock()
+	delete(se.srv.channels, ch.id)
+	se.srv.mu.Unlock()
+}
+
+// errNoChannels is the cause when a re-INVITE removed every channel.
+var errNoChannels = errors.New("server: no channel left")
+
+func (se *session) String() string { return fmt.Sprintf("session(%s)", se.callID) }

@@ -19,7 +19,7 @@ func (g *Grammar) ToJSGF() (string, error) {
 	if g.Mode == ModeDTMF {
 		return "", errorf(CauseLoadFailure, ErrUnsupported, 0, "", "a dtmf-mode grammar is not for a speech engine")
 	}
-	c := &jsgfConv{g: g, names: map[string]string{}}
+	c := &jsgfConv{g: g, names: map[string]string{}, void: map[string]bool{}}
 	used := map[string]bool{"NULL": true, "VOID": true}
 	for _, id := range g.order {
 		name := sanitizeRuleName(id)
@@ -36,9 +36,12 @@ func (g *Grammar) ToJSGF() (string, error) {
 		if i > 0 && id == g.Root {
 			continue
 		}
-		body, err := c.expand(g.rules[id].body)
+		body, void, err := c.expand(g.rules[id].body)
 		if err != nil {
 			return "", err
+		}
+		if void {
+			body = "<VOID>"
 		}
 		if i == 0 {
 			b.WriteString("public ")
@@ -50,85 +53,117 @@ func (g *Grammar) ToJSGF() (string, error) {
 
 type jsgfConv struct {
 	g     *Grammar
-	names map[string]string
+	names map[string]string // rule id -> JSGF rule name
+	void  map[string]bool   // rule id -> cannot match
 }
 
-func (c *jsgfConv) expand(n *node) (string, error) {
+// expand returns the JSGF for n, and void=true when n can never match. Sphinx's jsgf (0.8)
+// voids a whole rule when <VOID> is one of its alternatives, so VOID branches are pruned here
+// and <VOID> is only written for a rule that cannot match at all.
+func (c *jsgfConv) expand(n *node) (s string, void bool, err error) {
 	switch n.kind {
 	case kToken:
-		return jsgfToken(strings.ToLower(n.text)), nil
+		return jsgfToken(strings.ToLower(n.text)), false, nil
 	case kRef:
-		return "<" + c.names[n.text] + ">", nil
+		return "<" + c.names[n.text] + ">", c.ruleVoid(n.text), nil
 	case kNull, kGarbage, kTag:
-		return "<NULL>", nil
+		return "<NULL>", false, nil
 	case kVoid:
-		return "<VOID>", nil
+		return "<VOID>", true, nil
 	case kSeq:
 		var parts []string
 		for _, it := range n.items {
 			if it.kind == kTag {
 				continue
 			}
-			s, err := c.expand(it)
-			if err != nil {
-				return "", err
+			s, void, err := c.expand(it)
+			if err != nil || void {
+				return "<VOID>", void, err
 			}
 			parts = append(parts, s)
 		}
 		if len(parts) == 0 {
-			return "<NULL>", nil
+			return "<NULL>", false, nil
 		}
-		return strings.Join(parts, " "), nil
+		return strings.Join(parts, " "), false, nil
 	case kAlt:
-		weighted := false
-		for _, w := range n.weights {
-			weighted = weighted || w != 0
-		}
-		parts := make([]string, len(n.items))
-		for i, it := range n.items {
-			s, err := c.expand(it)
-			if err != nil {
-				return "", err
-			}
-			if weighted {
-				w := n.weights[i]
-				if w == 0 {
-					w = 1
-				}
-				s = "/" + strconv.FormatFloat(w, 'f', -1, 64) + "/ " + s
-			}
-			parts[i] = s
-		}
-		return "( " + strings.Join(parts, " | ") + " )", nil
+		return c.alt(n)
 	case kRepeat:
 		return c.repeat(n)
 	}
-	return "", fmt.Errorf("grammar: node kind %d has no JSGF form", n.kind)
+	return "", false, fmt.Errorf("grammar: node kind %d has no JSGF form", n.kind)
+}
+
+func (c *jsgfConv) alt(n *node) (string, bool, error) {
+	weighted := false
+	for _, w := range n.weights {
+		weighted = weighted || w != 0
+	}
+	var parts []string
+	for i, it := range n.items {
+		s, void, err := c.expand(it)
+		if err != nil {
+			return "", false, err
+		}
+		if void {
+			continue
+		}
+		if weighted {
+			w := n.weights[i]
+			if w == 0 {
+				w = 1
+			}
+			s = "/" + strconv.FormatFloat(w, 'f', -1, 64) + "/ " + s
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "<VOID>", true, nil
+	}
+	return "( " + strings.Join(parts, " | ") + " )", false, nil
+}
+
+// ruleVoid reports whether a rule can never match. A rule being decided is assumed matchable, so
+// recursion terminates.
+func (c *jsgfConv) ruleVoid(id string) bool {
+	if v, ok := c.void[id]; ok {
+		return v
+	}
+	c.void[id] = false
+	_, v, _ := c.expand(c.g.rules[id].body)
+	c.void[id] = v
+	return v
 }
 
 // repeat writes x<m-n> as m copies of x followed by n-m nested optionals (x [x [x]]), which
 // keeps the expansion unambiguous for the FSG; x<m-> as m-1 copies and (x)+.
-func (c *jsgfConv) repeat(n *node) (string, error) {
-	inner, err := c.expand(n.items[0])
+func (c *jsgfConv) repeat(n *node) (string, bool, error) {
+	inner, void, err := c.expand(n.items[0])
 	if err != nil {
-		return "", err
+		return "", false, err
+	}
+	if void {
+		if n.min == 0 {
+			return "<NULL>", false, nil
+		}
+		return "<VOID>", true, nil
 	}
 	x := inner
-	if strings.ContainsAny(inner, " ") && !(strings.HasPrefix(inner, "( ") && strings.Count(inner, "(") == 1) {
+	if !atomic(inner) {
 		x = "( " + inner + " )"
 	}
 	if n.min > maxJSGFRepeat || n.max > maxJSGFRepeat {
-		return "", errorf(CauseCompileFailure, ErrTooLarge, n.line, "repeat", "repeat %d-%d is too large for the speech engine (at most %d)", n.min, n.max, maxJSGFRepeat)
+		return "", false, errorf(CauseCompileFailure, ErrTooLarge, n.line, "repeat", "repeat %d-%d is too large for the speech engine (at most %d)", n.min, n.max, maxJSGFRepeat)
 	}
 	var parts []string
 	switch {
 	case n.max < 0 && n.min == 0:
-		return x + "*", nil
+		return x + "*", false, nil
 	case n.max < 0:
 		for i := 1; i < n.min; i++ {
 			parts = append(parts, x)
 		}
-		return strings.Join(append(parts, x+"+"), " "), nil
+		return strings.Join(append(parts, x+"+"), " "), false, nil
 	}
 	for i := 0; i < n.min; i++ {
 		parts = append(parts, x)
@@ -145,9 +180,36 @@ func (c *jsgfConv) repeat(n *node) (string, error) {
 		parts = append(parts, opt)
 	}
 	if len(parts) == 0 {
-		return "<NULL>", nil
+		return "<NULL>", false, nil
 	}
-	return strings.Join(parts, " "), nil
+	return strings.Join(parts, " "), false, nil
+}
+
+// atomic reports whether a JSGF expansion needs no parentheses before a repeat operator: one
+// token or rule, or a single bracketed group.
+func atomic(s string) bool {
+	if !strings.ContainsAny(s, " ") {
+		return true
+	}
+	if s[0] != '(' && s[0] != '[' {
+		return false
+	}
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' && (i == 0 || s[i-1] != '\\'):
+			quoted = !quoted
+		case quoted:
+		case c == '(' || c == '[':
+			depth++
+		case c == ')' || c == ']':
+			depth--
+			if depth == 0 {
+				return i == len(s)-1
+			}
+		}
+	}
+	return false
 }
 
 func sanitizeRuleName(id string) string {

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/media"
+)
+
+// Config is the plugin's settings (engines.plugins[].settings in the mrcpd config).
+type Config struct {
+	DataPath string // espeak-ng-data directory; "" uses the library's default
+	Voice    string // default voice name, e.g. "en-us"
+	Language string // default language when the request names none
+	BufferMS int    // callback chunk length: shorter gives earlier first audio
+}
+
+func configFromSettings(s map[string]string) Config {
+	c := Config{DataPath: s["data_path"], Voice: s["voice"], Language: s["language"], BufferMS: 20}
+	if v, err := strconv.Atoi(s["buffer_ms"]); err == nil && v > 0 {
+		c.BufferMS = v
+	}
+	if c.Language == "" {
+		c.Language = "en-us"
+	}
+	return c
+}
+
+// Engine is an asr.Synthesizer over libespeak-ng. The library keeps global state (voice,
+// parameters, the callback), so one utterance is synthesised at a time per process; the host runs
+// a pool of processes for concurrency. Create one Engine per process.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	mu     sync.Mutex // held for the whole of one utterance's synthesis
+	rate   int        // espeak's output rate, 22050 Hz
+	voices []asr.Voice
+}
+
+func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
+	rate, ok := espeakInit(cfg.DataPath, cfg.BufferMS)
+	if !ok {
+		return nil, asr.Errorf(asr.ErrUnavailable, false, "espeak-ng: initialisation failed (data path %q)", cfg.DataPath)
+	}
+	e := &Engine{cfg: cfg, log: log, rate: rate}
+	for _, v := range espeakVoices() {
+		e.voices = append(e.voices, asr.Voice{Name: v.name, Language: v.lang, Gender: genderName(v.gender)})
+	}
+	return e, nil
+}
+
+func genderName(g int) string {
+	switch g {
+	case 1:
+		return "male"
+	case 2:
+		return "female"
+	}
+	return "neutral"
+}
+
+func (e *Engine) Info(context.Context) (asr.SynthesizerInfo, error) {
+	return asr.SynthesizerInfo{Name: "espeak-ng", Voices: e.voices, SampleRates: []int{8000, 16000, e.rate},
+		SSML: true, Marks: true}, nil
+}
+
+func isSSML(req asr.SynthesizeRequest) bool {
+	switch req.ContentType {
+	case "application/ssml+xml", "application/synthesis+ssml":
+		return true
+	}
+	return strings.HasPrefix(strings.TrimSpace(req.Text), "<speak")
+}
+
+func (e *Engine) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
+	if strings.TrimSpace(req.Text) == "" {
+		return nil, asr.Errorf(asr.ErrBadParameter, false, "espeak-ng: empty text")
+	}
+	rate := req.SampleRate
+	if rate <= 0 {
+		rate = 8000
+	}
+	if rate > 48000 {
+		return nil, asr.Errorf(asr.ErrBadParameter, false, "espeak-ng: sample rate %d not supported", rate)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	j := &job{ctx: ctx, out: make(chan chunk, 256)}
+	go e.run(j, req)
+	return &stream{j: j, cancel: cancel, rs: media.NewResampler(e.rate, rate)}, nil
+}
+
+func (e *Engine) run(j *job, req asr.SynthesizeRequest) {
+	defer close(j.out)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if j.ctx.Err() != nil {
+		return
+	}
+	e.setVoice(req)
+	espeakSet(paramRate, rateWPM(req.Rate))
+	espeakSet(paramVolume, volume(req.Volume))
+	espeakSet(paramPitch, pitch(req.Pitch))
+	if !espeakSynth(req.Text, isSSML(req), j) && j.ctx.Err() == nil {
+		j.err = asr.Errorf(asr.ErrInternal, false, "espeak-ng: synthesis failed")
+	}
+}
+
+// setVoice applies Voice-Name when espeak knows it, else Speech-Language and Voice-Gender: an
+// unknown name falls back rather than failing, as MRCP leaves the choice to the synthesizer.
+func (e *Engine) setVoice(req asr.SynthesizeRequest) {
+	name := req.Voice
+	if name == "" || strings.EqualFold(name, "default") {
+		name = e.cfg.Voice
+	}
+	if name != "" && req.Gender == "" && espeakSetVoiceByName(name) {
+		return
+	}
+	lang := strings.ToLower(req.Language)
+	if lang == "" {
+		lang = e.cfg.Language
+	}
+	g := 0
+	switch strings.ToLower(req.Gender) {
+	case "male":
+		g = 1
+	case "female":
+		g = 2
+	}
+	if !espeakSetVoice("", lang, g) {
+		espeakSetVoice("", e.cfg.Language, g)
+	}
+}
+
+// job is one utterance between the espeak callback (producer) and the stream's Recv.
+type job struct {
+	ctx     context.Context
+	out     chan chunk
+	err     error // set before out is closed
+	samples int   // produced so far, at espeak's rate
+}
+
+type chunk struct {
+	pcm  []int16
+	mark string
+}
+
+type markAt struct {
+	ms   int
+	name string
+}
+
+// deliver runs on the synthesis thread. Marks are placed at their audio position in the chunk.
+func (j *job) deliver(pcm []int16, marks []markAt) bool {
+	const rate = 22050
+	for _, m := range marks {
+		at := m.ms*rate/1000 - j.samples
+		at = max(0, min(at, len(pcm)))
+		if at > 0 && !j.send(chunk{pcm: pcm[:at]}) {
+			return false
+		}
+		j.samples += at
+		pcm = pcm[at:]
+		if !j.send(chunk{mark: m.name}) {
+			return false
+		}
+	}
+	j.samples += len(pcm)
+	return len(pcm) == 0 || j.send(chunk{pcm: pcm})
+}
+
+func (j *job) send(c chunk) bool {
+	select {
+	case j.out <- c:
+		return true
+	case <-j.ctx.Done():
+		return false
+	}
+}
+
+type stream struct {
+	j      *job
+	cancel context.CancelFunc
+	rs     *media.Resampler
+	buf    []int16
+}
+
+func (s *stream) Recv() (asr.SynthEvent, error) {
+	for {
+		select {
+		case c, ok := <-s.j.out:
+			if !ok {
+				if s.j.err != nil {
+					return nil, s.j.err
+				}
+				if err := s.j.ctx.Err(); err != nil {
+					return nil, err
+				}
+				return nil, io.EOF
+			}
+			if c.mark != "" {
+				return &asr.Mark{Name: c.mark}, nil
+			}
+			out := s.rs.Process(nil, c.pcm)
+			if len(out) == 0 {
+				continue
+			}
+			return &asr.SynthAudio{PCM: out}, nil
+		case <-s.j.ctx.Done():
+			return nil, s.j.ctx.Err()
+		}
+	}
+}
+
+func (s *stream) Close() error {
+	s.cancel()
+	return nil
+}

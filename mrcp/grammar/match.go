@@ -88,8 +88,14 @@ func (s *search) match(n *node, pos int, k func(int) bool) bool {
 	case kVoid:
 		return false
 	case kGarbage:
-		// GARBAGE absorbs any run of tokens, shortest first (SRGS §2.2.3).
+		// GARBAGE absorbs any run of tokens, shortest first (SRGS §2.2.3). The absorbed tokens
+		// stay in the path so that the matched text is what was actually input.
+		mark := len(s.trail)
+		defer func() { s.trail = s.trail[:mark] }()
 		for p := pos; p <= len(s.toks); p++ {
+			if p > pos {
+				s.push(event{kind: evTok, text: s.toks[p-1]})
+			}
 			if k(p) {
 				return true
 			}

@@ -151,9 +151,10 @@ func (l *abnfLexer) skipSpace() error {
 }
 
 type abnfParser struct {
-	lex abnfLexer
-	tok atok
-	g   *Grammar
+	lex   abnfLexer
+	tok   atok
+	g     *Grammar
+	depth int
 }
 
 func parseABNF(body []byte) (*Grammar, error) {
@@ -403,6 +404,10 @@ func (p *abnfParser) primary() (*node, error) {
 	case 'p':
 		switch t.text {
 		case "(", "[":
+			if p.depth++; p.depth > maxNesting {
+				return nil, p.fail("groups nested more than %d deep", maxNesting)
+			}
+			defer func() { p.depth-- }()
 			if err := p.advance(); err != nil {
 				return nil, err
 			}

@@ -76,7 +76,31 @@ func (p *program) run(f *frame, sep string) {
 	}
 }
 
+// Limits on SISR values: scripts in repeats can double a string or an object per iteration.
+const (
+	maxValueLen   = 1 << 16 // bytes in a string value
+	maxValueNodes = 1 << 12 // properties in an object value, counted recursively
+)
+
+// clone deep-copies objects on assignment, so that out.x = out stores a snapshot rather than a
+// cycle; past maxValueNodes the copy is cut off.
+func clone(v value, budget *int) value {
+	if v.kind != vObj {
+		return v
+	}
+	c := newObject()
+	for _, k := range v.obj.keys {
+		if *budget--; *budget < 0 {
+			break
+		}
+		c.set(k, clone(v.obj.vals[k], budget))
+	}
+	return value{kind: vObj, obj: c}
+}
+
 func (f *frame) assign(lhs []string, v value, decl bool) {
+	budget := maxValueNodes
+	v = clone(v, &budget)
 	if lhs[0] != "out" {
 		if f.locals == nil {
 			f.locals = map[string]value{}
@@ -168,5 +192,9 @@ func plus(a, b value) value {
 	if a.kind == vNum && b.kind == vNum {
 		return value{kind: vNum, n: a.n + b.n}
 	}
-	return strVal(a.String() + b.String())
+	as, bs := a.String(), b.String()
+	if len(as)+len(bs) > maxValueLen {
+		return strVal(as)
+	}
+	return strVal(as + bs)
 }

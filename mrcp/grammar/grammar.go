@@ -75,7 +75,9 @@ const (
 	maxNodes      = 50000 // nodes per grammar
 	maxDepth      = 200   // rule reference nesting while matching
 	matchBudget   = 200000
-	maxJSGFRepeat = 64 // bounded repeats expand into this many copies at most
+	maxJSGFRepeat = 64      // bounded repeats expand into this many copies at most
+	maxJSGFSize   = 1 << 20 // bytes of JSGF: nested repeats grow the text exponentially
+	maxNesting    = 100     // element / group nesting in a grammar document
 )
 
 // Rules lists the rule ids in definition order.

@@ -155,6 +155,13 @@ func (c *jsgfConv) repeat(n *node) (string, bool, error) {
 	if n.min > maxJSGFRepeat || n.max > maxJSGFRepeat {
 		return "", false, errorf(CauseCompileFailure, ErrTooLarge, n.line, "repeat", "repeat %d-%d is too large for the speech engine (at most %d)", n.min, n.max, maxJSGFRepeat)
 	}
+	copies := n.min
+	if n.max > copies {
+		copies = n.max
+	}
+	if copies*len(x) > maxJSGFSize {
+		return "", false, errorf(CauseCompileFailure, ErrTooLarge, n.line, "repeat", "the JSGF expansion would exceed %d bytes", maxJSGFSize)
+	}
 	var parts []string
 	switch {
 	case n.max < 0 && n.min == 0:

@@ -79,3 +79,17 @@ func TestSISRSyntaxErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSISRLimits(t *testing.T) {
+	// A self-assignment stores a snapshot (no cycle), and doubling per repeat is capped.
+	g := mustABNF(t, "#ABNF 1.0;\nroot $r;\n$r = ({out.a = out; out.b = out;} x)<1->;\n")
+	got, ok := g.Interpret(strings.Fields(strings.Repeat("x ", 30)))
+	if !ok || len(got) > 1<<20 {
+		t.Fatalf("ok %v, %d bytes", ok, len(got))
+	}
+	g = mustABNF(t, "#ABNF 1.0;\nroot $r;\n$r = {out=\"ab\";} ({out = out + out;} x)<1->;\n")
+	got, ok = g.Interpret(strings.Fields(strings.Repeat("x ", 40)))
+	if !ok || len(got) > maxValueLen {
+		t.Fatalf("ok %v, %d bytes", ok, len(got))
+	}
+}

@@ -12,8 +12,9 @@ import (
 
 // xmlParser reads the W3C SRGS 1.0 XML form (https://www.w3.org/TR/speech-grammar/ §2-§4).
 type xmlParser struct {
-	dec *xml.Decoder
-	g   *Grammar
+	dec   *xml.Decoder
+	g     *Grammar
+	depth int
 }
 
 func parseXML(body []byte) (*Grammar, error) {
@@ -154,6 +155,10 @@ func (p *xmlParser) content(where string) ([]*node, error) {
 
 func (p *xmlParser) element(se xml.StartElement, where string) (*node, error) {
 	line := p.line()
+	if p.depth++; p.depth > maxNesting {
+		return nil, errorf(CauseCompileFailure, ErrTooLarge, line, "<"+se.Name.Local+">", "elements nested more than %d deep", maxNesting)
+	}
+	defer func() { p.depth-- }()
 	switch se.Name.Local {
 	case "item":
 		return p.item(se, where)

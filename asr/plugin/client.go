@@ -14,6 +14,8 @@ import (
 
 // This file is the host side of one stream: asr.RecognitionStream and asr.SynthesisStream by proxy.
 
+var errStreamEnded = errors.New("plugin ended the stream")
+
 // recStream batches audio: a gRPC message per 20 ms frame costs more CPU than the engine of a
 // no-op plugin, so frames are held until batch worth of audio is buffered or the oldest has
 // waited maxWait, whichever comes first. Any other input flushes the batch first, keeping order.
@@ -45,6 +47,9 @@ func (s *recStream) Send(in asr.Input) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return asr.Errorf(asr.ErrInternal, false, "plugin: send on a closed stream")
+	}
+	if s.sendErr == errStreamEnded {
+		return nil
 	}
 	if s.sendErr != nil {
 		return s.sendErr
@@ -92,6 +97,7 @@ func (s *recStream) flushTimer() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed && s.sendErr == nil {
+		// A failure is kept in sendErr for the next Send and reported by Recv.
 		_ = s.flushLocked()
 	}
 }
@@ -115,18 +121,18 @@ func (s *recStream) flushLocked() error {
 }
 
 func (s *recStream) sendLocked(m *pb.RecognizeInput) error {
-	if err := s.rpc.Send(m); err != nil {
-		// Send reports io.EOF when the stream broke; the real reason comes from Recv.
-		s.sendErr = fromRPC(s.ctx, err)
-		if errors.Is(err, io.EOF) {
-			s.sendErr = asr.Errorf(asr.ErrUnavailable, true, "plugin stream ended")
-			if s.ctx.Err() != nil {
-				s.sendErr = fromRPC(s.ctx, s.ctx.Err())
-			}
-		}
-		return s.sendErr
+	err := s.rpc.Send(m)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if errors.Is(err, io.EOF) {
+		// The plugin ended the stream (a Final, or an error event); Recv reports which. Later
+		// inputs are dropped, as they would be by an engine that has finished.
+		s.sendErr = errStreamEnded
+		return nil
+	}
+	s.sendErr = fromRPC(s.ctx, err)
+	return s.sendErr
 }
 
 func (s *recStream) Recv() (asr.Event, error) {

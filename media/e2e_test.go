@@ -1,0 +1,86 @@
+package media_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/mediatest"
+)
+
+func newLink(t *testing.T, f media.Format, outRate int, imp mediatest.Impairment, inband bool) (*mediatest.Link, *mediatest.Recorder) {
+	t.Helper()
+	te := media.Format{PT: 101, Name: "telephone-event", ClockRate: f.ClockRate, Channels: 1}
+	conn := mediatest.NewConn(1024)
+	clock := mediatest.NewFakeClock()
+	snd, err := media.NewSender(conn, conn.From, media.SenderConfig{Format: f, TelephoneEvent: &te,
+		InputRate: outRate, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := media.NewReceiver(mediatest.NewConn(1), media.ReceiverConfig{Formats: []media.Format{f, te},
+		OutputRate: outRate, InbandDTMF: inband, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &mediatest.Recorder{}
+	l := &mediatest.Link{Now: clock.Now(), Sender: snd, SendConn: conn, Net: mediatest.NewNetwork(imp),
+		Receiver: rcv, Sink: rec}
+	_ = snd.PaceAt(l.Now)
+	return l, rec
+}
+
+func TestEndToEndCodecs(t *testing.T) {
+	for _, f := range media.SupportedFormats() {
+		if f.IsTelephoneEvent() {
+			continue
+		}
+		t.Run(f.String(), func(t *testing.T) {
+			l, rec := newLink(t, f, 16000, mediatest.Impairment{}, false)
+			in := mediatest.Sweep(16000, 1.0, 200, 3000, 0.3)
+			if err := l.Sender.Write(in); err != nil {
+				t.Fatal(err)
+			}
+			done := l.Sender.End()
+			l.Run(1500 * time.Millisecond)
+			select {
+			case <-done:
+			default:
+				t.Fatal("End not closed after the utterance was sent")
+			}
+			got, lag := mediatest.Align(in, rec.PCM, 16000/2)
+			snr := mediatest.SNR(in, got)
+			t.Logf("%s: %s lag %d SNR %.1f dB", f, l.Receiver, lag, snr)
+			if snr < 15 {
+				t.Errorf("SNR %.1f dB < 15", snr)
+			}
+		})
+	}
+}
+
+func TestEndToEndDTMF(t *testing.T) {
+	f := media.Format{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1}
+	l, rec := newLink(t, f, 8000, mediatest.Impairment{}, true)
+	for _, d := range "12#9" {
+		done, err := l.Sender.QueueDTMF(d, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 50; i++ {
+			l.Step()
+			select {
+			case <-done:
+				i = 50
+			default:
+			}
+		}
+		l.Run(60 * time.Millisecond)
+	}
+	if err := l.Sender.Write(mediatest.DTMF(8000, "4*7D", 0.08, 0.08, 0.25)); err != nil {
+		t.Fatal(err)
+	}
+	l.Run(2 * time.Second)
+	if got := rec.DigitString(); got != "12#94*7D" {
+		t.Fatalf("digits %q, want %q (%+v)", got, "12#94*7D", rec.Digits)
+	}
+}

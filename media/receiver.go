@@ -1,0 +1,372 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Sink receives the output of a Receiver, from the receiver's goroutine only.
+type Sink interface {
+	Audio(pcm []int16) // one frame of FrameDuration at OutputRate; valid only during the call
+	DTMF(ev DTMFEvent)
+}
+
+// FrameDuration is the length of each frame a Receiver delivers.
+const FrameDuration = 20 * time.Millisecond
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	Formats    []Format // negotiated audio formats (one codec, or several of one rate) and telephone-event
+	OutputRate int      // PCM rate delivered to the Sink; 0 means the codec's rate
+	Jitter     JitterConfig
+	InbandDTMF bool // detect DTMF tones in the audio as well as RFC 4733 events
+	Clock      Clock
+	Logger     *slog.Logger
+	// Symmetric latches the peer's address from received RTP (RFC 4961 style symmetric RTP, for callers
+	// behind NAT): OnLatch is called, from the receiver goroutine, whenever the source changes.
+	Symmetric bool
+	OnLatch   func(addr net.Addr)
+	// RTCP, when set, is the RTCP socket (RTP port + 1): receiver reports are sent once the peer's RTCP
+	// has been heard (RFC 3550 §6.4).
+	RTCP net.PacketConn
+}
+
+type rxFormat struct {
+	ok   bool
+	te   bool
+	dec  Decoder
+	name string
+}
+
+// Receiver is the receive pipeline of one RTP stream:
+// RTP parse -> jitter buffer -> PLC -> decode -> resample -> DTMF detection -> Sink, one frame per 20 ms.
+type Receiver struct {
+	lastPacket atomic.Int64 // unix ns
+	rtcpStats  rtcpState
+
+	conn   net.PacketConn
+	cfg    ReceiverConfig
+	clock  Clock
+	log    *slog.Logger
+	pts    [128]rxFormat
+	audio  Format
+	codec  Codec
+	rate   int // decoded PCM rate
+	tsMul  int // PCM samples per RTP timestamp unit ×1000 (G.722: 2000)
+	jb     *JitterBuffer
+	plc    *PLC
+	rs     *Resampler
+	events eventDetector
+	inband *inbandDetector
+
+	pkt     rtp.Packet
+	pcm     []int16 // decoded scratch
+	out     []int16 // resampled, pending delivery
+	frameN  int     // samples per output frame
+	latched netip.AddrPort
+	stopped bool
+}
+
+// NewReceiver builds the pipeline for the negotiated formats. It starts nothing: Run does.
+func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
+	r := &Receiver{conn: conn, cfg: cfg, clock: orRealClock(cfg.Clock), log: cfg.Logger}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	haveTE := false
+	for _, f := range cfg.Formats {
+		if f.PT > 127 {
+			return nil, fmt.Errorf("%w: payload type %d", ErrUnsupportedFormat, f.PT)
+		}
+		if f.IsTelephoneEvent() {
+			r.pts[f.PT] = rxFormat{ok: true, te: true, name: "telephone-event"}
+			haveTE = true
+			continue
+		}
+		c, err := LookupCodec(f)
+		if err != nil {
+			return nil, err
+		}
+		if r.codec != nil {
+			if c.SampleRate() != r.rate || f.ClockRate != r.audio.ClockRate {
+				return nil, fmt.Errorf("%w: %s alongside %s (one rate per stream)", ErrUnsupportedFormat, f, r.audio)
+			}
+		} else {
+			r.codec, r.audio, r.rate = c, f, c.SampleRate()
+		}
+		dec, err := c.NewDecoder(f)
+		if err != nil {
+			return nil, err
+		}
+		r.pts[f.PT] = rxFormat{ok: true, dec: dec, name: f.Name}
+	}
+	if r.codec == nil {
+		return nil, fmt.Errorf("%w: no audio format among %v", ErrUnsupportedFormat, cfg.Formats)
+	}
+	if r.cfg.OutputRate <= 0 {
+		r.cfg.OutputRate = r.rate
+	}
+	r.tsMul = r.rate * 1000 / r.audio.ClockRate
+	r.jb = NewJitterBuffer(cfg.Jitter, r.audio.ClockRate)
+	var conc Concealer
+	if cc, ok := r.pts[r.audio.PT].dec.(Concealer); ok {
+		conc = cc
+	}
+	r.plc = NewPLC(r.rate, conc)
+	r.rs = NewResampler(r.rate, r.cfg.OutputRate)
+	r.events.clockRate = r.audio.ClockRate
+	if !haveTE {
+		r.events.clockRate = 8000
+	}
+	if cfg.InbandDTMF {
+		r.inband = newInbandDetector(r.rate)
+	}
+	r.frameN = r.cfg.OutputRate * int(FrameDuration/time.Millisecond) / 1000
+	r.pcm = make([]int16, 0, r.rate/5)
+	r.out = make([]int16, 0, 4*r.frameN+r.cfg.OutputRate/10)
+	return r, nil
+}
+
+// String prints the pipeline on one line.
+func (r *Receiver) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "RTP(%s) -> %s -> %s -> Decode(%s)", r.audio, r.jb, r.plc, r.audio.Name)
+	if in, out := r.rs.Rates(); in != out {
+		fmt.Fprintf(&b, " -> %s", r.rs)
+	}
+	src := []string{r.events.String()}
+	if r.inband != nil {
+		src = append(src, r.inband.String())
+	}
+	fmt.Fprintf(&b, " -> DTMF(%s)", strings.Join(src, "+"))
+	return b.String()
+}
+
+// Stats returns the stream counters (safe from any goroutine).
+func (r *Receiver) Stats() JitterStats { return r.jb.Stats() }
+
+// LastPacket is when the last valid RTP packet arrived (zero if none), for media timeouts.
+func (r *Receiver) LastPacket() time.Time {
+	ns := r.lastPacket.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+type rxPacket struct {
+	buf  []byte
+	from netip.AddrPort
+	at   time.Time
+}
+
+// Run receives until ctx is done or the socket fails, delivering a frame to sink every 20 ms. It does
+// not close the socket.
+func (r *Receiver) Run(ctx context.Context, sink Sink) error {
+	ctx, cancel := context.WithCancel(ctx)
+	_ = r.conn.SetReadDeadline(time.Time{})
+	const nbuf = 32
+	in := make(chan rxPacket, nbuf)
+	free := make(chan []byte, nbuf)
+	for i := 0; i < nbuf; i++ {
+		free <- make([]byte, 1600+jitterSlotBytes)
+	}
+	var wg sync.WaitGroup
+	readErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		readErr <- r.readLoop(ctx, in, free)
+	}()
+	var rtcpIn chan rtcpPacket
+	if r.cfg.RTCP != nil {
+		rtcpIn = make(chan rtcpPacket, 4)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.rtcpReadLoop(ctx, rtcpIn)
+		}()
+	}
+	defer func() {
+		cancel()
+		// Wake the readers blocked in ReadFrom; the caller still owns the sockets.
+		_ = r.conn.SetReadDeadline(time.Unix(1, 0))
+		if r.cfg.RTCP != nil {
+			_ = r.cfg.RTCP.SetReadDeadline(time.Unix(1, 0))
+		}
+		wg.Wait()
+	}()
+	tick := r.clock.NewTicker(FrameDuration)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-readErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case p := <-in:
+			r.receive(p.buf, p.from, p.at, sink)
+			free <- p.buf[:cap(p.buf)]
+		case p := <-rtcpIn:
+			r.handleRTCP(p)
+		case now := <-tick.C():
+			r.tick(now, sink)
+			r.maybeSendRR(now)
+		}
+	}
+}
+
+func (r *Receiver) readLoop(ctx context.Context, in chan<- rxPacket, free chan []byte) error {
+	udp, _ := r.conn.(*net.UDPConn)
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return nil
+		}
+		var n int
+		var from netip.AddrPort
+		var err error
+		if udp != nil {
+			n, from, err = udp.ReadFromUDPAddrPort(buf)
+		} else {
+			var a net.Addr
+			n, a, err = r.conn.ReadFrom(buf)
+			if ua, ok := a.(*net.UDPAddr); ok {
+				from = ua.AddrPort()
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				free <- buf
+				continue
+			}
+			return fmt.Errorf("media: reading RTP: %w", err)
+		}
+		select {
+		case in <- rxPacket{buf: buf[:n], from: from, at: r.clock.Now()}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// ReceiveAt feeds one datagram received at a given time, for callers that own the socket loop (and for
+// tests, which drive time). It must not be called concurrently with Run or TickAt.
+func (r *Receiver) ReceiveAt(b []byte, from netip.AddrPort, at time.Time, sink Sink) {
+	r.receive(b, from, at, sink)
+}
+
+// TickAt delivers one frame as Run does every 20 ms; same rules as ReceiveAt.
+func (r *Receiver) TickAt(now time.Time, sink Sink) { r.tick(now, sink) }
+
+// receive validates one datagram and routes it: telephone-events to the detector, audio to the buffer.
+// Malformed packets are counted and dropped; nothing here can stall the stream.
+func (r *Receiver) receive(b []byte, from netip.AddrPort, at time.Time, sink Sink) {
+	if len(b) < 12 || b[0]>>6 != 2 {
+		r.jb.CountMalformed()
+		return
+	}
+	if pt := b[1] & 0x7f; pt >= 72 && pt <= 76 {
+		r.jb.CountMalformed() // RTCP on the RTP port (RFC 5761 range) without rtcp-mux: not ours
+		return
+	}
+	if err := r.pkt.Unmarshal(b); err != nil {
+		r.jb.CountMalformed()
+		return
+	}
+	f := &r.pts[r.pkt.PayloadType]
+	if !f.ok || len(r.pkt.Payload) == 0 {
+		r.jb.CountMalformed()
+		return
+	}
+	r.lastPacket.Store(at.UnixNano())
+	r.rtcpStats.seen(&r.pkt)
+	if r.cfg.Symmetric && from.IsValid() && from != r.latched {
+		r.latched = from
+		if r.cfg.OnLatch != nil {
+			r.cfg.OnLatch(net.UDPAddrFromAddrPort(from))
+		}
+	}
+	if f.te {
+		if err := r.jb.SkipAt(&r.pkt, at); err != nil {
+			return
+		}
+		ev, ok, err := r.events.packet(r.pkt.Timestamp, r.pkt.Payload, at)
+		if err != nil {
+			r.jb.CountMalformed()
+			return
+		}
+		if ok {
+			sink.DTMF(ev)
+		}
+		return
+	}
+	_ = r.jb.PushAt(&r.pkt, at) // refusals are counted by the buffer
+}
+
+// tick delivers one frame: pull packets (or concealment) until a frame's worth is resampled.
+func (r *Receiver) tick(now time.Time, sink Sink) {
+	if ev, ok := r.events.tick(now); ok {
+		sink.DTMF(ev)
+	}
+	for len(r.out) < r.frameN {
+		r.pcm = r.pcm[:0]
+		p := r.jb.Pop(now)
+		pktN := int(r.jb.pktSamples) * r.tsMul / 1000
+		switch p.Kind {
+		case PopPacket:
+			var err error
+			r.pcm, err = r.pts[p.PT].dec.Decode(r.pcm, p.Payload)
+			if err != nil || len(r.pcm) == 0 {
+				r.pcm = r.plc.Conceal(r.pcm[:0], pktN, nil)
+			} else {
+				r.plc.Good(r.pcm)
+			}
+		case PopLost:
+			next, _ := r.jb.Peek()
+			r.pcm = r.plc.Conceal(r.pcm, pktN, next)
+		default:
+			// Buffering or underrun: conceal what remains of the frame (PLC fades to silence in 60 ms).
+			need := (r.frameN - len(r.out)) * r.rate / r.cfg.OutputRate
+			if need <= 0 {
+				need = 1
+			}
+			if r.jb.Playing() {
+				r.pcm = r.plc.Conceal(r.pcm, need, nil)
+			} else {
+				for i := 0; i < need; i++ {
+					r.pcm = append(r.pcm, 0)
+				}
+				r.plc.push(r.pcm)
+			}
+		}
+		if r.inband != nil {
+			if ev, ok := r.inband.process(r.pcm); ok {
+				sink.DTMF(ev)
+			}
+		}
+		r.out = r.rs.Process(r.out, r.pcm)
+	}
+	sink.Audio(r.out[:r.frameN])
+	n := copy(r.out, r.out[r.frameN:])
+	r.out = r.out[:n]
+}

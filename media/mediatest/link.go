@@ -13,8 +13,8 @@ type Recorder struct {
 	Digits []media.DTMFEvent
 }
 
-func (r *Recorder) Audio(pcm []int16)          { r.PCM = append(r.PCM, pcm...) }
-func (r *Recorder) DTMF(ev media.DTMFEvent)    { r.Digits = append(r.Digits, ev) }
+func (r *Recorder) Audio(pcm []int16)       { r.PCM = append(r.PCM, pcm...) }
+func (r *Recorder) DTMF(ev media.DTMFEvent) { r.Digits = append(r.Digits, ev) }
 func (r *Recorder) DigitString() string {
 	b := make([]rune, 0, len(r.Digits))
 	for _, d := range r.Digits {

@@ -1,0 +1,282 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+type eventKind int
+
+const (
+	evAck       eventKind = iota // ACK for a 2xx we sent (RFC 3261 §13.3.1.4)
+	evBye                        // the client's BYE, already answered 200 (§15.1.2)
+	evReinvite                   // re-INVITE: session refresh or changed channels (§14.2, RFC 6787 §4.2)
+	evUpdate                     // UPDATE: session refresh (RFC 4028 §7)
+	evLocalBye                   // Server.Bye
+	evCancelled                  // the INVITE was CANCELled as we answered it
+)
+
+type dialogEvent struct {
+	kind eventKind
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	ctx  context.Context
+	done chan error // closed or sent once the event is handled
+}
+
+// dialog is one accepted INVITE. Its goroutine (run) owns everything below events; other
+// goroutines only post events.
+type dialog struct {
+	s      *Server
+	call   *Call
+	events chan dialogEvent
+	done   chan struct{} // closed when run has returned
+
+	// Owned by run.
+	remoteTarget sip.Uri // the client's Contact, else its From URI (mod_unimrcp sends no Contact)
+	remoteURI    sip.Uri // the client's From: our To
+	localURI     sip.Uri // the INVITE's To: our From
+	dest         string  // where our requests go: the INVITE's source (its TCP connection, or UDP rport)
+	timer        sessionTimer
+	answer       []byte
+	localCSeq    uint32
+	pending      *sip.Response // a 2xx awaiting its ACK
+	pendingCSeq  uint32
+}
+
+func newDialog(s *Server, call *Call, req *sip.Request, timer sessionTimer, answer []byte) *dialog {
+	d := &dialog{s: s, call: call, events: make(chan dialogEvent, 8), done: make(chan struct{}),
+		dest: req.Source(), timer: timer, answer: answer, localCSeq: 1}
+	if f := req.From(); f != nil {
+		d.remoteURI, d.remoteTarget = f.Address, f.Address
+	}
+	if t := req.To(); t != nil {
+		d.localURI = t.Address
+	}
+	if c := req.Contact(); c != nil {
+		d.remoteTarget = c.Address
+	}
+	return d
+}
+
+// post hands an event to the dialog goroutine; false when the dialog has ended.
+func (d *dialog) post(ev dialogEvent) bool {
+	select {
+	case d.events <- ev:
+		return true
+	case <-d.done:
+		return false
+	}
+}
+
+// request posts an event and waits until the dialog handled it.
+func (d *dialog) request(ev dialogEvent) (bool, error) {
+	ev.done = make(chan error, 1)
+	if !d.post(ev) {
+		return false, nil
+	}
+	select {
+	case err := <-ev.done:
+		return true, err
+	case <-d.done:
+		return false, nil
+	}
+}
+
+func (d *dialog) bye(ctx context.Context) error {
+	ok, err := d.request(dialogEvent{kind: evLocalBye, ctx: ctx})
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoDialog, d.call.CallID)
+	}
+	return err
+}
+
+// run is the dialog's life. ok is the 200 OK of the INVITE, retransmitted over UDP until the ACK.
+func (d *dialog) run(ctx context.Context, ok *sip.Response) {
+	defer d.s.wg.Done()
+	reason := d.loop(ctx, ok)
+	d.s.unregister(d)
+	close(d.done)
+	d.call.Logger.Info("dialog ended", "reason", reason)
+	d.s.handler.Ended(d.call.CallID, reason)
+}
+
+func (d *dialog) loop(ctx context.Context, ok *sip.Response) string {
+	t1 := d.s.cfg.T1
+	retransmit, interval := newStoppedTimer(), t1
+	ackTimeout := newStoppedTimer()
+	expiry := newStoppedTimer()
+	defer retransmit.Stop()
+	defer ackTimeout.Stop()
+	defer expiry.Stop()
+
+	awaitAck := func(res *sip.Response, cseq uint32) {
+		d.pending, d.pendingCSeq = res, cseq
+		interval = t1
+		if d.call.Transport == "udp" {
+			retransmit.Reset(interval)
+		}
+		ackTimeout.Reset(64 * t1)
+	}
+	refresh := func() {
+		expiry.Stop()
+		if d.timer.interval > 0 {
+			expiry.Reset(d.timer.expiry())
+		}
+	}
+	cseq := uint32(0)
+	if c := ok.CSeq(); c != nil {
+		cseq = c.SeqNo
+	}
+	awaitAck(ok, cseq)
+	refresh()
+
+	for {
+		select {
+		case <-ctx.Done():
+			d.sendBye(context.Background(), 2*time.Second)
+			return "shutdown"
+		case <-retransmit.C:
+			if d.pending != nil {
+				if err := d.s.srv.WriteResponse(d.pending); err != nil {
+					d.call.Logger.Warn("2xx retransmission failed", "error", err)
+				}
+				interval = min(2*interval, sip.T2)
+				retransmit.Reset(interval)
+			}
+		case <-ackTimeout.C:
+			if d.pending != nil {
+				d.call.Logger.Warn("no ACK for 2xx", "after", 64*t1)
+				d.sendBye(ctx, 64*t1)
+				return "ack timeout"
+			}
+		case <-expiry.C:
+			d.call.Logger.Warn("session timer expired without refresh", "interval", d.timer.interval)
+			d.sendBye(ctx, 64*t1)
+			return "session expired"
+		case ev := <-d.events:
+			switch ev.kind {
+			case evAck:
+				if d.pending != nil && ev.req.CSeq() != nil && ev.req.CSeq().SeqNo == d.pendingCSeq {
+					d.pending = nil
+					retransmit.Stop()
+					ackTimeout.Stop()
+				}
+			case evBye:
+				return "bye"
+			case evCancelled:
+				return "cancelled"
+			case evLocalBye:
+				bctx, cancel := context.WithCancel(ev.ctx)
+				err := d.sendBye(bctx, 64*t1)
+				cancel()
+				ev.done <- err
+				return "bye sent"
+			case evReinvite:
+				if res := d.reinvite(ctx, ev.req, ev.tx); res != nil {
+					awaitAck(res, ev.req.CSeq().SeqNo)
+					refresh()
+				}
+				close(ev.done)
+			case evUpdate:
+				d.update(ev.req, ev.tx)
+				refresh()
+				close(ev.done)
+			}
+		}
+	}
+}
+
+// reinvite answers a re-INVITE (RFC 3261 §14.2): a new offer goes to the Handler; one without a
+// body is a refresh we answer with our current SDP. A failed offer leaves the session as it was.
+func (d *dialog) reinvite(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) *sip.Response {
+	log := d.call.Logger
+	timer, err := negotiateTimer(req, d.s.cfg.SessionExpires)
+	if err != nil {
+		d.s.respondError(tx, req, err, log)
+		return nil
+	}
+	if c := req.Contact(); c != nil {
+		d.remoteTarget = c.Address // target refresh (RFC 3261 §12.2.2)
+	}
+	answer := d.answer
+	if body := req.Body(); len(body) > 0 {
+		octx, cancel := context.WithTimeout(ctx, d.s.cfg.OfferTimeout)
+		a, err := d.s.handler.Offer(octx, d.call, body, true)
+		cancel()
+		if err != nil {
+			log.Info("re-INVITE offer rejected", "error", err)
+			d.s.respondError(tx, req, err, log)
+			return nil
+		}
+		answer = a
+	}
+	d.answer, d.timer = answer, timer
+	res := d.s.okResponse(req, d.call, timer, answer)
+	if err := tx.Respond(res); err != nil {
+		log.Warn("re-INVITE 200 not sent", "error", err)
+	}
+	return res
+}
+
+// update answers a session refresh by UPDATE (RFC 4028 §7.4; RFC 3311).
+func (d *dialog) update(req *sip.Request, tx sip.ServerTransaction) {
+	if len(req.Body()) > 0 {
+		d.s.respondError(tx, req, &statusError{488, "UPDATE with an SDP offer is not supported; use re-INVITE"}, d.call.Logger)
+		return
+	}
+	timer, err := negotiateTimer(req, d.s.cfg.SessionExpires)
+	if err != nil {
+		d.s.respondError(tx, req, err, d.call.Logger)
+		return
+	}
+	d.timer = timer
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("User-Agent", d.s.cfg.UserAgent))
+	if timer.interval > 0 {
+		timer.addTimerHeaders(res, d.s.cfg.SessionExpires)
+	}
+	if err := tx.Respond(res); err != nil {
+		d.call.Logger.Warn("UPDATE 200 not sent", "error", err)
+	}
+}
+
+// sendBye ends the dialog from our side (RFC 3261 §15.1.1) and waits for the response.
+func (d *dialog) sendBye(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	req := sip.NewRequest(sip.BYE, d.remoteTarget)
+	from := &sip.FromHeader{Address: d.localURI, Params: sip.NewParams()}
+	from.Params.Add("tag", d.call.ToTag)
+	to := &sip.ToHeader{Address: d.remoteURI, Params: sip.NewParams()}
+	to.Params.Add("tag", d.call.FromTag)
+	cid := sip.CallIDHeader(d.call.CallID)
+	d.localCSeq++
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.localCSeq, MethodName: sip.BYE})
+	req.AppendHeader(&maxFwd)
+	req.AppendHeader(sip.NewHeader("User-Agent", d.s.cfg.UserAgent))
+	req.SetTransport(strings.ToUpper(d.call.Transport))
+	req.SetDestination(d.dest)
+	req.SetBody(nil)
+	res, err := d.s.client.Do(ctx, req)
+	if err != nil {
+		d.call.Logger.Warn("BYE failed", "error", err)
+		return fmt.Errorf("sip: BYE %s: %w", d.call.CallID, err)
+	}
+	d.call.Logger.Info("BYE answered", "code", res.StatusCode)
+	return nil
+}
+
+func newStoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}

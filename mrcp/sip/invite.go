@@ -1,0 +1,243 @@
+package sip
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// offerResult is what a Handler.Offer call produced.
+type offerResult struct {
+	answer []byte
+	err    error
+}
+
+// onInvite answers an initial INVITE (RFC 3261 §13.3) or passes a re-INVITE to its dialog.
+// Every path ends in a final response: 100 Trying goes out first, then the answer or the error.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	cid := callID(req)
+	log := s.log.With("call_id", cid)
+	if toTag(req) != "" {
+		s.onReinvite(req, tx)
+		return
+	}
+	if s.draining.Load() {
+		s.respond(tx, req, 503, "Service Unavailable", log, sip.NewHeader("Retry-After", "5"), warningHeader("draining"))
+		return
+	}
+	s.respond(tx, req, 100, "Trying", log)
+	if code, text := checkOffer(req); code != 0 {
+		log.Info("invite rejected", "code", code, "reason", text)
+		s.respond(tx, req, code, reasonPhrase(code), log, warningHeader(text), sip.NewHeader("Accept", "application/sdp"))
+		return
+	}
+	timer, err := negotiateTimer(req, s.cfg.SessionExpires)
+	if err != nil {
+		s.respondError(tx, req, err, log, sip.NewHeader("Min-SE", strconv.Itoa(int(min(minSE, s.cfg.SessionExpires).Seconds()))))
+		return
+	}
+	s.mu.Lock()
+	runCtx := s.runCtx
+	s.mu.Unlock()
+	if runCtx == nil || runCtx.Err() != nil {
+		s.respondError(tx, req, &statusError{503, "shutting down"}, log)
+		return
+	}
+	call := &Call{CallID: cid, FromTag: fromTag(req), ToTag: sip.GenerateTagN(16), Remote: req.Source(),
+		Transport: remoteTransport(req), Logger: log}
+
+	var cancelled atomic.Bool
+	ctx, cancel := context.WithTimeout(runCtx, s.cfg.OfferTimeout)
+	defer cancel()
+	if !tx.OnCancel(func(*sip.Request) { cancelled.Store(true); cancel() }) {
+		return // CANCELled before we got here: sipgo answered 487
+	}
+	p := &pendingOffer{result: make(chan offerResult, 1)}
+	if !s.goTracked(func() { s.awaitOffer(ctx, call, req.Body(), p, &cancelled) }) {
+		s.respondError(tx, req, &statusError{503, "shutting down"}, log)
+		return
+	}
+	var r offerResult
+	select {
+	case r = <-p.result:
+	case <-ctx.Done():
+		got := p.abandon(&r)
+		if cancelled.Load() { // the transaction answered 487
+			if got && r.err == nil {
+				s.handler.Ended(call.CallID, "cancelled")
+			}
+			return
+		}
+		if !got {
+			log.Warn("offer handler timed out", "timeout", s.cfg.OfferTimeout)
+			s.respondError(tx, req, &statusError{500, ErrOfferTimeout.Error()}, log)
+			return
+		}
+	}
+	if r.err != nil {
+		log.Info("offer rejected", "error", r.err)
+		s.respondError(tx, req, r.err, log)
+		return
+	}
+	s.accept(req, tx, call, timer, r.answer, &cancelled)
+}
+
+// pendingOffer hands Handler.Offer's result to onInvite, or, once onInvite gave up on it
+// (CANCEL, timeout), makes awaitOffer end a late successful answer so the Handler releases it.
+type pendingOffer struct {
+	mu        sync.Mutex
+	abandoned bool
+	result    chan offerResult // capacity 1
+}
+
+// abandon takes a result that is already there, or marks the offer abandoned.
+func (p *pendingOffer) abandon(r *offerResult) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case *r = <-p.result:
+		return true
+	default:
+		p.abandoned = true
+		return false
+	}
+}
+
+func (s *Server) awaitOffer(ctx context.Context, call *Call, body []byte, p *pendingOffer, cancelled *atomic.Bool) {
+	answer, err := s.handler.Offer(ctx, call, body, false)
+	p.mu.Lock()
+	if !p.abandoned {
+		p.result <- offerResult{answer, err}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	if err == nil {
+		reason := "offer timeout"
+		if cancelled.Load() {
+			reason = "cancelled"
+		}
+		call.Logger.Info("dialog ended", "reason", reason)
+		s.handler.Ended(call.CallID, reason)
+	}
+}
+
+// accept sends the 200 OK and hands the dialog to its goroutine, which retransmits the 2xx
+// until the ACK arrives (RFC 3261 §13.3.1.4; sipgo's transaction leaves that to us, RFC 6026).
+func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, call *Call, timer sessionTimer, answer []byte, cancelled *atomic.Bool) {
+	res := s.okResponse(req, call, timer, answer)
+	d := newDialog(s, call, req, timer, answer)
+	if !s.register(d, res) {
+		// A second INVITE with a live Call-ID is a merged request (RFC 3261 §8.2.2.2).
+		call.Logger.Warn("call-id already has a dialog")
+		s.respondError(tx, req, &statusError{482, "Call-ID already in use"}, call.Logger)
+		s.handler.Ended(call.CallID, "rejected")
+		return
+	}
+	if err := tx.Respond(res); err != nil {
+		call.Logger.Warn("200 OK not sent", "error", err)
+	}
+	if cancelled.Load() {
+		// The CANCEL won the race: the client got 487 and will never ACK our 200.
+		d.post(dialogEvent{kind: evCancelled})
+	}
+	call.Logger.Info("dialog accepted", "remote", call.Remote, "transport", call.Transport)
+}
+
+func (s *Server) okResponse(req *sip.Request, call *Call, timer sessionTimer, answer []byte) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 200, "OK", answer)
+	if to := res.To(); to != nil {
+		to.Params.Add("tag", call.ToTag)
+	}
+	res.AppendHeader(contactFor(req, s.Addr(localTransport(call.Transport)), call.Transport))
+	res.AppendHeader(sip.NewHeader("User-Agent", s.cfg.UserAgent))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	if timer.interval > 0 {
+		timer.addTimerHeaders(res, s.cfg.SessionExpires)
+	}
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Content-Disposition", "session"))
+	return res
+}
+
+// localTransport maps a request's transport to the listener that received it.
+func localTransport(t string) string {
+	if t == "tls" {
+		return "tls"
+	}
+	if t == "tcp" {
+		return "tcp"
+	}
+	return "udp"
+}
+
+// checkOffer rejects INVITEs that carry no SDP offer: MRCPv2 needs one (RFC 6787 §4.2).
+func checkOffer(req *sip.Request) (int, string) {
+	if len(req.Body()) == 0 {
+		return 488, "no SDP offer in the INVITE"
+	}
+	if ct := req.ContentType(); ct != nil {
+		mt, _, _ := strings.Cut(ct.Value(), ";")
+		if !strings.EqualFold(strings.TrimSpace(mt), "application/sdp") {
+			return 415, fmt.Sprintf("unsupported Content-Type %q", ct.Value())
+		}
+	}
+	return 0, ""
+}
+
+// respondError answers with the error's SIP code and a Warning naming the reason.
+func (s *Server) respondError(tx sip.ServerTransaction, req *sip.Request, err error, log *slog.Logger, hdrs ...sip.Header) {
+	code, text := classify(err)
+	s.respond(tx, req, code, reasonPhrase(code), log, append(hdrs, warningHeader(text))...)
+}
+
+func reasonPhrase(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 415:
+		return "Unsupported Media Type"
+	case 422:
+		return "Session Interval Too Small"
+	case 480:
+		return "Temporarily Unavailable"
+	case 481:
+		return "Call/Transaction Does Not Exist"
+	case 482:
+		return "Loop Detected"
+	case 486:
+		return "Busy Here"
+	case 487:
+		return "Request Terminated"
+	case 488:
+		return "Not Acceptable Here"
+	case 491:
+		return "Request Pending"
+	case 500:
+		return "Server Internal Error"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Server Time-out"
+	}
+	if code >= 600 {
+		return "Global Failure"
+	}
+	if code >= 500 {
+		return "Server Error"
+	}
+	return "Request Failure"
+}

@@ -1,0 +1,78 @@
+package sip
+
+import (
+	"github.com/emiago/sipgo/sip"
+)
+
+// onReinvite passes a re-INVITE to its dialog; unknown dialogs get 481 (RFC 3261 §12.2.2).
+func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	d := s.lookup(req)
+	if d == nil {
+		s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
+		return
+	}
+	s.respond(tx, req, 100, "Trying", d.call.Logger)
+	if ok, _ := d.request(dialogEvent{kind: evReinvite, req: req, tx: tx}); !ok {
+		s.respond(tx, req, 481, reasonPhrase(481), d.call.Logger)
+	}
+}
+
+// onAck matches the ACK of a 2xx to its dialog; an ACK gets no response (RFC 3261 §17).
+func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
+	if d := s.lookup(req); d != nil {
+		d.post(dialogEvent{kind: evAck, req: req})
+		return
+	}
+	s.log.Debug("ACK for no dialog", "call_id", callID(req))
+}
+
+// onBye answers 200 and ends the dialog (RFC 3261 §15.1.2).
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	d := s.lookup(req)
+	if d == nil {
+		s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
+		return
+	}
+	s.respond(tx, req, 200, "OK", d.call.Logger)
+	d.post(dialogEvent{kind: evBye, req: req})
+}
+
+// onCancel sees only CANCELs that matched no INVITE transaction (sipgo answers the others with
+// 200 and the INVITE with 487): RFC 3261 §9.2 says 481.
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
+}
+
+// onOptions is the health probe of load balancers and mod_unimrcp's profile check.
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	log := s.log.With("call_id", callID(req))
+	hdrs := []sip.Header{sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp"),
+		sip.NewHeader("Supported", "timer")}
+	if s.draining.Load() {
+		s.respond(tx, req, 503, "Service Unavailable", log, append(hdrs, sip.NewHeader("Retry-After", "5"))...)
+		return
+	}
+	s.respond(tx, req, 200, "OK", log, hdrs...)
+}
+
+// onUpdate refreshes the session timer of a dialog (RFC 4028 §7.4).
+func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	d := s.lookup(req)
+	if d == nil {
+		s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
+		return
+	}
+	if ok, _ := d.request(dialogEvent{kind: evUpdate, req: req, tx: tx}); !ok {
+		s.respond(tx, req, 481, reasonPhrase(481), d.call.Logger)
+	}
+}
+
+// onOther answers every other method: 481 inside an unknown dialog, else 405 with Allow.
+func (s *Server) onOther(req *sip.Request, tx sip.ServerTransaction) {
+	log := s.log.With("call_id", callID(req))
+	if toTag(req) != "" && s.lookup(req) == nil {
+		s.respond(tx, req, 481, reasonPhrase(481), log)
+		return
+	}
+	s.respond(tx, req, 405, reasonPhrase(405), log, sip.NewHeader("Allow", allowed))
+}

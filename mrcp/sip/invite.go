@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -67,20 +68,21 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	select {
 	case r = <-p.result:
 	case <-ctx.Done():
-		got := p.abandon(&r)
-		if cancelled.Load() { // the transaction answered 487
-			if got && r.err == nil {
-				s.handler.Ended(call.CallID, "cancelled")
-			}
-			return
-		}
-		if !got {
-			log.Warn("offer handler timed out", "timeout", s.cfg.OfferTimeout)
-			s.respondError(tx, req, &statusError{500, ErrOfferTimeout.Error()}, log)
-			return
+		if !p.abandon(&r) {
+			r.err = ctx.Err()
 		}
 	}
-	if r.err != nil {
+	switch {
+	case cancelled.Load(): // the transaction answered 487
+		if r.err == nil {
+			s.handler.Ended(call.CallID, "cancelled")
+		}
+		return
+	case r.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		log.Warn("offer handler timed out", "timeout", s.cfg.OfferTimeout)
+		s.respondError(tx, req, &statusError{500, ErrOfferTimeout.Error()}, log)
+		return
+	case r.err != nil:
 		log.Info("offer rejected", "error", r.err)
 		s.respondError(tx, req, r.err, log)
 		return

@@ -31,7 +31,7 @@ type fakeHandler struct {
 	mu      sync.Mutex
 	offers  []offerCall
 	ended   chan endedCall
-	ctxErrs []error
+	ctxErrs chan error // the context error a blocked Offer saw
 }
 
 type offerCall struct {
@@ -43,7 +43,7 @@ type offerCall struct {
 type endedCall struct{ callID, reason string }
 
 func newFakeHandler() *fakeHandler {
-	return &fakeHandler{entered: make(chan struct{}, 16), ended: make(chan endedCall, 16)}
+	return &fakeHandler{entered: make(chan struct{}, 16), ended: make(chan endedCall, 16), ctxErrs: make(chan error, 16)}
 }
 
 func (h *fakeHandler) Offer(ctx context.Context, call *Call, offer []byte, reinvite bool) ([]byte, error) {
@@ -53,9 +53,7 @@ func (h *fakeHandler) Offer(ctx context.Context, call *Call, offer []byte, reinv
 	h.entered <- struct{}{}
 	if h.block {
 		<-ctx.Done()
-		h.mu.Lock()
-		h.ctxErrs = append(h.ctxErrs, ctx.Err())
-		h.mu.Unlock()
+		h.ctxErrs <- ctx.Err()
 		return nil, ctx.Err()
 	}
 	if h.offerErr != nil {

@@ -78,7 +78,13 @@ var staticFormats = map[uint8]Format{
 
 // ParseOffer parses an SDP offer of an MRCPv2 INVITE or re-INVITE. Every failure is an *Error:
 // 488 with a Warning naming what is unusable, or 404 for a resource RFC 6787 does not define.
-func ParseOffer(b []byte) (*Offer, error) {
+func ParseOffer(b []byte) (*Offer, error) { return parse(b, false) }
+
+// ParseAnswer parses a server's SDP answer into the same shape (for clients): a=setup:passive is
+// expected there, and the resource comes from a=channel (RFC 6787 §4.2).
+func ParseAnswer(b []byte) (*Offer, error) { return parse(b, true) }
+
+func parse(b []byte, answer bool) (*Offer, error) {
 	raw := &sdp.SessionDescription{}
 	if err := raw.Unmarshal(b); err != nil {
 		return nil, notAcceptable("malformed SDP: %v", err)
@@ -91,7 +97,7 @@ func ParseOffer(b []byte) (*Offer, error) {
 	for i, md := range raw.MediaDescriptions {
 		switch md.MediaName.Media {
 		case "application":
-			c, err := parseControl(i, md)
+			c, err := parseControl(i, md, answer)
 			if err != nil {
 				return nil, err
 			}
@@ -115,7 +121,7 @@ func originString(or sdp.Origin) string {
 		strconv.FormatUint(or.SessionVersion, 10), or.NetworkType, or.AddressType, or.UnicastAddress}, " ")
 }
 
-func parseControl(idx int, md *sdp.MediaDescription) (Control, error) {
+func parseControl(idx int, md *sdp.MediaDescription, answer bool) (Control, error) {
 	c := Control{Index: idx, Port: md.MediaName.Port.Value, Proto: strings.Join(md.MediaName.Protos, "/")}
 	if c.Proto != ProtoTCP && c.Proto != ProtoTLS {
 		return c, notAcceptable("unsupported m=application proto %q (want %s or %s)", c.Proto, ProtoTCP, ProtoTLS)
@@ -147,7 +153,7 @@ func parseControl(idx int, md *sdp.MediaDescription) (Control, error) {
 	if !rfcResources[c.Resource] {
 		return c, UnknownResource(c.Resource)
 	}
-	if c.Setup == "passive" {
+	if c.Setup == "passive" && !answer {
 		// We never connect out (RFC 6787 §4.2: the client is the active side).
 		return c, notAcceptable("a=setup:passive in the offer: the client must connect (active)")
 	}

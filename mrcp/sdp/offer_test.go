@@ -2,9 +2,13 @@ package sdp
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 )
 
 const baseOffer = "v=0\r\no=FreeSWITCH 1 2 IN IP4 192.0.2.2\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -148,5 +152,29 @@ func TestNewChannelID(t *testing.T) {
 	}
 	if NewChannelID("x") == NewChannelID("x") {
 		t.Error("two channel ids are equal")
+	}
+}
+
+// TestParseAnswer reads UniMRCP's answers the way a client does.
+func TestParseAnswer(t *testing.T) {
+	dir := mrcptest.SharedFixtures(t)
+	b, err := os.ReadFile(filepath.Join(dir, "unimrcp-server-1.8", "recog-200-OK-answer-to-mod_unimrcp.sip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := strings.Cut(string(b), "\r\n\r\n")
+	a, err := ParseAnswer([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, au := a.Control[0], a.Audio[0]
+	if c.Port != 1544 || c.Setup != "passive" || c.Channel != "6badd17a12324d3b@speechrecog" || c.Resource != "speechrecog" {
+		t.Errorf("control %+v", c)
+	}
+	if au.Port != 5320 || au.ConnAddr != "127.0.0.1" || au.Direction != "recvonly" || len(au.Formats) != 2 || au.Formats[1].Fmtp != "0-15" {
+		t.Errorf("audio %+v", au)
+	}
+	if _, err := ParseOffer([]byte(body)); err == nil {
+		t.Error("ParseOffer accepted a=setup:passive")
 	}
 }

@@ -1,0 +1,122 @@
+package mrcp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestDecoderStream(t *testing.T) {
+	msgs := []string{
+		withLength(crlf("MRCP/2.0 LEN RECOGNIZE 1\nChannel-Identifier: a@speechrecog\nContent-Type: text/uri-list\nContent-Length: 23\n\nbuiltin:grammar/boolean")),
+		withLength(crlf("MRCP/2.0 LEN STOP 2\nChannel-Identifier: a@speechrecog\n\n")),
+		// bare LF start line and header, as some clients send
+		withLength("MRCP/2.0 LEN SPEAK 3\nChannel-Identifier: b@speechsynth\nContent-Length: 4\n\nhi\r\n"),
+		// no Content-Length: the body is what message-length leaves
+		withLength(crlf("MRCP/2.0 LEN SPEAK 4\nChannel-Identifier: b@speechsynth\n\nbody")),
+	}
+	stream := []byte(strings.Join(msgs, "") + "\r\n" + msgs[1])
+	want := append(append([]string{}, msgs...), msgs[1])
+	readers := map[string]func() io.Reader{
+		"one read":     func() io.Reader { return bytes.NewReader(stream) },
+		"byte by byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(stream)) },
+		"half reads":   func() io.Reader { return iotest.HalfReader(bytes.NewReader(stream)) },
+		"data+EOF":     func() io.Reader { return iotest.DataErrReader(bytes.NewReader(stream)) },
+	}
+	for name, r := range readers {
+		t.Run(name, func(t *testing.T) {
+			d := NewDecoder(r(), 200) // smaller than the stream: the buffer must be reused
+			for i, w := range want {
+				m, err := d.Decode()
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				if i == 2 || i == 3 {
+					// Bare-LF header and missing Content-Length are normalised on output.
+					if wantBody := []string{"hi\r\n", "body"}[i-2]; string(m.Body) != wantBody {
+						t.Errorf("message %d body %q want %q", i, m.Body, wantBody)
+					}
+					continue
+				}
+				if got := m.Append(nil); !bytes.Equal(got, []byte(w)) {
+					t.Errorf("message %d:\n%q\nwant\n%q", i, got, w)
+				}
+			}
+			if _, err := d.Decode(); err != io.EOF {
+				t.Errorf("at end: %v, want io.EOF", err)
+			}
+		})
+	}
+}
+
+func TestDecoderErrors(t *testing.T) {
+	good := withLength(crlf("MRCP/2.0 LEN STOP 9\nChannel-Identifier: a@speechrecog\n\n"))
+	tests := []struct {
+		name  string
+		in    string
+		max   int
+		code  int
+		fatal bool
+		sent  error
+		next  bool // the good message after it is still decoded
+	}{
+		{"too large by length", "MRCP/2.0 5000 SPEAK 1\r\nContent-Length: 4900\r\n\r\n", 1000, 504, true, ErrMessageTooLarge, false},
+		{"too large header", "MRCP/2.0 50 SPEAK 1\r\nX: " + strings.Repeat("y", 2000), 1000, 504, true, ErrMessageTooLarge, false},
+		{"garbage", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1000, 408, true, ErrMalformed, false},
+		{"bad version", withLength(crlf("MRCP/3.0 LEN STOP 1\nChannel-Identifier: a@speechrecog\n\n")), 1000, 502, false, ErrVersion, true},
+		{"length shorter than header", crlf("MRCP/2.0 10 STOP 1\nChannel-Identifier: a@speechrecog\n\n"), 1000, 404, false, ErrMessageLength, true},
+		{"bad length with body", crlf("MRCP/2.0 10 SPEAK 1\nContent-Length: 3\n\nabc"), 1000, 404, false, ErrMessageLength, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDecoder(iotest.HalfReader(strings.NewReader(tt.in+good)), tt.max)
+			_, err := d.Decode()
+			var se *StatusError
+			if !errors.As(err, &se) {
+				t.Fatalf("want *StatusError, got %v", err)
+			}
+			if se.Code != tt.code || se.Fatal() != tt.fatal || !errors.Is(err, tt.sent) {
+				t.Errorf("got %v fatal=%v", err, se.Fatal())
+			}
+			if tt.code == 504 && !strings.Contains(err.Error(), "1000 bytes") {
+				t.Errorf("error does not name the limit: %v", err)
+			}
+			m, err := d.Decode()
+			if tt.next {
+				if err != nil || m.RequestID != 9 {
+					t.Errorf("next message: %v %v", m, err)
+				}
+			} else if err == nil {
+				t.Errorf("decoded after a fatal error: %v", m)
+			}
+		})
+	}
+}
+
+func TestDecoderUnexpectedEOF(t *testing.T) {
+	d := NewDecoder(strings.NewReader("MRCP/2.0 90 SPEAK 1\r\nContent-Length: 40\r\n\r\nabc"), 0)
+	if _, err := d.Decode(); err != io.ErrUnexpectedEOF {
+		t.Errorf("got %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+// TestDecoderReusesBuffer checks the decoder allocates per message, not per byte or per read.
+func TestDecoderReusesBuffer(t *testing.T) {
+	msg := withLength(crlf("MRCP/2.0 LEN STOP 9\nChannel-Identifier: a@speechrecog\n\n"))
+	stream := []byte(strings.Repeat(msg, 100))
+	allocs := testing.AllocsPerRun(5, func() {
+		d := NewDecoder(iotest.OneByteReader(bytes.NewReader(stream)), 0)
+		for {
+			if _, err := d.Decode(); err != nil {
+				break
+			}
+		}
+	})
+	// Per message: the Message and the header string; plus the decoder and its buffer.
+	if allocs > 2*100+10 {
+		t.Errorf("%v allocations for 100 messages read byte by byte", allocs)
+	}
+}

@@ -1,0 +1,539 @@
+// Package esltest is a fake FreeSWITCH speaking the Event Socket protocol byte
+// for byte (see wire_test.go against the recorded transcript). It simulates
+// calls in virtual time: each channel has its own clock that only the
+// applications it runs move on (sleep 4000 advances it 4 s), so a test of a
+// 10-second remote prompt takes microseconds and is deterministic. Remote
+// auto-attendants discard digits heard during their prompt, connections can be
+// dropped or stalled, and FreeSWITCH's sessions-per-second limit is enforced on
+// an injected clock.
+package esltest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mrcpd/mrcpd/esl"
+)
+
+// Behavior is how a dialled number behaves.
+type Behavior struct {
+	RingTime   time.Duration // until answer (or rejection); default 1 s
+	EarlyMedia bool          // CHANNEL_PROGRESS_MEDIA before answer
+	Reject     string        // hang up with this cause instead of answering
+	Attendant  *Attendant    // what the far end says and does with digits
+	DTMFType   string        // dtmf_type of the leg; default rfc2833
+}
+
+// Options configure the fake.
+type Options struct {
+	Password    string    // default ClueCon
+	Clock       esl.Clock // event dates and the sessions-per-second window; default ManualClock
+	Logger      *slog.Logger
+	MaxSPS      int // sessions per second, FreeSWITCH's default 30
+	MaxSessions int // default 1000
+	// Numbers maps a destination (the last part of the dial string, or the
+	// extension of loopback/<ext>/<context>) to its behaviour.
+	Numbers map[string]Behavior
+	Default Behavior
+}
+
+// Server is the fake FreeSWITCH.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	ln       net.Listener
+	coreUUID string
+	wg       sync.WaitGroup
+
+	mu         sync.Mutex
+	conns      map[*fconn]bool
+	channels   map[string]*channel
+	ended      map[string]*ChannelReport
+	seq        uint64
+	sessionID  int
+	starts     []time.Time // originate times, for the sps window
+	peak       int
+	originates []OriginateRecord
+	stalled    bool
+	dropOn     func(cmd string) bool
+	accepted   int
+}
+
+// OriginateRecord is one originate the fake processed.
+type OriginateRecord struct {
+	At     time.Time
+	UUID   string
+	Dest   string
+	Result string
+}
+
+// Start listens on a loopback port.
+func Start(opts Options) (*Server, error) {
+	if opts.Password == "" {
+		opts.Password = "ClueCon"
+	}
+	if opts.Clock == nil {
+		opts.Clock = NewManualClock()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxSPS == 0 {
+		opts.MaxSPS = 30
+	}
+	if opts.MaxSessions == 0 {
+		opts.MaxSessions = 1000
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts: opts, log: opts.Logger, ln: ln, coreUUID: "2f89b96c-5b77-4ab6-96f5-8cdb20ebbfcd",
+		conns: map[*fconn]bool{}, channels: map[string]*channel{}, ended: map[string]*ChannelReport{},
+		seq: 943, sessionID: 16,
+	}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Addr is host:port to dial.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops listening, drops every connection and waits for its goroutines.
+func (s *Server) Close() {
+	_ = s.ln.Close()
+	s.DropConnections()
+	s.wg.Wait()
+}
+
+// DropConnections closes every client connection abruptly, as a crash or a
+// network failure would. Channels live on, as they do in FreeSWITCH.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	conns := make([]*fconn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// DropWhen drops all connections the first time a command matching f arrives
+// (before handling it); f is removed once it fired.
+func (s *Server) DropWhen(f func(cmd string) bool) {
+	s.mu.Lock()
+	s.dropOn = f
+	s.mu.Unlock()
+}
+
+// Stall makes the fake read commands but never answer them (a wedged
+// FreeSWITCH behind a live TCP connection).
+func (s *Server) Stall(on bool) {
+	s.mu.Lock()
+	s.stalled = on
+	s.mu.Unlock()
+}
+
+// Connections is the number of live client connections.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Accepted is how many connections were ever accepted.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+// SendLog sends a log/data line to connections that asked for that level.
+func (s *Server) SendLog(level int, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.logLevel >= level {
+			c.enqueue(LogData(level, text))
+		}
+	}
+}
+
+// InjectRaw writes raw bytes to every authenticated connection, in order with
+// the events around it (malformed-event tests).
+func (s *Server) InjectRaw(b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.authed {
+			c.enqueue(b)
+		}
+	}
+}
+
+// PeakChannels is the most channels that were up at once.
+func (s *Server) PeakChannels() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
+// Originates lists every originate in the order processed.
+func (s *Server) Originates() []OriginateRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]OriginateRecord(nil), s.originates...)
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := &fconn{s: s, nc: nc, notify: make(chan struct{}, 1), done: make(chan struct{}), logLevel: -1}
+		s.mu.Lock()
+		s.conns[c] = true
+		s.accepted++
+		s.mu.Unlock()
+		s.wg.Add(2)
+		go c.writeLoop()
+		go c.readLoop()
+	}
+}
+
+// fconn is one client connection. Everything written to it goes through one
+// queue so replies and events leave in the order the fake produced them.
+type fconn struct {
+	s      *Server
+	nc     net.Conn
+	notify chan struct{}
+	done   chan struct{}
+
+	// guarded by s.mu
+	authed   bool
+	format   string
+	all      bool
+	events   map[string]bool
+	filters  [][2]string
+	logLevel int
+	myevents string
+
+	qmu    sync.Mutex
+	q      [][]byte
+	closed bool
+	bye    bool // close after the queue drains
+}
+
+func (c *fconn) enqueue(b []byte) {
+	c.qmu.Lock()
+	if !c.closed {
+		c.q = append(c.q, b)
+	}
+	c.qmu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *fconn) closeAfterFlush() {
+	c.qmu.Lock()
+	c.bye = true
+	c.qmu.Unlock()
+	c.enqueue(nil)
+}
+
+func (c *fconn) close() {
+	c.qmu.Lock()
+	if c.closed {
+		c.qmu.Unlock()
+		return
+	}
+	c.closed = true
+	c.q = nil
+	c.qmu.Unlock()
+	_ = c.nc.Close()
+	close(c.done)
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
+}
+
+func (c *fconn) writeLoop() {
+	defer c.s.wg.Done()
+	for {
+		c.qmu.Lock()
+		q := c.q
+		c.q = nil
+		bye := c.bye
+		c.qmu.Unlock()
+		for _, b := range q {
+			if len(b) == 0 {
+				continue
+			}
+			if _, err := c.nc.Write(b); err != nil {
+				c.close()
+				return
+			}
+		}
+		if bye && len(q) > 0 {
+			c.close()
+			return
+		}
+		select {
+		case <-c.notify:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+func (c *fconn) readLoop() {
+	defer c.s.wg.Done()
+	c.enqueue(AuthRequest())
+	br := bufio.NewReader(c.nc)
+	for {
+		cmd, err := ReadCommand(br)
+		if err != nil {
+			c.close()
+			return
+		}
+		s := c.s
+		s.mu.Lock()
+		drop := s.dropOn != nil && s.dropOn(cmd.Line)
+		if drop {
+			s.dropOn = nil
+		}
+		stalled := s.stalled
+		s.mu.Unlock()
+		if drop {
+			s.DropConnections()
+			return
+		}
+		if stalled {
+			continue
+		}
+		if !c.handle(cmd) {
+			// The writer closes once the goodbye is flushed.
+			<-c.done
+			return
+		}
+	}
+}
+
+// handle answers one command; false ends the connection.
+func (c *fconn) handle(cmd *Command) bool {
+	s := c.s
+	verb, rest, _ := strings.Cut(cmd.Line, " ")
+	s.mu.Lock()
+	authed := c.authed
+	s.mu.Unlock()
+	if !authed {
+		if verb != "auth" {
+			c.enqueue(Reply("-ERR command not found"))
+			return true
+		}
+		if rest != s.opts.Password {
+			c.enqueue(Reply("-ERR invalid"))
+			c.enqueue(DisconnectNotice())
+			c.closeAfterFlush()
+			return false
+		}
+		s.mu.Lock()
+		c.authed = true
+		s.mu.Unlock()
+		c.enqueue(Reply("+OK accepted"))
+		return true
+	}
+	switch verb {
+	case "event":
+		c.subscribe(rest)
+	case "noevents":
+		s.mu.Lock()
+		c.format, c.all, c.events = "", false, nil
+		s.mu.Unlock()
+		c.enqueue(Reply("+OK no longer listening for events"))
+	case "filter":
+		h, v, _ := strings.Cut(rest, " ")
+		s.mu.Lock()
+		c.filters = append(c.filters, [2]string{h, v})
+		s.mu.Unlock()
+		c.enqueue(Reply(fmt.Sprintf("+OK filter added. [%s]=[%s]", h, v)))
+	case "log":
+		lvl := 7
+		_, _ = fmt.Sscanf(rest, "%d", &lvl)
+		s.mu.Lock()
+		c.logLevel = lvl
+		s.mu.Unlock()
+		c.enqueue(Reply(fmt.Sprintf("+OK log level %s [%d]", rest, lvl)))
+	case "nolog":
+		s.mu.Lock()
+		c.logLevel = -1
+		s.mu.Unlock()
+		c.enqueue(Reply("+OK no longer logging"))
+	case "linger":
+		c.enqueue(Reply("+OK will linger"))
+	case "nolinger":
+		c.enqueue(Reply("+OK will not linger"))
+	case "api":
+		body, after := s.api(rest)
+		c.enqueue(APIResponse(body))
+		if after != nil {
+			after()
+		}
+	case "bgapi":
+		c.bgapi(rest, cmd.Get("Job-UUID"))
+	case "sendmsg":
+		s.sendmsg(c, rest, cmd)
+	case "exit":
+		c.enqueue(Reply("+OK bye"))
+		c.enqueue(DisconnectNotice())
+		c.closeAfterFlush()
+		return false
+	default:
+		c.enqueue(Reply("-ERR command not found"))
+	}
+	return true
+}
+
+func (c *fconn) subscribe(rest string) {
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		c.enqueue(Reply("-ERR invalid format"))
+		return
+	}
+	format := fields[0]
+	if format != "plain" && format != "json" && format != "xml" {
+		c.enqueue(Reply("-ERR invalid format"))
+		return
+	}
+	s := c.s
+	s.mu.Lock()
+	c.format = format
+	if c.events == nil {
+		c.events = map[string]bool{}
+	}
+	for _, f := range fields[1:] {
+		if f == "ALL" {
+			c.all = true
+		}
+		c.events[f] = true
+	}
+	s.mu.Unlock()
+	c.enqueue(Reply("+OK event listener enabled " + format))
+}
+
+// wants reports whether an event passes this connection's subscription and
+// filters (mod_event_socket: any matching filter lets it through). s.mu held.
+func (c *fconn) wants(name string, hs []esl.Header) bool {
+	if c.format == "" || (!c.all && !c.events[name]) {
+		return false
+	}
+	if c.myevents != "" && headerValue(hs, "Unique-ID") != c.myevents {
+		return false
+	}
+	if len(c.filters) == 0 {
+		return true
+	}
+	for _, f := range c.filters {
+		if headerValue(hs, f[0]) == f[1] {
+			return true
+		}
+	}
+	return false
+}
+
+func headerValue(hs []esl.Header, name string) string {
+	for _, h := range hs {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// emit assigns the next Event-Sequence and queues the event on every
+// connection that wants it. s.mu must not be held.
+func (s *Server) emit(name string, date time.Time, callingFunc string, hs []esl.Header, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	all := make([]esl.Header, 0, len(hs)+13)
+	all = append(all,
+		esl.Header{Name: "Event-Name", Value: name},
+		esl.Header{Name: "Core-UUID", Value: s.coreUUID},
+		esl.Header{Name: "FreeSWITCH-Hostname", Value: "vm"},
+		esl.Header{Name: "FreeSWITCH-Switchname", Value: "vm"},
+		esl.Header{Name: "FreeSWITCH-IPv4", Value: "127.0.0.1"},
+		esl.Header{Name: "FreeSWITCH-IPv6", Value: "::1"},
+		esl.Header{Name: "Event-Date-Local", Value: date.UTC().Format("2006-01-02 15:04:05")},
+		esl.Header{Name: "Event-Date-GMT", Value: date.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")},
+		esl.Header{Name: "Event-Date-Timestamp", Value: fmt.Sprint(date.UnixMicro())},
+		esl.Header{Name: "Event-Calling-File", Value: callingFile(callingFunc)},
+		esl.Header{Name: "Event-Calling-Function", Value: callingFunc},
+		esl.Header{Name: "Event-Calling-Line-Number", Value: "1"},
+		esl.Header{Name: "Event-Sequence", Value: fmt.Sprint(s.seq)},
+	)
+	all = append(all, hs...)
+	var plain, js []byte
+	for c := range s.conns {
+		if !c.authed || !c.wants(name, all) {
+			continue
+		}
+		switch c.format {
+		case "json":
+			if js == nil {
+				js = EncodeJSONEvent(all, body)
+			}
+			c.enqueue(js)
+		default:
+			if plain == nil {
+				plain = EncodePlainEvent(all, body)
+			}
+			c.enqueue(plain)
+		}
+	}
+}
+
+func callingFile(fn string) string {
+	switch fn {
+	case "api_exec":
+		return "mod_event_socket.c"
+	case "switch_core_session_exec":
+		return "switch_core_session.c"
+	case "switch_core_session_run":
+		return "switch_core_state_machine.c"
+	}
+	return "switch_channel.c"
+}
+
+func (c *fconn) bgapi(rest, jobUUID string) {
+	if jobUUID == "" {
+		jobUUID = esl.NewUUID()
+	}
+	c.enqueue(Reply("+OK Job-UUID: "+jobUUID, esl.Header{Name: "Job-UUID", Value: jobUUID}))
+	body, after := c.s.api(rest)
+	if after != nil {
+		after()
+	}
+	cmd, arg, _ := strings.Cut(rest, " ")
+	c.s.emit(esl.EventBackgroundJob, c.s.opts.Clock.Now(), "api_exec", []esl.Header{
+		{Name: "Job-UUID", Value: jobUUID},
+		{Name: "Job-Command", Value: cmd},
+		{Name: "Job-Command-Arg", Value: arg},
+	}, body)
+}
+
+var errNoChannel = errors.New("no such channel")

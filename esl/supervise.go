@@ -1,0 +1,192 @@
+package esl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// supervise owns reconnection. It watches the live connection (heartbeat,
+// FreeSWITCH's lost-events notices) and, whatever killed it (EOF, reset, read or
+// write timeout, heartbeat timeout, disconnect notice, protocol error),
+// reconnects with exponential backoff and then re-checks every tracked call.
+func (c *Client) supervise(cn *conn) {
+	defer c.wg.Done()
+	for {
+		c.watch(cn)
+		if c.ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("esl: connection lost, reconnecting", "err", cn.failure())
+		c.mu.Lock()
+		c.cur = nil
+		c.ready = make(chan struct{})
+		c.mu.Unlock()
+		c.metrics.connected.Set(0)
+		next := c.reconnect()
+		if next == nil {
+			return
+		}
+		cn = next
+		c.metrics.reconnects.Inc()
+		c.resyncAll(c.ctx, cn, "reconnect")
+	}
+}
+
+func (c *Client) watch(cn *conn) {
+	for {
+		var tick <-chan time.Time
+		if c.cfg.HeartbeatInterval > 0 {
+			tick = c.clock.After(c.cfg.HeartbeatInterval)
+		}
+		select {
+		case <-cn.done:
+			return
+		case <-c.ctx.Done():
+			return
+		case reason := <-c.resyncq:
+			c.resyncAll(c.ctx, cn, reason)
+		case <-tick:
+			if err := c.heartbeat(cn); err != nil {
+				cn.fail(fmt.Errorf("%w: %w", errHeartbeat, err))
+				return
+			}
+		}
+	}
+}
+
+// heartbeat: a connection can stay open while FreeSWITCH no longer answers
+// (half-open TCP, a wedged process); only a command with a deadline finds out.
+func (c *Client) heartbeat(cn *conn) error {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	timer := c.clock.After(c.cfg.HeartbeatTimeout)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-timer:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	_, err := cn.send(ctx, "api status")
+	return err
+}
+
+func (c *Client) reconnect() *conn {
+	backoff := c.cfg.BackoffMin
+	for {
+		select {
+		case <-c.clock.After(backoff):
+		case <-c.ctx.Done():
+			return nil
+		}
+		cn, err := c.connect(c.ctx)
+		if err == nil {
+			c.log.Info("esl: reconnected", "addr", c.cfg.Addr)
+			return cn
+		}
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			c.log.Error("esl: reconnect refused: wrong password", "reply", ae.Reply)
+		} else {
+			c.log.Warn("esl: reconnect failed", "err", err, "retry_in", backoff)
+		}
+		backoff *= 2
+		if backoff > c.cfg.BackoffMax {
+			backoff = c.cfg.BackoffMax
+		}
+	}
+}
+
+// resyncAll re-reads the state of every tracked call. Events for them may have
+// been lost, so waiting executes and background jobs are settled here: an
+// originate whose channel exists succeeded; anything else gets ErrReconnected
+// (or ErrCallGone) because its outcome cannot be known.
+func (c *Client) resyncAll(ctx context.Context, cn *conn, reason string) {
+	c.metrics.resyncs.WithLabelValues(reason).Inc()
+	c.mu.Lock()
+	calls := make([]*Call, 0, len(c.calls))
+	for _, call := range c.calls {
+		calls = append(calls, call)
+	}
+	jobs := make(map[string]*waiter, len(c.jobs))
+	for id, w := range c.jobs {
+		if w.cn != cn { // sent on a dead connection
+			jobs[id] = w
+		}
+	}
+	c.mu.Unlock()
+
+	alive := map[string]bool{}
+	check := func(uuid string) bool {
+		if v, ok := alive[uuid]; ok {
+			return v
+		}
+		m, err := cn.send(ctx, "api uuid_exists "+uuid)
+		v := err == nil && strings.TrimSpace(string(m.Body)) == "true"
+		alive[uuid] = v
+		return v
+	}
+	for _, call := range calls {
+		if check(call.UUID) {
+			c.resyncCall(ctx, cn, call, reason)
+		} else {
+			c.callGone(call, reason)
+		}
+	}
+	for id, w := range jobs {
+		if w.callUUID != "" && check(w.callUUID) {
+			w.deliver(result{ev: &Event{Name: EventBackgroundJob, Headers: map[string]string{"Job-UUID": id},
+				Body: "+OK " + w.callUUID + "\n"}})
+			continue
+		}
+		w.deliver(result{err: fmt.Errorf("%w (%s)", ErrReconnected, w.what)})
+	}
+}
+
+func (c *Client) resyncCall(ctx context.Context, cn *conn, call *Call, reason string) {
+	hdr := map[string]string{}
+	if m, err := cn.send(ctx, "api uuid_dump "+call.UUID+" json"); err == nil {
+		var dump map[string]any
+		if json.Unmarshal(m.Body, &dump) == nil {
+			for k, v := range dump {
+				if s, ok := v.(string); ok {
+					hdr[k] = s
+				}
+			}
+		}
+	}
+	hdr["Resync-Reason"] = reason
+	for _, w := range c.takeApps(call.UUID, cn) {
+		w.deliver(result{err: fmt.Errorf("%w (%s)", ErrReconnected, w.what)})
+	}
+	call.mb.push(&Event{Name: EventResync, UniqueID: call.UUID, Headers: hdr})
+}
+
+func (c *Client) callGone(call *Call, reason string) {
+	for _, w := range c.takeApps(call.UUID, nil) {
+		w.deliver(result{err: fmt.Errorf("%w: %s", ErrCallGone, w.what)})
+	}
+	call.mb.push(&Event{Name: EventGone, UniqueID: call.UUID, Headers: map[string]string{
+		"Resync-Reason": reason, "Hangup-Cause": "UNKNOWN"}})
+}
+
+// takeApps removes the call's execute waiters, except those sent on keep
+// (commands already written on the new connection are still in good standing).
+func (c *Client) takeApps(uuid string, keep *conn) []*waiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ws []*waiter
+	for id, w := range c.apps {
+		if w.callUUID == uuid && (keep == nil || w.cn != keep) {
+			ws = append(ws, w)
+			delete(c.apps, id)
+		}
+	}
+	return ws
+}

@@ -97,7 +97,16 @@ func load(g asr.Grammar) (*grammar.Grammar, error) {
 	if len(g.Body) == 0 {
 		return nil, fmt.Errorf("no grammar body for %q", g.URI)
 	}
-	return grammar.Parse(g.ContentType, g.Body)
+	ct := g.ContentType
+	if ct == "" {
+		// A session grammar whose DEFINE-GRAMMAR type the host did not keep: the forms are
+		// unambiguous from their first bytes.
+		ct = grammar.TypeSRGSXML
+		if strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(string(g.Body), "\ufeff")), "#ABNF") {
+			ct = grammar.TypeSRGSABNF
+		}
+	}
+	return grammar.Parse(ct, g.Body)
 }
 
 // stream owns its matchers under mu: Send runs on the host's sending goroutine while Recv waits

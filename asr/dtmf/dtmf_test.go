@@ -79,6 +79,10 @@ func TestRecognize(t *testing.T) {
 		{"first grammar to finish wins", []asr.Grammar{builtin4, menu}, "1", false,
 			&asr.Alternative{Text: "1", Interpretation: "sales", Grammar: "menu", Mode: "dtmf", Confidence: 1}, false},
 		{"no dtmf grammar", nil, "1", false, nil, false},
+		{"abnf without content type", []asr.Grammar{{ID: "a", Body: []byte("#ABNF 1.0;\nmode dtmf;\nroot $r;\n$r = 4 2 {out=\"yes\";};")}}, "42", false,
+			&asr.Alternative{Text: "42", Interpretation: "yes", Grammar: "a", Mode: "dtmf", Confidence: 1}, false},
+		{"xml without content type", []asr.Grammar{{ID: "x", Body: []byte(dtmfSRGS)}}, "1", false,
+			&asr.Alternative{Text: "1", Interpretation: "sales", Grammar: "x", Mode: "dtmf", Confidence: 1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := start(t, context.Background(), tc.grammars...)

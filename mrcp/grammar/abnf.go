@@ -441,6 +441,9 @@ func abnfRef(t atok) (*node, error) {
 		if strings.HasPrefix(uri, "#") && validRuleName(uri[1:]) {
 			return &node{kind: kRef, text: uri[1:], line: t.line}, nil
 		}
+		if isBuiltinURI(uri) {
+			return &node{kind: kRef, text: uri, line: t.line}, nil
+		}
 		return nil, errorf(CauseLoadFailure, ErrUnsupported, t.line, "$"+t.text, "external rule reference %q is not supported", uri)
 	}
 	if !validRuleName(t.text) {

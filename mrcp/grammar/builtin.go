@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ func Builtin(uri string) (*Grammar, error) {
 }
 
 func splitBuiltin(uri string) (string, map[string]string, error) {
-	if len(uri) < len(builtinScheme) || !strings.EqualFold(uri[:len(builtinScheme)], builtinScheme) {
+	if !isBuiltinURI(uri) {
 		return "", nil, errorf(CauseLoadFailure, ErrUnknownBuiltin, 0, uri, "not a builtin: URI")
 	}
 	path, query, _ := strings.Cut(uri, "?")
@@ -158,3 +159,67 @@ const voiceBooleanABNF = "#ABNF 1.0;\nlanguage en-US;\nmode voice;\ntag-format <
 	"public $boolean = $yes {out=true;} | $no {out=false;};\n" +
 	"$yes = yes | yeah | yep | yup | sure | correct | right | true | okay | affirmative;\n" +
 	"$no = no | nope | nah | false | wrong | incorrect | negative;\n"
+
+func isBuiltinURI(uri string) bool {
+	return len(uri) > len(builtinScheme) && strings.EqualFold(uri[:len(builtinScheme)], builtinScheme)
+}
+
+// importBuiltins resolves rule references to builtin: URIs (<ruleref uri="builtin:dtmf/digits?length=4"/>,
+// $<builtin:grammar/digits>) by copying the builtin's rules into g under names prefixed with the
+// URI, which no SRGS rule id can collide with. The rule named by the URI itself is the builtin's
+// root, so SISR's rules.latest() yields the builtin's value.
+func (g *Grammar) importBuiltins() error {
+	var err error
+	for _, id := range append([]string(nil), g.order...) {
+		walk(g.rules[id].body, func(n *node) {
+			if err != nil || n.kind != kRef || !isBuiltinURI(n.text) || g.rules[n.text] != nil {
+				return
+			}
+			err = g.importBuiltin(n)
+		})
+	}
+	return err
+}
+
+func (g *Grammar) importBuiltin(ref *node) error {
+	b, err := Builtin(ref.text)
+	if err != nil {
+		var ge *Error
+		if errors.As(err, &ge) {
+			ge.Line, ge.Where = ref.line, "<ruleref "+ref.text+">"
+		}
+		return err
+	}
+	if b.Dictation || b.Mode != g.Mode {
+		return errorf(CauseCompileFailure, ErrUnsupported, ref.line, "<ruleref "+ref.text+">", "a %s grammar cannot reference %s", g.Mode, ref.text)
+	}
+	prefix := ref.text + "#"
+	for _, id := range b.order {
+		r := b.rules[id]
+		name := prefix + id
+		if id == b.Root {
+			name = ref.text
+		}
+		body := copyNode(r.body, func(target string) string {
+			if target == b.Root {
+				return ref.text
+			}
+			return prefix + target
+		})
+		g.rules[name] = &rule{id: name, body: body, line: ref.line}
+		g.order = append(g.order, name)
+	}
+	return nil
+}
+
+func copyNode(n *node, rename func(string) string) *node {
+	c := *n
+	if n.kind == kRef {
+		c.text = rename(n.text)
+	}
+	c.items = make([]*node, len(n.items))
+	for i, it := range n.items {
+		c.items[i] = copyNode(it, rename)
+	}
+	return &c
+}

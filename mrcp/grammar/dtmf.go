@@ -1,6 +1,9 @@
 package grammar
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+)
 
 // MatchState is how far a DTMF key sequence has got through a grammar.
 type MatchState int
@@ -49,7 +52,7 @@ func (g *Grammar) NewDTMFMatcher() *DTMFMatcher {
 // Push adds a key (0-9, *, #, A-D) and returns the new state. After NoMatch every key is
 // NoMatch: the host ends the recognition with a no-match.
 func (m *DTMFMatcher) Push(d rune) MatchState {
-	m.keys = append(m.keys, string(d))
+	m.keys = append(m.keys, string(unicode.ToUpper(d)))
 	if m.state == NoMatch || m.g.Mode != ModeDTMF || m.g.Dictation {
 		m.state, m.interp = NoMatch, ""
 		return m.state

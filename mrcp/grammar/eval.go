@@ -41,8 +41,10 @@ func (g *Grammar) evaluate(trail []event) string {
 			stack = stack[:len(stack)-1]
 			parent := stack[len(stack)-1]
 			v, tagged := top.result(sep)
-			parent.rules[top.rule] = v
-			parent.texts[top.rule] = strings.Join(top.text, sep)
+			// Rules imported from a builtin are named "<uri>#<id>"; their own tags say rules.<id>.
+			name := top.rule[strings.LastIndexByte(top.rule, '#')+1:]
+			parent.rules[name] = v
+			parent.texts[name] = strings.Join(top.text, sep)
 			parent.latest, parent.latestTagged = v, tagged
 		}
 	}

@@ -125,6 +125,9 @@ func (g *Grammar) finish() error {
 			}
 		}
 	}
+	if err := g.importBuiltins(); err != nil {
+		return err
+	}
 	if _, ok := g.rules[g.Root]; !ok {
 		return errorf(CauseCompileFailure, ErrUnknownRule, 0, "root", "root rule %q is not defined", g.Root)
 	}
@@ -138,7 +141,7 @@ func (g *Grammar) finish() error {
 					err = errorf(CauseCompileFailure, ErrUnknownRule, n.line, "<ruleref>", "rule %q referenced from rule %q is not defined", n.text, id)
 				}
 			}
-			if err == nil && n.kind == kTag {
+			if err == nil && n.kind == kTag && n.prog == nil { // imported builtins come compiled
 				prog, perr := g.compileTag(n.text)
 				if perr != nil {
 					err = errorf(CauseCompileFailure, ErrSemantics, n.line, "<tag>", "in rule %q: %v", id, perr)
@@ -199,6 +202,7 @@ func tokenize(text string, mode string) []string {
 	}
 	var out []string
 	for _, f := range fields {
+		f = strings.ToUpper(f) // keys A-D: grammars and telephones disagree on case
 		all := true
 		for _, r := range f {
 			if !isDTMFKey(r) {

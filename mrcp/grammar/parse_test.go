@@ -102,6 +102,7 @@ func TestDTMFSRGS(t *testing.T) {
     <item>5</item><item>6</item><item>7</item><item>8</item><item>9</item></one-of></rule>
 </grammar>`
 	abnfMenu := "#ABNF 1.0;\nmode dtmf;\nroot $m;\n$m = 1 | 1 2 | 1 2 3 | 9 <1->;\n"
+	gd := mustABNF(t, "#ABNF 1.0;\nmode dtmf;\nroot $m;\n$m = a b;\n")
 	gg := mustABNF(t, "#ABNF 1.0;\nmode dtmf;\nroot $m;\n$m = $GARBAGE 0;\n")
 	gx, err := Parse(TypeSRGSXML, []byte(xmlPIN))
 	if err != nil {
@@ -123,6 +124,8 @@ func TestDTMFSRGS(t *testing.T) {
 		{ga, "12", "CC", "12"},
 		{ga, "999", "CCC", "999"},
 		{ga, "4", "N", ""},
+		{gd, "aB", "IF", "AB"},
+		{gd, "Ab", "IF", "AB"},
 		{gg, "4", "I", ""},        // GARBAGE 0: anything, then 0
 		{gg, "450", "IIC", "450"}, // ... and garbage may grow
 	} {
@@ -155,5 +158,38 @@ func TestPathologicalGrammarTerminates(t *testing.T) {
 	}
 	if m.State() != Incomplete {
 		t.Fatalf("state %v", m.State())
+	}
+}
+
+func TestBuiltinRuleRef(t *testing.T) {
+	g, err := Parse(TypeSRGSXML, []byte(`<grammar mode="dtmf" root="r" tag-format="semantics/1.0-literals">
+<rule id="r"><one-of>
+  <item>* <ruleref uri="builtin:dtmf/digits?length=3"/></item>
+  <item>0<tag>operator</tag></item>
+</one-of></rule></grammar>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if states, m := keys(g, "*123"); states != "IIIF" || m.Interpretation() != "*123" {
+		t.Fatalf("states %s interp %q", states, m.Interpretation())
+	}
+	if states, m := keys(g, "0"); states != "F" || m.Interpretation() != "operator" {
+		t.Fatalf("states %s interp %q", states, m.Interpretation())
+	}
+	v := mustABNF(t, "#ABNF 1.0;\ntag-format <semantics/1.0>;\nroot $r;\n$r = room $<builtin:grammar/digits?length=2> {out.room = rules.latest();};\n")
+	if got, ok := v.Interpret(strings.Fields("room four two")); !ok || got != "<room>42</room>" {
+		t.Fatalf("%q %v", got, ok)
+	}
+	if j, err := v.ToJSGF(); err != nil || !strings.Contains(j, "public <r> = room <builtin_grammar_digits_length_2>;") {
+		t.Fatalf("%v\n%s", err, j)
+	}
+	for _, bad := range []string{
+		`<grammar root="r"><rule id="r">x <ruleref uri="builtin:dtmf/digits"/></rule></grammar>`,
+		`<grammar root="r"><rule id="r">x <ruleref uri="builtin:grammar/nothing"/></rule></grammar>`,
+		`<grammar root="r"><rule id="r">x <ruleref uri="builtin:speech/transcribe"/></rule></grammar>`,
+	} {
+		if _, err := Parse(TypeSRGSXML, []byte(bad)); err == nil || !strings.Contains(err.Error(), "line 1 <ruleref builtin:") {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }

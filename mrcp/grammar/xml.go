@@ -293,6 +293,9 @@ func ruleref(se xml.StartElement, line int) (*node, error) {
 	if uri == "" {
 		return nil, errorf(CauseCompileFailure, ErrSyntax, line, "<ruleref>", "needs uri or special")
 	}
+	if isBuiltinURI(uri) {
+		return &node{kind: kRef, text: uri, line: line}, nil
+	}
 	return nil, errorf(CauseLoadFailure, ErrUnsupported, line, "<ruleref>", "external rule reference %q is not supported; define the rule in the same grammar", uri)
 }
 

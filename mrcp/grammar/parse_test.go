@@ -74,6 +74,8 @@ func TestParseMinimal(t *testing.T) {
 		{"xml without root attribute", TypeSRGSXML, `<grammar><rule id="a">hi</rule></grammar>`},
 		{"xml namespace prefix", TypeSRGSXML, `<g:grammar xmlns:g="http://www.w3.org/2001/06/grammar" root="a"><g:rule id="a">hi</g:rule></g:grammar>`},
 		{"abnf bom and crlf", TypeSRGSABNF, "\ufeff#ABNF 1.0 UTF-8;\r\nroot $a;\r\n$a = hi;\r\n"},
+		{"latin-1", TypeSRGSXML, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><grammar root=\"a\"><rule id=\"a\">hi<tag>out=\"caf\xe9\";</tag></rule></grammar>"},
+		{"bom and doctype", TypeSRGSXML, "\ufeff<?xml version=\"1.0\"?>\n<!DOCTYPE grammar PUBLIC \"-//W3C//DTD GRAMMAR 1.0//EN\" \"grammar.dtd\">\n<grammar root=\"a\"><rule id=\"a\">hi</rule></grammar>"},
 		{"media type case and params", "Application/SRGS+XML; charset=utf-8", `<grammar root="a"><rule id="a">hi</rule></grammar>`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,7 +83,11 @@ func TestParseMinimal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, ok := g.Interpret([]string{"hi"}); !ok || got != "hi" {
+			want := "hi"
+			if strings.Contains(tc.body, "caf") {
+				want = "caf\u00e9"
+			}
+			if got, ok := g.Interpret([]string{"hi"}); !ok || got != want {
 				t.Fatalf("%q %v", got, ok)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // xmlParser reads the W3C SRGS 1.0 XML form (https://www.w3.org/TR/speech-grammar/ §2-§4).
@@ -19,11 +21,15 @@ type xmlParser struct {
 
 func parseXML(body []byte) (*Grammar, error) {
 	p := &xmlParser{dec: xml.NewDecoder(bytes.NewReader(body)), g: &Grammar{Mode: ModeVoice}}
-	// Real grammars declare UTF-8; anything else is rare enough to refuse clearly.
+	// Grammars declare UTF-8, or ISO-8859-1 in older VoiceXML deployments.
 	p.dec.CharsetReader = func(charset string, r io.Reader) (io.Reader, error) {
 		switch strings.ToLower(charset) {
 		case "utf-8", "utf8", "us-ascii", "ascii":
 			return r, nil
+		case "iso-8859-1", "latin1", "iso_8859-1":
+			return charmap.ISO8859_1.NewDecoder().Reader(r), nil
+		case "windows-1252", "cp1252":
+			return charmap.Windows1252.NewDecoder().Reader(r), nil
 		}
 		return nil, fmt.Errorf("charset %q not supported (use UTF-8)", charset)
 	}

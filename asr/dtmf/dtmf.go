@@ -5,7 +5,10 @@
 // Timers stay in the host (RFC 6787 §9.4.14-§9.4.16 DTMF-Interdigit-Timeout, DTMF-Term-Timeout,
 // DTMF-Term-Char): the host strips the DTMF-Term-Char before sending keys and sends
 // *asr.FinalizeInput when the term char arrives or a DTMF timer fires. The stream then emits the
-// best Complete match, or a no-match Final (no alternatives).
+// first Complete match in request order, or a no-match Final (no alternatives). Without waiting
+// for the host, it emits a Final as soon as a grammar is grammar.Final (the keys cannot extend
+// it), and a no-match as soon as no grammar can match any more, including when the request has
+// no DTMF grammar at all (the host should then not route keys here).
 //
 // A Final carries one Alternative: Text is the keys as pressed, concatenated ("1234"),
 // Interpretation the grammar's SISR result (the keys themselves for grammars without tags, "true"

@@ -14,28 +14,22 @@ import (
 
 // This file is the host side of one stream: asr.RecognitionStream and asr.SynthesisStream by proxy.
 
-var errStreamEnded = errors.New("plugin ended the stream")
-
-// recStream batches audio: a gRPC message per 20 ms frame costs more CPU than the engine of a
-// no-op plugin, so frames are held until batch worth of audio is buffered or the oldest has
-// waited maxWait, whichever comes first. Any other input flushes the batch first, keeping order.
+// recStream is the host end of one recognition. Its control (start, cancel by context) and its
+// events use the stream's own RPC; its inputs go through the process's mux, after the first event.
 type recStream struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	rpc    pb.Recognizer_RecognizeClient
-	done   func() // releases the instance's active count, once
+	done   func() // releases the process's active count, once
+	id     uint64
+	mux    *mux
 
-	mu         sync.Mutex // guards the send side below and rpc.Send
-	buf        []byte
-	batchBytes int
-	maxWait    time.Duration
-	timer      *time.Timer
-	armedAt    time.Time
-	msg        pb.RecognizeInput
-	audio      pb.AudioBatch
-	sendErr    error
-	closed     bool
-	waitHook   func(time.Duration) // test/benchmark probe: how long the oldest sample waited
+	mu      sync.Mutex // guards the fields below
+	ready   bool
+	last    *pb.StreamInput // this stream's audio entry in the mux's open batch
+	lastSeq uint64
+	queued  []*pb.StreamInput
+	closed  bool
 
 	readyTimer *time.Timer
 	gotFirst   bool // Recv side only
@@ -43,111 +37,74 @@ type recStream struct {
 }
 
 func (s *recStream) Send(in asr.Input) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return asr.Errorf(asr.ErrInternal, false, "plugin: send on a closed stream")
-	}
-	if s.sendErr == errStreamEnded {
+	if a, ok := in.(*asr.Audio); ok {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.usable(); err != nil || s.ctx.Err() != nil {
+			return err
+		}
+		if s.ready {
+			s.mux.addAudio(s.id, a.PCM, &s.last, &s.lastSeq)
+		} else {
+			s.queued = append(s.queued, &pb.StreamInput{StreamId: s.id, Pcm: appendPCM(nil, a.PCM)})
+		}
 		return nil
 	}
-	if s.sendErr != nil {
-		return s.sendErr
-	}
-	var m *pb.RecognizeInput
+	e := &pb.StreamInput{StreamId: s.id}
 	switch x := in.(type) {
-	case *asr.Audio:
-		if len(s.buf) == 0 {
-			s.armedAt = time.Now()
-			s.arm()
-		}
-		s.buf = appendPCM(s.buf, x.PCM)
-		if len(s.buf) >= s.batchBytes {
-			return s.flushLocked()
-		}
-		return nil
 	case *asr.DTMF:
 		var d [4]byte
 		n := utf8.EncodeRune(d[:], x.Digit)
-		m = &pb.RecognizeInput{Input: &pb.RecognizeInput_Dtmf{Dtmf: &pb.DTMF{Digit: string(d[:n])}}}
+		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_Dtmf{Dtmf: &pb.DTMF{Digit: string(d[:n])}}}
 	case *asr.ParamsUpdate:
-		m = &pb.RecognizeInput{Input: &pb.RecognizeInput_Params{Params: &pb.ParamsUpdate{Params: x.Params}}}
+		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_Params{Params: &pb.ParamsUpdate{Params: x.Params}}}
 	case *asr.FinalizeInput:
-		m = &pb.RecognizeInput{Input: &pb.RecognizeInput_Finalize{Finalize: &pb.Finalize{}}}
+		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_Finalize{Finalize: &pb.Finalize{}}}
 	case *asr.KeepAlive:
-		m = &pb.RecognizeInput{Input: &pb.RecognizeInput_KeepAlive{KeepAlive: &pb.KeepAlive{}}}
+		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_KeepAlive{KeepAlive: &pb.KeepAlive{}}}
 	default:
 		return asr.Errorf(asr.ErrBadParameter, false, "plugin: unknown input %T", in)
 	}
-	if err := s.flushLocked(); err != nil {
-		return err
-	}
-	return s.sendLocked(m)
-}
-
-func (s *recStream) arm() {
-	if s.timer == nil {
-		s.timer = time.AfterFunc(s.maxWait, s.flushTimer)
-		return
-	}
-	s.timer.Reset(s.maxWait)
-}
-
-func (s *recStream) flushTimer() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed && s.sendErr == nil {
-		// A failure is kept in sendErr for the next Send and reported by Recv.
-		_ = s.flushLocked()
+	switch err := s.usable(); {
+	case err != nil:
+		return err
+	case s.ctx.Err() != nil:
+		// The stream failed or was cancelled; Recv reports why.
+		return nil
+	case !s.ready:
+		s.queued = append(s.queued, e)
+	default:
+		s.mux.add(e, e.Input != nil)
 	}
+	return nil
 }
 
-func (s *recStream) flushLocked() error {
-	if len(s.buf) == 0 {
-		return nil
+func (s *recStream) usable() error {
+	if s.closed {
+		return asr.Errorf(asr.ErrInternal, false, "plugin: send on a closed stream")
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	if s.waitHook != nil {
-		s.waitHook(time.Since(s.armedAt))
-	}
-	s.audio.Pcm = s.buf
-	s.msg.Input = &pb.RecognizeInput_Audio{Audio: &s.audio}
-	err := s.sendLocked(&s.msg)
-	// gRPC has serialised the message when Send returns, so the buffer is free again.
-	s.buf = s.buf[:0]
-	return err
-}
-
-func (s *recStream) sendLocked(m *pb.RecognizeInput) error {
-	err := s.rpc.Send(m)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, io.EOF) {
-		// The plugin ended the stream (a Final, or an error event); Recv reports which. Later
-		// inputs are dropped, as they would be by an engine that has finished.
-		s.sendErr = errStreamEnded
-		return nil
-	}
-	s.sendErr = fromRPC(s.ctx, err)
-	return s.sendErr
+	return nil
 }
 
 func (s *recStream) Recv() (asr.Event, error) {
 	m, err := s.rpc.Recv()
 	if err != nil {
+		s.release()
 		if errors.Is(err, io.EOF) {
-			s.release()
 			return nil, io.EOF
 		}
-		s.release()
 		return nil, fromRPC(s.ctx, err)
 	}
 	if !s.gotFirst {
 		s.gotFirst = true
 		s.readyTimer.Stop()
+		s.mu.Lock()
+		s.ready = true
+		s.mux.addAll(s.queued)
+		s.queued = nil
+		s.mu.Unlock()
 	}
 	ev, err := eventFromPB(m)
 	if err != nil {
@@ -162,9 +119,7 @@ func (s *recStream) release() { s.closeOnce.Do(s.done) }
 func (s *recStream) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.queued = nil
 	s.mu.Unlock()
 	s.readyTimer.Stop()
 	s.cancel(context.Canceled)

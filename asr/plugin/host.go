@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,9 +31,9 @@ type HostConfig struct {
 	Env      []string          // extra environment, KEY=VALUE
 	Logger   *slog.Logger
 
-	// Batch is how much audio is gathered into one gRPC message (default 40 ms); MaxWait bounds how
-	// long the oldest sample of a batch waits (default 40 ms).
-	Batch, MaxWait time.Duration
+	// FlushInterval is how often the inputs of all of a process's streams cross in one message
+	// (default 30 ms): the longest an audio frame waits to cross, below the 40 ms budget.
+	FlushInterval time.Duration
 	// ReadyTimeout bounds the wait for a stream's first event (default 3 s). PingInterval and
 	// PingTimeout are the process liveness probe (defaults 250 ms and 500 ms): a process that
 	// stops answering is killed, its streams fail with ErrUnavailable, and it is restarted.
@@ -44,6 +45,8 @@ type HostConfig struct {
 	OnRestart func()
 	// StartTimeout bounds a process's handshake (default 10 s).
 	StartTimeout time.Duration
+
+	waitHook func(time.Duration) // benchmarks: how long each batch's oldest input waited
 }
 
 func (c *HostConfig) defaults() {
@@ -52,8 +55,7 @@ func (c *HostConfig) defaults() {
 			*d = v
 		}
 	}
-	def(&c.Batch, 40*time.Millisecond)
-	def(&c.MaxWait, 40*time.Millisecond)
+	def(&c.FlushInterval, 30*time.Millisecond)
 	def(&c.ReadyTimeout, 3*time.Second)
 	def(&c.PingInterval, 250*time.Millisecond)
 	def(&c.PingTimeout, 500*time.Millisecond)
@@ -176,6 +178,9 @@ type gen struct {
 	mu      sync.Mutex
 	active  int64
 	started time.Time
+	mux     *mux
+	nextID  atomic.Uint64
+	muxDone chan struct{}
 }
 
 func (g *gen) load() int64 { g.mu.Lock(); defer g.mu.Unlock(); return g.active }
@@ -188,6 +193,7 @@ func (g *gen) stop() {
 		_ = g.cmd.Process.Kill()
 	}
 	g.client.Kill()
+	<-g.muxDone
 }
 
 type instance struct {
@@ -253,6 +259,21 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 	}
 	if g.recInfo == nil && g.synInfo == nil {
 		return fail(errors.New("serves neither a recognizer nor a synthesizer"))
+	}
+	g.muxDone = make(chan struct{})
+	if g.recInfo != nil {
+		rpc, err := g.cl.rec.Inputs(g.ctx)
+		if err != nil {
+			return fail(fmt.Errorf("inputs stream: %w", fromRPC(g.ctx, err)))
+		}
+		fail := func(err error) { g.cancel(err) }
+		g.mux = newMux(rpc, cfg.FlushInterval, fail, cfg.waitHook)
+		go func() {
+			defer close(g.muxDone)
+			g.mux.run(g.ctx.Done())
+		}()
+	} else {
+		close(g.muxDone)
 	}
 	in.log.Info("plugin process started", "pid", cmd.Process.Pid)
 	return g, nil

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -34,22 +35,17 @@ func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest
 		cancel(nil)
 		return nil, fromRPC(sctx, err)
 	}
-	rate := req.SampleRate
-	if rate <= 0 {
-		rate = 8000
-	}
 	cfg := r.h.cfg
 	g.add(1)
-	s := &recStream{
-		ctx: sctx, cancel: cancel, rpc: rpc, done: func() { g.add(-1) },
-		batchBytes: int(int64(rate)*cfg.Batch.Milliseconds()/1000) * 2,
-		maxWait:    cfg.MaxWait,
-	}
-	s.buf = make([]byte, 0, s.batchBytes+int(rate/25)*2)
+	s := &recStream{ctx: sctx, cancel: cancel, rpc: rpc, done: func() { g.add(-1) },
+		id: g.nextID.Add(1), mux: g.mux}
+	req.Params = maps.Clone(req.Params)
 	s.readyTimer = time.AfterFunc(cfg.ReadyTimeout, func() {
 		cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin %s did not answer a recognition within %v", cfg.Name, cfg.ReadyTimeout))
 	})
-	if err := rpc.Send(&pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: startToPB(req)}}); err != nil {
+	start := startToPB(req)
+	start.StreamId = s.id
+	if err := rpc.Send(&pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: start}}); err != nil {
 		s.Close()
 		return nil, fromRPC(sctx, err)
 	}

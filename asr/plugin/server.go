@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -22,7 +23,36 @@ func asError(err error) (*asr.Error, bool) {
 
 type recognizerServer struct {
 	pb.UnimplementedRecognizerServer
-	impl asr.Recognizer
+	impl    asr.Recognizer
+	mu      sync.Mutex
+	streams map[uint64]*inbox
+}
+
+// inbox queues one stream's inputs from the Inputs multiplex. It never blocks the multiplex: one
+// slow engine must not hold up the other streams' audio.
+type inbox struct {
+	mu     sync.Mutex
+	queue  []asr.Input
+	signal chan struct{}
+}
+
+func (b *inbox) push(in asr.Input) {
+	b.mu.Lock()
+	b.queue = append(b.queue, in)
+	b.mu.Unlock()
+	select {
+	case b.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (b *inbox) take(dst []asr.Input) []asr.Input {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	dst = append(dst[:0], b.queue...)
+	clear(b.queue)
+	b.queue = b.queue[:0]
+	return dst
 }
 
 func (s *recognizerServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.RecognizerInfo, error) {
@@ -31,6 +61,51 @@ func (s *recognizerServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.Rec
 		return nil, toStatus(err)
 	}
 	return recInfoToPB(info), nil
+}
+
+// Inputs dispatches the multiplexed inputs to their streams' inboxes.
+func (s *recognizerServer) Inputs(srv pb.Recognizer_InputsServer) error {
+	for {
+		b, err := srv.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return srv.SendAndClose(&pb.InputsDone{})
+			}
+			return err
+		}
+		s.mu.Lock()
+		for _, e := range b.Inputs {
+			box := s.streams[e.StreamId]
+			if box == nil {
+				continue // the stream has ended: its late inputs have no reader
+			}
+			if e.Input != nil {
+				if in := inputFromPB(e.Input); in != nil {
+					box.push(in)
+				}
+				continue
+			}
+			box.push(&asr.Audio{PCM: decodePCM(e.Pcm)})
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *recognizerServer) register(id uint64) *inbox {
+	box := &inbox{signal: make(chan struct{}, 1)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams == nil {
+		s.streams = map[uint64]*inbox{}
+	}
+	s.streams[id] = box
+	return box
+}
+
+func (s *recognizerServer) unregister(id uint64) {
+	s.mu.Lock()
+	delete(s.streams, id)
+	s.mu.Unlock()
 }
 
 func (s *recognizerServer) Recognize(srv pb.Recognizer_RecognizeServer) error {
@@ -45,15 +120,19 @@ func (s *recognizerServer) Recognize(srv pb.Recognizer_RecognizeServer) error {
 	}
 	ctx, cancel := context.WithCancel(srv.Context())
 	defer cancel()
+	// Registered before the engine can answer: the host sends inputs only after the first event.
+	box := s.register(start.StreamId)
+	defer s.unregister(start.StreamId)
 	stream, err := s.impl.Recognize(ctx, startFromPB(start))
 	if err != nil {
 		return srv.Send(&pb.RecognizeEvent{Event: &pb.RecognizeEvent_Error{Error: errorToPB(err)}})
 	}
 	defer stream.Close()
 
-	// Inputs are forwarded from their own goroutine; events are sent from this one, which owns
-	// srv.Send. The RPC ends when the engine's stream ends.
-	go s.pump(ctx, srv, stream, cancel)
+	// Inputs reach the engine from their own goroutine; events are sent from this one, which
+	// owns srv.Send. The RPC ends when the engine's stream ends.
+	go s.watch(ctx, srv, box, cancel)
+	go feed(ctx, box, stream)
 	for {
 		ev, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -73,43 +152,55 @@ func (s *recognizerServer) Recognize(srv pb.Recognizer_RecognizeServer) error {
 	}
 }
 
-func (s *recognizerServer) pump(ctx context.Context, srv pb.Recognizer_RecognizeServer, stream asr.RecognitionStream, cancel context.CancelFunc) {
+// watch reads the stream's own RPC: inputs sent there (older hosts, or Cancel) and its end, which
+// is the host cancelling.
+func (s *recognizerServer) watch(ctx context.Context, srv pb.Recognizer_RecognizeServer, box *inbox, cancel context.CancelFunc) {
 	for {
 		m, err := srv.Recv()
-		if err != nil {
-			// The host went away or closed its side: end the engine stream.
+		if err != nil || m.GetCancel() != nil {
 			cancel()
-			stream.Close()
 			return
 		}
-		var in asr.Input
-		switch x := m.Input.(type) {
-		case *pb.RecognizeInput_Audio:
-			in = &asr.Audio{PCM: decodePCM(x.Audio.Pcm)}
-		case *pb.RecognizeInput_Dtmf:
-			d, _ := utf8.DecodeRuneInString(x.Dtmf.Digit)
-			in = &asr.DTMF{Digit: d}
-		case *pb.RecognizeInput_Params:
-			in = &asr.ParamsUpdate{Params: x.Params.Params}
-		case *pb.RecognizeInput_Finalize:
-			in = &asr.FinalizeInput{}
-		case *pb.RecognizeInput_KeepAlive:
-			in = &asr.KeepAlive{}
-		case *pb.RecognizeInput_Cancel:
-			cancel()
-			stream.Close()
-			return
-		default:
-			continue
-		}
-		if err := stream.Send(in); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			// The engine's Recv reports the failure; keep draining so the host's Sends don't block.
-			continue
+		if in := inputFromPB(m); in != nil {
+			box.push(in)
 		}
 	}
+}
+
+// feed passes queued inputs to the engine in order until the stream ends.
+func feed(ctx context.Context, box *inbox, stream asr.RecognitionStream) {
+	var batch []asr.Input
+	for {
+		select {
+		case <-ctx.Done():
+			stream.Close()
+			return
+		case <-box.signal:
+		}
+		batch = box.take(batch)
+		for _, in := range batch {
+			// A failed Send is the engine's to report through Recv; keep draining.
+			_ = stream.Send(in)
+		}
+		clear(batch)
+	}
+}
+
+func inputFromPB(m *pb.RecognizeInput) asr.Input {
+	switch x := m.Input.(type) {
+	case *pb.RecognizeInput_Audio:
+		return &asr.Audio{PCM: decodePCM(x.Audio.Pcm)}
+	case *pb.RecognizeInput_Dtmf:
+		d, _ := utf8.DecodeRuneInString(x.Dtmf.Digit)
+		return &asr.DTMF{Digit: d}
+	case *pb.RecognizeInput_Params:
+		return &asr.ParamsUpdate{Params: x.Params.Params}
+	case *pb.RecognizeInput_Finalize:
+		return &asr.FinalizeInput{}
+	case *pb.RecognizeInput_KeepAlive:
+		return &asr.KeepAlive{}
+	}
+	return nil
 }
 
 type synthesizerServer struct {

@@ -367,8 +367,10 @@ type RecognizeStart struct {
 	ConfidenceThreshold float64                `protobuf:"fixed64,8,opt,name=confidence_threshold,json=confidenceThreshold,proto3" json:"confidence_threshold,omitempty"`
 	Sensitivity         float64                `protobuf:"fixed64,9,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"`
 	Params              map[string]string      `protobuf:"bytes,10,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Names the stream in InputBatch; unique per connection.
+	StreamId      uint64 `protobuf:"varint,11,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecognizeStart) Reset() {
@@ -471,6 +473,154 @@ func (x *RecognizeStart) GetParams() map[string]string {
 	return nil
 }
 
+func (x *RecognizeStart) GetStreamId() uint64 {
+	if x != nil {
+		return x.StreamId
+	}
+	return 0
+}
+
+// StreamInput is one input of one stream: audio (pcm, little-endian 16-bit) or another input.
+type StreamInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StreamId      uint64                 `protobuf:"varint,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Pcm           []byte                 `protobuf:"bytes,2,opt,name=pcm,proto3" json:"pcm,omitempty"`
+	Input         *RecognizeInput        `protobuf:"bytes,3,opt,name=input,proto3" json:"input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamInput) Reset() {
+	*x = StreamInput{}
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamInput) ProtoMessage() {}
+
+func (x *StreamInput) ProtoReflect() protoreflect.Message {
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamInput.ProtoReflect.Descriptor instead.
+func (*StreamInput) Descriptor() ([]byte, []int) {
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamInput) GetStreamId() uint64 {
+	if x != nil {
+		return x.StreamId
+	}
+	return 0
+}
+
+func (x *StreamInput) GetPcm() []byte {
+	if x != nil {
+		return x.Pcm
+	}
+	return nil
+}
+
+func (x *StreamInput) GetInput() *RecognizeInput {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+type InputBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Inputs        []*StreamInput         `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputBatch) Reset() {
+	*x = InputBatch{}
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputBatch) ProtoMessage() {}
+
+func (x *InputBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputBatch.ProtoReflect.Descriptor instead.
+func (*InputBatch) Descriptor() ([]byte, []int) {
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *InputBatch) GetInputs() []*StreamInput {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+type InputsDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputsDone) Reset() {
+	*x = InputsDone{}
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputsDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputsDone) ProtoMessage() {}
+
+func (x *InputsDone) ProtoReflect() protoreflect.Message {
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputsDone.ProtoReflect.Descriptor instead.
+func (*InputsDone) Descriptor() ([]byte, []int) {
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{8}
+}
+
 // AudioBatch carries one or more 20 ms frames of signed 16-bit little-endian mono PCM.
 type AudioBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -481,7 +631,7 @@ type AudioBatch struct {
 
 func (x *AudioBatch) Reset() {
 	*x = AudioBatch{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[6]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +643,7 @@ func (x *AudioBatch) String() string {
 func (*AudioBatch) ProtoMessage() {}
 
 func (x *AudioBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[6]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +656,7 @@ func (x *AudioBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AudioBatch.ProtoReflect.Descriptor instead.
 func (*AudioBatch) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{6}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AudioBatch) GetPcm() []byte {
@@ -525,7 +675,7 @@ type DTMF struct {
 
 func (x *DTMF) Reset() {
 	*x = DTMF{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[7]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +687,7 @@ func (x *DTMF) String() string {
 func (*DTMF) ProtoMessage() {}
 
 func (x *DTMF) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[7]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +700,7 @@ func (x *DTMF) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DTMF.ProtoReflect.Descriptor instead.
 func (*DTMF) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{7}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DTMF) GetDigit() string {
@@ -569,7 +719,7 @@ type ParamsUpdate struct {
 
 func (x *ParamsUpdate) Reset() {
 	*x = ParamsUpdate{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[8]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +731,7 @@ func (x *ParamsUpdate) String() string {
 func (*ParamsUpdate) ProtoMessage() {}
 
 func (x *ParamsUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[8]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +744,7 @@ func (x *ParamsUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamsUpdate.ProtoReflect.Descriptor instead.
 func (*ParamsUpdate) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{8}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ParamsUpdate) GetParams() map[string]string {
@@ -612,7 +762,7 @@ type Finalize struct {
 
 func (x *Finalize) Reset() {
 	*x = Finalize{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +774,7 @@ func (x *Finalize) String() string {
 func (*Finalize) ProtoMessage() {}
 
 func (x *Finalize) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +787,7 @@ func (x *Finalize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finalize.ProtoReflect.Descriptor instead.
 func (*Finalize) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{9}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{12}
 }
 
 type KeepAlive struct {
@@ -648,7 +798,7 @@ type KeepAlive struct {
 
 func (x *KeepAlive) Reset() {
 	*x = KeepAlive{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +810,7 @@ func (x *KeepAlive) String() string {
 func (*KeepAlive) ProtoMessage() {}
 
 func (x *KeepAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +823,7 @@ func (x *KeepAlive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeepAlive.ProtoReflect.Descriptor instead.
 func (*KeepAlive) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{10}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{13}
 }
 
 type Cancel struct {
@@ -684,7 +834,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +846,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +859,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{11}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{14}
 }
 
 type RecognizeInput struct {
@@ -730,7 +880,7 @@ type RecognizeInput struct {
 
 func (x *RecognizeInput) Reset() {
 	*x = RecognizeInput{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +892,7 @@ func (x *RecognizeInput) String() string {
 func (*RecognizeInput) ProtoMessage() {}
 
 func (x *RecognizeInput) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +905,7 @@ func (x *RecognizeInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeInput.ProtoReflect.Descriptor instead.
 func (*RecognizeInput) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{12}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RecognizeInput) GetInput() isRecognizeInput_Input {
@@ -884,7 +1034,7 @@ type SkippedGrammar struct {
 
 func (x *SkippedGrammar) Reset() {
 	*x = SkippedGrammar{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1046,7 @@ func (x *SkippedGrammar) String() string {
 func (*SkippedGrammar) ProtoMessage() {}
 
 func (x *SkippedGrammar) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1059,7 @@ func (x *SkippedGrammar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkippedGrammar.ProtoReflect.Descriptor instead.
 func (*SkippedGrammar) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{13}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SkippedGrammar) GetId() string {
@@ -936,7 +1086,7 @@ type Ready struct {
 
 func (x *Ready) Reset() {
 	*x = Ready{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1098,7 @@ func (x *Ready) String() string {
 func (*Ready) ProtoMessage() {}
 
 func (x *Ready) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1111,7 @@ func (x *Ready) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ready.ProtoReflect.Descriptor instead.
 func (*Ready) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{14}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Ready) GetParams() map[string]string {
@@ -987,7 +1137,7 @@ type SpeechStarted struct {
 
 func (x *SpeechStarted) Reset() {
 	*x = SpeechStarted{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1149,7 @@ func (x *SpeechStarted) String() string {
 func (*SpeechStarted) ProtoMessage() {}
 
 func (x *SpeechStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1162,7 @@ func (x *SpeechStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpeechStarted.ProtoReflect.Descriptor instead.
 func (*SpeechStarted) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{15}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SpeechStarted) GetAtMs() int64 {
@@ -1031,7 +1181,7 @@ type SpeechEnded struct {
 
 func (x *SpeechEnded) Reset() {
 	*x = SpeechEnded{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1193,7 @@ func (x *SpeechEnded) String() string {
 func (*SpeechEnded) ProtoMessage() {}
 
 func (x *SpeechEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1206,7 @@ func (x *SpeechEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpeechEnded.ProtoReflect.Descriptor instead.
 func (*SpeechEnded) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{16}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SpeechEnded) GetAtMs() int64 {
@@ -1075,7 +1225,7 @@ type Partial struct {
 
 func (x *Partial) Reset() {
 	*x = Partial{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1237,7 @@ func (x *Partial) String() string {
 func (*Partial) ProtoMessage() {}
 
 func (x *Partial) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1250,7 @@ func (x *Partial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partial.ProtoReflect.Descriptor instead.
 func (*Partial) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{17}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Partial) GetText() string {
@@ -1122,7 +1272,7 @@ type Word struct {
 
 func (x *Word) Reset() {
 	*x = Word{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1284,7 @@ func (x *Word) String() string {
 func (*Word) ProtoMessage() {}
 
 func (x *Word) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1297,7 @@ func (x *Word) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Word.ProtoReflect.Descriptor instead.
 func (*Word) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{18}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Word) GetText() string {
@@ -1192,7 +1342,7 @@ type Alternative struct {
 
 func (x *Alternative) Reset() {
 	*x = Alternative{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1354,7 @@ func (x *Alternative) String() string {
 func (*Alternative) ProtoMessage() {}
 
 func (x *Alternative) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1367,7 @@ func (x *Alternative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alternative.ProtoReflect.Descriptor instead.
 func (*Alternative) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{19}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Alternative) GetText() string {
@@ -1271,7 +1421,7 @@ type Final struct {
 
 func (x *Final) Reset() {
 	*x = Final{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1433,7 @@ func (x *Final) String() string {
 func (*Final) ProtoMessage() {}
 
 func (x *Final) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1446,7 @@ func (x *Final) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Final.ProtoReflect.Descriptor instead.
 func (*Final) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{20}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Final) GetAlternatives() []*Alternative {
@@ -1315,7 +1465,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1477,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1490,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{21}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Usage) GetAudioMs() int64 {
@@ -1362,7 +1512,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1524,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1537,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{22}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Error) GetKind() string {
@@ -1429,7 +1579,7 @@ type RecognizeEvent struct {
 
 func (x *RecognizeEvent) Reset() {
 	*x = RecognizeEvent{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1591,7 @@ func (x *RecognizeEvent) String() string {
 func (*RecognizeEvent) ProtoMessage() {}
 
 func (x *RecognizeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1604,7 @@ func (x *RecognizeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeEvent.ProtoReflect.Descriptor instead.
 func (*RecognizeEvent) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{23}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecognizeEvent) GetEvent() isRecognizeEvent_Event {
@@ -1584,7 +1734,7 @@ type Voice struct {
 
 func (x *Voice) Reset() {
 	*x = Voice{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1746,7 @@ func (x *Voice) String() string {
 func (*Voice) ProtoMessage() {}
 
 func (x *Voice) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1759,7 @@ func (x *Voice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Voice.ProtoReflect.Descriptor instead.
 func (*Voice) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{24}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Voice) GetName() string {
@@ -1646,7 +1796,7 @@ type SynthesizerInfo struct {
 
 func (x *SynthesizerInfo) Reset() {
 	*x = SynthesizerInfo{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1808,7 @@ func (x *SynthesizerInfo) String() string {
 func (*SynthesizerInfo) ProtoMessage() {}
 
 func (x *SynthesizerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1821,7 @@ func (x *SynthesizerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizerInfo.ProtoReflect.Descriptor instead.
 func (*SynthesizerInfo) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{25}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SynthesizerInfo) GetName() string {
@@ -1728,7 +1878,7 @@ type SynthesizeStart struct {
 
 func (x *SynthesizeStart) Reset() {
 	*x = SynthesizeStart{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1890,7 @@ func (x *SynthesizeStart) String() string {
 func (*SynthesizeStart) ProtoMessage() {}
 
 func (x *SynthesizeStart) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1903,7 @@ func (x *SynthesizeStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizeStart.ProtoReflect.Descriptor instead.
 func (*SynthesizeStart) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{26}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SynthesizeStart) GetChannelId() string {
@@ -1846,7 +1996,7 @@ type SynthesizeInput struct {
 
 func (x *SynthesizeInput) Reset() {
 	*x = SynthesizeInput{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2008,7 @@ func (x *SynthesizeInput) String() string {
 func (*SynthesizeInput) ProtoMessage() {}
 
 func (x *SynthesizeInput) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2021,7 @@ func (x *SynthesizeInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizeInput.ProtoReflect.Descriptor instead.
 func (*SynthesizeInput) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{27}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SynthesizeInput) GetInput() isSynthesizeInput_Input {
@@ -1924,7 +2074,7 @@ type Mark struct {
 
 func (x *Mark) Reset() {
 	*x = Mark{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2086,7 @@ func (x *Mark) String() string {
 func (*Mark) ProtoMessage() {}
 
 func (x *Mark) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2099,7 @@ func (x *Mark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mark.ProtoReflect.Descriptor instead.
 func (*Mark) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{28}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Mark) GetName() string {
@@ -1967,7 +2117,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2129,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2142,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{29}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{32}
 }
 
 type SynthesizeEvent struct {
@@ -2010,7 +2160,7 @@ type SynthesizeEvent struct {
 
 func (x *SynthesizeEvent) Reset() {
 	*x = SynthesizeEvent{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2172,7 @@ func (x *SynthesizeEvent) String() string {
 func (*SynthesizeEvent) ProtoMessage() {}
 
 func (x *SynthesizeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2185,7 @@ func (x *SynthesizeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizeEvent.ProtoReflect.Descriptor instead.
 func (*SynthesizeEvent) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{30}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SynthesizeEvent) GetEvent() isSynthesizeEvent_Event {
@@ -2137,7 +2287,7 @@ const file_asr_pluginpb_asr_proto_rawDesc = "" +
 	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
 	"\x04body\x18\x04 \x01(\fR\x04body\x12\x16\n" +
 	"\x06weight\x18\x05 \x01(\x01R\x06weight\x12\x12\n" +
-	"\x04mode\x18\x06 \x01(\tR\x04mode\"\xb8\x03\n" +
+	"\x04mode\x18\x06 \x01(\tR\x04mode\"\xd5\x03\n" +
 	"\x0eRecognizeStart\x12\x1d\n" +
 	"\n" +
 	"channel_id\x18\x01 \x01(\tR\tchannelId\x12\x1a\n" +
@@ -2151,10 +2301,20 @@ const file_asr_pluginpb_asr_proto_rawDesc = "" +
 	"\x14confidence_threshold\x18\b \x01(\x01R\x13confidenceThreshold\x12 \n" +
 	"\vsensitivity\x18\t \x01(\x01R\vsensitivity\x12@\n" +
 	"\x06params\x18\n" +
-	" \x03(\v2(.mrcpd.asr.v1.RecognizeStart.ParamsEntryR\x06params\x1a9\n" +
+	" \x03(\v2(.mrcpd.asr.v1.RecognizeStart.ParamsEntryR\x06params\x12\x1b\n" +
+	"\tstream_id\x18\v \x01(\x04R\bstreamId\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1e\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"p\n" +
+	"\vStreamInput\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\x04R\bstreamId\x12\x10\n" +
+	"\x03pcm\x18\x02 \x01(\fR\x03pcm\x122\n" +
+	"\x05input\x18\x03 \x01(\v2\x1c.mrcpd.asr.v1.RecognizeInputR\x05input\"?\n" +
+	"\n" +
+	"InputBatch\x121\n" +
+	"\x06inputs\x18\x01 \x03(\v2\x19.mrcpd.asr.v1.StreamInputR\x06inputs\"\f\n" +
+	"\n" +
+	"InputsDone\"\x1e\n" +
 	"\n" +
 	"AudioBatch\x12\x10\n" +
 	"\x03pcm\x18\x01 \x01(\fR\x03pcm\"\x1c\n" +
@@ -2267,11 +2427,12 @@ const file_asr_pluginpb_asr_proto_rawDesc = "" +
 	"\x04mark\x18\x02 \x01(\v2\x12.mrcpd.asr.v1.MarkH\x00R\x04mark\x12(\n" +
 	"\x04done\x18\x03 \x01(\v2\x12.mrcpd.asr.v1.DoneH\x00R\x04done\x12+\n" +
 	"\x05error\x18\x04 \x01(\v2\x13.mrcpd.asr.v1.ErrorH\x00R\x05errorB\a\n" +
-	"\x05event2\x9a\x01\n" +
+	"\x05event2\xda\x01\n" +
 	"\n" +
 	"Recognizer\x12?\n" +
 	"\x04Info\x12\x19.mrcpd.asr.v1.InfoRequest\x1a\x1c.mrcpd.asr.v1.RecognizerInfo\x12K\n" +
-	"\tRecognize\x12\x1c.mrcpd.asr.v1.RecognizeInput\x1a\x1c.mrcpd.asr.v1.RecognizeEvent(\x010\x012\x9f\x01\n" +
+	"\tRecognize\x12\x1c.mrcpd.asr.v1.RecognizeInput\x1a\x1c.mrcpd.asr.v1.RecognizeEvent(\x010\x01\x12>\n" +
+	"\x06Inputs\x12\x18.mrcpd.asr.v1.InputBatch\x1a\x18.mrcpd.asr.v1.InputsDone(\x012\x9f\x01\n" +
 	"\vSynthesizer\x12@\n" +
 	"\x04Info\x12\x19.mrcpd.asr.v1.InfoRequest\x1a\x1d.mrcpd.asr.v1.SynthesizerInfo\x12N\n" +
 	"\n" +
@@ -2291,7 +2452,7 @@ func file_asr_pluginpb_asr_proto_rawDescGZIP() []byte {
 	return file_asr_pluginpb_asr_proto_rawDescData
 }
 
-var file_asr_pluginpb_asr_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_asr_pluginpb_asr_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_asr_pluginpb_asr_proto_goTypes = []any{
 	(*PingRequest)(nil),     // 0: mrcpd.asr.v1.PingRequest
 	(*PingResponse)(nil),    // 1: mrcpd.asr.v1.PingResponse
@@ -2299,81 +2460,88 @@ var file_asr_pluginpb_asr_proto_goTypes = []any{
 	(*RecognizerInfo)(nil),  // 3: mrcpd.asr.v1.RecognizerInfo
 	(*Grammar)(nil),         // 4: mrcpd.asr.v1.Grammar
 	(*RecognizeStart)(nil),  // 5: mrcpd.asr.v1.RecognizeStart
-	(*AudioBatch)(nil),      // 6: mrcpd.asr.v1.AudioBatch
-	(*DTMF)(nil),            // 7: mrcpd.asr.v1.DTMF
-	(*ParamsUpdate)(nil),    // 8: mrcpd.asr.v1.ParamsUpdate
-	(*Finalize)(nil),        // 9: mrcpd.asr.v1.Finalize
-	(*KeepAlive)(nil),       // 10: mrcpd.asr.v1.KeepAlive
-	(*Cancel)(nil),          // 11: mrcpd.asr.v1.Cancel
-	(*RecognizeInput)(nil),  // 12: mrcpd.asr.v1.RecognizeInput
-	(*SkippedGrammar)(nil),  // 13: mrcpd.asr.v1.SkippedGrammar
-	(*Ready)(nil),           // 14: mrcpd.asr.v1.Ready
-	(*SpeechStarted)(nil),   // 15: mrcpd.asr.v1.SpeechStarted
-	(*SpeechEnded)(nil),     // 16: mrcpd.asr.v1.SpeechEnded
-	(*Partial)(nil),         // 17: mrcpd.asr.v1.Partial
-	(*Word)(nil),            // 18: mrcpd.asr.v1.Word
-	(*Alternative)(nil),     // 19: mrcpd.asr.v1.Alternative
-	(*Final)(nil),           // 20: mrcpd.asr.v1.Final
-	(*Usage)(nil),           // 21: mrcpd.asr.v1.Usage
-	(*Error)(nil),           // 22: mrcpd.asr.v1.Error
-	(*RecognizeEvent)(nil),  // 23: mrcpd.asr.v1.RecognizeEvent
-	(*Voice)(nil),           // 24: mrcpd.asr.v1.Voice
-	(*SynthesizerInfo)(nil), // 25: mrcpd.asr.v1.SynthesizerInfo
-	(*SynthesizeStart)(nil), // 26: mrcpd.asr.v1.SynthesizeStart
-	(*SynthesizeInput)(nil), // 27: mrcpd.asr.v1.SynthesizeInput
-	(*Mark)(nil),            // 28: mrcpd.asr.v1.Mark
-	(*Done)(nil),            // 29: mrcpd.asr.v1.Done
-	(*SynthesizeEvent)(nil), // 30: mrcpd.asr.v1.SynthesizeEvent
-	nil,                     // 31: mrcpd.asr.v1.RecognizeStart.ParamsEntry
-	nil,                     // 32: mrcpd.asr.v1.ParamsUpdate.ParamsEntry
-	nil,                     // 33: mrcpd.asr.v1.Ready.ParamsEntry
-	nil,                     // 34: mrcpd.asr.v1.SynthesizeStart.ParamsEntry
+	(*StreamInput)(nil),     // 6: mrcpd.asr.v1.StreamInput
+	(*InputBatch)(nil),      // 7: mrcpd.asr.v1.InputBatch
+	(*InputsDone)(nil),      // 8: mrcpd.asr.v1.InputsDone
+	(*AudioBatch)(nil),      // 9: mrcpd.asr.v1.AudioBatch
+	(*DTMF)(nil),            // 10: mrcpd.asr.v1.DTMF
+	(*ParamsUpdate)(nil),    // 11: mrcpd.asr.v1.ParamsUpdate
+	(*Finalize)(nil),        // 12: mrcpd.asr.v1.Finalize
+	(*KeepAlive)(nil),       // 13: mrcpd.asr.v1.KeepAlive
+	(*Cancel)(nil),          // 14: mrcpd.asr.v1.Cancel
+	(*RecognizeInput)(nil),  // 15: mrcpd.asr.v1.RecognizeInput
+	(*SkippedGrammar)(nil),  // 16: mrcpd.asr.v1.SkippedGrammar
+	(*Ready)(nil),           // 17: mrcpd.asr.v1.Ready
+	(*SpeechStarted)(nil),   // 18: mrcpd.asr.v1.SpeechStarted
+	(*SpeechEnded)(nil),     // 19: mrcpd.asr.v1.SpeechEnded
+	(*Partial)(nil),         // 20: mrcpd.asr.v1.Partial
+	(*Word)(nil),            // 21: mrcpd.asr.v1.Word
+	(*Alternative)(nil),     // 22: mrcpd.asr.v1.Alternative
+	(*Final)(nil),           // 23: mrcpd.asr.v1.Final
+	(*Usage)(nil),           // 24: mrcpd.asr.v1.Usage
+	(*Error)(nil),           // 25: mrcpd.asr.v1.Error
+	(*RecognizeEvent)(nil),  // 26: mrcpd.asr.v1.RecognizeEvent
+	(*Voice)(nil),           // 27: mrcpd.asr.v1.Voice
+	(*SynthesizerInfo)(nil), // 28: mrcpd.asr.v1.SynthesizerInfo
+	(*SynthesizeStart)(nil), // 29: mrcpd.asr.v1.SynthesizeStart
+	(*SynthesizeInput)(nil), // 30: mrcpd.asr.v1.SynthesizeInput
+	(*Mark)(nil),            // 31: mrcpd.asr.v1.Mark
+	(*Done)(nil),            // 32: mrcpd.asr.v1.Done
+	(*SynthesizeEvent)(nil), // 33: mrcpd.asr.v1.SynthesizeEvent
+	nil,                     // 34: mrcpd.asr.v1.RecognizeStart.ParamsEntry
+	nil,                     // 35: mrcpd.asr.v1.ParamsUpdate.ParamsEntry
+	nil,                     // 36: mrcpd.asr.v1.Ready.ParamsEntry
+	nil,                     // 37: mrcpd.asr.v1.SynthesizeStart.ParamsEntry
 }
 var file_asr_pluginpb_asr_proto_depIdxs = []int32{
 	4,  // 0: mrcpd.asr.v1.RecognizeStart.grammars:type_name -> mrcpd.asr.v1.Grammar
-	31, // 1: mrcpd.asr.v1.RecognizeStart.params:type_name -> mrcpd.asr.v1.RecognizeStart.ParamsEntry
-	32, // 2: mrcpd.asr.v1.ParamsUpdate.params:type_name -> mrcpd.asr.v1.ParamsUpdate.ParamsEntry
-	5,  // 3: mrcpd.asr.v1.RecognizeInput.start:type_name -> mrcpd.asr.v1.RecognizeStart
-	6,  // 4: mrcpd.asr.v1.RecognizeInput.audio:type_name -> mrcpd.asr.v1.AudioBatch
-	7,  // 5: mrcpd.asr.v1.RecognizeInput.dtmf:type_name -> mrcpd.asr.v1.DTMF
-	8,  // 6: mrcpd.asr.v1.RecognizeInput.params:type_name -> mrcpd.asr.v1.ParamsUpdate
-	9,  // 7: mrcpd.asr.v1.RecognizeInput.finalize:type_name -> mrcpd.asr.v1.Finalize
-	10, // 8: mrcpd.asr.v1.RecognizeInput.keep_alive:type_name -> mrcpd.asr.v1.KeepAlive
-	11, // 9: mrcpd.asr.v1.RecognizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
-	33, // 10: mrcpd.asr.v1.Ready.params:type_name -> mrcpd.asr.v1.Ready.ParamsEntry
-	13, // 11: mrcpd.asr.v1.Ready.skipped:type_name -> mrcpd.asr.v1.SkippedGrammar
-	18, // 12: mrcpd.asr.v1.Alternative.words:type_name -> mrcpd.asr.v1.Word
-	19, // 13: mrcpd.asr.v1.Final.alternatives:type_name -> mrcpd.asr.v1.Alternative
-	14, // 14: mrcpd.asr.v1.RecognizeEvent.ready:type_name -> mrcpd.asr.v1.Ready
-	15, // 15: mrcpd.asr.v1.RecognizeEvent.speech_started:type_name -> mrcpd.asr.v1.SpeechStarted
-	16, // 16: mrcpd.asr.v1.RecognizeEvent.speech_ended:type_name -> mrcpd.asr.v1.SpeechEnded
-	17, // 17: mrcpd.asr.v1.RecognizeEvent.partial:type_name -> mrcpd.asr.v1.Partial
-	20, // 18: mrcpd.asr.v1.RecognizeEvent.final:type_name -> mrcpd.asr.v1.Final
-	21, // 19: mrcpd.asr.v1.RecognizeEvent.usage:type_name -> mrcpd.asr.v1.Usage
-	22, // 20: mrcpd.asr.v1.RecognizeEvent.error:type_name -> mrcpd.asr.v1.Error
-	24, // 21: mrcpd.asr.v1.SynthesizerInfo.voices:type_name -> mrcpd.asr.v1.Voice
-	34, // 22: mrcpd.asr.v1.SynthesizeStart.params:type_name -> mrcpd.asr.v1.SynthesizeStart.ParamsEntry
-	26, // 23: mrcpd.asr.v1.SynthesizeInput.start:type_name -> mrcpd.asr.v1.SynthesizeStart
-	11, // 24: mrcpd.asr.v1.SynthesizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
-	6,  // 25: mrcpd.asr.v1.SynthesizeEvent.audio:type_name -> mrcpd.asr.v1.AudioBatch
-	28, // 26: mrcpd.asr.v1.SynthesizeEvent.mark:type_name -> mrcpd.asr.v1.Mark
-	29, // 27: mrcpd.asr.v1.SynthesizeEvent.done:type_name -> mrcpd.asr.v1.Done
-	22, // 28: mrcpd.asr.v1.SynthesizeEvent.error:type_name -> mrcpd.asr.v1.Error
-	2,  // 29: mrcpd.asr.v1.Recognizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
-	12, // 30: mrcpd.asr.v1.Recognizer.Recognize:input_type -> mrcpd.asr.v1.RecognizeInput
-	2,  // 31: mrcpd.asr.v1.Synthesizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
-	27, // 32: mrcpd.asr.v1.Synthesizer.Synthesize:input_type -> mrcpd.asr.v1.SynthesizeInput
-	0,  // 33: mrcpd.asr.v1.Control.Ping:input_type -> mrcpd.asr.v1.PingRequest
-	3,  // 34: mrcpd.asr.v1.Recognizer.Info:output_type -> mrcpd.asr.v1.RecognizerInfo
-	23, // 35: mrcpd.asr.v1.Recognizer.Recognize:output_type -> mrcpd.asr.v1.RecognizeEvent
-	25, // 36: mrcpd.asr.v1.Synthesizer.Info:output_type -> mrcpd.asr.v1.SynthesizerInfo
-	30, // 37: mrcpd.asr.v1.Synthesizer.Synthesize:output_type -> mrcpd.asr.v1.SynthesizeEvent
-	1,  // 38: mrcpd.asr.v1.Control.Ping:output_type -> mrcpd.asr.v1.PingResponse
-	34, // [34:39] is the sub-list for method output_type
-	29, // [29:34] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	34, // 1: mrcpd.asr.v1.RecognizeStart.params:type_name -> mrcpd.asr.v1.RecognizeStart.ParamsEntry
+	15, // 2: mrcpd.asr.v1.StreamInput.input:type_name -> mrcpd.asr.v1.RecognizeInput
+	6,  // 3: mrcpd.asr.v1.InputBatch.inputs:type_name -> mrcpd.asr.v1.StreamInput
+	35, // 4: mrcpd.asr.v1.ParamsUpdate.params:type_name -> mrcpd.asr.v1.ParamsUpdate.ParamsEntry
+	5,  // 5: mrcpd.asr.v1.RecognizeInput.start:type_name -> mrcpd.asr.v1.RecognizeStart
+	9,  // 6: mrcpd.asr.v1.RecognizeInput.audio:type_name -> mrcpd.asr.v1.AudioBatch
+	10, // 7: mrcpd.asr.v1.RecognizeInput.dtmf:type_name -> mrcpd.asr.v1.DTMF
+	11, // 8: mrcpd.asr.v1.RecognizeInput.params:type_name -> mrcpd.asr.v1.ParamsUpdate
+	12, // 9: mrcpd.asr.v1.RecognizeInput.finalize:type_name -> mrcpd.asr.v1.Finalize
+	13, // 10: mrcpd.asr.v1.RecognizeInput.keep_alive:type_name -> mrcpd.asr.v1.KeepAlive
+	14, // 11: mrcpd.asr.v1.RecognizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
+	36, // 12: mrcpd.asr.v1.Ready.params:type_name -> mrcpd.asr.v1.Ready.ParamsEntry
+	16, // 13: mrcpd.asr.v1.Ready.skipped:type_name -> mrcpd.asr.v1.SkippedGrammar
+	21, // 14: mrcpd.asr.v1.Alternative.words:type_name -> mrcpd.asr.v1.Word
+	22, // 15: mrcpd.asr.v1.Final.alternatives:type_name -> mrcpd.asr.v1.Alternative
+	17, // 16: mrcpd.asr.v1.RecognizeEvent.ready:type_name -> mrcpd.asr.v1.Ready
+	18, // 17: mrcpd.asr.v1.RecognizeEvent.speech_started:type_name -> mrcpd.asr.v1.SpeechStarted
+	19, // 18: mrcpd.asr.v1.RecognizeEvent.speech_ended:type_name -> mrcpd.asr.v1.SpeechEnded
+	20, // 19: mrcpd.asr.v1.RecognizeEvent.partial:type_name -> mrcpd.asr.v1.Partial
+	23, // 20: mrcpd.asr.v1.RecognizeEvent.final:type_name -> mrcpd.asr.v1.Final
+	24, // 21: mrcpd.asr.v1.RecognizeEvent.usage:type_name -> mrcpd.asr.v1.Usage
+	25, // 22: mrcpd.asr.v1.RecognizeEvent.error:type_name -> mrcpd.asr.v1.Error
+	27, // 23: mrcpd.asr.v1.SynthesizerInfo.voices:type_name -> mrcpd.asr.v1.Voice
+	37, // 24: mrcpd.asr.v1.SynthesizeStart.params:type_name -> mrcpd.asr.v1.SynthesizeStart.ParamsEntry
+	29, // 25: mrcpd.asr.v1.SynthesizeInput.start:type_name -> mrcpd.asr.v1.SynthesizeStart
+	14, // 26: mrcpd.asr.v1.SynthesizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
+	9,  // 27: mrcpd.asr.v1.SynthesizeEvent.audio:type_name -> mrcpd.asr.v1.AudioBatch
+	31, // 28: mrcpd.asr.v1.SynthesizeEvent.mark:type_name -> mrcpd.asr.v1.Mark
+	32, // 29: mrcpd.asr.v1.SynthesizeEvent.done:type_name -> mrcpd.asr.v1.Done
+	25, // 30: mrcpd.asr.v1.SynthesizeEvent.error:type_name -> mrcpd.asr.v1.Error
+	2,  // 31: mrcpd.asr.v1.Recognizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
+	15, // 32: mrcpd.asr.v1.Recognizer.Recognize:input_type -> mrcpd.asr.v1.RecognizeInput
+	7,  // 33: mrcpd.asr.v1.Recognizer.Inputs:input_type -> mrcpd.asr.v1.InputBatch
+	2,  // 34: mrcpd.asr.v1.Synthesizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
+	30, // 35: mrcpd.asr.v1.Synthesizer.Synthesize:input_type -> mrcpd.asr.v1.SynthesizeInput
+	0,  // 36: mrcpd.asr.v1.Control.Ping:input_type -> mrcpd.asr.v1.PingRequest
+	3,  // 37: mrcpd.asr.v1.Recognizer.Info:output_type -> mrcpd.asr.v1.RecognizerInfo
+	26, // 38: mrcpd.asr.v1.Recognizer.Recognize:output_type -> mrcpd.asr.v1.RecognizeEvent
+	8,  // 39: mrcpd.asr.v1.Recognizer.Inputs:output_type -> mrcpd.asr.v1.InputsDone
+	28, // 40: mrcpd.asr.v1.Synthesizer.Info:output_type -> mrcpd.asr.v1.SynthesizerInfo
+	33, // 41: mrcpd.asr.v1.Synthesizer.Synthesize:output_type -> mrcpd.asr.v1.SynthesizeEvent
+	1,  // 42: mrcpd.asr.v1.Control.Ping:output_type -> mrcpd.asr.v1.PingResponse
+	37, // [37:43] is the sub-list for method output_type
+	31, // [31:37] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_asr_pluginpb_asr_proto_init() }
@@ -2381,7 +2549,7 @@ func file_asr_pluginpb_asr_proto_init() {
 	if File_asr_pluginpb_asr_proto != nil {
 		return
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[12].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[15].OneofWrappers = []any{
 		(*RecognizeInput_Start)(nil),
 		(*RecognizeInput_Audio)(nil),
 		(*RecognizeInput_Dtmf)(nil),
@@ -2390,7 +2558,7 @@ func file_asr_pluginpb_asr_proto_init() {
 		(*RecognizeInput_KeepAlive)(nil),
 		(*RecognizeInput_Cancel)(nil),
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[23].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[26].OneofWrappers = []any{
 		(*RecognizeEvent_Ready)(nil),
 		(*RecognizeEvent_SpeechStarted)(nil),
 		(*RecognizeEvent_SpeechEnded)(nil),
@@ -2399,11 +2567,11 @@ func file_asr_pluginpb_asr_proto_init() {
 		(*RecognizeEvent_Usage)(nil),
 		(*RecognizeEvent_Error)(nil),
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[27].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[30].OneofWrappers = []any{
 		(*SynthesizeInput_Start)(nil),
 		(*SynthesizeInput_Cancel)(nil),
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[30].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[33].OneofWrappers = []any{
 		(*SynthesizeEvent_Audio)(nil),
 		(*SynthesizeEvent_Mark)(nil),
 		(*SynthesizeEvent_Done)(nil),
@@ -2415,7 +2583,7 @@ func file_asr_pluginpb_asr_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_asr_pluginpb_asr_proto_rawDesc), len(file_asr_pluginpb_asr_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -31,6 +31,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Recognizer_Info_FullMethodName      = "/mrcpd.asr.v1.Recognizer/Info"
 	Recognizer_Recognize_FullMethodName = "/mrcpd.asr.v1.Recognizer/Recognize"
+	Recognizer_Inputs_FullMethodName    = "/mrcpd.asr.v1.Recognizer/Inputs"
 )
 
 // RecognizerClient is the client API for Recognizer service.
@@ -43,6 +44,11 @@ type RecognizerClient interface {
 	// One bidirectional stream per utterance. The first input is a Start; the first
 	// event is a Ready or an Error.
 	Recognize(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RecognizeInput, RecognizeEvent], error)
+	// Inputs carries the inputs (audio, DTMF, ...) of every Recognize stream of this connection,
+	// batched across streams: one message per flush interval instead of one per frame per stream,
+	// which is what makes the process boundary cheap. The host opens it once per process and sends
+	// a stream's inputs only after that stream's first event, so the plugin always knows the id.
+	Inputs(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[InputBatch, InputsDone], error)
 }
 
 type recognizerClient struct {
@@ -76,6 +82,19 @@ func (c *recognizerClient) Recognize(ctx context.Context, opts ...grpc.CallOptio
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Recognizer_RecognizeClient = grpc.BidiStreamingClient[RecognizeInput, RecognizeEvent]
 
+func (c *recognizerClient) Inputs(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[InputBatch, InputsDone], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Recognizer_ServiceDesc.Streams[1], Recognizer_Inputs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[InputBatch, InputsDone]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Recognizer_InputsClient = grpc.ClientStreamingClient[InputBatch, InputsDone]
+
 // RecognizerServer is the server API for Recognizer service.
 // All implementations must embed UnimplementedRecognizerServer
 // for forward compatibility.
@@ -86,6 +105,11 @@ type RecognizerServer interface {
 	// One bidirectional stream per utterance. The first input is a Start; the first
 	// event is a Ready or an Error.
 	Recognize(grpc.BidiStreamingServer[RecognizeInput, RecognizeEvent]) error
+	// Inputs carries the inputs (audio, DTMF, ...) of every Recognize stream of this connection,
+	// batched across streams: one message per flush interval instead of one per frame per stream,
+	// which is what makes the process boundary cheap. The host opens it once per process and sends
+	// a stream's inputs only after that stream's first event, so the plugin always knows the id.
+	Inputs(grpc.ClientStreamingServer[InputBatch, InputsDone]) error
 	mustEmbedUnimplementedRecognizerServer()
 }
 
@@ -101,6 +125,9 @@ func (UnimplementedRecognizerServer) Info(context.Context, *InfoRequest) (*Recog
 }
 func (UnimplementedRecognizerServer) Recognize(grpc.BidiStreamingServer[RecognizeInput, RecognizeEvent]) error {
 	return status.Errorf(codes.Unimplemented, "method Recognize not implemented")
+}
+func (UnimplementedRecognizerServer) Inputs(grpc.ClientStreamingServer[InputBatch, InputsDone]) error {
+	return status.Errorf(codes.Unimplemented, "method Inputs not implemented")
 }
 func (UnimplementedRecognizerServer) mustEmbedUnimplementedRecognizerServer() {}
 func (UnimplementedRecognizerServer) testEmbeddedByValue()                    {}
@@ -148,6 +175,13 @@ func _Recognizer_Recognize_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Recognizer_RecognizeServer = grpc.BidiStreamingServer[RecognizeInput, RecognizeEvent]
 
+func _Recognizer_Inputs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RecognizerServer).Inputs(&grpc.GenericServerStream[InputBatch, InputsDone]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Recognizer_InputsServer = grpc.ClientStreamingServer[InputBatch, InputsDone]
+
 // Recognizer_ServiceDesc is the grpc.ServiceDesc for Recognizer service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -165,6 +199,11 @@ var Recognizer_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Recognize",
 			Handler:       _Recognizer_Recognize_Handler,
 			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Inputs",
+			Handler:       _Recognizer_Inputs_Handler,
 			ClientStreams: true,
 		},
 	},

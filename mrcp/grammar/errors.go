@@ -46,6 +46,7 @@ var (
 	ErrSemantics       = errors.New("semantic tag error")
 	ErrEmptyGrammar    = errors.New("grammar has no rules")
 	ErrDuplicateRuleID = errors.New("duplicate rule id")
+	ErrLanguage        = errors.New("grammar language not supported")
 )
 
 // Error is a grammar failure that knows the MRCP Completion-Cause and the status code of the

@@ -228,3 +228,23 @@ func tokenNodes(text, mode string, line int) []*node {
 	}
 	return ns
 }
+
+// CheckLanguage fails with Completion-Cause 010 language-unsupported when the grammar declares a
+// language (xml:lang / language) that matches none of supported. Tags match on the primary
+// subtag ("en-GB" is accepted by an "en-US" engine); a grammar without a language, and DTMF
+// grammars, are always accepted.
+func (g *Grammar) CheckLanguage(supported ...string) error {
+	if g.Lang == "" || g.Mode == ModeDTMF {
+		return nil
+	}
+	primary := func(tag string) string {
+		p, _, _ := strings.Cut(strings.ReplaceAll(tag, "_", "-"), "-")
+		return strings.ToLower(p)
+	}
+	for _, s := range supported {
+		if primary(s) == primary(g.Lang) {
+			return nil
+		}
+	}
+	return errorf(CauseLanguage, ErrLanguage, 0, "xml:lang", "language %q is not supported (engine: %s)", g.Lang, strings.Join(supported, ", "))
+}

@@ -102,3 +102,23 @@ func TestCauseString(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		lang, mode string
+		ok         bool
+	}{
+		{"", ModeVoice, true},
+		{"en-US", ModeVoice, true},
+		{"en-GB", ModeVoice, true},
+		{"EN_us", ModeVoice, true},
+		{"fr-FR", ModeVoice, false},
+		{"fr-FR", ModeDTMF, true},
+	} {
+		err := (&Grammar{Lang: tc.lang, Mode: tc.mode}).CheckLanguage("en-US")
+		var ge *Error
+		if tc.ok != (err == nil) || !tc.ok && (!errors.As(err, &ge) || ge.Cause != CauseLanguage || ge.CompletionCause() != "010 language-unsupported") {
+			t.Errorf("%s/%s: %v", tc.lang, tc.mode, err)
+		}
+	}
+}

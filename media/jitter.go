@@ -95,7 +95,8 @@ type JitterBuffer struct {
 	target      time.Duration
 	lateFloor   time.Duration
 	jitter      float64 // RFC 3550 J in timestamp units
-	lastTransit int64
+	lastArrival int64
+	lastJitTS   uint32
 	haveTransit bool
 	epoch       time.Time
 	winPops     int
@@ -233,17 +234,17 @@ func (j *JitterBuffer) learn(ext int64, ts uint32, at time.Time) {
 	if ext >= j.lastExt {
 		j.lastExt, j.lastTS = ext, ts
 	}
+	// D(i-1,i) of RFC 3550 §6.4.1 from differences, so that timestamp wrap-around cannot bite.
 	arrival := at.Sub(j.epoch).Nanoseconds() * int64(j.clockRate) / int64(time.Second)
-	transit := arrival - int64(ts)
 	if j.haveTransit {
-		d := transit - j.lastTransit
+		d := (arrival - j.lastArrival) - int64(int32(ts-j.lastJitTS))
 		if d < 0 {
 			d = -d
 		}
 		j.jitter += (float64(d) - j.jitter) / 16
 		j.st.jitterNs.Store(int64(j.jitter * float64(time.Second) / float64(j.clockRate)))
 	}
-	j.lastTransit, j.haveTransit = transit, true
+	j.lastArrival, j.lastJitTS, j.haveTransit = arrival, ts, true
 }
 
 func (j *JitterBuffer) reset(p *rtp.Packet, at time.Time) {

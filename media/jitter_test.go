@@ -1,0 +1,178 @@
+package media_test
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/mediatest"
+)
+
+// jitterRun sends n 20 ms packets through an impaired network into a jitter buffer that is popped every
+// 20 ms, all in virtual time, and returns the packet indexes played in order plus the stats.
+type jitterRun struct {
+	played   []uint32
+	lost     int
+	stats    media.JitterStats
+	maxDelay time.Duration
+}
+
+type jitterCase struct {
+	name   string
+	imp    mediatest.Impairment
+	n      int
+	seq    uint16
+	ts     uint32
+	skew   float64                           // sender clock rate relative to ours (1.005 = 0.5% fast)
+	mutate func(i int, st *mediatest.Stream) // before packet i is built
+	stopAt int                               // the sender stops after this many packets (0: never)
+}
+
+func runJitter(t *testing.T, c jitterCase) jitterRun {
+	t.Helper()
+	jb := media.NewJitterBuffer(media.JitterConfig{}, 8000)
+	nw := mediatest.NewNetwork(c.imp)
+	st := &mediatest.Stream{PT: 0, SSRC: 0x1234, Seq: c.seq, TS: c.ts, Marker: true}
+	t0 := time.Unix(1000, 0)
+	skew := c.skew
+	if skew == 0 {
+		skew = 1
+	}
+	var res jitterRun
+	var pkt rtp.Packet
+	payload := make([]byte, 160)
+	sendAt := func(i int) time.Time { return t0.Add(time.Duration(float64(i) * float64(20*time.Millisecond) / skew)) }
+	next := 0
+	end := c.n + 100 // keep popping well after the last packet
+	for tick := 1; tick <= end; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		for next < c.n && !sendAt(next).After(now) && (c.stopAt == 0 || next < c.stopAt) {
+			if c.mutate != nil {
+				c.mutate(next, st)
+			}
+			binary.BigEndian.PutUint32(payload, uint32(next))
+			nw.Send(st.Next(payload, 160), sendAt(next))
+			next++
+		}
+		for _, d := range nw.Due(now) {
+			if err := pkt.Unmarshal(d.Pkt); err != nil {
+				t.Fatal(err)
+			}
+			_ = jb.PushAt(&pkt, d.At)
+		}
+		p := jb.Pop(now)
+		switch p.Kind {
+		case media.PopPacket:
+			res.played = append(res.played, binary.BigEndian.Uint32(p.Payload))
+		case media.PopLost:
+			res.lost++
+		}
+		res.maxDelay = max(res.maxDelay, jb.Stats().Delay)
+	}
+	res.stats = jb.Stats()
+	return res
+}
+
+func TestJitterBufferImpairments(t *testing.T) {
+	cases := []struct {
+		jitterCase
+		minPlayed float64 // share of sent packets that must be played
+		check     func(t *testing.T, r jitterRun)
+	}{
+		{jitterCase: jitterCase{name: "clean", n: 500}, minPlayed: 1,
+			check: func(t *testing.T, r jitterRun) {
+				if r.stats.Lost+r.stats.Late+r.stats.Reordered+r.stats.Duplicated != 0 {
+					t.Errorf("clean stream counted impairments: %+v", r.stats)
+				}
+			}},
+		{jitterCase: jitterCase{name: "random loss 5%", n: 1000, imp: mediatest.Impairment{Loss: 0.05, Seed: 1}},
+			minPlayed: 0.9, check: func(t *testing.T, r jitterRun) {
+				if r.stats.Lost < 20 || r.stats.Lost > 90 {
+					t.Errorf("lost %d, want about 50", r.stats.Lost)
+				}
+			}},
+		{jitterCase: jitterCase{name: "bursts", n: 1000, imp: mediatest.Impairment{BurstLoss: 0.02, BurstLen: 4, Seed: 2}},
+			minPlayed: 0.8},
+		{jitterCase: jitterCase{name: "reorder", n: 1000, imp: mediatest.Impairment{Reorder: 0.1, Seed: 3}},
+			minPlayed: 0.97, check: func(t *testing.T, r jitterRun) {
+				if r.stats.Reordered == 0 {
+					t.Error("no reordering counted")
+				}
+			}},
+		{jitterCase: jitterCase{name: "duplication", n: 1000, imp: mediatest.Impairment{Duplicate: 0.1, Seed: 4}},
+			minPlayed: 1, check: func(t *testing.T, r jitterRun) {
+				if r.stats.Duplicated < 50 {
+					t.Errorf("duplicated %d, want about 100", r.stats.Duplicated)
+				}
+			}},
+		{jitterCase: jitterCase{name: "jitter 200ms", n: 1500, imp: mediatest.Impairment{Jitter: 200 * time.Millisecond, Seed: 5}},
+			minPlayed: 0.85, check: func(t *testing.T, r jitterRun) {
+				if r.maxDelay < 100*time.Millisecond {
+					t.Errorf("delay never adapted above %v with 200 ms jitter", r.maxDelay)
+				}
+				if r.stats.Jitter < 20*time.Millisecond {
+					t.Errorf("measured jitter %v", r.stats.Jitter)
+				}
+			}},
+		{jitterCase: jitterCase{name: "everything", n: 1500, imp: mediatest.Impairment{Loss: 0.03,
+			BurstLoss: 0.01, BurstLen: 3, Reorder: 0.05, Duplicate: 0.05, Jitter: 120 * time.Millisecond, Seed: 6}},
+			minPlayed: 0.8},
+		{jitterCase: jitterCase{name: "seq and ts wrap", n: 600, seq: 65200, ts: 0xffffffff - 160*100,
+			imp: mediatest.Impairment{Reorder: 0.05, Seed: 7}}, minPlayed: 0.97,
+			check: func(t *testing.T, r jitterRun) {
+				if r.maxDelay > 200*time.Millisecond {
+					t.Errorf("timestamp wrap inflated the delay to %v", r.maxDelay)
+				}
+			}},
+		{jitterCase: jitterCase{name: "ssrc change", n: 600, mutate: func(i int, st *mediatest.Stream) {
+			if i == 300 {
+				st.SSRC, st.Seq, st.TS, st.Marker = 0x9999, 7, 123456, true
+			}
+		}}, minPlayed: 0.95, check: func(t *testing.T, r jitterRun) {
+			if r.stats.Resets == 0 {
+				t.Error("SSRC change did not reset the buffer")
+			}
+		}},
+		{jitterCase: jitterCase{name: "stream stops", n: 600, stopAt: 200}, minPlayed: 200.0 / 600,
+			check: func(t *testing.T, r jitterRun) {
+				if r.stats.Lost != 0 {
+					t.Errorf("a stopped stream counted %d losses", r.stats.Lost)
+				}
+				if r.stats.Underruns < 400 {
+					t.Errorf("underruns %d after the stream stopped", r.stats.Underruns)
+				}
+			}},
+		{jitterCase: jitterCase{name: "sender clock 0.5% fast", n: 3000, skew: 1.005}, minPlayed: 0.98,
+			check: func(t *testing.T, r jitterRun) {
+				if r.stats.Dropped == 0 {
+					t.Error("a fast sender never made the buffer shed delay")
+				}
+			}},
+		{jitterCase: jitterCase{name: "sender clock 0.5% slow", n: 3000, skew: 0.995}, minPlayed: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runJitter(t, c.jitterCase)
+			// Output is strictly increasing: no duplicates, no reordering reach the decoder.
+			for i := 1; i < len(r.played); i++ {
+				if r.played[i] <= r.played[i-1] && !(c.name == "ssrc change") {
+					t.Fatalf("played %d after %d", r.played[i], r.played[i-1])
+				}
+			}
+			sent := c.n
+			if c.stopAt > 0 {
+				sent = c.stopAt
+			}
+			if got := float64(len(r.played)) / float64(sent); got < c.minPlayed*0.999 {
+				t.Errorf("played %d of %d (%.3f < %.3f); stats %+v", len(r.played), sent, got, c.minPlayed, r.stats)
+			}
+			if c.check != nil {
+				c.check(t, r)
+			}
+			t.Logf("played %d/%d lost %d stats %+v maxDelay %v", len(r.played), sent, r.lost, r.stats, r.maxDelay)
+		})
+	}
+}

@@ -530,4 +530,3 @@ func TestCloseUnblocksWaiters(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
-

@@ -86,7 +86,9 @@ func TestSendDTMFPausesInGo(t *testing.T) {
 	defer call.Release()
 	clk := esltest.NewManualClock()
 	done := make(chan error, 1)
-	go func() { done <- call.SendDTMF(ctx, esl.DTMFRequest{Digits: "12w3W4", Duration: 80 * time.Millisecond}, clk) }()
+	go func() {
+		done <- call.SendDTMF(ctx, esl.DTMFRequest{Digits: "12w3W4", Duration: 80 * time.Millisecond}, clk)
+	}()
 	eventually(t, "first pause", func() bool { return clk.Waiters() == 1 })
 	clk.Advance(499 * time.Millisecond)
 	if clk.Waiters() != 1 {

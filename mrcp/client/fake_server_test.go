@@ -21,12 +21,12 @@ import (
 // TCP control listener and media's RTP pipeline. RECOGNIZE collects DTMF (RFC 4733 or in-band)
 // until the builtin grammar's length; SPEAK sends a 440 Hz tone of toneDur, then SPEAK-COMPLETE.
 type fakeServer struct {
-	t    *testing.T
-	sip  *sip.Server
-	ctl  net.Listener
-	wg   sync.WaitGroup
-	ctx  context.Context
-	mu   sync.Mutex
+	t     *testing.T
+	sip   *sip.Server
+	ctl   net.Listener
+	wg    sync.WaitGroup
+	ctx   context.Context
+	mu    sync.Mutex
 	chans map[string]*fakeChannel // by channel id
 	ended chan string
 }
@@ -159,7 +159,7 @@ type digitSink struct {
 	digits chan rune
 }
 
-func (d *digitSink) Audio([]int16)            {}
+func (d *digitSink) Audio([]int16)           {}
 func (d *digitSink) DTMF(ev media.DTMFEvent) { d.digits <- ev.Digit }
 
 func (f *fakeServer) recognize(req *mrcp.Message, ch *fakeChannel, n int) *mrcp.Message {

@@ -24,7 +24,7 @@ import (
 type Session struct {
 	c             *Client
 	Resource      string
-	Channel       string        // "<id>@<resource>" from the answer
+	Channel       string // "<id>@<resource>" from the answer
 	CallID        string
 	InviteLatency time.Duration // INVITE sent to 200 OK received
 
@@ -33,17 +33,17 @@ type Session struct {
 	Codec     media.Format  // the answered codec
 	DTMF      *media.Format // the answered telephone-event, nil if none
 
-	invite  *sip.Request
-	ok      *sip.Response
-	cseq    uint32
-	ctrl    net.Conn
-	dec     *mrcp.Decoder
-	nextID  uint32
-	pending []*mrcp.Message // events read while waiting for a response
+	invite   *sip.Request
+	ok       *sip.Response
+	cseq     uint32
+	ctrl     net.Conn
+	dec      *mrcp.Decoder
+	nextID   uint32
+	pending  []*mrcp.Message // events read while waiting for a response
 	ctrlAddr string
-	ended   atomic.Bool
-	ctrlMu  sync.Mutex // ctrl is closed from the SIP goroutine on the server's BYE
-	once    sync.Once
+	ended    atomic.Bool
+	ctrlMu   sync.Mutex // ctrl is closed from the SIP goroutine on the server's BYE
+	once     sync.Once
 }
 
 // Open sets up a session for resource ("speechrecog", "speechsynth", "recorder"): INVITE,

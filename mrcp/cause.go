@@ -48,7 +48,7 @@ var recogCauseNames = [...]string{
 // String is the header value form, "NNN name".
 func (c RecogCause) String() string { return causeString(int(c), recogCauseNames[:]) }
 
-// SynthCause is a synthesizer Completion-Cause (RFC 6787 §8.4.12).
+// SynthCause is a synthesizer Completion-Cause (RFC 6787 §8.4).
 type SynthCause uint8
 
 const (
@@ -76,7 +76,7 @@ var synthCauseNames = [...]string{
 // String is the header value form, "NNN name".
 func (c SynthCause) String() string { return causeString(int(c), synthCauseNames[:]) }
 
-// RecordCause is a recorder Completion-Cause (RFC 6787 §10.4.3).
+// RecordCause is a recorder Completion-Cause (RFC 6787 §10.4).
 type RecordCause uint8
 
 const (

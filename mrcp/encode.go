@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Append appends the wire form of m to dst (RFC 6787 §5). The message-length is computed, and
@@ -114,6 +115,9 @@ func appendStatus(dst []byte, code int) []byte {
 }
 
 func appendSafe(dst []byte, s string) []byte {
+	if strings.IndexByte(s, '\r') < 0 && strings.IndexByte(s, '\n') < 0 {
+		return append(dst, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '\r' || c == '\n' {

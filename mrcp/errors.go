@@ -7,11 +7,12 @@ import (
 
 // Sentinels that StatusError and HeaderError wrap, so callers can errors.Is on the kind of failure.
 var (
-	ErrMalformed       = errors.New("mrcp: malformed message")
-	ErrVersion         = errors.New("mrcp: protocol version not supported")
-	ErrMessageLength   = errors.New("mrcp: message-length does not match the message")
-	ErrMessageTooLarge = errors.New("mrcp: message too large")
-	ErrHeaderValue     = errors.New("mrcp: illegal header value")
+	ErrMalformed         = errors.New("mrcp: malformed message")
+	ErrVersion           = errors.New("mrcp: protocol version not supported")
+	ErrMessageLength     = errors.New("mrcp: message-length does not match the message")
+	ErrMessageTooLarge   = errors.New("mrcp: message too large")
+	ErrHeaderValue       = errors.New("mrcp: illegal header value")
+	ErrUnsupportedHeader = errors.New("mrcp: header not supported by the resource")
 )
 
 // StatusError is a decode or validation failure that maps onto an RFC 6787 §5.4 status code, so

@@ -1,6 +1,10 @@
 package mrcp
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+	"strings"
+)
 
 // Parse parses exactly one whole message (RFC 6787 §5). The message-length of the start line
 // must equal len(b), and the body is Content-Length bytes (or, without Content-Length, whatever
@@ -70,14 +74,7 @@ func headEnd(b []byte, from int) int {
 	return -1
 }
 
-func indexLF(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
-}
+func indexLF(b []byte) int { return bytes.IndexByte(b, '\n') }
 
 // alloc puts a Message and room for a typical header in one allocation.
 type alloc struct {
@@ -91,12 +88,7 @@ type alloc struct {
 func parseHead(head []byte) (*Message, headInfo, *StatusError) {
 	info := headInfo{contentLength: -1}
 	s := string(head)
-	nl := 0
-	for _, c := range head {
-		if c == '\n' {
-			nl++
-		}
-	}
+	nl := bytes.Count(head, []byte("\n"))
 	line, rest := cutLine(s)
 	var tok [6]string
 	n := 0
@@ -224,13 +216,7 @@ func parseFields(m *Message, s string, info *headInfo) *StatusError {
 			}
 			continue
 		}
-		colon := -1
-		for i := 0; i < len(line); i++ {
-			if line[i] == ':' {
-				colon = i
-				break
-			}
-		}
+		colon := strings.IndexByte(line, ':')
 		name := ""
 		if colon > 0 {
 			name = trimSpace(line[:colon])
@@ -259,16 +245,15 @@ func parseFields(m *Message, s string, info *headInfo) *StatusError {
 
 // cutLine splits off the first line, without its CRLF or LF.
 func cutLine(s string) (line, rest string) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			line, rest = s[:i], s[i+1:]
-			if len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
-			}
-			return line, rest
-		}
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return s, ""
 	}
-	return s, ""
+	line, rest = s[:i], s[i+1:]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, rest
 }
 
 func trimSpace(s string) string {
@@ -306,13 +291,16 @@ func isDigits(s string) bool {
 func isToken(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c <= ' ' || c >= 0x7f {
-			return false
-		}
-		switch c {
-		case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
+		if c >= 0x80 || (c < 64 && tokenLo&(1<<c) == 0) || (c >= 64 && tokenHi&(1<<(c-64)) == 0) {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenLo and tokenHi are bit sets of the token characters 0-63 and 64-127: visible ASCII
+// except the separators ()<>@,;:\\"/[]?={}.
+const (
+	tokenLo uint64 = 0x03ff6cfa00000000
+	tokenHi uint64 = 0x57ffffffc7fffffe
+)

@@ -49,6 +49,9 @@ func (call *Call) Next(ctx context.Context) (*Event, error) {
 	return call.mb.next(ctx, call.UUID)
 }
 
+// Poll returns the call's next event if one is queued, without waiting.
+func (call *Call) Poll() *Event { return call.mb.poll(call.UUID) }
+
 // Execute runs a dialplan application on the channel and waits for its
 // CHANNEL_EXECUTE_COMPLETE. The Event-UUID is ours and registered before the
 // sendmsg is written.

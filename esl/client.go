@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/percipia/eslgo/command"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -199,7 +200,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 
 func (c *Client) subscribe(ctx context.Context, cn *conn) error {
 	events := append(append([]string{}, baseEvents...), c.cfg.Events...)
-	cmds := []string{"event " + c.cfg.Format + " " + strings.Join(dedupe(events), " ")}
+	cmds := []string{command.Event{Format: c.cfg.Format, Listen: dedupe(events)}.BuildMessage()}
 	if !c.cfg.IgnoreLostEventNotices {
 		cmds = append(cmds, "log 2")
 	}
@@ -365,7 +366,7 @@ func (c *Client) AddFilter(ctx context.Context, header, value string) error {
 	if err := checkLine(value); err != nil {
 		return err
 	}
-	cmd := "filter " + header + " " + value
+	cmd := command.Filter{EventHeader: header, FilterValue: value}.BuildMessage()
 	m, err := c.SendRaw(ctx, cmd)
 	if err != nil {
 		return err

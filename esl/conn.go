@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/percipia/eslgo/command"
 )
 
 // defaultWriteTimeout bounds a write with no context deadline: a peer that stops
@@ -84,7 +86,7 @@ func (c *conn) authenticate(password string, deadline time.Time) error {
 	if strings.ContainsAny(password, "\r\n") {
 		return fmt.Errorf("%w: password contains a line break", ErrInvalidValue)
 	}
-	if _, err := io.WriteString(c.nc, "auth "+password+"\n\n"); err != nil {
+	if _, err := io.WriteString(c.nc, command.Auth{Password: password}.BuildMessage()+"\n\n"); err != nil {
 		return fmt.Errorf("esl: sending auth: %w", err)
 	}
 	m, err := ReadMessage(c.br)

@@ -111,6 +111,21 @@ func (b *mailbox) next(ctx context.Context, uuid string) (*Event, error) {
 	}
 }
 
+// poll returns the next event without waiting, or nil.
+func (b *mailbox) poll(uuid string) *Event {
+	b.mu.Lock()
+	if b.dropped == 0 && len(b.items) == 0 {
+		b.mu.Unlock()
+		return nil
+	}
+	b.mu.Unlock()
+	ev, err := b.next(context.Background(), uuid)
+	if err != nil {
+		return nil
+	}
+	return ev
+}
+
 func (b *mailbox) close() {
 	b.mu.Lock()
 	b.closed = true

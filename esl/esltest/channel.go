@@ -32,6 +32,7 @@ type channel struct {
 	apps      []AppRecord
 	recording string
 	breaks    int
+	said      int // Behavior.Says consumed
 }
 
 // AppRecord is one application the channel ran, with its virtual start and end.
@@ -318,6 +319,13 @@ func (ch *channel) detect(arg string) (string, string) {
 	}
 	noInput := ms("no-input-timeout", 5*time.Second)
 	complete := ms("speech-complete-timeout", 800*time.Millisecond)
+	if ch.remote == nil && ch.said < len(ch.beh.Says) {
+		text := ch.beh.Says[ch.said]
+		ch.said++
+		ch.now += 300*time.Millisecond + time.Duration(len(text))*60*time.Millisecond + complete
+		ch.setVar("detect_speech_result", nlsml(g, text))
+		return "", ""
+	}
 	if ch.remote == nil {
 		ch.now += noInput
 		ch.setVar("detect_speech_result", noInputNLSML)
@@ -329,10 +337,29 @@ func (ch *channel) detect(arg string) (string, string) {
 		ch.setVar("detect_speech_result", noInputNLSML)
 		return "", ""
 	}
-	ch.setVar("detect_speech_result", fmt.Sprintf(
-		"<?xml version=\"1.0\"?>\n<result>\n  <interpretation grammar=\"%s\" confidence=\"0.92\">\n    <instance>%s</instance>\n    <input mode=\"speech\">%s</input>\n  </interpretation>\n</result>",
-		g, text, text))
+	ch.setVar("detect_speech_result", nlsml(g, text))
 	return "", ""
+}
+
+func nlsml(grammar, text string) string {
+	return fmt.Sprintf("<?xml version=\"1.0\"?>\n<result>\n  <interpretation grammar=\"%s\" confidence=\"0.92\">\n"+
+		"    <instance>%s</instance>\n    <input mode=\"speech\">%s</input>\n  </interpretation>\n</result>", grammar, text, text)
+}
+
+// PressDigits is the far end pressing keys: DTMF events on the channel.
+func (s *Server) PressDigits(uuid, digits string) error {
+	ch := s.channel(uuid)
+	if ch == nil {
+		return errNoChannel
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for i := 0; i < len(digits); i++ {
+		ch.now += 250 * time.Millisecond
+		ch.event(esl.EventDTMF, "switch_channel_dequeue_dtmf", esl.Header{Name: "DTMF-Digit", Value: digits[i : i+1]},
+			esl.Header{Name: "DTMF-Duration", Value: "800"}, esl.Header{Name: "DTMF-Source", Value: "RTP"})
+	}
+	return nil
 }
 
 const noInputNLSML = "<?xml version=\"1.0\"?>\n<result>\n  <interpretation>\n    <input><noinput/></input>\n  </interpretation>\n</result>"

@@ -27,7 +27,10 @@ type Behavior struct {
 	EarlyMedia bool          // CHANNEL_PROGRESS_MEDIA before answer
 	Reject     string        // hang up with this cause instead of answering
 	Attendant  *Attendant    // what the far end says and does with digits
-	DTMFType   string        // dtmf_type of the leg; default rfc2833
+	// Says is a conversational caller: the i-th speech detection on the leg
+	// hears Says[i] (a voice-bot test's customer).
+	Says     []string
+	DTMFType string // dtmf_type of the leg; default rfc2833
 }
 
 // Options configure the fake.

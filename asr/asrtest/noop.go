@@ -1,7 +1,10 @@
 package asrtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
+	"errors"
 	"io"
 	"os"
 	"strconv"
@@ -38,7 +41,7 @@ func (n *Noop) Info(context.Context) (asr.RecognizerInfo, error) {
 
 func (n *Noop) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
 	for _, g := range req.Grammars {
-		if g.ContentType == "application/srgs+xml" && !looksLikeXML(g.Body) {
+		if g.ContentType == "application/srgs+xml" && !wellFormed(g.Body) {
 			return nil, asr.Errorf(asr.ErrBadGrammar, false, "grammar %q is not XML", g.ID)
 		}
 	}
@@ -70,15 +73,22 @@ func (n *Noop) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.Rec
 	return s, nil
 }
 
-func looksLikeXML(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
+// wellFormed is all the grammar checking a no-op engine does: the XML must parse.
+func wellFormed(b []byte) bool {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	seen := false
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return seen
 		}
-		return c == '<'
+		if err != nil {
+			return false
+		}
+		if _, ok := tok.(xml.StartElement); ok {
+			seen = true
+		}
 	}
-	return false
 }
 
 func paramInt(p map[string]string, k string) int {

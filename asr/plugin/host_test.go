@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/asrtest"
 )
 
 func startNoop(t testing.TB, mut func(*HostConfig)) *Host {
@@ -218,4 +219,12 @@ func TestSynthesize(t *testing.T) {
 	if _, err := s2.Recv(); asr.KindOf(err) != asr.ErrBadParameter {
 		t.Fatalf("empty text: %v", err)
 	}
+}
+
+func TestConformanceNoopPlugin(t *testing.T) {
+	h := startNoop(t, nil)
+	crash := func(t *testing.T) { syscall.Kill(h.PIDs()[0], syscall.SIGKILL) }
+	asrtest.RunRecognizer(t, func(*testing.T) asr.Recognizer { return h.Recognizer() }, asrtest.Options{SampleRate: 8000, Crash: crash})
+	asrtest.RunSynthesizer(t, func(*testing.T) asr.Synthesizer { return h.Synthesizer() },
+		asrtest.SynthOptions{AllowSilence: true, MinSeconds: 0.2, Crash: crash})
 }

@@ -118,11 +118,7 @@ func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
 	}
 	r.tsMul = r.rate * 1000 / r.audio.ClockRate
 	r.jb = NewJitterBuffer(cfg.Jitter, r.audio.ClockRate)
-	var conc Concealer
-	if cc, ok := r.pts[r.audio.PT].dec.(Concealer); ok {
-		conc = cc
-	}
-	r.plc = NewPLC(r.rate, conc)
+	r.plc = NewPLC(r.rate, r.pts[r.audio.PT].dec)
 	r.rs = NewResampler(r.rate, r.cfg.OutputRate)
 	r.events.clockRate = r.audio.ClockRate
 	if !haveTE {

@@ -71,7 +71,7 @@ var (
 		mrcp.HeaderSpeechCompleteTimeout:   "800",
 		mrcp.HeaderSpeechIncompleteTimeout: "1500",
 		mrcp.HeaderDTMFInterdigitTimeout:   "5000",
-		mrcp.HeaderDTMFTermTimeout:         "0",
+		mrcp.HeaderDTMFTermTimeout:         "10000",
 		mrcp.HeaderSpeechLanguage:          "en-US",
 		mrcp.HeaderRecognitionMode:         "normal",
 		mrcp.HeaderStartInputTimers:        "true",

@@ -191,21 +191,9 @@ func (rec *recognition) dtmfResult() (*nlsml.Result, bool) {
 			inst = digits
 		}
 		return &nlsml.Result{Interpretations: []nlsml.Interpretation{{
-			Grammar: g.def.id, Confidence: 1, Instance: inst, Input: spaced(digits), Mode: "dtmf"}}}, true
+			Grammar: g.def.id, Confidence: 1, Instance: inst, Input: digits, Mode: "dtmf"}}}, true
 	}
 	return nil, false
-}
-
-// spaced writes DTMF input one key per token, as SRGS DTMF tokens are.
-func spaced(digits string) string {
-	var b strings.Builder
-	for i, r := range digits {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // startVoice opens the engine stream for the voice grammars. The stream's events come back on the

@@ -24,10 +24,9 @@ type Hangup interface {
 	Bye(ctx context.Context, callID string) error
 }
 
-// Backends are the engines sessions use.
+// Backends are the engines sessions use. DTMF grammars never reach them: the session matches
+// keys itself because DTMF-Interdigit-Timeout and DTMF-Term-Timeout depend on the match state.
 type Backends struct {
-	// DTMF serves recognitions whose grammars are all DTMF grammars. Nil: the built-in matcher.
-	DTMF asr.Recognizer
 	// Recognizer serves voice grammars; nil answers them with 407 / Completion-Cause 006.
 	Recognizer asr.Recognizer
 	// Synthesizer serves SPEAK; nil fails SPEAK with Completion-Cause 004 error.

@@ -1,0 +1,445 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/mrcp/sdp"
+	"github.com/mrcpd/mrcpd/mrcp/sip"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeClock fires timers only when the test advances it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+// waitTimers waits until n timers are pending (the session arms them on its own goroutine).
+func (c *fakeClock) waitTimers(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		k := 0
+		for _, x := range c.timers {
+			if !x.stopped {
+				k++
+			}
+		}
+		c.mu.Unlock()
+		if k >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d timers pending, want %d", k, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Advance moves time and runs what fell due, in order, on the caller's goroutine.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// fakeMedia hands out real loopback UDP sockets but in-memory receivers and senders.
+type fakeMedia struct {
+	mu  sync.Mutex
+	rx  []*fakeReceiver
+	tx  []*fakeSender
+}
+
+func (f *fakeMedia) Formats() []sdp.Format {
+	return []sdp.Format{{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1},
+		{PT: 8, Name: "PCMA", ClockRate: 8000, Channels: 1},
+		{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1, Fmtp: "0-15"}}
+}
+
+func (f *fakeMedia) Listen() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
+
+func (f *fakeMedia) NewReceiver(net.PacketConn, ReceiverParams) (Receiver, error) {
+	r := &fakeReceiver{sink: make(chan Sink, 1), last: time.Now()}
+	f.mu.Lock()
+	f.rx = append(f.rx, r)
+	f.mu.Unlock()
+	return r, nil
+}
+
+func (f *fakeMedia) NewSender(net.PacketConn, SenderParams) (Sender, error) {
+	s := &fakeSender{}
+	f.mu.Lock()
+	f.tx = append(f.tx, s)
+	f.mu.Unlock()
+	return s, nil
+}
+
+func (f *fakeMedia) receiver(t *testing.T, i int) Sink {
+	t.Helper()
+	f.mu.Lock()
+	r := f.rx[i]
+	f.mu.Unlock()
+	select {
+	case s := <-r.sink:
+		r.sink <- s
+		return s
+	case <-time.After(5 * time.Second):
+		t.Fatal("receiver never started")
+	}
+	return nil
+}
+
+type fakeReceiver struct {
+	sink chan Sink
+	last time.Time
+}
+
+func (r *fakeReceiver) Run(ctx context.Context, s Sink) error {
+	r.sink <- s
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (r *fakeReceiver) LastPacket() time.Time { return r.last }
+
+// fakeSender "plays" instantly and records what it was given.
+type fakeSender struct {
+	mu      sync.Mutex
+	written int
+	flushed int
+}
+
+func (s *fakeSender) Run(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+func (s *fakeSender) Write(pcm []int16) error {
+	s.mu.Lock()
+	s.written += len(pcm)
+	s.mu.Unlock()
+	return nil
+}
+func (s *fakeSender) End() <-chan struct{} { c := make(chan struct{}); close(c); return c }
+func (s *fakeSender) Flush()               { s.mu.Lock(); s.flushed++; s.mu.Unlock() }
+func (s *fakeSender) Pause()               {}
+func (s *fakeSender) Resume()              {}
+
+// fakeHangup records server-initiated BYEs.
+type fakeHangup struct{ byes chan string }
+
+func (h *fakeHangup) Bye(_ context.Context, callID string) error { h.byes <- callID; return nil }
+
+type harness struct {
+	t      *testing.T
+	srv    *Server
+	clock  *fakeClock
+	media  *fakeMedia
+	hangup *fakeHangup
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newHarness(t *testing.T, mod func(*Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: newFakeClock(), media: &fakeMedia{}, hangup: &fakeHangup{byes: make(chan string, 16)}}
+	cfg := Config{Addr: "127.0.0.1:0", Media: h.media, Clock: h.clock, MaxMessageSize: 4096,
+		RecorderDir: t.TempDir(), ConnectTimeout: 10 * time.Second, MediaTimeout: -1}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetHangup(h.hangup)
+	h.srv = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-h.done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return h
+}
+
+func fixture(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sdpBody is the SDP of a captured INVITE.
+func sdpBody(t *testing.T, rel string) []byte {
+	b := fixture(t, rel)
+	i := strings.Index(string(b), "\r\n\r\n")
+	if i < 0 {
+		i = strings.Index(string(b), "\n\n")
+		return b[i+2:]
+	}
+	return b[i+4:]
+}
+
+var channelRE = regexp.MustCompile(`a=channel:(\S+)`)
+
+// offer runs an INVITE's offer and returns the channel ids of the answer.
+func (h *harness) offer(callID string, body []byte) ([]string, []byte) {
+	h.t.Helper()
+	ans, err := h.srv.Offer(context.Background(), &sip.Call{CallID: callID, Remote: "127.0.0.1:5092"}, body, false)
+	if err != nil {
+		h.t.Fatalf("Offer: %v", err)
+	}
+	var ids []string
+	for _, m := range channelRE.FindAllSubmatch(ans, -1) {
+		ids = append(ids, string(m[1]))
+	}
+	return ids, ans
+}
+
+// client is a raw control connection.
+type client struct {
+	t    *testing.T
+	c    net.Conn
+	dec  *mrcp.Decoder
+	msgs chan *mrcp.Message
+	errs chan error
+}
+
+func (h *harness) dial() *client {
+	h.t.Helper()
+	c, err := net.Dial("tcp", h.srv.Addr().String())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cl := &client{t: h.t, c: c, dec: mrcp.NewDecoder(c, 1<<20), msgs: make(chan *mrcp.Message, 64), errs: make(chan error, 1)}
+	go func() {
+		for {
+			m, err := cl.dec.Decode()
+			if err != nil {
+				cl.errs <- err
+				close(cl.msgs)
+				return
+			}
+			cl.msgs <- m
+		}
+	}()
+	h.t.Cleanup(func() { c.Close() })
+	return cl
+}
+
+func (cl *client) write(b []byte) {
+	cl.t.Helper()
+	if _, err := cl.c.Write(b); err != nil {
+		cl.t.Fatal(err)
+	}
+}
+
+func (cl *client) send(m *mrcp.Message) { cl.write(m.Append(nil)) }
+
+// sendFixture sends a captured client message with its channel replaced by ours.
+func (cl *client) sendFixture(rel, channel string) *mrcp.Message {
+	cl.t.Helper()
+	m, err := mrcp.Parse(fixture(cl.t, rel))
+	if err != nil {
+		cl.t.Fatalf("%s: %v", rel, err)
+	}
+	m.Header.Set(mrcp.HeaderChannelIdentifier, channel)
+	cl.send(m)
+	return m
+}
+
+func (cl *client) next() *mrcp.Message {
+	cl.t.Helper()
+	select {
+	case m, ok := <-cl.msgs:
+		if !ok {
+			cl.t.Fatalf("connection closed: %v", <-cl.errs)
+		}
+		return m
+	case <-time.After(5 * time.Second):
+		cl.t.Fatal("no message from server")
+	}
+	return nil
+}
+
+// closed waits for the server to close the connection.
+func (cl *client) closed() {
+	cl.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-cl.msgs:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			cl.t.Fatal("server kept the connection open")
+		}
+	}
+}
+
+// expect checks start line and headers against want (a fixture), with the channel replaced.
+func expect(t *testing.T, got *mrcp.Message, want *mrcp.Message) {
+	t.Helper()
+	if got.Kind != want.Kind || got.Name != want.Name || got.RequestID != want.RequestID ||
+		got.StatusCode != want.StatusCode || got.State != want.State {
+		t.Fatalf("start line: got %v %s %d %d %s, want %v %s %d %d %s", got.Kind, got.Name, got.RequestID,
+			got.StatusCode, got.State, want.Kind, want.Name, want.RequestID, want.StatusCode, want.State)
+	}
+	for _, f := range want.Header.Fields {
+		if equalName(f.Name, mrcp.HeaderChannelIdentifier) || equalName(f.Name, mrcp.HeaderContentLength) {
+			continue
+		}
+		if v, ok := got.Header.Get(f.Name); !ok || v != f.Value {
+			t.Errorf("header %s: got %q (present %v), want %q", f.Name, v, ok, f.Value)
+		}
+	}
+}
+
+func wantFixture(t *testing.T, rel, channel string) *mrcp.Message {
+	m, err := mrcp.Parse(fixture(t, rel))
+	if err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	m.Header.Set(mrcp.HeaderChannelIdentifier, channel)
+	return m
+}
+
+// holdRecognizer is a voice engine that hears nothing until cancelled, or answers Final text when
+// it is given FinalizeInput.
+type holdRecognizer struct{ text string }
+
+func (r *holdRecognizer) Info(context.Context) (asr.RecognizerInfo, error) {
+	return asr.RecognizerInfo{Name: "hold", GrammarTypes: []string{"application/srgs+xml"}, SampleRates: []int{8000}}, nil
+}
+
+func (r *holdRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	return &holdStream{ctx: ctx, cancel: cancel, text: r.text, fin: make(chan struct{}, 1)}, nil
+}
+
+type holdStream struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	text   string
+	fin    chan struct{}
+	sent   bool
+}
+
+func (s *holdStream) Send(in asr.Input) error {
+	if _, ok := in.(*asr.FinalizeInput); ok {
+		select {
+		case s.fin <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (s *holdStream) Recv() (asr.Event, error) {
+	if s.sent {
+		return nil, io.EOF
+	}
+	select {
+	case <-s.ctx.Done():
+		return nil, s.ctx.Err()
+	case <-s.fin:
+		s.sent = true
+		return &asr.Final{Alternatives: []asr.Alternative{{Text: s.text, Confidence: 0.9}}}, nil
+	}
+}
+
+func (s *holdStream) Close() error { s.cancel(); return nil }
+
+// toneSynth emits n chunks of a known PCM pattern.
+type toneSynth struct{ chunks int }
+
+func (s *toneSynth) Info(context.Context) (asr.SynthesizerInfo, error) {
+	return asr.SynthesizerInfo{Name: "tone", SampleRates: []int{8000}}, nil
+}
+
+func (s *toneSynth) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
+	return &toneStream{ctx: ctx, left: s.chunks}, nil
+}
+
+type toneStream struct {
+	ctx  context.Context
+	left int
+}
+
+func (s *toneStream) Recv() (asr.SynthEvent, error) {
+	if err := s.ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.left == 0 {
+		return nil, io.EOF
+	}
+	s.left--
+	return &asr.SynthAudio{PCM: make([]int16, 160)}, nil
+}
+
+func (s *toneStream) Close() error { return nil }
+
+var _ = bufio.NewReader

@@ -106,9 +106,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // fakeMedia hands out real loopback UDP sockets but in-memory receivers and senders.
 type fakeMedia struct {
-	mu  sync.Mutex
-	rx  []*fakeReceiver
-	tx  []*fakeSender
+	mu sync.Mutex
+	rx []*fakeReceiver
+	tx []*fakeSender
 }
 
 func (f *fakeMedia) Formats() []sdp.Format {

@@ -191,7 +191,7 @@ func TestValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Header.Validate(m.Resource()); err != nil {
+		if err := m.Validate(); err != nil {
 			t.Errorf("%s: %v", path, err)
 		}
 	}

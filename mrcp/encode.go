@@ -13,6 +13,10 @@ import (
 // CR and LF inside values are written as spaces so that no value can inject a header line.
 func (m *Message) Append(dst []byte) []byte {
 	hasCL := false
+	sep := 2 // ": "
+	if m.compact {
+		sep = 1
+	}
 	n := len(Version) + 2 + m.startTailLen() + 2
 	for i := range m.Header.Fields {
 		f := &m.Header.Fields[i]
@@ -21,10 +25,10 @@ func (m *Message) Append(dst []byte) []byte {
 			hasCL = true
 			vlen = digitCount(uint64(len(m.Body)))
 		}
-		n += len(f.Name) + 2 + vlen + 2
+		n += len(f.Name) + sep + vlen + 2
 	}
 	if !hasCL && len(m.Body) > 0 {
-		n += len(HeaderContentLength) + 2 + digitCount(uint64(len(m.Body))) + 2
+		n += len(HeaderContentLength) + sep + digitCount(uint64(len(m.Body))) + 2
 	}
 	n += 2 + len(m.Body)
 	// The length covers its own digits (§5.1): the smallest total that is a fixed point.
@@ -60,7 +64,10 @@ func (m *Message) Append(dst []byte) []byte {
 	for i := range m.Header.Fields {
 		f := &m.Header.Fields[i]
 		dst = appendSafe(dst, f.Name)
-		dst = append(dst, ':', ' ')
+		dst = append(dst, ':')
+		if !m.compact {
+			dst = append(dst, ' ')
+		}
 		if equalFold(f.Name, HeaderContentLength) {
 			dst = strconv.AppendUint(dst, uint64(len(m.Body)), 10)
 		} else {
@@ -70,7 +77,10 @@ func (m *Message) Append(dst []byte) []byte {
 	}
 	if !hasCL && len(m.Body) > 0 {
 		dst = append(dst, HeaderContentLength...)
-		dst = append(dst, ':', ' ')
+		dst = append(dst, ':')
+		if !m.compact {
+			dst = append(dst, ' ')
+		}
 		dst = strconv.AppendUint(dst, uint64(len(m.Body)), 10)
 		dst = append(dst, '\r', '\n')
 	}

@@ -47,6 +47,10 @@ type Message struct {
 	State      RequestState // responses and events
 	Header     Header
 	Body       []byte
+
+	// compact records that every parsed header field had no space after its colon (the layout
+	// of RFC 6787's examples), so that Append reproduces it.
+	compact bool
 }
 
 // Field is one header field as it appeared on the wire (name case kept, value trimmed).

@@ -198,6 +198,8 @@ func parseState(s string) RequestState {
 // folded onto lines starting with white space) up to the empty line.
 func parseFields(m *Message, s string, info *headInfo) *StatusError {
 	var serr *StatusError
+	spaced := 0
+	defer func() { m.compact = spaced == 0 && len(m.Header.Fields) > 0 }()
 	for len(s) > 0 {
 		var line string
 		line, s = cutLine(s)
@@ -227,7 +229,11 @@ func parseFields(m *Message, s string, info *headInfo) *StatusError {
 			}
 			continue
 		}
-		value := trimSpace(line[colon+1:])
+		raw := line[colon+1:]
+		if len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+			spaced++
+		}
+		value := trimSpace(raw)
 		m.Header.Fields = append(m.Header.Fields, Field{Name: name, Value: value})
 		if equalFold(name, HeaderContentLength) {
 			cl, ok := parseDigits(value, 10)

@@ -28,6 +28,24 @@ func (h *Header) Validate(r Resource) error {
 	return nil
 }
 
+// Validate checks the header of m for the resource named by its Channel-Identifier. GET-PARAMS
+// lists the fields it asks for with empty values (§6.1), which are not checked.
+func (m *Message) Validate() error {
+	r := m.Resource()
+	for _, f := range m.Header.Fields {
+		if f.Value == "" && m.Kind == KindRequest && m.Name == MethodGetParams {
+			if spec := LookupHeader(f.Name); spec != nil && !spec.AllowedOn(r) {
+				return &StatusError{Code: Status403, Header: f.Name, Reason: "not a header of the " + string(r) + " resource", err: ErrUnsupportedHeader}
+			}
+			continue
+		}
+		if err := ValidateField(r, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Check validates a value against the header's type; the error is a *HeaderError.
 func (s *HeaderSpec) Check(v string) error {
 	var err error

@@ -99,7 +99,7 @@ func (h *fakeHandler) waitEnded(t *testing.T) endedCall {
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // startServer runs a Server on 127.0.0.1 with a free port until the test ends.
-func startServer(t *testing.T, cfg Config, h Handler) *Server {
+func startServer(t testing.TB, cfg Config, h Handler) *Server {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -122,7 +122,7 @@ func startServer(t *testing.T, cfg Config, h Handler) *Server {
 
 // peer is a hand-driven SIP client on a real loopback socket that replays captured messages.
 type peer struct {
-	t         *testing.T
+	t         testing.TB
 	transport string
 	conn      net.Conn
 	rd        *bufio.Reader
@@ -130,7 +130,7 @@ type peer struct {
 	fixtures  string
 }
 
-func newPeer(t *testing.T, s *Server, transport string) *peer {
+func newPeer(t testing.TB, s *Server, transport string) *peer {
 	t.Helper()
 	server := s.Addr(transport).String()
 	var conn net.Conn

@@ -39,7 +39,8 @@ func NewDecoder(r io.Reader, maxSize int) *Decoder {
 
 // Decode returns the next message. Errors are *StatusError for bad input (Fatal() says whether
 // the stream can still be read), io.EOF at a clean end of stream, io.ErrUnexpectedEOF inside a
-// message, or the reader's error. After a fatal error every call returns it again.
+// message, or the reader's error. After a fatal *StatusError or the end of the stream every call
+// returns the same error again.
 func (d *Decoder) Decode() (*Message, error) {
 	if d.err != nil {
 		return nil, d.err
@@ -153,12 +154,19 @@ func (d *Decoder) tooLarge(what string) *StatusError {
 	return e
 }
 
-// fail records a fatal error: the stream position is lost.
+// fail records an error after which nothing more can be decoded: lost framing or the end of
+// the stream. Other reader errors (a read deadline, say) are returned without being kept, so a
+// caller may retry; buffered bytes are not lost.
 func (d *Decoder) fail(err error) error {
-	if se, ok := err.(*StatusError); ok {
-		se.fatal = true
+	switch e := err.(type) {
+	case *StatusError:
+		e.fatal = true
+		d.err = err
+	default:
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			d.err = err
+		}
 	}
-	d.err = err
 	return err
 }
 

@@ -120,3 +120,30 @@ func TestDecoderReusesBuffer(t *testing.T) {
 		t.Errorf("%v allocations for 100 messages read byte by byte", allocs)
 	}
 }
+
+// timeoutReader fails its first read with a transient error, then serves the data.
+type timeoutReader struct {
+	failed bool
+	r      io.Reader
+}
+
+var errTransient = errors.New("i/o timeout")
+
+func (t *timeoutReader) Read(p []byte) (int, error) {
+	if !t.failed {
+		t.failed = true
+		return 0, errTransient
+	}
+	return t.r.Read(p)
+}
+
+func TestDecoderTransientReadError(t *testing.T) {
+	msg := withLength(crlf("MRCP/2.0 LEN STOP 9\nChannel-Identifier: a@speechrecog\n\n"))
+	d := NewDecoder(&timeoutReader{r: strings.NewReader(msg)}, 0)
+	if _, err := d.Decode(); err != errTransient {
+		t.Fatalf("first Decode: %v", err)
+	}
+	if m, err := d.Decode(); err != nil || m.RequestID != 9 {
+		t.Fatalf("after a transient error: %v %v", m, err)
+	}
+}

@@ -50,7 +50,7 @@ type Handler interface {
 // Config of the SIP agent.
 type Config struct {
 	Addr           string   // UDP and TCP listen address, e.g. 127.0.0.1:8060 (port 0: any free port, same for both)
-	Transports     []string // "udp", "tcp"; empty: both
+	Transports     []string // "udp", "tcp" ("tls" is accepted: TLS runs when TLSCert and TLSKey are set); empty: udp and tcp
 	TLSAddr        string   // TLS listen address, used when TLSCert and TLSKey are set
 	TLSCert        string
 	TLSKey         string
@@ -145,8 +145,9 @@ func (s *Server) listen() error {
 		switch t = strings.ToLower(t); t {
 		case "udp", "tcp":
 			want[t] = true
+		case "tls": // enabled by TLSCert and TLSKey on TLSAddr
 		default:
-			return fmt.Errorf("sip: unknown transport %q (want udp, tcp)", t)
+			return fmt.Errorf("sip: unknown transport %q (want udp, tcp, tls)", t)
 		}
 	}
 	var lastErr error

@@ -51,8 +51,12 @@ func TestEndToEndCodecs(t *testing.T) {
 			got, lag := mediatest.Align(in, rec.PCM, 16000/2)
 			snr := mediatest.SNR(in, got)
 			t.Logf("%s: %s lag %d SNR %.1f dB", f, l.Receiver, lag, snr)
-			if snr < 15 {
-				t.Errorf("SNR %.1f dB < 15", snr)
+			floor := 15.0
+			if f.Name == "opus" {
+				floor = 10 // a perceptual codec: waveform SNR is not what it keeps
+			}
+			if snr < floor {
+				t.Errorf("SNR %.1f dB < %.0f", snr, floor)
 			}
 		})
 	}

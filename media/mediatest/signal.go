@@ -124,3 +124,42 @@ func itoa(n int) string {
 	b[i] = byte('0' + n)
 	return string(b[i:])
 }
+
+// SegmentalSNR compares got with ref in blocks of block samples, re-aligning each block within ±search
+// samples of the previous block's delay (the jitter buffer may move the delay by a packet or two),
+// and returns the mean of the per-block SNRs in dB (each capped at 60 dB; silent blocks are skipped).
+// lag0 is the initial delay estimate.
+func SegmentalSNR(ref, got []int16, block, lag0, search int) float64 {
+	lag := lag0
+	var sum float64
+	var n int
+	for start := 0; start+block <= len(ref); start += block {
+		r := ref[start : start+block]
+		var e float64
+		for _, v := range r {
+			e += float64(v) * float64(v)
+		}
+		if e/float64(block) < 100*100 {
+			continue
+		}
+		best, bestSNR := lag, math.Inf(-1)
+		for l := lag - search; l <= lag+search; l++ {
+			if start+l < 0 || start+l+block > len(got) {
+				continue
+			}
+			if s := SNR(r, got[start+l:start+l+block]); s > bestSNR {
+				best, bestSNR = l, s
+			}
+		}
+		if math.IsInf(bestSNR, -1) {
+			break
+		}
+		lag = best
+		sum += min(bestSNR, 60)
+		n++
+	}
+	if n == 0 {
+		return math.Inf(-1)
+	}
+	return sum / float64(n)
+}

@@ -34,6 +34,8 @@ type SIPConfig struct {
 	TLSKey         string   `yaml:"tls_key"`
 	SessionExpires Duration `yaml:"session_expires"`
 	MaxSessions    int      `yaml:"max_sessions"`
+	// DrainTimeout bounds how long SIGTERM waits for live sessions before exiting.
+	DrainTimeout Duration `yaml:"drain_timeout"`
 }
 
 type MRCPConfig struct {
@@ -50,6 +52,7 @@ type RTPConfig struct {
 	Ports        PortRange    `yaml:"ports"`
 	MediaTimeout Duration     `yaml:"media_timeout"`
 	Symmetric    bool         `yaml:"symmetric"`
+	InbandDTMF   bool         `yaml:"inband_dtmf"`
 	Jitter       JitterConfig `yaml:"jitter"`
 	Codecs       []string     `yaml:"codecs"`
 }
@@ -96,11 +99,12 @@ type PluginConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		SIP: SIPConfig{Addr: "127.0.0.1:8060", Transports: []string{"udp", "tcp"},
-			SessionExpires: Duration(600 * time.Second), MaxSessions: 1000},
+			SessionExpires: Duration(600 * time.Second), MaxSessions: 1000,
+			DrainTimeout: Duration(30 * time.Second)},
 		MRCP: MRCPConfig{Addr: "127.0.0.1:1544", MaxMessageSize: 1 << 20,
 			ConnectTimeout: Duration(10 * time.Second)},
 		RTP: RTPConfig{IP: "127.0.0.1", Ports: PortRange{Min: 10000, Max: 11999},
-			MediaTimeout: Duration(60 * time.Second),
+			MediaTimeout: Duration(60 * time.Second), InbandDTMF: true,
 			Jitter: JitterConfig{Initial: Duration(50 * time.Millisecond),
 				Min: Duration(20 * time.Millisecond), Max: Duration(600 * time.Millisecond)}},
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:8061"},

@@ -81,9 +81,26 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	// The first SIGTERM/SIGINT drains; a second one stops at once.
+	soft, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	hard, stopHard := context.WithCancel(ctx)
+	defer stopHard()
+	go func() {
+		<-soft.Done()
+		stop()
+		again, cancel := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		defer cancel()
+		select {
+		case <-again.Done():
+			stopHard()
+		case <-hard.Done():
+		}
+	}()
 	log.Info("mrcpd starting", "sip", cfg.SIP.Addr, "mrcp", cfg.MRCP.Addr, "rtp", cfg.RTP.Ports.String())
-	<-ctx.Done()
-	return nil
+	d, err := newDaemon(ctx, cfg, o.config, log)
+	if err != nil {
+		return err
+	}
+	return d.run(soft, hard, cfg.SIP.DrainTimeout.D())
 }

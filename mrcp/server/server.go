@@ -256,7 +256,7 @@ func (s *Server) connGone(c *conn) {
 	}
 	s.mu.Unlock()
 	for _, se := range ended {
-		se.end(ErrConnLost, true)
+		se.post(se.connLost)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
 
@@ -110,8 +111,12 @@ func TestDTMFRecognition(t *testing.T) {
 			}
 			if tt.input != "" {
 				body := string(m.Body)
-				if !strings.Contains(body, `mode="dtmf"`) || !strings.Contains(body, ">"+tt.input+"<") {
-					t.Fatalf("NLSML lacks dtmf input %s:\n%s", tt.input, body)
+				res, err := nlsml.Parse(m.Body)
+				if err != nil || len(res.Interpretations) != 1 {
+					t.Fatalf("NLSML %v:\n%s", err, body)
+				}
+				if in := res.Interpretations[0]; in.Mode != "dtmf" || nlsml.DTMFDigits(in.Input) != tt.input {
+					t.Fatalf("NLSML input %q mode %q, want dtmf %s:\n%s", in.Input, in.Mode, tt.input, body)
 				}
 				if m.Header.Value(mrcp.HeaderContentType) != "application/x-nlsml" {
 					t.Fatalf("Content-Type %q", m.Header.Value(mrcp.HeaderContentType))
@@ -255,6 +260,8 @@ func TestSessionEnds(t *testing.T) {
 		cl.send(mrcp.NewRequest(mrcp.MethodGetParams, 1, ids[0]))
 		cl.next()
 		cl.c.Close()
+		h.clock.waitTimers(t, 2) // connect timer, then the grace period
+		h.clock.Advance(connLossGrace)
 		if id := <-h.hangup.byes; id != "call-1" {
 			t.Fatalf("BYE for %s", id)
 		}

@@ -52,11 +52,11 @@ func newSession(s *Server, call *sip.Call) *session {
 	}
 	log := call.Logger
 	if log == nil {
-		log = s.log
+		log = s.log.With("call-id", call.CallID)
 	}
 	ctx, cancel := context.WithCancelCause(s.baseCtx)
 	return &session{srv: s, callID: call.CallID, remoteHost: host,
-		log: log.With("call-id", call.CallID), ctx: ctx, cancel: cancel,
+		log: log, ctx: ctx, cancel: cancel,
 		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}),
 		channels: map[string]*channel{}}
 }
@@ -164,6 +164,27 @@ func (se *session) teardown() {
 	}
 	se.srv.cfg.Metrics.sessionEnded(cause)
 	se.log.Info("session ended", "reason", cause, "bye", bye)
+}
+
+// connLossGrace is how long a session outlives its control connection: clients close the
+// connection and send BYE at the same time, and a BYE of ours would cross theirs.
+const connLossGrace = 2 * time.Second
+
+// connLost ends the session (with a BYE) unless the client's own BYE arrives within the grace
+// period or it uses another connection meanwhile.
+func (se *session) connLost() {
+	se.mu.Lock()
+	c := se.conn
+	se.mu.Unlock()
+	se.after(connLossGrace, func() {
+		se.mu.Lock()
+		same := se.conn == c
+		se.mu.Unlock()
+		if same {
+			se.log.Info("ending session", "err", ErrConnLost)
+			se.end(ErrConnLost, true)
+		}
+	})
 }
 
 // checkConnected ends a session whose client never used a control connection. A live

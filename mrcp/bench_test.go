@@ -1,6 +1,7 @@
 package mrcp
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,4 +42,21 @@ func BenchmarkAppend(b *testing.B) {
 		buf = m.Append(buf[:0])
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// BenchmarkDecode reads RECOGNIZE messages back to back from one stream, as the control
+// connection does.
+func BenchmarkDecode(b *testing.B) {
+	in := readFixture(b, "freeswitch-mod_unimrcp/03-RECOGNIZE-builtin-boolean.mrcp")
+	stream := bytes.Repeat(in, 1000)
+	r := bytes.NewReader(stream)
+	d := NewDecoder(r, 0)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(); err != nil {
+			r.Reset(stream)
+			d = NewDecoder(r, 0)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -83,7 +84,11 @@ func (in *Interpretation) appendXML(b []byte) []byte {
 		b = appendEscaped(b, in.Grammar)
 		b = append(b, '"')
 	}
-	c := min(max(in.Confidence, 0), 1)
+	c := in.Confidence
+	if math.IsNaN(c) {
+		c = 0
+	}
+	c = min(max(c, 0), 1)
 	b = append(b, " confidence=\""...)
 	b = strconv.AppendFloat(b, c, 'f', 2, 64)
 	b = append(b, "\">\n    <instance>"...)
@@ -171,8 +176,14 @@ func appendEscaped(b []byte, s string) []byte {
 			b = append(b, "&quot;"...)
 		case '\'':
 			b = append(b, "&apos;"...)
-		default:
+		case '\t', '\n', '\r':
 			b = append(b, c)
+		default:
+			// Other control characters are not allowed in XML 1.0 at all: drop them rather
+			// than send a document the client cannot parse.
+			if c >= 0x20 {
+				b = append(b, c)
+			}
 		}
 	}
 	return b

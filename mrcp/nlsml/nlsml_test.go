@@ -3,6 +3,7 @@ package nlsml
 import (
 	"bytes"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -129,6 +130,18 @@ func TestParseErrors(t *testing.T) {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("Parse(%q) succeeded", in)
 		}
+	}
+}
+
+func TestMarshalSanitises(t *testing.T) {
+	r := Result{Interpretations: []Interpretation{{Confidence: math.NaN(), Instance: "a\x00b", Input: "x\x1by"}}}
+	back, err := Parse(r.Marshal())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.Marshal())
+	}
+	in := back.Interpretations[0]
+	if in.Confidence != 0 || in.Instance != "ab" || in.Input != "xy" {
+		t.Errorf("got %+v", in)
 	}
 }
 

@@ -208,8 +208,14 @@ func TestHeaderTable(t *testing.T) {
 			t.Errorf("%s: enum without values", s.Name)
 		}
 	}
-	if s := LookupHeader("content-length"); s == nil || !s.Generic() {
-		t.Error("content-length not generic")
+	if s, ok := LookupHeader("content-length"); !ok || !s.Generic() || s.Type != TypeUint {
+		t.Error("content-length not a generic integer header")
+	}
+	if _, ok := LookupHeader("X-Unknown"); ok {
+		t.Error("unknown header found")
+	}
+	if s, _ := LookupHeader(HeaderVoiceGender); s.AllowedOn(ResourceSpeechRecog) || !s.AllowedOn(ResourceBasicSynth) {
+		t.Error("Voice-Gender resource classes wrong")
 	}
 }
 

@@ -159,8 +159,20 @@ var headerSpecs = []HeaderSpec{
 
 // LookupHeader returns the spec of a header field (case-insensitive), or nil for a name RFC
 // 6787 does not define for the generic, synthesizer, recognizer and recorder resources
-// (extension headers, verifier headers).
-func LookupHeader(name string) *HeaderSpec {
+// (extension headers, verifier headers). It returns a copy so the table cannot be changed.
+func LookupHeader(name string) (HeaderSpec, bool) {
+	for i := range headerSpecs {
+		if equalFold(headerSpecs[i].Name, name) {
+			s := headerSpecs[i]
+			s.Enum = append([]string(nil), s.Enum...)
+			return s, true
+		}
+	}
+	return HeaderSpec{}, false
+}
+
+// lookupSpec is LookupHeader without the copy, for the validation path.
+func lookupSpec(name string) *HeaderSpec {
 	for i := range headerSpecs {
 		if equalFold(headerSpecs[i].Name, name) {
 			return &headerSpecs[i]
@@ -170,4 +182,10 @@ func LookupHeader(name string) *HeaderSpec {
 }
 
 // HeaderSpecs returns a copy of the table, for documentation and tests.
-func HeaderSpecs() []HeaderSpec { return append([]HeaderSpec(nil), headerSpecs...) }
+func HeaderSpecs() []HeaderSpec {
+	out := append([]HeaderSpec(nil), headerSpecs...)
+	for i := range out {
+		out[i].Enum = append([]string(nil), out[i].Enum...)
+	}
+	return out
+}

@@ -5,7 +5,7 @@ package mrcp
 // syntax is a 404 *StatusError wrapping the *HeaderError. Names RFC 6787 does not define here
 // (extension and verifier headers) pass: the resource ignores them.
 func ValidateField(r Resource, f Field) error {
-	spec := LookupHeader(f.Name)
+	spec := lookupSpec(f.Name)
 	if spec == nil {
 		return nil
 	}
@@ -34,7 +34,7 @@ func (m *Message) Validate() error {
 	r := m.Resource()
 	for _, f := range m.Header.Fields {
 		if f.Value == "" && m.Kind == KindRequest && m.Name == MethodGetParams {
-			if spec := LookupHeader(f.Name); spec != nil && !spec.AllowedOn(r) {
+			if spec := lookupSpec(f.Name); spec != nil && !spec.AllowedOn(r) {
 				return &StatusError{Code: Status403, Header: f.Name, Reason: "not a header of the " + string(r) + " resource", err: ErrUnsupportedHeader}
 			}
 			continue

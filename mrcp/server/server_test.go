@@ -140,6 +140,8 @@ func TestGoldenSpeak(t *testing.T) {
 	if m := cl.next(); m.StatusCode != 200 || m.State != mrcp.StateInProgress {
 		t.Fatalf("SPEAK: %d %s", m.StatusCode, m.State)
 	}
+	h.clock.waitTimers(t, 2) // connect timer and the one-ptime wait after the last packet
+	h.clock.Advance(20 * time.Millisecond)
 	expect(t, cl.next(), wantFixture(t, server18+"SPEAK-COMPLETE.mrcp", ids[0]))
 	h.media.mu.Lock()
 	written := h.media.tx[0].written

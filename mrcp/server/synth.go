@@ -111,11 +111,21 @@ func (s *synthesizer) start(m *mrcp.Message) {
 		Volume: p.raw(mrcp.HeaderProsodyVolume), Pitch: p.raw(mrcp.HeaderProsodyPitch),
 		SampleRate: se.srv.cfg.OutputRate}
 	tx := s.sender()
+	ptime := s.ch.audio.ptime
+	if ptime <= 0 {
+		ptime = 20 * time.Millisecond
+	}
 	se.wg.Add(1)
 	go func() {
 		defer se.wg.Done()
 		err := pump(ctx, se.srv.cfg.Backends.Synthesizer, req, tx)
-		se.post(func() { s.finished(u, err) })
+		if err != nil {
+			se.post(func() { s.finished(u, err) })
+			return
+		}
+		// The last packet has left; its audio plays for one ptime more. SPEAK-COMPLETE then
+		// never overtakes the audio, even when the client reads RTP and TCP in parallel.
+		se.after(ptime, func() { s.finished(u, nil) })
 	}()
 }
 

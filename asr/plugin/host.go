@@ -34,7 +34,7 @@ type HostConfig struct {
 	// FlushInterval is how often the inputs of all of a process's streams cross in one message
 	// (default 30 ms): the longest an audio frame waits to cross, below the 40 ms budget.
 	FlushInterval time.Duration
-	// ReadyTimeout bounds the wait for a stream's first event (default 3 s). PingInterval and
+	// ReadyTimeout bounds the wait for a stream's first event (default 5 s; a queue behind a single-threaded engine counts). PingInterval and
 	// PingTimeout are the process liveness probe (defaults 250 ms and 500 ms): a process that
 	// stops answering is killed, its streams fail with ErrUnavailable, and it is restarted.
 	ReadyTimeout, PingInterval, PingTimeout time.Duration
@@ -56,7 +56,7 @@ func (c *HostConfig) defaults() {
 		}
 	}
 	def(&c.FlushInterval, 30*time.Millisecond)
-	def(&c.ReadyTimeout, 3*time.Second)
+	def(&c.ReadyTimeout, 5*time.Second)
 	def(&c.PingInterval, 250*time.Millisecond)
 	def(&c.PingTimeout, 500*time.Millisecond)
 	def(&c.MinBackoff, 100*time.Millisecond)

@@ -147,3 +147,20 @@ func TestDecoderTransientReadError(t *testing.T) {
 		t.Fatalf("after a transient error: %v %v", m, err)
 	}
 }
+
+func TestDecoderSizeBoundary(t *testing.T) {
+	msg := withLength(crlf("MRCP/2.0 LEN SPEAK 1\nChannel-Identifier: a@speechsynth\nContent-Length: 100\n\n") + strings.Repeat("x", 100))
+	for _, tt := range []struct {
+		max int
+		ok  bool
+	}{{len(msg), true}, {len(msg) - 1, false}} {
+		d := NewDecoder(iotest.HalfReader(strings.NewReader(msg)), tt.max)
+		_, err := d.Decode()
+		if tt.ok != (err == nil) {
+			t.Errorf("max %d for a %d-byte message: %v", tt.max, len(msg), err)
+		}
+		if !tt.ok && !errors.Is(err, ErrMessageTooLarge) {
+			t.Errorf("max %d: %v, want ErrMessageTooLarge", tt.max, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package esl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -25,6 +26,9 @@ type OriginateRequest struct {
 	App string
 	// UUID is the channel's origination_uuid; generated when empty.
 	UUID string
+	// Acked, if set, is called when FreeSWITCH has accepted the bgapi (before
+	// the call is up): the moment that counts for its sessions-per-second.
+	Acked func()
 }
 
 var (
@@ -126,7 +130,14 @@ func (c *Client) Originate(ctx context.Context, r OriginateRequest) (*Call, erro
 		return nil, err
 	}
 	call := c.Track(r.UUID)
-	body, err := c.bgapi(ctx, "originate "+args, r.UUID)
+	body, err := c.bgapi(ctx, "originate "+args, r.UUID, r.Acked)
+	if err != nil && (errors.Is(err, ErrDisconnected) || errors.Is(err, ErrReconnected)) && ctx.Err() == nil {
+		// The connection died around the command: FreeSWITCH may have the
+		// call. Its channel exists from the first ring, so ask.
+		if alive, cerr := c.API(ctx, "uuid_exists "+r.UUID); cerr == nil && strings.TrimSpace(alive) == "true" {
+			return call, nil
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			// The call may still come up: make sure it does not linger.

@@ -160,6 +160,11 @@ func (call *Call) Hangup(ctx context.Context, cause string) error {
 	if err != nil {
 		return err
 	}
+	if strings.HasPrefix(m.ReplyText(), "-ERR invalid session id") {
+		// Already gone (its hangup events may have been lost in a reconnect):
+		// hanging up is idempotent.
+		return nil
+	}
 	if !strings.HasPrefix(m.ReplyText(), "+OK") {
 		return &CommandError{Command: "sendmsg hangup", Reply: m.ReplyText()}
 	}

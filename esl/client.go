@@ -178,6 +178,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("esl: dial %s: %w", c.cfg.Addr, err)
 	}
 	cn := newConn(nc, c.log, c.metrics)
+	cn.onFail = c.markDown
 	deadline, _ := dctx.Deadline()
 	if err := cn.authenticate(c.cfg.Password, deadline); err != nil {
 		_ = nc.Close()
@@ -229,6 +230,18 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
+}
+
+// markDown unpublishes a dead connection at once, so no command is written to
+// it while the supervisor is still noticing.
+func (c *Client) markDown(cn *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == cn {
+		c.cur = nil
+		c.ready = make(chan struct{})
+		c.metrics.connected.Set(0)
+	}
 }
 
 // Close stops reconnecting, closes the connection and every mailbox, and waits
@@ -313,10 +326,10 @@ func (c *Client) API(ctx context.Context, cmd string) (string, error) {
 // BgAPI runs a background api command. The Job-UUID is ours, registered before
 // the command is written, so the BACKGROUND_JOB event cannot outrun its waiter.
 func (c *Client) BgAPI(ctx context.Context, cmd string) (string, error) {
-	return c.bgapi(ctx, cmd, "")
+	return c.bgapi(ctx, cmd, "", nil)
 }
 
-func (c *Client) bgapi(ctx context.Context, cmd, callUUID string) (string, error) {
+func (c *Client) bgapi(ctx context.Context, cmd, callUUID string, acked func()) (string, error) {
 	if err := checkLine(cmd); err != nil {
 		return "", err
 	}
@@ -340,6 +353,9 @@ func (c *Client) bgapi(ctx context.Context, cmd, callUUID string) (string, error
 	}
 	if !strings.HasPrefix(m.ReplyText(), "+OK") {
 		return "", &CommandError{Command: cmd, Reply: m.ReplyText()}
+	}
+	if acked != nil {
+		acked()
 	}
 	select {
 	case r := <-w.ch:

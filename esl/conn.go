@@ -33,6 +33,7 @@ type conn struct {
 	// onEvent and onLog run on the reader goroutine and must not block.
 	onEvent func(*Event)
 	onLog   func(*Message)
+	onFail  func(*conn) // called once when the connection dies; takes client locks
 	done    chan struct{}
 
 	writeMu sync.Mutex // serialises writes and keeps pending in write order
@@ -252,6 +253,9 @@ func (c *conn) fail(err error) {
 	c.mu.Unlock()
 	_ = c.nc.Close()
 	close(c.done)
+	if c.onFail != nil {
+		c.onFail(c)
+	}
 }
 
 func (c *conn) failure() error {

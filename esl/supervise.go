@@ -21,11 +21,7 @@ func (c *Client) supervise(cn *conn) {
 			return
 		}
 		c.log.Warn("esl: connection lost, reconnecting", "err", cn.failure())
-		c.mu.Lock()
-		c.cur = nil
-		c.ready = make(chan struct{})
-		c.mu.Unlock()
-		c.metrics.connected.Set(0)
+		c.markDown(cn)
 		next := c.reconnect()
 		if next == nil {
 			return

@@ -11,7 +11,9 @@ import (
 
 // api runs an api command; after (if any) runs once the response is queued,
 // so the events it causes follow the response as in FreeSWITCH.
-func (s *Server) api(line string) (string, func()) {
+// received is when the command arrived (FreeSWITCH counts sessions per second
+// by arrival).
+func (s *Server) api(line string, received time.Time) (string, func()) {
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	switch cmd {
 	case "status":
@@ -23,7 +25,7 @@ func (s *Server) api(line string) (string, func()) {
 			"%d session(s) per Sec out of max %d\n%d session(s) max\n",
 			s.sessionID, n, s.PeakChannels(), 0, s.opts.MaxSPS, s.opts.MaxSessions), nil
 	case "originate":
-		return s.originate(arg)
+		return s.originate(arg, received)
 	case "uuid_exists":
 		s.mu.Lock()
 		_, ok := s.channels[strings.TrimSpace(arg)]
@@ -202,7 +204,7 @@ func destination(endpoint string) string {
 
 // originate creates a channel and plays its life up to answer (or rejection)
 // in the channel's virtual time.
-func (s *Server) originate(arg string) (string, func()) {
+func (s *Server) originate(arg string, now time.Time) (string, func()) {
 	vars, endpoint, _, err := parseOriginate(arg)
 	if err != nil || endpoint == "" {
 		return "-ERR INVALID_URL\n", nil
@@ -212,7 +214,6 @@ func (s *Server) originate(arg string) (string, func()) {
 	if uuid == "" {
 		uuid = esl.NewUUID()
 	}
-	now := s.opts.Clock.Now()
 	s.mu.Lock()
 	// switch_core_session_request: sessions-per-second over the last second,
 	// then the session cap.

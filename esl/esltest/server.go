@@ -391,13 +391,13 @@ func (c *fconn) handle(cmd *Command) bool {
 	case "nolinger":
 		c.enqueue(Reply("+OK will not linger"))
 	case "api":
-		body, after := s.api(rest)
+		body, after := s.api(rest, s.opts.Clock.Now())
 		c.enqueue(APIResponse(body))
 		if after != nil {
 			after()
 		}
 	case "bgapi":
-		c.bgapi(rest, cmd.Get("Job-UUID"))
+		c.bgapi(rest, cmd.Get("Job-UUID"), s.opts.Clock.Now())
 	case "sendmsg":
 		s.sendmsg(c, rest, cmd)
 	case "exit":
@@ -522,12 +522,12 @@ func callingFile(fn string) string {
 	return "switch_channel.c"
 }
 
-func (c *fconn) bgapi(rest, jobUUID string) {
+func (c *fconn) bgapi(rest, jobUUID string, received time.Time) {
 	if jobUUID == "" {
 		jobUUID = esl.NewUUID()
 	}
 	c.enqueue(Reply("+OK Job-UUID: "+jobUUID, esl.Header{Name: "Job-UUID", Value: jobUUID}))
-	body, after := c.s.api(rest)
+	body, after := c.s.api(rest, received)
 	if after != nil {
 		after()
 	}

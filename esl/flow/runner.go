@@ -27,6 +27,12 @@ type Runner struct {
 	HTTP   *http.Client // webhooks; default a client with a 10 s timeout
 	// StepTimeout applies to steps without their own; default 60 s.
 	StepTimeout time.Duration
+	// Pacer, when set, is waited on before each originate; the function it
+	// returns is called once FreeSWITCH acknowledged the command (a campaign's
+	// calls-per-second limit is about when FreeSWITCH receives originates).
+	Pacer interface {
+		Wait(ctx context.Context) (acked func(), err error)
+	}
 }
 
 // Mark is one entry of a call's timeline.
@@ -113,7 +119,8 @@ func fail(reason string, err error) error { return &stepError{reason: reason, er
 
 // Run executes the flow with extra variables (a campaign row) and returns its
 // report. It never returns without a report.
-func (r *Runner) Run(ctx context.Context, f *Flow, vars map[string]string) *Report {
+func (rr *Runner) Run(ctx context.Context, f *Flow, vars map[string]string) *Report {
+	r := *rr // defaults go in a copy: one Runner serves concurrent calls
 	if r.Clock == nil {
 		r.Clock = esl.RealClock{}
 	}
@@ -126,7 +133,7 @@ func (r *Runner) Run(ctx context.Context, f *Flow, vars map[string]string) *Repo
 	if r.StepTimeout == 0 {
 		r.StepTimeout = 60 * time.Second
 	}
-	ru := &run{r: r, f: f, log: r.Log.With("flow", f.Name), vars: map[string]string{}, tries: map[string]int{},
+	ru := &run{r: &r, f: f, log: r.Log.With("flow", f.Name), vars: map[string]string{}, tries: map[string]int{},
 		rep: &Report{Flow: f.Name}}
 	for k, v := range f.Vars {
 		ru.vars[k] = v

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mrcpd/mrcpd/esl"
@@ -111,6 +112,15 @@ func (ru *run) originate(ctx context.Context, s *Step) error {
 		UUID: esl.NewUUID()}
 	ru.rep.UUID = req.UUID
 	ru.vars["call_uuid"] = req.UUID
+	if ru.r.Pacer != nil {
+		acked, err := ru.r.Pacer.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		var once sync.Once
+		req.Acked = func() { once.Do(acked) }
+		defer req.Acked()
+	}
 	ru.mark(s.ID, "originate", req.Dial)
 	call, err := ru.r.Client.Originate(ctx, req)
 	if err != nil {

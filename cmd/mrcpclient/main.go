@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/client"
 )
@@ -28,6 +30,9 @@ const usage = `usage:
 `
 
 func main() {
+	// sipgo logs some internal bookkeeping through its package default logger; only its errors
+	// are worth a user's attention.
+	sip.SetDefaultLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -64,8 +64,8 @@ func Sipp(t testing.TB, scenario, target string, extra ...string) error {
 		transport = nil
 	}
 	args := []string{target, "-sf", scenario, "-m", "1", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freePort(t)), "-timeout", "20s", "-timeout_error", "-nostdin",
-		"-key", "audio_port", strconv.Itoa(freePort(t)), "-trace_err", "-error_file", errFile}
+		"-p", strconv.Itoa(FreePort(t)), "-timeout", "20s", "-timeout_error", "-nostdin",
+		"-key", "audio_port", strconv.Itoa(FreePort(t)), "-trace_err", "-error_file", errFile}
 	args = append(append(args, transport...), extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
@@ -78,8 +78,8 @@ func Sipp(t testing.TB, scenario, target string, extra ...string) error {
 	return nil
 }
 
-// freePort finds a port free on 127.0.0.1 for both UDP and TCP.
-func freePort(t testing.TB) int {
+// FreePort finds a port free on 127.0.0.1 for both UDP and TCP (SIP listens on both).
+func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		u, err := net.ListenPacket("udp", "127.0.0.1:0")

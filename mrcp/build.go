@@ -2,7 +2,7 @@ package mrcp
 
 // NewRequest returns a request (§5.2) on channel channelID ("<id>@<resource>", §6.2.1).
 func NewRequest(method string, id uint32, channelID string) *Message {
-	a := &alloc{}
+	a := &msgAlloc{}
 	a.m = Message{Kind: KindRequest, Name: method, RequestID: id}
 	a.m.Header.Fields = append(a.f[:0], Field{Name: HeaderChannelIdentifier, Value: channelID})
 	return &a.m
@@ -10,7 +10,7 @@ func NewRequest(method string, id uint32, channelID string) *Message {
 
 // NewResponse returns the response (§5.3) to request m, on the same channel and request-id.
 func (m *Message) NewResponse(code int, state RequestState) *Message {
-	a := &alloc{}
+	a := &msgAlloc{}
 	a.m = Message{Kind: KindResponse, RequestID: m.RequestID, StatusCode: code, State: state}
 	a.m.Header.Fields = append(a.f[:0], Field{Name: HeaderChannelIdentifier, Value: m.ChannelID()})
 	return &a.m
@@ -18,7 +18,7 @@ func (m *Message) NewResponse(code int, state RequestState) *Message {
 
 // NewEvent returns an event (§5.5) for request id on channel channelID.
 func NewEvent(name string, id uint32, state RequestState, channelID string) *Message {
-	a := &alloc{}
+	a := &msgAlloc{}
 	a.m = Message{Kind: KindEvent, Name: name, RequestID: id, State: state}
 	a.m.Header.Fields = append(a.f[:0], Field{Name: HeaderChannelIdentifier, Value: channelID})
 	return &a.m

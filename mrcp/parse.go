@@ -76,8 +76,8 @@ func headEnd(b []byte, from int) int {
 
 func indexLF(b []byte) int { return bytes.IndexByte(b, '\n') }
 
-// alloc puts a Message and room for a typical header in one allocation.
-type alloc struct {
+// msgAlloc puts a Message and room for a typical header in one allocation.
+type msgAlloc struct {
 	m Message
 	f [8]Field
 }
@@ -118,10 +118,10 @@ func parseHead(head []byte) (*Message, headInfo, *StatusError) {
 	}
 	info.messageLength = int(ml)
 
-	var a *alloc
+	var a *msgAlloc
 	var m *Message
-	if nl-1 <= len(alloc{}.f) {
-		a = &alloc{}
+	if nl-1 <= len(msgAlloc{}.f) {
+		a = &msgAlloc{}
 		m = &a.m
 		m.Header.Fields = a.f[:0]
 	} else {

@@ -120,6 +120,13 @@ func fail(reason string, err error) error { return &stepError{reason: reason, er
 // Run executes the flow with extra variables (a campaign row) and returns its
 // report. It never returns without a report.
 func (rr *Runner) Run(ctx context.Context, f *Flow, vars map[string]string) *Report {
+	return rr.RunCall(ctx, f, nil, vars)
+}
+
+// RunCall runs a flow on a call that already exists (an inbound call handed
+// over by FreeSWITCH's socket application); the flow then has no originate.
+// The call is released when the flow ends.
+func (rr *Runner) RunCall(ctx context.Context, f *Flow, call *esl.Call, vars map[string]string) *Report {
 	r := *rr // defaults go in a copy: one Runner serves concurrent calls
 	if r.Clock == nil {
 		r.Clock = esl.RealClock{}
@@ -140,6 +147,11 @@ func (rr *Runner) Run(ctx context.Context, f *Flow, vars map[string]string) *Rep
 	}
 	for k, v := range vars {
 		ru.vars[k] = v
+	}
+	if call != nil {
+		ru.call = call
+		ru.rep.UUID = call.UUID
+		ru.vars["call_uuid"] = call.UUID
 	}
 	ru.mark("", "start", "")
 	err := ru.loop(ctx)

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mrcpd/mrcpd/esl/esltest"
+	"github.com/mrcpd/mrcpd/esl/flow"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func fake(t *testing.T) *esltest.Server {
+	t.Helper()
+	s, err := esltest.Start(esltest.Options{Numbers: map[string]esltest.Behavior{
+		"15551230000": {Attendant: esltest.NewAttendant(10*time.Second, "1234")},
+		"15551230001": {Attendant: esltest.NewAttendant(2*time.Second, "77")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestSingleCallDialExtension(t *testing.T) {
+	s := fake(t)
+	var out, errb bytes.Buffer
+	code := run(ctx(t), []string{"-esl", s.Addr(), "-flow", "../../examples/flows/dial-extension.yaml",
+		"-var", "number=15551230000", "-var", "extension=1234"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	var rep flow.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Result != "success" || rep.HangupCause != "NORMAL_CLEARING" {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestCampaignCommand(t *testing.T) {
+	s := fake(t)
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "numbers.csv")
+	if err := os.WriteFile(csvPath, []byte("number,extension\n15551230000,1234\n15551230001,77\n15551230001,99\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(ctx(t), []string{"-esl", s.Addr(), "-flow", "../../examples/flows/dial-extension.yaml",
+		"-campaign", csvPath, "-concurrency", "2", "-cps", "20", "-out", filepath.Join(dir, "out")}, &out, &errb)
+	// The third row's extension does not exist: one failure, exit 1.
+	if code != 1 || !strings.Contains(out.String(), "3 calls: 2 succeeded, 1 failed") {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	summary, err := os.ReadFile(filepath.Join(dir, "out", "summary.csv"))
+	if err != nil || strings.Count(string(summary), "\n") != 4 {
+		t.Fatalf("summary %q %v", summary, err)
+	}
+	if !strings.Contains(errb.String(), "campaign: 3/3 done") {
+		t.Fatalf("no progress line: %s", errb.String())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(ctx(t), nil, &out, &errb); code != 2 {
+		t.Fatalf("no args: exit %d", code)
+	}
+	if code := run(ctx(t), []string{"-flow", "nope.yaml"}, &out, &errb); code != 2 {
+		t.Fatalf("missing flow: exit %d", code)
+	}
+	if code := run(ctx(t), []string{"-flow", "../../examples/flows/dial-extension.yaml", "-campaign", "x.csv", "-cps", "40",
+		"-esl", "127.0.0.1:1"}, &out, &errb); code != 1 && code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+}

@@ -228,9 +228,12 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.dtmfWait = nil
 		s.mu.Unlock()
 	}()
+	// The timeline starts before the ticker exists, so no tick can precede it.
+	if err := s.PaceAt(s.clock.Now()); err != nil {
+		return err
+	}
 	t := s.clock.NewTicker(s.ptime)
 	defer t.Stop()
-	s.PaceAt(s.clock.Now())
 	for {
 		select {
 		case <-ctx.Done():

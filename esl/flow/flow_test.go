@@ -285,3 +285,11 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleFlowsParse(t *testing.T) {
+	for _, name := range []string{"dial-extension", "speech-ivr", "voicebot"} {
+		if _, err := flow.Load("../../examples/flows/" + name + ".yaml"); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -86,10 +86,11 @@ type run struct {
 }
 
 type result struct {
-	Text    string  `json:"text"`
-	Matched bool    `json:"matched"`
-	Cause   string  `json:"cause,omitempty"`
-	Conf    float64 `json:"confidence,omitempty"`
+	Text     string  `json:"text"`
+	Instance string  `json:"instance,omitempty"` // NLSML semantic result (SISR out)
+	Matched  bool    `json:"matched"`
+	Cause    string  `json:"cause,omitempty"`
+	Conf     float64 `json:"confidence,omitempty"`
 }
 
 type callState struct {
@@ -258,7 +259,7 @@ func (ru *run) step(ctx context.Context, s *Step) (string, error) {
 }
 
 func (ru *run) matches(b Branch) bool {
-	text := strings.ToLower(ru.last.Text)
+	text := strings.ToLower(ru.last.Text + " " + ru.last.Instance)
 	if len(b.Contains) > 0 {
 		found := false
 		for _, w := range b.Contains {

@@ -151,6 +151,7 @@ func (ru *run) detect(ctx context.Context, step string, req esl.DetectRequest) e
 	ru.last = result{Text: rec.Text(), Matched: rec.Matched(), Cause: rec.Cause}
 	if rec.Matched() {
 		ru.last.Conf = rec.Interpretations[0].Confidence
+		ru.last.Instance = rec.Interpretations[0].Instance
 	}
 	ru.vars["last_text"] = ru.last.Text
 	ru.vars[step+"_text"] = ru.last.Text

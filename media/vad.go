@@ -85,16 +85,26 @@ func (v *VAD) Process(pcm []int16) VADEvent {
 	e /= float64(len(pcm))
 	dur := time.Duration(len(pcm)) * time.Second / time.Duration(v.cfg.SampleRate)
 	v.frames++
-	speech := e > v.floor*v.margin && e > v.absMin
-	// The floor falls fast (a quieter frame is better evidence of the noise) and rises slowly, and not at
-	// all while speech is in progress; the first frames seed it quickly.
+	// Hysteresis: once speech is on, it stays on down to 4 dB below the start threshold, so the soft
+	// ends of words do not cut it short.
+	th := v.floor * v.margin
+	if v.speaking {
+		th /= 2.5
+	}
+	speech := e > th && e > v.absMin
+	// The floor falls fast (a quieter frame is better evidence of the noise) and rises slowly: near the
+	// floor (within 3 dB) in about a second, further above it (weak speech between words, or the line
+	// getting noisier) ten times slower, and not at all on speech. The first frames seed it quickly.
 	switch {
 	case e < v.floor:
 		v.floor += (e - v.floor) * 0.3
 	case v.frames < 10:
 		v.floor += (e - v.floor) * 0.2
-	case !speech:
+	case speech:
+	case e < 2*v.floor:
 		v.floor += (e - v.floor) * 0.02
+	default:
+		v.floor += (e - v.floor) * 0.002
 	}
 	v.floor = math.Max(v.floor, 1)
 	if speech {

@@ -433,12 +433,8 @@ func (c *Client) route(ev *Event) {
 	}
 	call := c.calls[ev.UniqueID]
 	c.mu.Unlock()
-	for _, w := range ws {
-		w.deliver(result{ev: ev})
-	}
-	for _, w := range gone {
-		w.deliver(result{err: &ExecuteError{App: w.what, Cause: ev.HangupCause()}})
-	}
+	// Mailbox first: when Execute returns, its completion event (and every
+	// event before it) is already in the call's mailbox.
 	switch {
 	case call != nil:
 		call.mb.push(ev)
@@ -446,6 +442,12 @@ func (c *Client) route(ev *Event) {
 		c.unclaimed.push(ev)
 	case ev.UniqueID != "":
 		c.metrics.eventsDropped.WithLabelValues("untracked_channel").Inc()
+	}
+	for _, w := range ws {
+		w.deliver(result{ev: ev})
+	}
+	for _, w := range gone {
+		w.deliver(result{err: &ExecuteError{App: w.what, Cause: ev.HangupCause()}})
 	}
 }
 

@@ -71,7 +71,7 @@ type healStream struct {
 	heals     int
 
 	// Recv side only.
-	skipReady bool
+	sawReady  bool
 	sawSpeech bool
 	sawFinal  bool
 }
@@ -134,10 +134,12 @@ func (s *healStream) Recv() (Event, error) {
 		}
 		switch e := ev.(type) {
 		case *Ready:
-			if s.skipReady {
-				s.skipReady = false
+			// The caller sees one Ready: a replacement stream's is dropped, unless the first
+			// stream failed before its own was read.
+			if s.sawReady {
 				continue
 			}
+			s.sawReady = true
 		case *SpeechStarted:
 			if s.sawSpeech {
 				continue // the replayed audio's speech start was already reported
@@ -185,7 +187,6 @@ func (s *healStream) heal(cause error) error {
 	}
 	s.inner = ns
 	s.offset = time.Duration(s.dropped) * time.Second / time.Duration(s.rate)
-	s.skipReady = true
 	if s.h.o.OnHeal != nil {
 		s.h.o.OnHeal(KindOf(cause))
 	}

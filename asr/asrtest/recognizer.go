@@ -387,10 +387,11 @@ func (l *limitedStream) Send(in asr.Input) error {
 	defer l.mu.Unlock()
 	if a, ok := in.(*asr.Audio); ok {
 		l.left -= len(a.PCM)
-		if l.left <= 0 {
-			l.once.Do(func() { close(l.cut) })
-			return asr.Errorf(asr.ErrStreamLimit, true, "asrtest: stream limit")
-		}
+	}
+	if l.left <= 0 {
+		// Past the cut every input fails, as on a vendor stream that has been closed.
+		l.once.Do(func() { close(l.cut) })
+		return asr.Errorf(asr.ErrStreamLimit, true, "asrtest: stream limit")
 	}
 	return l.RecognitionStream.Send(in)
 }

@@ -85,3 +85,45 @@ type nullConn struct{ *mediatest.Conn }
 func (nullConn) WriteTo(b []byte, _ net.Addr) (int, error) {
 	return len(b), nil
 }
+
+// BenchmarkReceiveG722 is the receive path for a 20 ms G.722 packet delivered at 16 kHz.
+func BenchmarkReceiveG722(b *testing.B) {
+	f := media.Format{PT: 9, Name: "G722", ClockRate: 8000, Channels: 1}
+	r, err := media.NewReceiver(mediatest.NewConn(1), media.ReceiverConfig{Formats: []media.Format{f},
+		OutputRate: 16000, InbandDTMF: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, _ := media.LookupCodec(f)
+	e, _ := c.NewEncoder(f)
+	payload, _ := e.Encode(nil, mediatest.Tone(16000, 0.02, 0.3, 440))
+	st := mediatest.Stream{PT: 9, SSRC: 1, Seq: 1, TS: 1}
+	pkt := st.Next(payload, 160)
+	sink := &discardSink{}
+	now := time.Unix(1000, 0)
+	seq, ts := uint16(1), uint32(1)
+	b.ReportAllocs()
+	for i := 0; i < b.N+200; i++ {
+		if i == 200 {
+			b.ResetTimer()
+		}
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], ts)
+		seq++
+		ts += 160
+		r.ReceiveAt(pkt, from, now, sink)
+		r.TickAt(now, sink)
+		now = now.Add(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkResample8to16 is the 8->16 kHz stage alone for one 20 ms frame.
+func BenchmarkResample8to16(b *testing.B) {
+	r := media.NewResampler(8000, 16000)
+	in := mediatest.Tone(8000, 0.02, 0.3, 440)
+	out := make([]int16, 0, 400)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		out = r.Process(out[:0], in)
+	}
+}

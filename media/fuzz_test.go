@@ -1,7 +1,6 @@
 package media_test
 
 import (
-	"encoding/binary"
 	"testing"
 	"time"
 
@@ -90,5 +89,3 @@ func (f *frameCheck) DTMF(ev media.DTMFEvent) {
 		f.t.Fatalf("DTMF %+v", ev)
 	}
 }
-
-var _ = binary.BigEndian

@@ -220,7 +220,6 @@ func (r *Receiver) Run(ctx context.Context, sink Sink) error {
 			r.handleRTCP(p)
 		case now := <-tick.C():
 			r.tick(now, sink)
-			r.maybeSendRR(now)
 		}
 	}
 }
@@ -365,4 +364,5 @@ func (r *Receiver) tick(now time.Time, sink Sink) {
 	sink.Audio(r.out[:r.frameN])
 	n := copy(r.out, r.out[r.frameN:])
 	r.out = r.out[:n]
+	r.maybeSendRR(now)
 }

@@ -74,6 +74,11 @@ func (r *Receiver) rtcpReadLoop(ctx context.Context, out chan<- rtcpPacket) {
 	}
 }
 
+// ReceiveRTCPAt feeds one RTCP datagram, like ReceiveAt for RTP (same rules).
+func (r *Receiver) ReceiveRTCPAt(b []byte, from net.Addr, at time.Time) {
+	r.handleRTCP(rtcpPacket{b: b, from: from, at: at})
+}
+
 // handleRTCP takes the last sender report's NTP time (for LSR/DLSR) and the peer's RTCP address from a
 // compound packet; malformed ones are ignored.
 func (r *Receiver) handleRTCP(p rtcpPacket) {

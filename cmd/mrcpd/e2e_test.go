@@ -113,8 +113,8 @@ func startMrcpd(t *testing.T, yaml string) *daemonProc {
 
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// client runs mrcpclient and returns its stdout.
-func client(t *testing.T, args ...string) (string, error) {
+// runClient runs mrcpclient and returns its stdout.
+func runClient(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -145,7 +145,7 @@ func TestE2EDTMF(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"recognize", "--server", d.sip, "--grammar", "builtin:dtmf/digits?length=4"}, tt.args...)
-			out, err := client(t, args...)
+			out, err := runClient(t, args...)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, d.log)
 			}
@@ -210,7 +210,7 @@ func TestE2ESpeakTones(t *testing.T) {
 	}
 	d := startMrcpd(t, fmt.Sprintf("engines:\n  plugins:\n    - {name: tone, kind: synthesizer, path: %s}\n", plug))
 	wav := filepath.Join(t.TempDir(), "out.wav")
-	out, err := client(t, "speak", "--server", d.sip, "--text", "Welcome.", "--out", wav)
+	out, err := runClient(t, "speak", "--server", d.sip, "--text", "Welcome.", "--out", wav)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, d.log)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/mrcpd/mrcpd/mrcp"
 )
@@ -73,23 +74,25 @@ func (c *conn) run(ctx context.Context) {
 	err := c.readLoop()
 	stop()
 	// Let the writer flush what is queued (e.g. the answer to the bad message that ended the
-	// read loop) before the socket goes away.
-	c.flushAndClose()
+	// read loop) and half-close; then discard what the client still sends, so that it reads our
+	// answer and a clean end of stream rather than a reset.
+	select {
+	case c.out <- nil:
+	case <-c.done:
+	default:
+		c.close()
+	}
 	wg.Wait()
+	var se *mrcp.StatusError
+	if errors.As(err, &se) {
+		_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.nc, int64(c.srv.cfg.MaxMessageSize)))
+	}
+	c.close()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.log.Info("control connection closed", "err", err)
 	} else {
 		c.log.Debug("control connection closed")
-	}
-}
-
-// flushAndClose closes the connection after the writer has sent what was queued.
-func (c *conn) flushAndClose() {
-	select {
-	case c.out <- nil: // writer closes on nil
-	case <-c.done:
-	default:
-		c.close()
 	}
 }
 
@@ -104,8 +107,11 @@ func (c *conn) writeLoop() {
 		case m = <-c.out:
 		}
 		if m == nil {
-			w.Flush()
-			c.close()
+			if w.Flush() == nil {
+				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+					_ = cw.CloseWrite()
+				}
+			}
 			return
 		}
 		buf = m.Append(buf[:0])

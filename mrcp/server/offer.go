@@ -155,6 +155,7 @@ func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
 	// a connection from that client.
 	if c.Connection == "existing" && se.srv.liveConnFrom(se.remoteHost) {
 		conn = "existing"
+		se.existing = true
 	}
 	return sdp.AnswerControl{Port: port, Proto: proto, Connection: conn, Channel: ch.id, Cmid: c.Cmid}, nil
 }

@@ -111,6 +111,7 @@ type Server struct {
 	sessions map[string]*session // by Call-ID
 	channels map[string]*session // by channel identifier
 	conns    map[*conn]struct{}
+	accepted map[string]time.Time // last control connection accepted, by client host
 	closed   bool
 
 	infoOnce    sync.Once
@@ -125,7 +126,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Media is required")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sessions: map[string]*session{},
-		channels: map[string]*session{}, conns: map[*conn]struct{}{}}
+		channels: map[string]*session{}, conns: map[*conn]struct{}{},
+		accepted: map[string]time.Time{}}
 	var err error
 	if s.tcp, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: control listener: %w", err)
@@ -233,6 +235,7 @@ func (s *Server) accept(l net.Listener, isTLS bool) error {
 			continue
 		}
 		s.conns[c] = struct{}{}
+		s.accepted[c.remoteHost] = s.cfg.Clock.Now()
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
@@ -271,6 +274,14 @@ func (s *Server) liveConnFrom(host string) bool {
 		}
 	}
 	return false
+}
+
+// connectedSince reports whether host opened a control connection at or after t.
+func (s *Server) connectedSince(host string, t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.accepted[host]
+	return ok && !at.Before(t)
 }
 
 func (s *Server) lookupChannel(id string) *session {

@@ -37,6 +37,8 @@ type session struct {
 	conn    *conn // the control connection the client last used
 	byeOnce bool  // send BYE when the session ends
 
+	created           time.Time
+	existing          bool // some channel was answered a=connection:existing
 	sdpID, sdpVersion uint64
 	channels          map[string]*channel
 	media             []*endpoint
@@ -58,7 +60,7 @@ func newSession(s *Server, call *sip.Call) *session {
 	return &session{srv: s, callID: call.CallID, remoteHost: host,
 		log: log, ctx: ctx, cancel: cancel,
 		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}),
-		channels: map[string]*channel{}}
+		channels: map[string]*channel{}, created: s.cfg.Clock.Now()}
 }
 
 // deliver hands a request to the session; false when the session is gone.
@@ -187,8 +189,10 @@ func (se *session) connLost() {
 	})
 }
 
-// checkConnected ends a session whose client never used a control connection. A live
-// connection from the same host keeps it: the client may share one and stay silent for now.
+// checkConnected ends a session whose client never connected: no request arrived on its
+// channels, and the client neither opened a connection since the offer (a=connection:new) nor
+// holds the one it was told to reuse (a=connection:existing). Such a client may simply be silent
+// for now.
 func (se *session) checkConnected() {
 	se.mu.Lock()
 	bound := se.conn != nil
@@ -196,7 +200,7 @@ func (se *session) checkConnected() {
 	if bound {
 		return
 	}
-	if se.srv.liveConnFrom(se.remoteHost) {
+	if se.srv.connectedSince(se.remoteHost, se.created) || (se.existing && se.srv.liveConnFrom(se.remoteHost)) {
 		se.connectTimer = se.after(se.srv.cfg.ConnectTimeout, se.checkConnected)
 		return
 	}

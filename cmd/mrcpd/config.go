@@ -158,6 +158,9 @@ func (c *Config) Validate(file string) error {
 	if ip := net.ParseIP(c.RTP.IP); ip == nil {
 		return bad("rtp.ip", "%q is not an IP address", c.RTP.IP)
 	}
+	if c.MRCP.TLSAddr != "" && (c.MRCP.TLSCert == "" || c.MRCP.TLSKey == "") {
+		return bad("mrcp.tls_addr", "TLS needs mrcp.tls_cert and mrcp.tls_key")
+	}
 	if c.MRCP.MaxMessageSize < 1024 {
 		return bad("mrcp.max_message_size", "%d is below 1024 bytes", c.MRCP.MaxMessageSize)
 	}

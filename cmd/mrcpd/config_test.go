@@ -70,3 +70,14 @@ func TestDefaultRTPRangeAvoidsFreeSWITCH(t *testing.T) {
 		t.Fatalf("default RTP range %s overlaps FreeSWITCH's 16384-32768", r)
 	}
 }
+
+// The configuration `make run` uses must load.
+func TestShippedConfig(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("..", "..", "conf", "mrcpd.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Engines.Plugins) == 0 || cfg.Engines.Synthesizer == "" {
+		t.Fatalf("shipped config runs no engine: %+v", cfg.Engines)
+	}
+}

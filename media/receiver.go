@@ -305,6 +305,12 @@ func (r *Receiver) receive(b []byte, from netip.AddrPort, at time.Time, sink Sin
 		if err := r.jb.SkipAt(&r.pkt, at); err != nil {
 			return
 		}
+		if r.inband != nil {
+			// A peer that sends RFC 4733 events may also leave the tones in the audio; reporting both
+			// would double every digit, so the events win for the rest of the stream.
+			r.log.Debug("telephone-event seen: in-band DTMF detection off")
+			r.inband = nil
+		}
 		ev, ok, err := r.events.packet(r.pkt.Timestamp, r.pkt.Payload, at)
 		if err != nil {
 			r.jb.CountMalformed()

@@ -189,3 +189,32 @@ func TestReceiverSymmetricLatch(t *testing.T) {
 		t.Errorf("latched %v, want [%v %v]", latched, a1, a2)
 	}
 }
+
+// TestReceiverEventsSilenceInband: a peer that sends RFC 4733 events and leaves the tones in the audio
+// gets each digit once.
+func TestReceiverEventsSilenceInband(t *testing.T) {
+	r := newReceiver(t, media.ReceiverConfig{InbandDTMF: true})
+	rec := &mediatest.Recorder{}
+	c, _ := media.LookupCodec(pcmu)
+	enc, _ := c.NewEncoder(pcmu)
+	tones := mediatest.DTMF(8000, "8", 0.1, 0.2, 0.2)
+	st := mediatest.Stream{PT: 0, SSRC: 4, Seq: 1, TS: 1}
+	now := time.Unix(100, 0)
+	for i := 0; i+160 <= len(tones); i += 160 {
+		p, _ := enc.Encode(nil, tones[i:i+160])
+		ts := st.TS
+		r.ReceiveAt(st.Next(p, 160), from, now, rec)
+		if i == 0 || i == 640 {
+			r.ReceiveAt(st.Event(101, 1, media.TelephoneEvent{Event: 8, End: i == 640, Duration: uint16(ts + 160)}.Append(nil), i == 0), from, now, rec)
+		}
+		now = now.Add(20 * time.Millisecond)
+		r.TickAt(now, rec)
+	}
+	for i := 0; i < 20; i++ {
+		now = now.Add(20 * time.Millisecond)
+		r.TickAt(now, rec)
+	}
+	if got := rec.DigitString(); got != "8" {
+		t.Errorf("digits %q, want one 8 (%+v)", got, rec.Digits)
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 // mailbox is one call's bounded, ordered event queue. push is called by the
 // socket reader and never blocks: when the queue is full the event is dropped
-// and the consumer gets an EventResync in its place, so a slow call can only
+// and the consumer finds an EventResync at the gap, so a slow call can only
 // lose its own events, never stall the reader or another call.
 type mailbox struct {
 	notify  chan struct{} // capacity 1; a token means "look again"
@@ -17,7 +17,6 @@ type mailbox struct {
 
 	mu      sync.Mutex
 	items   []*Event
-	dropped int
 	closed  bool
 	recent  [32]uint64 // last Event-Sequence numbers pushed, to drop duplicates
 	nrecent int
@@ -39,7 +38,16 @@ func (b *mailbox) push(ev *Event) {
 		return
 	}
 	if len(b.items) >= b.limit {
-		b.dropped++
+		// The gap is marked where it happened: one EventResync after the
+		// last event kept (the queue may exceed its limit by this marker).
+		if n := len(b.items); n == 0 || b.items[n-1].Name != EventResync {
+			b.items = append(b.items, &Event{Name: EventResync, UniqueID: ev.UniqueID,
+				Headers: map[string]string{"Resync-Reason": "mailbox-full", "Events-Dropped": "0"}})
+			b.metrics.resyncs.WithLabelValues("mailbox_full").Inc()
+		}
+		marker := b.items[len(b.items)-1]
+		n, _ := strconv.Atoi(marker.Headers["Events-Dropped"])
+		marker.Headers["Events-Dropped"] = strconv.Itoa(n + 1)
 		b.mu.Unlock()
 		b.metrics.eventsDropped.WithLabelValues("mailbox_full").Inc()
 		b.wake()
@@ -78,19 +86,11 @@ func (b *mailbox) wake() {
 	}
 }
 
-// next returns the next event in order. After an overflow it first returns an
-// EventResync saying how many events were dropped.
+// next returns the next event in order; where events were dropped it returns
+// an EventResync saying how many.
 func (b *mailbox) next(ctx context.Context, uuid string) (*Event, error) {
 	for {
 		b.mu.Lock()
-		if b.dropped > 0 {
-			n := b.dropped
-			b.dropped = 0
-			b.mu.Unlock()
-			b.metrics.resyncs.WithLabelValues("mailbox_full").Inc()
-			return &Event{Name: EventResync, UniqueID: uuid, Headers: map[string]string{
-				"Resync-Reason": "mailbox-full", "Events-Dropped": strconv.Itoa(n)}}, nil
-		}
 		if len(b.items) > 0 {
 			ev := b.items[0]
 			b.items[0] = nil
@@ -114,7 +114,7 @@ func (b *mailbox) next(ctx context.Context, uuid string) (*Event, error) {
 // poll returns the next event without waiting, or nil.
 func (b *mailbox) poll(uuid string) *Event {
 	b.mu.Lock()
-	if b.dropped == 0 && len(b.items) == 0 {
+	if len(b.items) == 0 {
 		b.mu.Unlock()
 		return nil
 	}

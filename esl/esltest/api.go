@@ -269,6 +269,15 @@ func (s *Server) originate(arg string, now time.Time) (string, func()) {
 		ch.now = beh.RingTime
 		ch.hangup(beh.Reject)
 		result = "-ERR " + beh.Reject + "\n"
+	case beh.NoAnswer:
+		ch.now = beh.RingTime / 2
+		ch.early = true
+		ch.event(esl.EventChannelProgressMedia, "switch_channel_perform_mark_pre_answered")
+		if vars["ignore_early_media"] == "true" {
+			ch.now = beh.RingTime
+			ch.hangup("NO_ANSWER")
+			result = "-ERR NO_ANSWER\n"
+		}
 	default:
 		if beh.EarlyMedia {
 			ch.now = beh.RingTime / 2

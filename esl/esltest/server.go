@@ -26,7 +26,11 @@ type Behavior struct {
 	RingTime   time.Duration // until answer (or rejection); default 1 s
 	EarlyMedia bool          // CHANNEL_PROGRESS_MEDIA before answer
 	Reject     string        // hang up with this cause instead of answering
-	Attendant  *Attendant    // what the far end says and does with digits
+	// NoAnswer: the far end stays in early media (a carrier announcement).
+	// Originate returns on early media unless ignore_early_media=true, in
+	// which case it fails with NO_ANSWER after the ring time.
+	NoAnswer  bool
+	Attendant *Attendant // what the far end says and does with digits
 	// Says is a conversational caller: the i-th speech detection on the leg
 	// hears Says[i] (a voice-bot test's customer).
 	Says     []string
@@ -145,6 +149,28 @@ func (s *Server) Stall(on bool) {
 	s.mu.Lock()
 	s.stalled = on
 	s.mu.Unlock()
+}
+
+// Subscriptions describes each authenticated connection's event format and
+// filters ("plain filters=Unique-ID:abc"), for tests of what a client restored.
+func (s *Server) Subscriptions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for c := range s.conns {
+		if !c.authed {
+			continue
+		}
+		d := c.format
+		for _, f := range c.filters {
+			d += " filter=" + f[0] + ":" + f[1]
+		}
+		if c.logLevel >= 0 {
+			d += fmt.Sprintf(" log=%d", c.logLevel)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Connections is the number of live client connections.

@@ -10,10 +10,6 @@ import (
 
 // resource is one resource state machine; every method runs on the session goroutine.
 type resource interface {
-	// methods lists the methods of this resource (RFC 6787 §8.2, §9.2, §10.2).
-	methods() map[string]bool
-	// headers lists the resource header fields it accepts (§8.4, §9.4, §10.4).
-	headers() map[string]bool
 	request(m *mrcp.Message) (*mrcp.Message, error)
 	audio(pcm []int16)
 	dtmf(d rune)
@@ -77,24 +73,16 @@ func (ch *channel) request(m *mrcp.Message) {
 }
 
 func (ch *channel) validate(m *mrcp.Message) (*mrcp.Message, error) {
-	if m.Name != mrcp.MethodSetParams && m.Name != mrcp.MethodGetParams && !ch.res.methods()[m.Name] {
+	if !mrcp.MethodAllowed(mrcp.Resource(ch.resource), m.Name) {
 		return nil, &statusError{Code: mrcp.Status401, Reason: m.Name + " is not a " + ch.resource + " method"}
 	}
 	if m.RequestID <= ch.lastID && ch.lastID != 0 {
 		return nil, &statusError{Code: mrcp.Status410, Reason: "request-id not increasing"}
 	}
 	ch.lastID = m.RequestID
-	for _, f := range m.Header.Fields {
-		if !ch.knows(f.Name) {
-			return nil, &statusError{Code: mrcp.Status403, Header: f.Name, Reason: "not a " + ch.resource + " header"}
-		}
-	}
-	return nil, nil
-}
-
-func (ch *channel) knows(name string) bool {
-	c := canonical(name)
-	return genericHeaders[c] || ch.res.headers()[c]
+	// 403 for a header of another resource, 404 for a value of the wrong syntax; extension
+	// headers pass and are ignored.
+	return nil, m.Validate()
 }
 
 // failure turns err into the response to m, naming the offending header (§5.4).
@@ -118,14 +106,11 @@ func (ch *channel) setParams(m *mrcp.Message) (*mrcp.Message, error) {
 	if ch.params == nil {
 		ch.params = map[string]string{}
 	}
-	staged := map[string]string{}
+	staged := map[string]string{} // all or nothing: Validate has checked every value
 	for _, f := range m.Header.Fields {
 		c := canonical(f.Name)
 		if !settable(c) {
 			continue
-		}
-		if err := checkValue(c, f.Value); err != nil {
-			return nil, err
 		}
 		staged[c] = f.Value
 	}
@@ -182,8 +167,8 @@ func settable(name string) bool {
 // canonical maps a header name to the form of the mrcp constants ("no-input-timeout" ->
 // "No-Input-Timeout"), so that maps can be keyed by it.
 func canonical(name string) string {
-	if c, ok := canonicalNames[strings.ToLower(name)]; ok {
-		return c
+	if spec, ok := mrcp.LookupHeader(name); ok {
+		return spec.Name
 	}
 	return name
 }

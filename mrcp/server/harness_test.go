@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -442,4 +441,3 @@ func (s *toneStream) Recv() (asr.SynthEvent, error) {
 
 func (s *toneStream) Close() error { return nil }
 
-var _ = bufio.NewReader

@@ -9,56 +9,7 @@ import (
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 
-// Header tables. They are read-only after package initialisation.
 var (
-	genericHeaders = set(mrcp.HeaderChannelIdentifier, mrcp.HeaderAccept, mrcp.HeaderActiveRequestIDList,
-		mrcp.HeaderProxySyncID, mrcp.HeaderAcceptCharset, mrcp.HeaderContentType, mrcp.HeaderContentID,
-		mrcp.HeaderContentBase, mrcp.HeaderContentEncoding, mrcp.HeaderContentLocation,
-		mrcp.HeaderContentLength, mrcp.HeaderFetchTimeout, mrcp.HeaderCacheControl, mrcp.HeaderLoggingTag,
-		mrcp.HeaderSetCookie, mrcp.HeaderVendorSpecificParameters)
-
-	// §9.4
-	recogHeaders = set(mrcp.HeaderConfidenceThreshold, mrcp.HeaderSensitivityLevel, mrcp.HeaderSpeedVsAccuracy,
-		mrcp.HeaderNBestListLength, mrcp.HeaderInputType, mrcp.HeaderNoInputTimeout, mrcp.HeaderRecognitionTimeout,
-		mrcp.HeaderWaveformURI, mrcp.HeaderInputWaveformURI, mrcp.HeaderCompletionCause, mrcp.HeaderCompletionReason,
-		mrcp.HeaderRecognizerContextBlock, mrcp.HeaderStartInputTimers, mrcp.HeaderSpeechCompleteTimeout,
-		mrcp.HeaderSpeechIncompleteTimeout, mrcp.HeaderDTMFInterdigitTimeout, mrcp.HeaderDTMFTermTimeout,
-		mrcp.HeaderDTMFTermChar, mrcp.HeaderFailedURI, mrcp.HeaderFailedURICause, mrcp.HeaderSaveWaveform,
-		mrcp.HeaderMediaType, mrcp.HeaderNewAudioChannel, mrcp.HeaderSpeechLanguage, mrcp.HeaderVerBufferUtterance,
-		mrcp.HeaderRecognitionMode, mrcp.HeaderCancelIfQueue, mrcp.HeaderHotwordMaxDuration,
-		mrcp.HeaderHotwordMinDuration, mrcp.HeaderInterpretText, mrcp.HeaderDTMFBufferTime,
-		mrcp.HeaderClearDTMFBuffer, mrcp.HeaderEarlyNoMatch, mrcp.HeaderFetchHint, mrcp.HeaderWeight,
-		mrcp.HeaderNumMinConsistentPronunciations, mrcp.HeaderConsistencyThreshold, mrcp.HeaderClashThreshold,
-		mrcp.HeaderPersonalGrammarURI, mrcp.HeaderEnrollUtterance, mrcp.HeaderPhraseID, mrcp.HeaderPhraseNL,
-		mrcp.HeaderSaveBestWaveform, mrcp.HeaderNewPhraseID, mrcp.HeaderConfusablePhrasesURI,
-		mrcp.HeaderAbortPhraseEnrollment)
-
-	// §8.4
-	synthHeaders = set(mrcp.HeaderJumpSize, mrcp.HeaderKillOnBargeIn, mrcp.HeaderSpeakerProfile,
-		mrcp.HeaderCompletionCause, mrcp.HeaderCompletionReason, mrcp.HeaderVoiceGender, mrcp.HeaderVoiceAge,
-		mrcp.HeaderVoiceVariant, mrcp.HeaderVoiceName, mrcp.HeaderProsodyPitch, mrcp.HeaderProsodyContour,
-		mrcp.HeaderProsodyRange, mrcp.HeaderProsodyRate, mrcp.HeaderProsodyDuration, mrcp.HeaderProsodyVolume,
-		mrcp.HeaderSpeechMarker, mrcp.HeaderSpeechLanguage, mrcp.HeaderFetchHint, mrcp.HeaderAudioFetchHint,
-		mrcp.HeaderFailedURI, mrcp.HeaderFailedURICause, mrcp.HeaderSpeakRestart, mrcp.HeaderSpeakLength,
-		mrcp.HeaderLoadLexicon, mrcp.HeaderLexiconSearchOrder)
-
-	// §10.4
-	recorderHeaders = set(mrcp.HeaderSensitivityLevel, mrcp.HeaderNoInputTimeout, mrcp.HeaderCompletionCause,
-		mrcp.HeaderCompletionReason, mrcp.HeaderFailedURI, mrcp.HeaderFailedURICause, mrcp.HeaderRecordURI,
-		mrcp.HeaderMediaType, mrcp.HeaderMaxTime, mrcp.HeaderTrimLength, mrcp.HeaderFinalSilence,
-		mrcp.HeaderCaptureOnSpeech, mrcp.HeaderVerBufferUtterance, mrcp.HeaderStartInputTimers,
-		mrcp.HeaderNewAudioChannel)
-
-	canonicalNames = func() map[string]string {
-		m := map[string]string{}
-		for _, t := range []map[string]bool{genericHeaders, recogHeaders, synthHeaders, recorderHeaders} {
-			for k := range t {
-				m[strings.ToLower(k)] = k
-			}
-		}
-		return m
-	}()
-
 	// defaultParams answer GET-PARAMS for parameters never set; the timers match what the
 	// resources use when neither the request nor SET-PARAMS gives a value.
 	defaultParams = map[string]string{
@@ -85,14 +36,6 @@ var (
 	}
 )
 
-func set(names ...string) map[string]bool {
-	m := make(map[string]bool, len(names))
-	for _, n := range names {
-		m[n] = true
-	}
-	return m
-}
-
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -100,39 +43,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// Value kinds of the parameters the resources act on (RFC 6787 §6.2 and the resource sections).
-var (
-	boolHeaders = set(mrcp.HeaderStartInputTimers, mrcp.HeaderCancelIfQueue, mrcp.HeaderKillOnBargeIn,
-		mrcp.HeaderSaveWaveform, mrcp.HeaderCaptureOnSpeech, mrcp.HeaderNewAudioChannel,
-		mrcp.HeaderClearDTMFBuffer, mrcp.HeaderEarlyNoMatch, mrcp.HeaderVerBufferUtterance,
-		mrcp.HeaderEnrollUtterance, mrcp.HeaderSaveBestWaveform, mrcp.HeaderAbortPhraseEnrollment)
-	msHeaders = set(mrcp.HeaderNoInputTimeout, mrcp.HeaderRecognitionTimeout, mrcp.HeaderSpeechCompleteTimeout,
-		mrcp.HeaderSpeechIncompleteTimeout, mrcp.HeaderDTMFInterdigitTimeout, mrcp.HeaderDTMFTermTimeout,
-		mrcp.HeaderHotwordMaxDuration, mrcp.HeaderHotwordMinDuration, mrcp.HeaderDTMFBufferTime,
-		mrcp.HeaderMaxTime, mrcp.HeaderTrimLength, mrcp.HeaderFinalSilence, mrcp.HeaderFetchTimeout)
-	unitHeaders = set(mrcp.HeaderConfidenceThreshold, mrcp.HeaderSensitivityLevel, mrcp.HeaderSpeedVsAccuracy,
-		mrcp.HeaderConsistencyThreshold, mrcp.HeaderClashThreshold, mrcp.HeaderWeight)
-	uintHeaders = set(mrcp.HeaderNBestListLength, mrcp.HeaderNumMinConsistentPronunciations)
-)
-
-// checkValue rejects a syntactically illegal value with 404 naming the header (§5.4).
-func checkValue(name, v string) error {
-	var err error
-	switch {
-	case boolHeaders[name]:
-		_, err = parseBool(name, v)
-	case msHeaders[name]:
-		_, err = parseMS(name, v)
-	case unitHeaders[name]:
-		_, err = parseUnit(name, v)
-	case uintHeaders[name]:
-		_, err = parseUint(name, v)
-	case name == mrcp.HeaderDTMFTermChar:
-		_, err = parseTermChar(v)
-	}
-	return err
 }
 
 func illegal(name, v, reason string) error {

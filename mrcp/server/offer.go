@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -224,4 +223,3 @@ func randUint63() uint64 {
 	return binary.BigEndian.Uint64(b[:]) >> 1
 }
 
-var errUnknownResource = errors.New("unknown resource")

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -36,12 +35,6 @@ type grammarDef struct {
 func newRecognizer(ch *channel) *recognizer {
 	return &recognizer{ch: ch, grammars: map[string]*grammarDef{}}
 }
-
-var recogMethods = set(mrcp.MethodDefineGrammar, mrcp.MethodRecognize, mrcp.MethodInterpret,
-	mrcp.MethodGetResult, mrcp.MethodStartInputTimers, mrcp.MethodStop)
-
-func (r *recognizer) methods() map[string]bool { return recogMethods }
-func (r *recognizer) headers() map[string]bool { return recogHeaders }
 
 func (r *recognizer) inputSince() (time.Time, bool) {
 	if r.active == nil {
@@ -356,4 +349,3 @@ func (s *Server) recognizerInfo() (asr.RecognizerInfo, bool) {
 	return s.recogInfo, s.recogInfoOK
 }
 
-var _ = io.EOF

@@ -34,11 +34,7 @@ type recording struct {
 
 func newRecorder(ch *channel) *recorder { return &recorder{ch: ch} }
 
-var recorderMethods = set(mrcp.MethodRecord, mrcp.MethodStop, mrcp.MethodStartInputTimers)
-
-func (r *recorder) methods() map[string]bool { return recorderMethods }
-func (r *recorder) headers() map[string]bool { return recorderHeaders }
-func (r *recorder) dtmf(rune)                {}
+func (r *recorder) dtmf(rune) {}
 
 func (r *recorder) inputSince() (time.Time, bool) {
 	if r.active == nil {

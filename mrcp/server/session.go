@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -293,7 +292,5 @@ func (se *session) removeChannel(ch *channel) {
 	se.srv.mu.Unlock()
 }
 
-// errNoChannels is the cause when a re-INVITE removed every channel.
-var errNoChannels = errors.New("server: no channel left")
 
 func (se *session) String() string { return fmt.Sprintf("session(%s)", se.callID) }

@@ -30,13 +30,8 @@ type utterance struct {
 
 func newSynthesizer(ch *channel) *synthesizer { return &synthesizer{ch: ch} }
 
-var synthMethods = set(mrcp.MethodSpeak, mrcp.MethodStop, mrcp.MethodPause, mrcp.MethodResume,
-	mrcp.MethodBargeInOccurred, mrcp.MethodControl, mrcp.MethodDefineLexicon)
-
-func (s *synthesizer) methods() map[string]bool { return synthMethods }
-func (s *synthesizer) headers() map[string]bool { return synthHeaders }
-func (s *synthesizer) audio([]int16)            {}
-func (s *synthesizer) dtmf(rune)                {}
+func (s *synthesizer) audio([]int16) {}
+func (s *synthesizer) dtmf(rune)     {}
 
 func (s *synthesizer) inputSince() (time.Time, bool) { return time.Time{}, false }
 
@@ -58,7 +53,7 @@ func (s *synthesizer) request(m *mrcp.Message) (*mrcp.Message, error) {
 	return nil, &statusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
 }
 
-var speakTypes = set("text/plain", "application/ssml+xml", "application/synthesis+ssml")
+var speakTypes = map[string]bool{"text/plain": true, "application/ssml+xml": true, "application/synthesis+ssml": true}
 
 // speak implements §8.5.
 func (s *synthesizer) speak(m *mrcp.Message) (*mrcp.Message, error) {

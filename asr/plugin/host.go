@@ -81,6 +81,8 @@ type Host struct {
 	rrMu      sync.Mutex
 	rec       *hostRecognizer
 	syn       *hostSynthesizer
+	hasRec    bool // what the plugin served at Start
+	hasSyn    bool
 }
 
 // Start launches the plugin's processes and waits until every one has answered the handshake
@@ -105,6 +107,7 @@ func Start(ctx context.Context, cfg HostConfig) (*Host, error) {
 			return nil, err
 		}
 		in.setGen(g)
+		h.hasRec, h.hasSyn = g.recInfo != nil, g.synInfo != nil
 	}
 	for _, in := range h.instances {
 		h.wg.Add(1)
@@ -115,7 +118,7 @@ func Start(ctx context.Context, cfg HostConfig) (*Host, error) {
 
 // Recognizer is the plugin's recognizer, or nil when the plugin serves none.
 func (h *Host) Recognizer() asr.Recognizer {
-	if h.instances[0].current().recInfo == nil {
+	if !h.hasRec {
 		return nil
 	}
 	return h.rec
@@ -123,7 +126,7 @@ func (h *Host) Recognizer() asr.Recognizer {
 
 // Synthesizer is the plugin's synthesizer, or nil when the plugin serves none.
 func (h *Host) Synthesizer() asr.Synthesizer {
-	if h.instances[0].current().synInfo == nil {
+	if !h.hasSyn {
 		return nil
 	}
 	return h.syn
@@ -131,6 +134,11 @@ func (h *Host) Synthesizer() asr.Synthesizer {
 
 // Close stops supervision and every process; streams in flight fail with ErrUnavailable.
 func (h *Host) Close() error {
+	for _, in := range h.instances {
+		if g := in.current(); g != nil {
+			g.cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin %s is shutting down", h.cfg.Name))
+		}
+	}
 	h.cancel()
 	h.wg.Wait()
 	for _, in := range h.instances {

@@ -440,4 +440,3 @@ func (s *toneStream) Recv() (asr.SynthEvent, error) {
 }
 
 func (s *toneStream) Close() error { return nil }
-

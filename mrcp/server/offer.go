@@ -222,4 +222,3 @@ func randUint63() uint64 {
 	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint64(b[:]) >> 1
 }
-

@@ -348,4 +348,3 @@ func (s *Server) recognizerInfo() (asr.RecognizerInfo, bool) {
 	})
 	return s.recogInfo, s.recogInfoOK
 }
-

@@ -292,5 +292,4 @@ func (se *session) removeChannel(ch *channel) {
 	se.srv.mu.Unlock()
 }
 
-
 func (se *session) String() string { return fmt.Sprintf("session(%s)", se.callID) }

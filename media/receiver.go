@@ -74,7 +74,9 @@ type Receiver struct {
 	out     []int16 // resampled, pending delivery
 	frameN  int     // samples per output frame
 	latched netip.AddrPort
-	stopped bool
+
+	lastEventAt    time.Time // last telephone-event packet
+	lastEventDigit rune
 }
 
 // NewReceiver builds the pipeline for the negotiated formats. It starts nothing: Run does.
@@ -305,23 +307,32 @@ func (r *Receiver) receive(b []byte, from netip.AddrPort, at time.Time, sink Sin
 		if err := r.jb.SkipAt(&r.pkt, at); err != nil {
 			return
 		}
-		if r.inband != nil {
-			// A peer that sends RFC 4733 events may also leave the tones in the audio; reporting both
-			// would double every digit, so the events win for the rest of the stream.
-			r.log.Debug("telephone-event seen: in-band DTMF detection off")
-			r.inband = nil
-		}
+		r.lastEventAt = at
 		ev, ok, err := r.events.packet(r.pkt.Timestamp, r.pkt.Payload, at)
 		if err != nil {
 			r.jb.CountMalformed()
 			return
 		}
 		if ok {
+			r.lastEventDigit = ev.Digit
 			sink.DTMF(ev)
 		}
 		return
 	}
 	_ = r.jb.PushAt(&r.pkt, at) // refusals are counted by the buffer
+}
+
+// echoOfEvent reports whether an in-band digit is the tone of an RFC 4733 event already reported (a
+// peer may send both): the audio reaches the detector a playout delay after the event, so the window is
+// that delay plus the longest tone we expect to overlap.
+func (r *Receiver) echoOfEvent(ev DTMFEvent, now time.Time) bool {
+	if r.lastEventAt.IsZero() {
+		return false
+	}
+	if r.events.active {
+		return true
+	}
+	return ev.Digit == r.lastEventDigit && now.Sub(r.lastEventAt) < r.jb.cfg.Max+time.Second
 }
 
 // tick delivers one frame: pull packets (or concealment) until a frame's worth is resampled.
@@ -361,7 +372,7 @@ func (r *Receiver) tick(now time.Time, sink Sink) {
 			}
 		}
 		if r.inband != nil {
-			if ev, ok := r.inband.process(r.pcm); ok {
+			if ev, ok := r.inband.process(r.pcm); ok && !r.echoOfEvent(ev, now) {
 				sink.DTMF(ev)
 			}
 		}

@@ -304,17 +304,15 @@ func (rec *recognition) final(f *asr.Final) {
 		if a.Confidence < rec.threshold {
 			continue
 		}
-		inst := a.Interpretation
+		inst, gid := a.Interpretation, a.Grammar
 		if inst == "" {
-			inst = a.Text
+			// Engines that only transcribe leave semantics to us: SISR tags of the grammar
+			// the words match (e.g. out="billing";) give the <instance>.
+			inst, gid = rec.interpret(a.Text, gid)
 		}
 		mode := a.Mode
 		if mode == "" {
 			mode = "speech"
-		}
-		gid := a.Grammar
-		if gid == "" && len(rec.voice) > 0 {
-			gid = rec.voice[0].id
 		}
 		res.Interpretations = append(res.Interpretations, nlsml.Interpretation{Grammar: gid,
 			Confidence: a.Confidence, Instance: inst, Input: a.Text, Mode: mode})
@@ -331,6 +329,24 @@ func (rec *recognition) final(f *asr.Final) {
 		cause = mrcp.RecogSuccessMaxtime
 	}
 	rec.r.complete(cause, res)
+}
+
+// interpret runs text through the voice grammars' semantic tags; without a match the instance
+// is the text itself.
+func (rec *recognition) interpret(text, gid string) (string, string) {
+	toks := strings.Fields(text)
+	for _, d := range rec.voice {
+		if d.g == nil || (gid != "" && gid != d.id) {
+			continue
+		}
+		if inst, ok := d.g.Interpret(toks); ok {
+			return inst, d.id
+		}
+	}
+	if gid == "" && len(rec.voice) > 0 {
+		gid = rec.voice[0].id
+	}
+	return text, gid
 }
 
 // audio feeds the engine and, when the engine has no speech detection of its own, the

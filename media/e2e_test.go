@@ -88,3 +88,32 @@ func TestEndToEndDTMF(t *testing.T) {
 		t.Fatalf("digits %q, want %q (%+v)", got, "12#94*7D", rec.Digits)
 	}
 }
+
+// TestDTMFOverImpairedNetwork: RFC 4733 digits through loss, duplication, reordering and jitter come
+// out exactly once each, in order.
+func TestDTMFOverImpairedNetwork(t *testing.T) {
+	const digits = "0123456789*#ABCD"
+	for seed := uint64(1); seed <= 5; seed++ {
+		imp := mediatest.Impairment{Loss: 0.05, Duplicate: 0.2, Reorder: 0.1, Jitter: 80 * time.Millisecond, Seed: seed}
+		l, rec := newLink(t, pcmu, 8000, imp, false)
+		for _, d := range digits {
+			done, err := l.Sender.QueueDTMF(d, 120*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for sent := false; !sent; {
+				l.Step()
+				select {
+				case <-done:
+					sent = true
+				default:
+				}
+			}
+			l.Run(80 * time.Millisecond) // inter-digit pause
+		}
+		l.Run(time.Second)
+		if got := rec.DigitString(); got != digits {
+			t.Errorf("seed %d: digits %q, want %q", seed, got, digits)
+		}
+	}
+}

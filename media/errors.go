@@ -7,7 +7,6 @@ var (
 	ErrUnsupportedFormat = errors.New("media: unsupported format")
 	ErrMalformedPacket   = errors.New("media: malformed RTP packet")
 	ErrNoPorts           = errors.New("media: no free RTP port in range")
-	ErrClosed            = errors.New("media: closed")
 	ErrNotRunning        = errors.New("media: sender is not running")
 	ErrBadDigit          = errors.New("media: not a DTMF digit")
 	ErrBadWAV            = errors.New("media: unsupported or malformed WAV")

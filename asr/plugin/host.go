@@ -189,6 +189,8 @@ type gen struct {
 	mux     *mux
 	nextID  atomic.Uint64
 	muxDone chan struct{}
+	// closeConn ends an in-process test connection (NewTestHost), which has no client or cmd.
+	closeConn func()
 }
 
 func (g *gen) load() int64 { g.mu.Lock(); defer g.mu.Unlock(); return g.active }
@@ -197,10 +199,15 @@ func (g *gen) add(d int64) { g.mu.Lock(); g.active += d; g.mu.Unlock() }
 func (g *gen) stop() {
 	g.cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin process stopped"))
 	// A hung process ignores the graceful shutdown go-plugin tries first; kill it outright.
-	if g.cmd.Process != nil {
+	if g.cmd != nil && g.cmd.Process != nil {
 		_ = g.cmd.Process.Kill()
 	}
-	g.client.Kill()
+	if g.client != nil {
+		g.client.Kill()
+	}
+	if g.closeConn != nil {
+		g.closeConn()
+	}
 	<-g.muxDone
 }
 
@@ -250,38 +257,8 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 		return fail(err)
 	}
 	g := &gen{client: client, cmd: cmd, cl: raw.(*clients), started: time.Now()}
-	g.ctx, g.cancel = context.WithCancelCause(in.h.ctx)
-	ictx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
-	defer cancel()
-	if ri, err := g.cl.rec.Info(ictx, &pb.InfoRequest{}); err == nil {
-		info := recInfoFromPB(ri)
-		g.recInfo = &info
-	} else if status.Code(err) != codes.Unimplemented {
-		return fail(fmt.Errorf("recognizer info: %w", fromRPC(ictx, err)))
-	}
-	if si, err := g.cl.syn.Info(ictx, &pb.InfoRequest{}); err == nil {
-		info := synInfoFromPB(si)
-		g.synInfo = &info
-	} else if status.Code(err) != codes.Unimplemented {
-		return fail(fmt.Errorf("synthesizer info: %w", fromRPC(ictx, err)))
-	}
-	if g.recInfo == nil && g.synInfo == nil {
-		return fail(errors.New("serves neither a recognizer nor a synthesizer"))
-	}
-	g.muxDone = make(chan struct{})
-	if g.recInfo != nil {
-		rpc, err := g.cl.rec.Inputs(g.ctx)
-		if err != nil {
-			return fail(fmt.Errorf("inputs stream: %w", fromRPC(g.ctx, err)))
-		}
-		fail := func(err error) { g.cancel(err) }
-		g.mux = newMux(rpc, cfg.FlushInterval, fail, cfg.waitHook)
-		go func() {
-			defer close(g.muxDone)
-			g.mux.run(g.ctx.Done())
-		}()
-	} else {
-		close(g.muxDone)
+	if err := in.h.attach(ctx, g); err != nil {
+		return fail(err)
 	}
 	in.log.Info("plugin process started", "pid", cmd.Process.Pid)
 	return g, nil
@@ -355,9 +332,53 @@ func (in *instance) watch(g *gen) string {
 func (h *Host) PIDs() []int {
 	var pids []int
 	for _, in := range h.instances {
-		if g := in.current(); g != nil && g.cmd.Process != nil && g.ctx.Err() == nil {
+		if g := in.current(); g != nil && g.cmd != nil && g.cmd.Process != nil && g.ctx.Err() == nil {
 			pids = append(pids, g.cmd.Process.Pid)
 		}
 	}
 	return pids
+}
+
+// attach asks a new connection what it serves and opens its input multiplex.
+func (h *Host) attach(ctx context.Context, g *gen) (err error) {
+	cfg := h.cfg
+	g.ctx, g.cancel = context.WithCancelCause(h.ctx)
+	defer func() {
+		if err != nil {
+			g.cancel(err)
+		}
+	}()
+	ictx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	if ri, err := g.cl.rec.Info(ictx, &pb.InfoRequest{}); err == nil {
+		info := recInfoFromPB(ri)
+		g.recInfo = &info
+	} else if status.Code(err) != codes.Unimplemented {
+		return fmt.Errorf("recognizer info: %w", fromRPC(ictx, err))
+	}
+	if si, err := g.cl.syn.Info(ictx, &pb.InfoRequest{}); err == nil {
+		info := synInfoFromPB(si)
+		g.synInfo = &info
+	} else if status.Code(err) != codes.Unimplemented {
+		return fmt.Errorf("synthesizer info: %w", fromRPC(ictx, err))
+	}
+	if g.recInfo == nil && g.synInfo == nil {
+		return errors.New("serves neither a recognizer nor a synthesizer")
+	}
+	g.muxDone = make(chan struct{})
+	if g.recInfo != nil {
+		rpc, ierr := g.cl.rec.Inputs(g.ctx)
+		if ierr != nil {
+			return fmt.Errorf("inputs stream: %w", fromRPC(g.ctx, ierr))
+		}
+		fail := func(err error) { g.cancel(err) }
+		g.mux = newMux(rpc, cfg.FlushInterval, fail, cfg.waitHook)
+		go func() {
+			defer close(g.muxDone)
+			g.mux.run(g.ctx.Done())
+		}()
+	} else {
+		close(g.muxDone)
+	}
+	return nil
 }

@@ -253,3 +253,9 @@ func TestStartSetRegisters(t *testing.T) {
 		t.Error("missing binary accepted")
 	}
 }
+
+func TestInProcessHarness(t *testing.T) {
+	h := NewTestHost(t, ServeConfig{Recognizer: &asrtest.Noop{}, Synthesizer: asrtest.NoopSynth{}})
+	asrtest.RunRecognizer(t, func(*testing.T) asr.Recognizer { return h.Recognizer() }, asrtest.Options{SampleRate: 8000})
+	asrtest.RunSynthesizer(t, func(*testing.T) asr.Synthesizer { return h.Synthesizer() }, asrtest.SynthOptions{AllowSilence: true, MinSeconds: 0.2})
+}

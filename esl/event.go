@@ -1,7 +1,6 @@
 package esl
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -89,42 +88,78 @@ func ParseEvent(contentType string, body []byte) (*Event, error) {
 
 // parsePlainEvent: the body is itself a message whose header values are
 // percent-encoded; an event with a body (BACKGROUND_JOB, api results) has its
-// own Content-Length inside.
+// own Content-Length inside. Parsed in place: this runs on the socket reader
+// for every event.
 func parsePlainEvent(body []byte) (*Event, error) {
-	inner, err := ReadMessage(bufio.NewReader(bytes.NewReader(body)))
-	if err != nil {
-		return nil, &ProtocolError{Reason: "plain event", Err: err}
+	e := &Event{Headers: make(map[string]string, 64)}
+	rest := body
+	for {
+		nl := bytes.IndexByte(rest, '\n')
+		if nl < 0 {
+			return nil, &ProtocolError{Reason: "plain event: headers not terminated"}
+		}
+		line := rest[:nl]
+		rest = rest[nl+1:]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(line) == 0 {
+			if len(e.Headers) == 0 {
+				continue
+			}
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return nil, &ProtocolError{Reason: fmt.Sprintf("plain event: header line without colon: %q", truncate(string(line)))}
+		}
+		value := bytes.TrimLeft(line[colon+1:], " ")
+		e.Headers[string(line[:colon])] = URLDecode(string(value))
 	}
-	e := &Event{Headers: make(map[string]string, len(inner.Headers))}
-	for _, h := range inner.Headers {
-		e.Headers[h.Name] = URLDecode(h.Value)
+	if cl, ok := e.Headers["Content-Length"]; ok {
+		n, err := strconv.Atoi(cl)
+		if err != nil || n < 0 || n > len(rest) {
+			return nil, &ProtocolError{Reason: fmt.Sprintf("plain event: bad Content-Length %q", truncate(cl))}
+		}
+		e.Body = string(rest[:n])
+		delete(e.Headers, "Content-Length")
 	}
-	e.Body = string(inner.Body)
 	return e, e.index()
 }
 
 func parseJSONEvent(body []byte) (*Event, error) {
-	var raw map[string]json.RawMessage
+	var raw map[string]any
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, &ProtocolError{Reason: "json event", Err: err}
 	}
 	e := &Event{Headers: make(map[string]string, len(raw))}
 	for k, v := range raw {
 		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		switch v := v.(type) {
+		case string:
+			s = v
+		case []any:
 			// Multi-valued headers arrive as arrays: keep them joined the way
 			// FreeSWITCH's own "ARRAY::a|:b" encoding does in plain events.
-			var arr []string
-			if err2 := json.Unmarshal(v, &arr); err2 != nil {
-				return nil, &ProtocolError{Reason: "json event header " + k, Err: err}
+			parts := make([]string, 0, len(v))
+			for _, p := range v {
+				ps, ok := p.(string)
+				if !ok {
+					return nil, &ProtocolError{Reason: "json event header " + k + ": array of non-strings"}
+				}
+				parts = append(parts, ps)
 			}
-			s = "ARRAY::" + strings.Join(arr, "|:")
+			s = "ARRAY::" + strings.Join(parts, "|:")
+		default:
+			return nil, &ProtocolError{Reason: "json event header " + k + ": not a string"}
 		}
-		if k == "_body" {
+		switch k {
+		case "_body":
 			e.Body = s
-			continue
+		case "Content-Length":
+		default:
+			e.Headers[k] = s
 		}
-		e.Headers[k] = s
 	}
 	return e, e.index()
 }

@@ -254,3 +254,28 @@ func TestConfigRejectsRateAboveFreeSWITCH(t *testing.T) {
 		t.Fatalf("bad number: %v", err)
 	}
 }
+
+// TestCampaignHangupCauses: busy and unanswered numbers are final results
+// with their cause, not retried like throttling.
+func TestCampaignHangupCauses(t *testing.T) {
+	s := newSetup(t, esltest.Options{
+		Default: esltest.Behavior{Says: []string{"yes"}},
+		Numbers: map[string]esltest.Behavior{
+			"5550001": {Reject: "USER_BUSY"},
+			"5550002": {Reject: "NO_ANSWER", RingTime: 30 * time.Second},
+			"5550003": {Reject: "UNALLOCATED_NUMBER"},
+		}})
+	es := entries(5)
+	sum := runCampaign(t, s, es)
+	checkOnePerEntry(t, sum, es, s.cfg.OutDir)
+	want := []string{"NORMAL_CLEARING", "USER_BUSY", "NO_ANSWER", "UNALLOCATED_NUMBER", "NORMAL_CLEARING"}
+	for i, r := range sum.Results {
+		if r.Report.HangupCause != want[i] || r.Attempts != 1 || (r.Report.Result == "success") != (i == 0 || i == 4) {
+			t.Errorf("%s: %s cause %s attempts %d (%s)", r.Entry.Number, r.Report.Result, r.Report.HangupCause, r.Attempts, r.Report.Reason)
+		}
+	}
+	summary, _ := os.ReadFile(filepath.Join(s.cfg.OutDir, "summary.csv"))
+	if !strings.Contains(string(summary), ",failed,") || !strings.Contains(string(summary), "USER_BUSY") {
+		t.Fatalf("summary:\n%s", summary)
+	}
+}

@@ -119,7 +119,7 @@ func (f *fakeMedia) Formats() []sdp.Format {
 func (f *fakeMedia) Listen() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
 
 func (f *fakeMedia) NewReceiver(net.PacketConn, ReceiverParams) (Receiver, error) {
-	r := &fakeReceiver{sink: make(chan Sink, 1), last: time.Now()}
+	r := &fakeReceiver{sink: make(chan Sink, 1)} // no packet ever: LastPacket is zero
 	f.mu.Lock()
 	f.rx = append(f.rx, r)
 	f.mu.Unlock()

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/sip"
+)
+
+// No RTP while a recognition runs ends the session with a BYE; an idle session is left alone.
+func TestMediaTimeout(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MediaTimeout = 8 * time.Second })
+	ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))
+	cl := h.dial()
+	h.media.receiver(t, 0)
+	h.clock.waitTimers(t, 2) // connect and media check
+	h.clock.Advance(20 * time.Second)
+	select {
+	case id := <-h.hangup.byes:
+		t.Fatalf("idle session %s ended", id)
+	default:
+	}
+	cl.send(dtmfRecognize(1, ids[0], "builtin:dtmf/digits?length=4", mrcp.HeaderNoInputTimeout, "0"))
+	cl.next()
+	for range 5 {
+		h.clock.Advance(2 * time.Second)
+	}
+	select {
+	case id := <-h.hangup.byes:
+		if id != "call-1" {
+			t.Fatalf("BYE for %s", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no BYE after the media timeout")
+	}
+	waitSessions(t, h, 0)
+}
+
+// RFC 6787 §4.2: a client asking to reuse its connection is told so when it has one to us.
+func TestConnectionExisting(t *testing.T) {
+	h := newHarness(t, nil)
+	body := strings.Replace(string(sdpBody(t, modRecogInvite)), "a=connection:new", "a=connection:existing", 1)
+	_, ans := h.offer("call-1", []byte(body))
+	if !strings.Contains(string(ans), "a=connection:new") {
+		t.Fatalf("no connection yet, answer:\n%s", ans)
+	}
+	cl := h.dial()
+	cl.send(mrcp.NewRequest(mrcp.MethodGetParams, 1, "feedfeedfeedfeed@speechrecog"))
+	cl.next() // the connection is registered
+	ids, ans := h.offer("call-2", []byte(body))
+	if !strings.Contains(string(ans), "a=connection:existing") {
+		t.Fatalf("answer:\n%s", ans)
+	}
+	// Both sessions share the connection.
+	cl.send(mrcp.NewRequest(mrcp.MethodGetParams, 2, ids[0]))
+	if m := cl.next(); m.StatusCode != 200 {
+		t.Fatalf("shared connection: %d", m.StatusCode)
+	}
+}
+
+// A re-INVITE that refreshes the session keeps the channel and its ports.
+func TestReinviteRefresh(t *testing.T) {
+	h := newHarness(t, nil)
+	body := sdpBody(t, modRecogInvite)
+	ids, first := h.offer("call-1", body)
+	again, err := h.srv.Offer(context.Background(), &sip.Call{CallID: "call-1", Remote: "127.0.0.1:5092"}, body, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(again), "a=channel:"+ids[0]) {
+		t.Fatalf("refresh lost the channel:\n%s", again)
+	}
+	m1, m2 := mline(first, "m=audio"), mline(again, "m=audio")
+	if m1 != m2 {
+		t.Fatalf("RTP port changed: %q -> %q", m1, m2)
+	}
+}
+
+func mline(sdp []byte, prefix string) string {
+	for _, l := range strings.Split(string(sdp), "\r\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}

@@ -82,6 +82,9 @@ func startMrcpd(t *testing.T, yaml string) *daemonProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if d.cmd == nil {
+			return
+		}
 		d.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- d.cmd.Wait() }()

@@ -103,7 +103,7 @@ func (call *Call) Start(ctx context.Context, app, arg string) (func(context.Cont
 		case <-ctx.Done():
 			unregister()
 			return nil, ctx.Err()
-		case <-c.ctx.Done():
+		case <-c.closing:
 			return nil, ErrClosed
 		}
 	}, nil

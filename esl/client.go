@@ -3,7 +3,6 @@ package esl
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -94,8 +93,7 @@ type Client struct {
 	log     *slog.Logger
 	metrics *Metrics
 	clock   Clock
-	ctx     context.Context // cancelled by Close
-	cancel  context.CancelFunc
+	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup
 	resyncq chan string // reasons; capacity 1, written by the reader
 
@@ -144,7 +142,6 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c := newClient(cfg, m)
 	cn, err := c.connect(ctx)
 	if err != nil {
-		c.cancel()
 		return nil, err
 	}
 	c.wg.Add(1)
@@ -153,9 +150,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func newClient(cfg Config, m *Metrics) *Client {
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		cfg: cfg, log: cfg.Logger, metrics: m, clock: cfg.Clock, ctx: ctx, cancel: cancel,
+		cfg: cfg, log: cfg.Logger, metrics: m, clock: cfg.Clock, closing: make(chan struct{}),
 		resyncq: make(chan string, 1),
 		ready:   make(chan struct{}),
 		calls:   map[string]*Call{},
@@ -257,7 +253,7 @@ func (c *Client) Close() error {
 	calls := c.calls
 	c.calls = map[string]*Call{}
 	c.mu.Unlock()
-	c.cancel()
+	close(c.closing)
 	if cur != nil {
 		cur.fail(ErrClosed)
 	}
@@ -289,10 +285,26 @@ func (c *Client) conn(ctx context.Context) (*conn, error) {
 		case <-ready:
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-c.ctx.Done():
+		case <-c.closing:
 			return nil, ErrClosed
 		}
 	}
+}
+
+// background returns a context that ends when the client closes, for the
+// client's own work (reconnects, resyncs, heartbeats).
+func (c *Client) background() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-c.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // SendRaw sends one command line (and optional header lines, joined by \n) and
@@ -369,7 +381,7 @@ func (c *Client) bgapi(ctx context.Context, cmd, callUUID string, acked func()) 
 		return body, nil
 	case <-ctx.Done():
 		return "", ctx.Err()
-	case <-c.ctx.Done():
+	case <-c.closing:
 		return "", ErrClosed
 	}
 }
@@ -487,5 +499,3 @@ func checkToken(s string) error {
 	}
 	return nil
 }
-
-var errHeartbeat = errors.New("esl: heartbeat failed")

@@ -16,7 +16,9 @@ var (
 	ErrInvalidDigits = errors.New("esl: invalid DTMF digits")
 	ErrInvalidValue  = errors.New("esl: value cannot be sent safely")
 	ErrThrottled     = errors.New("esl: FreeSWITCH refused the session (throttled)")
-	ErrQueueFull     = errors.New("esl: queue full")
+	// ErrHeartbeat: FreeSWITCH did not answer the keep-alive in time; the
+	// connection is treated as dead and replaced.
+	ErrHeartbeat = errors.New("esl: heartbeat failed")
 )
 
 // AuthError is FreeSWITCH refusing our password ("-ERR invalid"). It is not

@@ -15,24 +15,26 @@ import (
 // reconnects with exponential backoff and then re-checks every tracked call.
 func (c *Client) supervise(cn *conn) {
 	defer c.wg.Done()
+	ctx, cancel := c.background()
+	defer cancel()
 	for {
-		c.watch(cn)
-		if c.ctx.Err() != nil {
+		c.watch(ctx, cn)
+		if ctx.Err() != nil {
 			return
 		}
 		c.log.Warn("esl: connection lost, reconnecting", "err", cn.failure())
 		c.markDown(cn)
-		next := c.reconnect()
+		next := c.reconnect(ctx)
 		if next == nil {
 			return
 		}
 		cn = next
 		c.metrics.reconnects.Inc()
-		c.resyncAll(c.ctx, cn, "reconnect")
+		c.resyncAll(ctx, cn, "reconnect")
 	}
 }
 
-func (c *Client) watch(cn *conn) {
+func (c *Client) watch(ctx context.Context, cn *conn) {
 	for {
 		var tick <-chan time.Time
 		if c.cfg.HeartbeatInterval > 0 {
@@ -41,13 +43,13 @@ func (c *Client) watch(cn *conn) {
 		select {
 		case <-cn.done:
 			return
-		case <-c.ctx.Done():
+		case <-ctx.Done():
 			return
 		case reason := <-c.resyncq:
-			c.resyncAll(c.ctx, cn, reason)
+			c.resyncAll(ctx, cn, reason)
 		case <-tick:
-			if err := c.heartbeat(cn); err != nil {
-				cn.fail(fmt.Errorf("%w: %w", errHeartbeat, err))
+			if err := c.heartbeat(ctx, cn); err != nil {
+				cn.fail(fmt.Errorf("%w: %w", ErrHeartbeat, err))
 				return
 			}
 		}
@@ -56,8 +58,8 @@ func (c *Client) watch(cn *conn) {
 
 // heartbeat: a connection can stay open while FreeSWITCH no longer answers
 // (half-open TCP, a wedged process); only a command with a deadline finds out.
-func (c *Client) heartbeat(cn *conn) error {
-	ctx, cancel := context.WithCancel(c.ctx)
+func (c *Client) heartbeat(parent context.Context, cn *conn) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	timer := c.clock.After(c.cfg.HeartbeatTimeout)
 	c.wg.Add(1)
@@ -73,15 +75,15 @@ func (c *Client) heartbeat(cn *conn) error {
 	return err
 }
 
-func (c *Client) reconnect() *conn {
+func (c *Client) reconnect(ctx context.Context) *conn {
 	backoff := c.cfg.BackoffMin
 	for {
 		select {
 		case <-c.clock.After(backoff):
-		case <-c.ctx.Done():
+		case <-ctx.Done():
 			return nil
 		}
-		cn, err := c.connect(c.ctx)
+		cn, err := c.connect(ctx)
 		if err == nil {
 			c.log.Info("esl: reconnected", "addr", c.cfg.Addr)
 			return cn

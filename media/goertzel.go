@@ -67,16 +67,15 @@ func (g goertzel) power(x []float32) float64 {
 // 8 kHz, as spandsp does): two consecutive blocks accept a digit, so tones of 40 ms and more (Q.24's
 // minimum) are detected; two blocks without it end it. Each key press is reported once, when it ends.
 type inbandDetector struct {
-	rate     int
-	n, hop   int
-	buf      []float32
-	bins     [8]goertzel
-	lo, hi   [8]goertzel // detuned probes
-	cur      rune
-	hits     int
-	misses   int
-	windows  int
-	reported bool
+	rate    int
+	n, hop  int
+	buf     []float32
+	bins    [8]goertzel
+	lo, hi  [8]goertzel // detuned probes
+	cur     rune
+	hits    int
+	misses  int
+	windows int
 }
 
 func newInbandDetector(rate int) *inbandDetector {

@@ -134,12 +134,12 @@ func (j *JitterBuffer) CountMalformed() { j.st.malformed.Add(1) }
 
 // Peek returns the payload of the next packet to play, if it is here. After PopLost that is the packet
 // following the lost one, which carries the lost one's in-band FEC (Opus).
-func (j *JitterBuffer) Peek() ([]byte, bool) {
+func (j *JitterBuffer) Peek() (payload []byte, pt uint8, ok bool) {
 	s := &j.slots[j.next&j.mask]
 	if s.filled && s.ext == j.next && !s.skip {
-		return s.payload[:s.n], true
+		return s.payload[:s.n], s.pt, true
 	}
-	return nil, false
+	return nil, 0, false
 }
 
 // Playing reports whether playout has started (a stream is present and its initial delay has passed).

@@ -354,7 +354,11 @@ func (r *Receiver) tick(now time.Time, sink Sink) {
 				r.plc.Good(r.pcm)
 			}
 		case PopLost:
-			next, _ := r.jb.Peek()
+			// The next packet helps only if the PLC's decoder can read it (a PT switch could intervene).
+			next, pt, ok := r.jb.Peek()
+			if !ok || pt != r.audio.PT {
+				next = nil
+			}
 			r.pcm = r.plc.Conceal(r.pcm, pktN, next)
 		default:
 			// Buffering or underrun: conceal what remains of the frame (PLC fades to silence in 60 ms).

@@ -14,7 +14,6 @@ type Conn struct {
 	mu       sync.Mutex
 	in       chan []byte
 	deadline chan struct{}
-	closed   bool
 	Local    *net.UDPAddr
 	From     *net.UDPAddr
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,17 +48,22 @@ func BenchmarkPluginStreams500Media(b *testing.B) { benchPlugin(b, true) }
 
 func benchPlugin(b *testing.B, media bool) {
 	var mu sync.Mutex
-	var worst time.Duration
+	var waits []time.Duration
 	h := startNoop(b, func(c *HostConfig) {
 		c.PingTimeout = 5 * time.Second
 		c.waitHook = func(d time.Duration) {
 			mu.Lock()
-			worst = max(worst, d)
+			waits = append(waits, d)
 			mu.Unlock()
 		}
 	})
 	runStreams(b, h.Recognizer(), h.PIDs(), media)
-	b.ReportMetric(float64(worst.Microseconds())/1000, "max-wait-ms")
+	// The oldest frame of each flush; a loaded machine's scheduling delays show in the tail.
+	slices.Sort(waits)
+	if len(waits) > 0 {
+		b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds())/1000, "p99-wait-ms")
+		b.ReportMetric(float64(waits[len(waits)-1].Microseconds())/1000, "max-wait-ms")
+	}
 }
 
 func runStreams(b *testing.B, rec asr.Recognizer, pids []int, media bool) {

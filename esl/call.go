@@ -153,8 +153,8 @@ func (call *Call) Hangup(ctx context.Context, cause string) error {
 	if cause == "" {
 		cause = "NORMAL_CLEARING"
 	}
-	if err := checkToken(cause); err != nil {
-		return err
+	if !HangupCauseOK(cause) {
+		return fmt.Errorf("%w: hangup cause %q (a Q.850 name such as USER_BUSY)", ErrInvalidValue, cause)
 	}
 	m, err := call.c.SendRaw(ctx, "sendmsg "+call.UUID+"\ncall-command: hangup\nhangup-cause: "+cause)
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,4 +90,81 @@ func TestUsageErrors(t *testing.T) {
 		"-esl", "127.0.0.1:1"}, &out, &errb); code != 1 && code != 2 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+// TestListenInbound: FreeSWITCH's socket application (the fake) hands a call to
+// `ivr -listen`; the speech IVR flow answers, asks, hears "sales" through the
+// recogniser, and transfers; the runner then says exit and the socket closes.
+func TestListenInbound(t *testing.T) {
+	s, err := esltest.Start(esltest.Options{Numbers: map[string]esltest.Behavior{
+		"5100": {Says: []string{"sales please"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	var out, errb syncBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(c, []string{"-flow", "../../examples/flows/speech-ivr.yaml", "-listen", addr}, &out, &errb)
+	}()
+	var uuid string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if uuid, err = s.Outbound(addr, "5100"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for !strings.Contains(errb.String(), "call finished") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no report: %s", errb.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	ch, ok := s.Channel(uuid)
+	if !ok || !ch.Answered {
+		t.Fatalf("channel %+v", ch)
+	}
+	var apps []string
+	for _, a := range ch.Apps {
+		apps = append(apps, a.App+" "+a.Arg)
+	}
+	if len(apps) != 4 || apps[0] != "answer " || !strings.HasPrefix(apps[2], "play_and_detect_speech") || apps[3] != "transfer 1000 XML default" {
+		t.Fatalf("apps %q", apps)
+	}
+	if !strings.Contains(errb.String(), "result=success") {
+		t.Fatalf("log: %s", errb.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

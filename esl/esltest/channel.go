@@ -32,7 +32,8 @@ type channel struct {
 	apps      []AppRecord
 	recording string
 	breaks    int
-	said      int // Behavior.Says consumed
+	said      int  // Behavior.Says consumed
+	inbound   bool // created by Outbound: a caller calling in
 }
 
 // AppRecord is one application the channel ran, with its virtual start and end.
@@ -58,6 +59,13 @@ type ChannelReport struct {
 }
 
 func (ch *channel) date() time.Time { return ch.created.Add(ch.now) }
+
+func (ch *channel) direction() string {
+	if ch.inbound {
+		return "inbound"
+	}
+	return "outbound"
+}
 
 func (ch *channel) setVar(k, v string) {
 	for i := range ch.vars {
@@ -121,8 +129,8 @@ func (ch *channel) headers() []esl.Header {
 		{Name: "Channel-State-Number", Value: num},
 		{Name: "Channel-Name", Value: ch.name},
 		{Name: "Unique-ID", Value: ch.uuid},
-		{Name: "Call-Direction", Value: "outbound"},
-		{Name: "Presence-Call-Direction", Value: "outbound"},
+		{Name: "Call-Direction", Value: ch.direction()},
+		{Name: "Presence-Call-Direction", Value: ch.direction()},
 		{Name: "Channel-HIT-Dialplan", Value: "false"},
 		{Name: "Channel-Call-UUID", Value: ch.uuid},
 		{Name: "Answer-State", Value: answer},
@@ -162,6 +170,7 @@ func (ch *channel) hangup(cause string) {
 	s.mu.Lock()
 	delete(s.channels, ch.uuid)
 	s.ended[ch.uuid] = rep
+	s.lingerDone(ch.uuid)
 	s.mu.Unlock()
 }
 

@@ -258,6 +258,8 @@ type fconn struct {
 	filters  [][2]string
 	logLevel int
 	myevents string
+	outbound string // the channel an outbound (socket application) connection serves
+	linger   bool
 
 	qmu    sync.Mutex
 	q      [][]byte
@@ -331,7 +333,9 @@ func (c *fconn) writeLoop() {
 
 func (c *fconn) readLoop() {
 	defer c.s.wg.Done()
-	c.enqueue(AuthRequest())
+	if c.outbound == "" { // the socket application's connections skip auth
+		c.enqueue(AuthRequest())
+	}
 	br := bufio.NewReader(c.nc)
 	for {
 		cmd, err := ReadCommand(br)
@@ -412,9 +416,25 @@ func (c *fconn) handle(cmd *Command) bool {
 		c.logLevel = -1
 		s.mu.Unlock()
 		c.enqueue(Reply("+OK no longer logging"))
+	case "connect":
+		c.enqueue(c.connectReply())
+	case "myevents":
+		s.mu.Lock()
+		c.format, c.all, c.myevents = "plain", true, c.outbound
+		if f := strings.Fields(rest); len(f) > 0 && (f[0] == "json" || f[0] == "plain") {
+			c.format = f[0]
+		}
+		s.mu.Unlock()
+		c.enqueue(Reply("+OK Events Enabled"))
 	case "linger":
+		s.mu.Lock()
+		c.linger = true
+		s.mu.Unlock()
 		c.enqueue(Reply("+OK will linger"))
 	case "nolinger":
+		s.mu.Lock()
+		c.linger = false
+		s.mu.Unlock()
 		c.enqueue(Reply("+OK will not linger"))
 	case "api":
 		body, after := s.api(rest, s.opts.Clock.Now())

@@ -57,6 +57,7 @@ type Step struct {
 	Next     string   `yaml:"next"`
 
 	Originate     *Originate        `yaml:"originate"`
+	Answer        *struct{}         `yaml:"answer"`
 	WaitAnswer    *WaitAnswer       `yaml:"wait_answer"`
 	WaitMedia     *WaitMedia        `yaml:"wait_media"`
 	WaitPromptEnd *WaitPromptEnd    `yaml:"wait_prompt_end"`
@@ -275,7 +276,7 @@ func (f *Flow) Validate() error {
 
 func (s *Step) actions() int {
 	n := 0
-	for _, set := range []bool{s.Originate != nil, s.WaitAnswer != nil, s.WaitMedia != nil, s.WaitPromptEnd != nil,
+	for _, set := range []bool{s.Originate != nil, s.Answer != nil, s.WaitAnswer != nil, s.WaitMedia != nil, s.WaitPromptEnd != nil,
 		s.SendDTMF != nil, s.Playback != nil, s.Speak != nil, s.DetectSpeech != nil, s.CollectDTMF != nil,
 		s.Record != nil, s.Webhook != nil, s.Transfer != nil, s.Bridge != nil, s.Hangup != nil, s.Set != nil} {
 		if set {
@@ -290,6 +291,8 @@ func (s *Step) Kind() string {
 	switch {
 	case s.Originate != nil:
 		return "originate"
+	case s.Answer != nil:
+		return "answer"
 	case s.WaitAnswer != nil:
 		return "wait_answer"
 	case s.WaitMedia != nil:

@@ -24,6 +24,8 @@ func (ru *run) do(ctx context.Context, s *Step) (string, error) {
 	switch {
 	case s.Originate != nil:
 		return "", ru.originate(ctx, s)
+	case s.Answer != nil:
+		return "", ru.call.Answer(ctx)
 	case s.WaitAnswer != nil:
 		accept := s.WaitAnswer.EarlyMedia == "accept"
 		return "", ru.wait(ctx, func() bool { return ru.state.answered || (accept && ru.state.media) })

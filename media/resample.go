@@ -142,8 +142,11 @@ func (r *Resampler) Process(dst, src []int16) []int16 {
 	if r.in == r.out {
 		return append(dst, src...)
 	}
-	for _, s := range src {
-		r.buf = append(r.buf, float32(s))
+	n := len(r.buf)
+	r.buf = slices.Grow(r.buf, len(src))[:n+len(src)]
+	in := r.buf[n:]
+	for i, s := range src {
+		in[i] = float32(s)
 	}
 	if r.up2 {
 		return r.processUp2(dst)
@@ -183,7 +186,7 @@ func (r *Resampler) Process(dst, src []int16) []int16 {
 	}
 	// Keep the samples from the next output's window on (at least taps-1 of history).
 	drop := min(start, len(buf)-(taps-1))
-	n := copy(r.buf, buf[drop:])
+	n = copy(r.buf, buf[drop:])
 	r.buf = r.buf[:n]
 	r.start, r.p = start-drop, p
 	return dst
@@ -196,19 +199,24 @@ func (r *Resampler) processUp2(dst []int16) []int16 {
 	h := (*[8]float32)(r.phases[1].h)
 	idx := r.phases[0].idx
 	start := r.start
-	dst = slices.Grow(dst, 2*(len(buf)-start))
 	if r.p == 1 && start+16 <= len(buf) {
 		dst = append(dst, clamp16(symDot16(h, (*[16]float32)(buf[start:start+16]))))
 		start++
 	}
-	for ; start+16 <= len(buf); start++ {
-		x := (*[16]float32)(buf[start : start+16])
-		dst = append(dst, clamp16(x[idx]), clamp16(symDot16(h, x)))
+	n := max(len(buf)-15-start, 0)
+	base := len(dst)
+	dst = slices.Grow(dst, 2*n)[:base+2*n]
+	out := dst[base:]
+	for k := 0; k < n; k++ {
+		x := (*[16]float32)(buf[start+k : start+k+16])
+		o := (*[2]int16)(out[2*k : 2*k+2])
+		o[0], o[1] = clamp16(x[idx]), clamp16(symDot16(h, x))
 	}
+	start += n
 	r.p = 0
 	drop := min(start, len(buf)-15)
-	n := copy(r.buf, buf[drop:])
-	r.buf = r.buf[:n]
+	m := copy(r.buf, buf[drop:])
+	r.buf = r.buf[:m]
 	r.start = start - drop
 	return dst
 }

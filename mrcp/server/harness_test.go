@@ -221,7 +221,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	return h
 }
 
-func fixture(t *testing.T, rel string) []byte {
+func fixture(t testing.TB, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(t), rel))
 	if err != nil {
@@ -231,7 +231,7 @@ func fixture(t *testing.T, rel string) []byte {
 }
 
 // sdpBody is the SDP of a captured INVITE.
-func sdpBody(t *testing.T, rel string) []byte {
+func sdpBody(t testing.TB, rel string) []byte {
 	b := fixture(t, rel)
 	i := strings.Index(string(b), "\r\n\r\n")
 	if i < 0 {

@@ -87,3 +87,14 @@ func mline(sdp []byte, prefix string) string {
 	}
 	return ""
 }
+
+// An INVITE cancelled while its offer is handled leaves no session behind.
+func TestOfferCancelled(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.srv.Offer(ctx, &sip.Call{CallID: "call-1", Remote: "127.0.0.1:5092"}, sdpBody(t, modRecogInvite), false); err == nil {
+		t.Fatal("cancelled offer answered")
+	}
+	waitSessions(t, h, 0)
+}

@@ -75,6 +75,11 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 		defer s.wg.Done()
 		se.run()
 	}()
+	if err := ctx.Err(); err != nil {
+		// CANCELled while we worked: the SIP side has ended the dialog already.
+		se.end(fmt.Errorf("%w: cancelled", ErrSessionEnded), false)
+		return nil, err
+	}
 	return answer, nil
 }
 

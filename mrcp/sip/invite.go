@@ -60,7 +60,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return // CANCELled before we got here: sipgo answered 487
 	}
 	p := &pendingOffer{result: make(chan offerResult, 1)}
-	if !s.goTracked(func() { s.awaitOffer(ctx, call, req.Body(), p, &cancelled) }) {
+	if !s.goOffer(func() { s.awaitOffer(ctx, call, req.Body(), p, &cancelled) }) {
 		s.respondError(tx, req, &statusError{503, "shutting down"}, log)
 		return
 	}

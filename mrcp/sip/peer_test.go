@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 type fakeHandler struct {
 	offerErr error         // returned instead of an answer when set
 	block    bool          // Offer waits for its context to end
+	hold     chan struct{} // Offer ignores its context and answers once this is closed
 	entered  chan struct{} // receives once per Offer call (buffered)
 
 	mu      sync.Mutex
@@ -55,6 +57,9 @@ func (h *fakeHandler) Offer(ctx context.Context, call *Call, offer []byte, reinv
 		<-ctx.Done()
 		h.ctxErrs <- ctx.Err()
 		return nil, ctx.Err()
+	}
+	if h.hold != nil {
+		<-h.hold
 	}
 	if h.offerErr != nil {
 		return nil, h.offerErr
@@ -135,9 +140,12 @@ func newPeer(t testing.TB, s *Server, transport string) *peer {
 	server := s.Addr(transport).String()
 	var conn net.Conn
 	var err error
-	if transport == "udp" {
+	switch transport {
+	case "udp":
 		conn, err = net.Dial("udp", server)
-	} else {
+	case "tls":
+		conn, err = tls.Dial("tcp", server, &tls.Config{InsecureSkipVerify: true}) // our test certificate
+	default:
 		conn, err = net.Dial("tcp", server)
 	}
 	if err != nil {
@@ -160,9 +168,9 @@ func (p *peer) fixture(rel string, repl ...string) string {
 		msg = strings.ReplaceAll(msg, from, p.conn.LocalAddr().String())
 	}
 	msg = strings.ReplaceAll(msg, "127.0.0.1:8060", p.server)
-	if p.transport == "tcp" {
-		msg = strings.ReplaceAll(msg, "SIP/2.0/UDP", "SIP/2.0/TCP")
-		msg = strings.ReplaceAll(msg, "transport=udp", "transport=tcp")
+	if p.transport != "udp" {
+		msg = strings.ReplaceAll(msg, "SIP/2.0/UDP", "SIP/2.0/"+strings.ToUpper(p.transport))
+		msg = strings.ReplaceAll(msg, "transport=udp", "transport="+p.transport)
 	}
 	return strings.NewReplacer(repl...).Replace(msg)
 }
@@ -235,7 +243,8 @@ func (p *peer) expect(code int) *sip.Response {
 			if res.StatusCode == code {
 				return res
 			}
-			if res.StatusCode == 100 || res.StatusCode == 200 && code != 200 && res.CSeq().MethodName == sip.INVITE {
+			m := res.CSeq().MethodName
+			if res.StatusCode == 100 || res.StatusCode == 200 && code != 200 && (m == sip.INVITE || m == sip.CANCEL) {
 				continue
 			}
 			p.t.Fatalf("got %d %s, want %d\n%s", res.StatusCode, res.Reason, code, res)

@@ -99,6 +99,7 @@ type Server struct {
 	draining atomic.Bool
 	runCtx   context.Context // set by Run before serving; the dialogs' parent context
 	wg       sync.WaitGroup  // dialog goroutines
+	offers   sync.WaitGroup  // Handler.Offer calls of initial INVITEs
 
 	mu      sync.Mutex
 	dialogs map[string]*dialog // by Call-ID
@@ -268,6 +269,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	stopDialogs()
+	s.waitOffers()
 	s.wg.Wait() // dialogs send their BYEs while the sockets are still open
 	err = errors.Join(err, s.closeListeners())
 	err = errors.Join(err, s.ua.Close())
@@ -301,16 +303,30 @@ func (s *Server) register(d *dialog, ok *sip.Response) bool {
 	return true
 }
 
-// goTracked runs f on a goroutine Run waits for; false once Run is stopping, so that no Add
-// races Run's Wait.
-func (s *Server) goTracked(f func()) bool {
+// goOffer runs an Offer call on a goroutine Run waits for (boundedly); false once Run is
+// stopping, so that no Add races Run's Wait.
+func (s *Server) goOffer(f func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	s.wg.Go(f)
+	s.offers.Go(f)
 	return true
+}
+
+// waitOffers waits for Offer calls, whose contexts are cancelled, but not forever: a Handler
+// that ignores its context must not keep the process from stopping.
+func (s *Server) waitOffers() {
+	done := make(chan struct{})
+	go func() { s.offers.Wait(); close(done) }()
+	t := time.NewTimer(s.cfg.OfferTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Error("Handler.Offer calls still running at shutdown", "waited", s.cfg.OfferTimeout)
+	}
 }
 
 func (s *Server) unregister(d *dialog) {

@@ -1,7 +1,5 @@
 package media
 
-import "fmt"
-
 // G.722 (ITU-T G.722, 64 kbit/s mode): sub-band ADPCM of 16 kHz audio, carried with an RTP clock rate of
 // 8000 for historical reasons (RFC 3551 §4.5.2), so one payload byte holds two samples but advances the
 // timestamp by one. This is a straight port of the public-domain reference structure (Bellcore/CMU,
@@ -264,4 +262,4 @@ func (d *g722Decoder) Decode(dst []int16, p []byte) ([]int16, error) {
 	return dst, nil
 }
 
-func (d *g722Decoder) String() string { return fmt.Sprintf("G722") }
+func (d *g722Decoder) String() string { return "G722" }

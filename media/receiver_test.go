@@ -218,3 +218,33 @@ func TestReceiverEventsSilenceInband(t *testing.T) {
 		t.Errorf("digits %q, want one 8 (%+v)", got, rec.Digits)
 	}
 }
+
+// TestReceiverPayloadTypeSwitch: a stream may switch between negotiated codecs of one rate mid-call.
+func TestReceiverPayloadTypeSwitch(t *testing.T) {
+	pcma := media.Format{PT: 8, Name: "PCMA", ClockRate: 8000, Channels: 1}
+	r := newReceiver(t, media.ReceiverConfig{Formats: []media.Format{pcmu, pcma, te}})
+	rec := &mediatest.Recorder{}
+	cu, _ := media.LookupCodec(pcmu)
+	ca, _ := media.LookupCodec(pcma)
+	eu, _ := cu.NewEncoder(pcmu)
+	ea, _ := ca.NewEncoder(pcma)
+	in := mediatest.Tone(8000, 1, 0.3, 500)
+	st := mediatest.Stream{SSRC: 4, Seq: 1, TS: 1}
+	now := time.Unix(100, 0)
+	for i := 0; i+160 <= len(in); i += 160 {
+		var p []byte
+		if st.PT = 0; (i/160/10)%2 == 1 {
+			st.PT = 8
+			p, _ = ea.Encode(nil, in[i:i+160])
+		} else {
+			p, _ = eu.Encode(nil, in[i:i+160])
+		}
+		r.ReceiveAt(st.Next(p, 160), from, now, rec)
+		now = now.Add(20 * time.Millisecond)
+		r.TickAt(now, rec)
+	}
+	got, _ := mediatest.Align(in[:4000], rec.PCM, 1000)
+	if snr := mediatest.SNR(in[:len(in)-1600], got); snr < 30 || r.Stats().Malformed != 0 {
+		t.Errorf("SNR %.1f dB across PT switches, stats %+v", snr, r.Stats())
+	}
+}

@@ -251,11 +251,13 @@ func (c *conn) fail(err error) {
 	c.err = err
 	c.pending = nil
 	c.mu.Unlock()
-	_ = c.nc.Close()
-	close(c.done)
+	// Unpublish before waking anyone: a caller that retries after its command
+	// failed must find the client reconnecting, not this connection again.
 	if c.onFail != nil {
 		c.onFail(c)
 	}
+	_ = c.nc.Close()
+	close(c.done)
 }
 
 func (c *conn) failure() error {

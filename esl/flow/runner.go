@@ -366,8 +366,15 @@ func (ru *run) finish(ctx context.Context, err error) {
 	defer cancel()
 	ru.drain()
 	if !ru.state.hungup && !ru.handedOff {
-		if herr := ru.call.Hangup(cctx, "NORMAL_CLEARING"); herr != nil && !errors.Is(herr, esl.ErrClosed) {
-			ru.warn("hangup: " + herr.Error())
+		herr := ru.call.Hangup(cctx, "NORMAL_CLEARING")
+		if errors.Is(herr, esl.ErrDisconnected) {
+			herr = ru.call.Hangup(cctx, "NORMAL_CLEARING") // idempotent: once more on the new connection
+		}
+		if herr != nil {
+			if !errors.Is(herr, esl.ErrClosed) {
+				ru.warn("hangup: " + herr.Error())
+			}
+			return
 		}
 	}
 	if ru.handedOff && !ru.state.hungup {

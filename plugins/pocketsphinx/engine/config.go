@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Model paths of Debian's pocketsphinx-en-us package.
+const (
+	DefaultAcousticModel = "/usr/share/pocketsphinx/model/en-us/en-us"
+	DefaultDictionary    = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
+	DefaultLanguageModel = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
+	DefaultPhoneModel    = "/usr/share/pocketsphinx/model/en-us/en-us-phone.lm.bin"
+)
+
+// DefaultCMNInit is the initial cepstral mean for telephone speech upsampled from 8 kHz: the
+// model's own value (41,-5.29,...) and the library default (40,3,-1) are means of wideband
+// speech; with no energy above 4 kHz the higher cepstra sit elsewhere, and live CMN needs most
+// of an utterance to get there, so short answers ("yes", "sales") were misrecognised.
+// Measured on the speechset accuracy set (see README.md).
+const DefaultCMNInit = "40,3,-1"
+
+// Config is the engine's configuration. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	AcousticModel string // -hmm directory (16 kHz model)
+	Dictionary    string // pronunciation dictionary (cmudict format)
+	LanguageModel string // dictation language model
+	PhoneModel    string // phone language model for the confidence phone loop; "none" disables it
+	PoolSize      int    // decoders in use at once; further streams wait for one
+	IdleDecoders  int    // decoders kept loaded while idle
+	CMNInit       string // -cmninit for every utterance
+	LowerF        float64
+	UpperF        float64 // -upperf; 3500 keeps the mel filters inside the telephone band
+	RemoveNoise   bool
+	// BandExtension is the gain of the spectral folding that fills the empty 4-8 kHz band of
+	// upsampled telephone audio (0 disables it); see bandext.go.
+	BandExtension float64
+	// GrammarBeams are pocketsphinx beam arguments for grammar searches: with small grammars
+	// wide beams cost little and keep the right path alive through mismatched narrowband audio.
+	GrammarBeams []string
+	DigitWIP     float64  // -wip for grammars made only of digit words (fewer inserted "oh")
+	WIP          float64  // -wip for other grammars and dictation
+	Args         []string // further pocketsphinx arguments, "-name value" pairs
+	// ConfidenceScale and ConfidenceOffset map the per-frame acoustic score gap between the
+	// grammar and the phone loop to a 0..1 confidence (a logistic curve).
+	ConfidenceScale  float64
+	ConfidenceOffset float64
+	Logger           *slog.Logger
+}
+
+// DefaultConfig returns the settings measured on the speechset accuracy set.
+func DefaultConfig() Config {
+	return Config{
+		AcousticModel:    DefaultAcousticModel,
+		Dictionary:       DefaultDictionary,
+		LanguageModel:    DefaultLanguageModel,
+		PhoneModel:       DefaultPhoneModel,
+		PoolSize:         max(4, 4*runtime.NumCPU()),
+		IdleDecoders:     max(2, runtime.NumCPU()),
+		CMNInit:          DefaultCMNInit,
+		LowerF:           130,
+		UpperF:           6800,
+		RemoveNoise:      true,
+		BandExtension:    0.3,
+		GrammarBeams:     []string{"-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"},
+		DigitWIP:         1e-3,
+		WIP:              0.65,
+		ConfidenceScale:  0.05,
+		ConfidenceOffset: 4,
+	}
+}
+
+// FromSettings overlays the plugin's settings (config file "settings:" keys) on DefaultConfig.
+func FromSettings(s map[string]string) (Config, error) {
+	c := DefaultConfig()
+	for k, v := range s {
+		var err error
+		switch k {
+		case "acoustic_model":
+			c.AcousticModel = v
+		case "dictionary":
+			c.Dictionary = v
+		case "language_model":
+			c.LanguageModel = v
+		case "phone_model":
+			c.PhoneModel = v
+		case "pool_size":
+			c.PoolSize, err = strconv.Atoi(v)
+		case "idle_decoders":
+			c.IdleDecoders, err = strconv.Atoi(v)
+		case "cmninit":
+			c.CMNInit = v
+		case "lowerf":
+			c.LowerF, err = strconv.ParseFloat(v, 64)
+		case "upperf":
+			c.UpperF, err = strconv.ParseFloat(v, 64)
+		case "band_extension":
+			c.BandExtension, err = strconv.ParseFloat(v, 64)
+		case "grammar_beams":
+			c.GrammarBeams = strings.Fields(v)
+		case "remove_noise":
+			c.RemoveNoise, err = strconv.ParseBool(v)
+		case "digit_wip":
+			c.DigitWIP, err = strconv.ParseFloat(v, 64)
+		case "wip":
+			c.WIP, err = strconv.ParseFloat(v, 64)
+		case "confidence_scale":
+			c.ConfidenceScale, err = strconv.ParseFloat(v, 64)
+		case "confidence_offset":
+			c.ConfidenceOffset, err = strconv.ParseFloat(v, 64)
+		case "args":
+			c.Args = strings.Fields(v)
+		default:
+			return c, fmt.Errorf("pocketsphinx: unknown setting %q", k)
+		}
+		if err != nil {
+			return c, fmt.Errorf("pocketsphinx: setting %s=%q: %w", k, v, err)
+		}
+	}
+	return c, nil
+}
+
+func (c *Config) fill() {
+	d := DefaultConfig()
+	if c.AcousticModel == "" {
+		c.AcousticModel = d.AcousticModel
+	}
+	if c.Dictionary == "" {
+		c.Dictionary = d.Dictionary
+	}
+	if c.LanguageModel == "" {
+		c.LanguageModel = d.LanguageModel
+	}
+	if c.PhoneModel == "" {
+		c.PhoneModel = d.PhoneModel
+	}
+	if c.PoolSize <= 0 {
+		c.PoolSize = d.PoolSize
+	}
+	if c.IdleDecoders <= 0 {
+		c.IdleDecoders = d.IdleDecoders
+	}
+	if c.CMNInit == "" {
+		c.CMNInit = d.CMNInit
+	}
+	if c.UpperF == 0 {
+		c.UpperF, c.LowerF = d.UpperF, d.LowerF
+	}
+	if c.GrammarBeams == nil {
+		c.GrammarBeams = d.GrammarBeams
+	}
+	if c.WIP == 0 {
+		c.WIP = d.WIP
+	}
+	if c.ConfidenceScale == 0 {
+		c.ConfidenceScale, c.ConfidenceOffset = d.ConfidenceScale, d.ConfidenceOffset
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// args builds the pocketsphinx command line of a decoder. featParams replaces the model's
+// feat.params, whose values would otherwise override ours (pocketsphinx 0.8 reads it last).
+func (c *Config) args(full bool, featParams string) []string {
+	a := []string{
+		"-hmm", c.AcousticModel,
+		"-featparams", featParams,
+		"-samprate", "16000",
+		"-logfn", "/dev/null",
+		"-remove_noise", yesno(c.RemoveNoise),
+		"-wip", fmt.Sprint(c.WIP),
+	}
+	if full {
+		a = append(a, "-dict", c.Dictionary, "-lm", c.LanguageModel)
+	} else {
+		a = append(a, c.GrammarBeams...)
+	}
+	return append(a, c.Args...)
+}
+
+// featParams is the model's feat.params with our front-end settings in place of its own.
+func (c *Config) featParams() ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(c.AcousticModel, "feat.params"))
+	if err != nil {
+		return nil, fmt.Errorf("pocketsphinx: acoustic model: %w", err)
+	}
+	ours := map[string]string{
+		"-cmn": "live", "-cmninit": c.CMNInit,
+		"-lowerf": fmt.Sprint(c.LowerF), "-upperf": fmt.Sprint(c.UpperF),
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		k, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if _, over := ours[k]; over || k == "" {
+			continue
+		}
+		out = append(out, line)
+	}
+	for _, k := range []string{"-cmn", "-cmninit", "-lowerf", "-upperf"} {
+		out = append(out, k+" "+ours[k])
+	}
+	return []byte(strings.Join(out, "\n") + "\n"), nil
+}
+
+func (c *Config) cmnVector() ([]float32, error) {
+	parts := strings.Split(c.CMNInit, ",")
+	v := make([]float32, len(parts))
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return nil, fmt.Errorf("pocketsphinx: cmninit %q: %w", c.CMNInit, err)
+		}
+		v[i] = float32(f)
+	}
+	return v, nil
+}
+
+func yesno(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

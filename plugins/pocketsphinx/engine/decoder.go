@@ -1,0 +1,307 @@
+package engine
+
+/*
+#cgo pkg-config: pocketsphinx sphinxbase
+#include <stdlib.h>
+#include <pocketsphinx.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/cmn.h>
+
+static ps_decoder_t *mrcpd_ps_init(int argc, char **argv) {
+	cmd_ln_t *config = cmd_ln_parse_r(NULL, ps_args(), argc, argv, FALSE);
+	if (config == NULL) {
+		return NULL;
+	}
+	ps_decoder_t *ps = ps_init(config);
+	cmd_ln_free_r(config);
+	return ps;
+}
+
+// mrcpd_ps_set_cmn resets the live cepstral mean so that every utterance starts from the same
+// estimate, whatever the previous caller on this pooled decoder sounded like.
+static void mrcpd_ps_set_cmn(ps_decoder_t *ps, float *vec, int n) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL || f->cmn_struct->veclen > 64) {
+		return;
+	}
+	mfcc_t tmp[64];
+	int i;
+	for (i = 0; i < f->cmn_struct->veclen; i++) {
+		tmp[i] = i < n ? (mfcc_t)vec[i] : 0;
+	}
+	cmn_live_set(f->cmn_struct, tmp);
+}
+
+static int mrcpd_ps_get_cmn(ps_decoder_t *ps, float *vec, int n) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL || f->cmn_struct->veclen > 64) {
+		return 0;
+	}
+	mfcc_t tmp[64];
+	int i;
+	cmn_live_get(f->cmn_struct, tmp);
+	for (i = 0; i < f->cmn_struct->veclen && i < n; i++) {
+		vec[i] = (float)tmp[i];
+	}
+	return i;
+}
+
+static void mrcpd_ps_set_wip(ps_decoder_t *ps, double wip) {
+	cmd_ln_set_float_r(ps_get_config(ps), "-wip", wip);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// decoder wraps one ps_decoder_t. It is not safe for concurrent use: a decoder is owned by one
+// stream goroutine at a time (the pool hands it out exclusively).
+type decoder struct {
+	ps       *C.ps_decoder_t
+	cmninit  []float32
+	words    map[string]bool // words added to the dictionary so far
+	searches map[string]bool // searches (compiled grammars) loaded so far, by name
+	full     bool            // loaded with the full dictionary and the language model
+}
+
+// newDecoder creates a decoder from pocketsphinx command-line style arguments.
+func newDecoder(args []string, cmninit []float32, full bool) (*decoder, error) {
+	argv := make([]*C.char, len(args))
+	for i, a := range args {
+		argv[i] = C.CString(a)
+	}
+	defer func() {
+		for _, p := range argv {
+			C.free(unsafe.Pointer(p))
+		}
+	}()
+	var argp **C.char
+	if len(argv) > 0 {
+		argp = (**C.char)(unsafe.Pointer(&argv[0]))
+	}
+	ps := C.mrcpd_ps_init(C.int(len(argv)), argp)
+	if ps == nil {
+		return nil, fmt.Errorf("pocketsphinx: ps_init failed (args %q)", strings.Join(args, " "))
+	}
+	return &decoder{ps: ps, cmninit: cmninit, words: map[string]bool{}, searches: map[string]bool{}, full: full}, nil
+}
+
+func (d *decoder) free() {
+	if d.ps != nil {
+		C.ps_free(d.ps)
+		d.ps = nil
+	}
+}
+
+// addWords adds pronunciations (word -> phone strings) to the dictionary. Alternates are named
+// word(2), word(3)... as in cmudict.
+func (d *decoder) addWords(prons map[string][]string) error {
+	var names, phones []string
+	for w, ps := range prons {
+		if d.words[w] {
+			continue
+		}
+		for i, p := range ps {
+			name := w
+			if i > 0 {
+				name = fmt.Sprintf("%s(%d)", w, i+1)
+			}
+			names = append(names, name)
+			phones = append(phones, p)
+		}
+		d.words[w] = true
+	}
+	for i := range names {
+		cw, cp := C.CString(names[i]), C.CString(phones[i])
+		update := C.int(0)
+		if i == len(names)-1 {
+			update = 1
+		}
+		rc := C.ps_add_word(d.ps, cw, cp, update)
+		C.free(unsafe.Pointer(cw))
+		C.free(unsafe.Pointer(cp))
+		if rc < 0 {
+			return fmt.Errorf("pocketsphinx: cannot add word %q /%s/", names[i], phones[i])
+		}
+	}
+	return nil
+}
+
+// setJSGF compiles a JSGF grammar as search name (once per decoder) and activates it. The word
+// insertion penalty is read when a search is built, so it is part of the search.
+func (d *decoder) setJSGF(name, jsgf string, wip float64) error {
+	if !d.searches[name] {
+		C.mrcpd_ps_set_wip(d.ps, C.double(wip))
+		cn, cj := C.CString(name), C.CString(jsgf)
+		rc := C.ps_set_jsgf_string(d.ps, cn, cj)
+		C.free(unsafe.Pointer(cn))
+		C.free(unsafe.Pointer(cj))
+		if rc < 0 {
+			return errors.New("pocketsphinx: JSGF grammar rejected")
+		}
+		d.searches[name] = true
+	}
+	return d.use(name)
+}
+
+// setLM loads a language model file as search name (once per decoder) and activates it.
+func (d *decoder) setLM(name, path string) error {
+	if !d.searches[name] {
+		cn, cp := C.CString(name), C.CString(path)
+		rc := C.ps_set_lm_file(d.ps, cn, cp)
+		C.free(unsafe.Pointer(cn))
+		C.free(unsafe.Pointer(cp))
+		if rc < 0 {
+			return fmt.Errorf("pocketsphinx: cannot load language model %s", path)
+		}
+		d.searches[name] = true
+	}
+	return d.use(name)
+}
+
+// setAllphone loads a phone language model as an allphone search (the phone loop).
+func (d *decoder) setAllphone(name, path string) error {
+	if !d.searches[name] {
+		cn, cp := C.CString(name), C.CString(path)
+		rc := C.ps_set_allphone_file(d.ps, cn, cp)
+		C.free(unsafe.Pointer(cn))
+		C.free(unsafe.Pointer(cp))
+		if rc < 0 {
+			return fmt.Errorf("pocketsphinx: cannot load phone model %s", path)
+		}
+		d.searches[name] = true
+	}
+	return d.use(name)
+}
+
+func (d *decoder) use(name string) error {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if C.ps_set_search(d.ps, cn) < 0 {
+		return fmt.Errorf("pocketsphinx: no search %q", name)
+	}
+	return nil
+}
+
+// dropSearch unloads a search to bound the memory a long-lived decoder holds.
+func (d *decoder) dropSearch(name string) {
+	if !d.searches[name] {
+		return
+	}
+	cn := C.CString(name)
+	C.ps_unset_search(d.ps, cn)
+	C.free(unsafe.Pointer(cn))
+	delete(d.searches, name)
+}
+
+// cmnMean is the live cepstral mean after the last utterance (for calibrating CMNInit).
+func (d *decoder) cmnMean() []float32 {
+	v := make([]float32, 64)
+	n := C.mrcpd_ps_get_cmn(d.ps, (*C.float)(unsafe.Pointer(&v[0])), 64)
+	return v[:n]
+}
+
+func (d *decoder) start() error {
+	if len(d.cmninit) > 0 {
+		C.mrcpd_ps_set_cmn(d.ps, (*C.float)(unsafe.Pointer(&d.cmninit[0])), C.int(len(d.cmninit)))
+	}
+	if C.ps_start_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_start_utt failed")
+	}
+	return nil
+}
+
+// process feeds 16-bit PCM; fullUtt says pcm is the whole utterance (batch CMN applies).
+func (d *decoder) process(pcm []int16, fullUtt bool) error {
+	if len(pcm) == 0 {
+		return nil
+	}
+	full := C.int(0)
+	if fullUtt {
+		full = 1
+	}
+	if C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), 0, full) < 0 {
+		return errors.New("pocketsphinx: ps_process_raw failed")
+	}
+	return nil
+}
+
+func (d *decoder) inSpeech() bool { return C.ps_get_in_speech(d.ps) != 0 }
+
+func (d *decoder) end() error {
+	if C.ps_end_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_end_utt failed")
+	}
+	return nil
+}
+
+// hyp returns the current best hypothesis and its path score (log base 1.0001 units).
+func (d *decoder) hyp() (string, int32) {
+	var score C.int32
+	h := C.ps_get_hyp(d.ps, &score)
+	if h == nil {
+		return "", 0
+	}
+	return C.GoString(h), int32(score)
+}
+
+// frames is the number of frames (10 ms) searched in this utterance.
+func (d *decoder) frames() int { return int(C.ps_get_n_frames(d.ps)) }
+
+// segment is one word of a hypothesis with its frames (inclusive) and acoustic score.
+type segment struct {
+	word   string
+	sf, ef int
+	ascr   int32
+}
+
+func readSegs(it *C.ps_seg_t) []segment {
+	var segs []segment
+	for ; it != nil; it = C.ps_seg_next(it) {
+		var sf, ef C.int
+		var ascr, lscr, lback C.int32
+		C.ps_seg_frames(it, &sf, &ef)
+		C.ps_seg_prob(it, &ascr, &lscr, &lback)
+		segs = append(segs, segment{word: C.GoString(C.ps_seg_word(it)), sf: int(sf), ef: int(ef), ascr: int32(ascr)})
+	}
+	return segs
+}
+
+// segments is the word segmentation of the best hypothesis.
+func (d *decoder) segments() []segment { return readSegs(C.ps_seg_iter(d.ps)) }
+
+// hypothesis is one n-best entry.
+type hypothesis struct {
+	text  string
+	score int32
+	segs  []segment
+}
+
+// nbest returns up to n distinct hypotheses, best first.
+func (d *decoder) nbest(n int) []hypothesis {
+	var out []hypothesis
+	seen := map[string]bool{}
+	it := C.ps_nbest(d.ps)
+	// The A* search yields duplicates (same words, other segmentations); bound the walk.
+	for steps := 0; it != nil && len(out) < n && steps < 50*n; steps++ {
+		var score C.int32
+		h := C.ps_nbest_hyp(it, &score)
+		if h != nil {
+			text := C.GoString(h)
+			if !seen[text] {
+				seen[text] = true
+				out = append(out, hypothesis{text: text, score: int32(score), segs: readSegs(C.ps_nbest_seg(it))})
+			}
+		}
+		it = C.ps_nbest_next(it)
+	}
+	if it != nil {
+		C.ps_nbest_free(it)
+	}
+	return out
+}

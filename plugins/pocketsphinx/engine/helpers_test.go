@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/mrcpd/mrcpd/asr"
+)
+
+// phraseGrammar is a hand-written JSGF grammar with an interpretation table, standing in for
+// mrcp/grammar in tests of the engine alone.
+type phraseGrammar struct {
+	jsgf   string
+	words  []string
+	accept func(tokens []string) (string, bool)
+}
+
+func (g phraseGrammar) Words() []string                     { return g.words }
+func (g phraseGrammar) ToJSGF() (string, error)             { return g.jsgf, nil }
+func (g phraseGrammar) Interpret(t []string) (string, bool) { return g.accept(t) }
+
+var digitWordList = []string{"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+
+func digitsGrammar() phraseGrammar {
+	return phraseGrammar{
+		jsgf:  "#JSGF V1.0;\ngrammar digits;\npublic <digits> = <d> <d> <d> <d>;\n<d> = zero | oh | one | two | three | four | five | six | seven | eight | nine;\n",
+		words: digitWordList,
+		accept: func(t []string) (string, bool) {
+			if len(t) != 4 {
+				return "", false
+			}
+			for _, w := range t {
+				if !digitWords[w] {
+					return "", false
+				}
+			}
+			return strings.Join(t, " "), true
+		},
+	}
+}
+
+func listGrammar(name string, phrases map[string]string) phraseGrammar {
+	var alts []string
+	var words []string
+	for p := range phrases {
+		alts = append(alts, p)
+		words = append(words, strings.Fields(p)...)
+	}
+	return phraseGrammar{
+		jsgf:  fmt.Sprintf("#JSGF V1.0;\ngrammar %s;\npublic <%s> = %s;\n", name, name, strings.Join(alts, " | ")),
+		words: words,
+		accept: func(t []string) (string, bool) {
+			v, ok := phrases[strings.Join(t, " ")]
+			return v, ok
+		},
+	}
+}
+
+func booleanGrammar() phraseGrammar {
+	return listGrammar("boolean", map[string]string{"yes": "true", "no": "false"})
+}
+
+func menuGrammar() phraseGrammar {
+	return listGrammar("dept", map[string]string{"billing": "billing", "sales": "sales",
+		"technical support": "support", "support": "support", "operator": "operator"})
+}
+
+// withTestGrammars makes the engine resolve grammar IDs "digits", "boolean" and "menu" to the
+// hand-written grammars above.
+func withTestGrammars(e *Engine) {
+	e.compile = func(g asr.Grammar) (*compiled, error) {
+		switch g.ID {
+		case "digits":
+			return e.compileSource(g.ID, digitsGrammar())
+		case "boolean":
+			return e.compileSource(g.ID, booleanGrammar())
+		case "menu":
+			return e.compileSource(g.ID, menuGrammar())
+		}
+		return e.compileGrammar(g)
+	}
+}
+
+// upsample converts 8 kHz telephone audio the way the host does.
+func upsample(pcm []int16) []int16 {
+	in := make([]byte, 2*len(pcm))
+	for i, s := range pcm {
+		binary.LittleEndian.PutUint16(in[2*i:], uint16(s))
+	}
+	cmd := exec.Command("sox", "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-r", "8000", "-",
+		"-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-", "rate", "-v", "16000")
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		panic(err)
+	}
+	res := make([]int16, len(out)/2)
+	for i := range res {
+		res[i] = int16(binary.LittleEndian.Uint16(out[2*i:]))
+	}
+	return res
+}
+
+// result is what one recognition produced.
+type result struct {
+	final    *asr.Final
+	partials []string
+	started  bool
+	ended    bool
+}
+
+// recognize streams pcm (16 kHz) in 20 ms batches and finalizes.
+func recognize(ctx context.Context, r asr.Recognizer, req asr.RecognizeRequest, pcm []int16) (*result, error) {
+	req.SampleRate = 16000
+	st, err := r.Recognize(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	res := &result{}
+	errc := make(chan error, 1)
+	go func() {
+		for i := 0; i < len(pcm); i += 320 {
+			if err := st.Send(&asr.Audio{PCM: pcm[i:min(i+320, len(pcm))]}); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- st.Send(&asr.FinalizeInput{})
+	}()
+	for {
+		ev, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch ev := ev.(type) {
+		case *asr.Final:
+			res.final = ev
+		case *asr.Partial:
+			res.partials = append(res.partials, ev.Text)
+		case *asr.SpeechStarted:
+			res.started = true
+		case *asr.SpeechEnded:
+			res.ended = true
+		}
+	}
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func top(f *asr.Final) (asr.Alternative, bool) {
+	if f == nil || len(f.Alternatives) == 0 {
+		return asr.Alternative{}, false
+	}
+	return f.Alternatives[0], true
+}
+
+func newTestEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withTestGrammars(e)
+	t.Cleanup(func() { e.Close() })
+	return e
+}

@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mrcpd/mrcpd/asr"
+)
+
+// candidate is one hypothesis of one search, before confidence.
+type candidate struct {
+	g      *compiled // nil for dictation
+	text   string
+	interp string
+	score  int32
+	segs   []segment
+}
+
+// results turns the finished utterance into n-best alternatives: hypotheses of every grammar that
+// reach the grammar's final state (Interpret accepts them), scored against a phone loop, best first,
+// those under the confidence threshold dropped.
+func (w *worker) results() ([]asr.Alternative, error) {
+	n := max(w.req.NBest, 1)
+	cands := w.collect(w.primary(), n)
+	if !w.plan.dictation {
+		for _, g := range w.plan.grammars[1:] {
+			if err := w.decodeBuffered(g); err != nil {
+				return nil, err
+			}
+			cands = append(cands, w.collect(g, n)...)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+	phones, err := w.phoneLoop()
+	if err != nil {
+		return nil, err
+	}
+	var alts []asr.Alternative
+	for _, c := range cands {
+		conf := w.confidence(c.segs, phones)
+		if conf < w.req.ConfidenceThreshold {
+			continue
+		}
+		a := asr.Alternative{Text: c.text, Confidence: conf, Interpretation: c.interp, Mode: "speech", Words: w.words(c.segs, conf)}
+		if c.g != nil {
+			a.Grammar = c.g.id
+		}
+		alts = append(alts, a)
+		if len(alts) == n {
+			break
+		}
+	}
+	return alts, nil
+}
+
+// collect reads the best hypothesis and the n-best list of the search that just ended.
+func (w *worker) collect(g *compiled, n int) []candidate {
+	var out []candidate
+	seen := map[string]bool{}
+	add := func(text string, score int32, segs []segment) {
+		text = strings.Join(strings.Fields(text), " ")
+		if text == "" || seen[text] {
+			return
+		}
+		seen[text] = true
+		c := candidate{g: g, text: text, score: score, segs: segs}
+		if g != nil {
+			interp, ok := g.interpret(strings.Fields(text))
+			if !ok {
+				return // the search stopped short of the grammar's final state
+			}
+			c.interp = interp
+		}
+		out = append(out, c)
+	}
+	h, score := w.d.hyp()
+	add(h, score, w.d.segments())
+	if n > 1 {
+		for _, hy := range w.d.nbest(n + 1) {
+			add(hy.text, hy.score, hy.segs)
+		}
+	}
+	return out
+}
+
+// decodeBuffered runs the utterance's audio through another search of the same decoder.
+func (w *worker) decodeBuffered(g *compiled) error {
+	if err := w.load(g); err != nil {
+		return err
+	}
+	if err := w.d.start(); err != nil {
+		return asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	if err := w.d.process(w.audio, false); err != nil {
+		_ = w.d.end()
+		return asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	if err := w.d.end(); err != nil {
+		return asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	return nil
+}
+
+// phoneLoop decodes the utterance with the allphone search and returns its segmentation: the
+// best any phone sequence can score on this audio, the yardstick for the grammar's score.
+func (w *worker) phoneLoop() ([]segment, error) {
+	if w.e.cfg.PhoneModel == "none" {
+		return nil, nil
+	}
+	if err := w.d.setAllphone(searchPhones, w.e.cfg.PhoneModel); err != nil {
+		return nil, asr.Errorf(asr.ErrInternal, false, "%v", err)
+	}
+	if err := w.d.start(); err != nil {
+		return nil, asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	if err := w.d.process(w.audio, false); err != nil {
+		_ = w.d.end()
+		return nil, asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	if err := w.d.end(); err != nil {
+		return nil, asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	return w.d.segments(), nil
+}
+
+// gap is the per-frame acoustic score of a hypothesis minus that of the phone loop (<= 0 in
+// theory: the phone loop is unconstrained). Right answers stay close to the phone loop; audio
+// the grammar cannot cover falls far below it.
+func gap(hyp, phones []segment) float64 {
+	ha, hf := acoustic(hyp)
+	pa, pf := acoustic(phones)
+	if hf == 0 || pf == 0 {
+		return math.Inf(-1)
+	}
+	return float64(ha)/float64(hf) - float64(pa)/float64(pf)
+}
+
+func acoustic(segs []segment) (ascr int64, frames int) {
+	for _, s := range segs {
+		ascr += int64(s.ascr)
+		frames += s.ef - s.sf + 1
+	}
+	return ascr, frames
+}
+
+// confidence maps the score gap to 0..1 with a logistic curve calibrated on the speechset.
+func (w *worker) confidence(hyp, phones []segment) float64 {
+	if phones == nil {
+		return 1
+	}
+	g := gap(hyp, phones)
+	if math.IsInf(g, -1) {
+		return 0
+	}
+	return 1 / (1 + math.Exp(-(w.e.cfg.ConfidenceScale*g + w.e.cfg.ConfidenceOffset)))
+}
+
+// words lists the spoken words (fillers and silences dropped). Frame times count speech frames
+// only (the engine drops silence), so they are offset by where speech started.
+func (w *worker) words(segs []segment, conf float64) []asr.Word {
+	var out []asr.Word
+	for _, s := range segs {
+		if isFiller(s.word) {
+			continue
+		}
+		out = append(out, asr.Word{
+			Text:       baseWord(s.word),
+			Start:      time.Duration(s.sf) * frameDur,
+			End:        time.Duration(s.ef+1) * frameDur,
+			Confidence: conf,
+		})
+	}
+	return out
+}
+
+func isFiller(w string) bool {
+	return w == "<s>" || w == "</s>" || w == "<sil>" || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "+")
+}
+
+// baseWord strips the alternate-pronunciation suffix: "one(2)" is "one".
+func baseWord(w string) string {
+	if i := strings.IndexByte(w, '('); i > 0 {
+		return w[:i]
+	}
+	return w
+}

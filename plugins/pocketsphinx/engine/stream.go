@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mrcpd/mrcpd/asr"
+)
+
+// partialEvery spaces partial hypotheses: ps_get_hyp walks the search, so not on every batch.
+const partialEvery = 250 * time.Millisecond
+
+// stream is one recognition. A worker goroutine owns the decoder; Send and Recv talk to it over
+// channels so that a slow decoder applies back-pressure instead of buffering without bound.
+type stream struct {
+	in     chan asr.Input
+	out    chan asr.Event
+	done   chan struct{} // closed when the worker has returned its decoder
+	cancel context.CancelFunc
+
+	mu  sync.Mutex
+	err error // terminal error for Recv after out is drained: io.EOF, ctx.Err() or *asr.Error
+}
+
+func startStream(ctx context.Context, e *Engine, req asr.RecognizeRequest, p *plan) *stream {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &stream{
+		in:     make(chan asr.Input, 8),
+		out:    make(chan asr.Event, 16),
+		done:   make(chan struct{}),
+		cancel: cancel,
+	}
+	w := &worker{e: e, req: req, plan: p, s: s}
+	go w.run(ctx)
+	return s
+}
+
+// Send implements asr.RecognitionStream.
+func (s *stream) Send(in asr.Input) error {
+	select {
+	case <-s.done:
+		return s.terminal()
+	default:
+	}
+	select {
+	case s.in <- in:
+		return nil
+	case <-s.done:
+		return s.terminal()
+	}
+}
+
+// Recv implements asr.RecognitionStream.
+func (s *stream) Recv() (asr.Event, error) {
+	ev, ok := <-s.out
+	if !ok {
+		return nil, s.terminal()
+	}
+	return ev, nil
+}
+
+// Close implements asr.RecognitionStream: it cancels the worker and waits until the decoder is
+// back in the pool.
+func (s *stream) Close() error {
+	s.cancel()
+	<-s.done
+	return nil
+}
+
+func (s *stream) terminal() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		return io.ErrClosedPipe
+	}
+	return s.err
+}
+
+// worker is the goroutine state of one stream.
+type worker struct {
+	e    *Engine
+	req  asr.RecognizeRequest
+	plan *plan
+	s    *stream
+
+	d        *decoder
+	bwe      *bandExtender
+	audio    []int16 // the utterance so far, for the phone loop and further grammars
+	inSpeech bool
+	lastPart string
+	partAt   int // len(audio) at the last partial
+}
+
+func (w *worker) run(ctx context.Context) {
+	err := w.recognize(ctx)
+	if err == nil {
+		err = io.EOF
+	} else if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	w.s.mu.Lock()
+	w.s.err = err
+	w.s.mu.Unlock()
+	close(w.s.out)
+	close(w.s.done)
+}
+
+func (w *worker) emit(ctx context.Context, ev asr.Event) error {
+	select {
+	case w.s.out <- ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *worker) recognize(ctx context.Context) (err error) {
+	search := searchDictation
+	if !w.plan.dictation {
+		search = w.plan.grammars[0].search
+	}
+	d, err := w.e.pool.get(ctx, w.plan.dictation, search)
+	if err != nil {
+		return err
+	}
+	w.d = d
+	started := false
+	defer func() {
+		if started && err != nil {
+			// Leave the decoder between utterances; a failure here means it is unusable.
+			if d.end() != nil {
+				w.e.pool.put(d, false)
+				return
+			}
+		}
+		w.e.pool.put(d, err == nil || ctx.Err() != nil)
+	}()
+	if err := w.load(w.primary()); err != nil {
+		return err
+	}
+	if err := d.start(); err != nil {
+		return asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	started = true
+	if err := w.emit(ctx, &asr.Ready{Params: w.params(), Skipped: w.plan.skipped}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case in := <-w.s.in:
+			switch in := in.(type) {
+			case *asr.Audio:
+				if err := w.audioIn(ctx, in.PCM); err != nil {
+					return err
+				}
+			case *asr.FinalizeInput:
+				started = false
+				return w.finish(ctx)
+			}
+			// DTMF grammars are matched by the host; vendor parameters and keep-alives need nothing.
+		}
+	}
+}
+
+// primary is the search decoded while audio streams.
+func (w *worker) primary() *compiled {
+	if w.plan.dictation {
+		return nil
+	}
+	return w.plan.grammars[0]
+}
+
+// load activates a grammar (nil: dictation) on the decoder, adding its words first.
+func (w *worker) load(c *compiled) error {
+	if c == nil {
+		if err := w.d.setLM(searchDictation, w.e.cfg.LanguageModel); err != nil {
+			return asr.Errorf(asr.ErrInternal, false, "%v", err)
+		}
+		return nil
+	}
+	if err := w.d.addWords(w.plan.prons); err != nil {
+		return asr.Errorf(asr.ErrBadGrammar, false, "grammar %s: %v", c.id, err)
+	}
+	if err := w.d.setJSGF(c.search, c.jsgf, c.wip); err != nil {
+		return asr.Errorf(asr.ErrBadGrammar, false, "grammar %s: %v", c.id, err)
+	}
+	return nil
+}
+
+func (w *worker) params() map[string]string {
+	p := map[string]string{"cmninit": w.e.cfg.CMNInit, "samprate": "16000"}
+	if c := w.primary(); c != nil {
+		p["wip"] = formatFloat(c.wip)
+	} else {
+		p["wip"] = formatFloat(w.e.cfg.WIP)
+	}
+	return p
+}
+
+func (w *worker) audioIn(ctx context.Context, pcm []int16) error {
+	if w.bwe == nil {
+		w.bwe = newBandExtender(w.e.cfg.BandExtension)
+	}
+	pcm = w.bwe.process(pcm)
+	w.audio = append(w.audio, pcm...)
+	if err := w.d.process(pcm, false); err != nil {
+		return asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	if sp := w.d.inSpeech(); sp != w.inSpeech {
+		w.inSpeech = sp
+		at := samplesDur(len(w.audio))
+		var ev asr.Event
+		if sp {
+			ev = &asr.SpeechStarted{At: at - speechStartLag}
+		} else {
+			ev = &asr.SpeechEnded{At: at - speechEndLag}
+		}
+		if err := w.emit(ctx, ev); err != nil {
+			return err
+		}
+	}
+	if w.req.Interim && samplesDur(len(w.audio)-w.partAt) >= partialEvery {
+		w.partAt = len(w.audio)
+		if h, _ := w.d.hyp(); h != "" && h != w.lastPart {
+			w.lastPart = h
+			return w.emit(ctx, &asr.Partial{Text: h})
+		}
+	}
+	return nil
+}
+
+// The engine's voice-activity detector decides some frames after the fact (-vad_startspeech 10,
+// -vad_postspeech 50 frames); events carry the time the change happened.
+const (
+	speechStartLag = 10 * frameDur
+	speechEndLag   = 50 * frameDur
+)
+
+func samplesDur(n int) time.Duration { return time.Duration(n) * time.Second / 16000 }
+
+func (w *worker) finish(ctx context.Context) error {
+	if err := w.d.end(); err != nil {
+		return asr.Errorf(asr.ErrInternal, true, "%v", err)
+	}
+	alts, err := w.results()
+	if err != nil {
+		return err
+	}
+	if err := w.emit(ctx, &asr.Final{Alternatives: alts}); err != nil {
+		return err
+	}
+	return w.emit(ctx, &asr.Usage{Audio: samplesDur(len(w.audio))})
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

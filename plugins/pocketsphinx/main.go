@@ -1,0 +1,34 @@
+// Command pocketsphinx is mrcpd's speech recognizer plugin on CMU PocketSphinx (Debian's
+// libpocketsphinx 0.8 and the en-us model). mrcpd starts it; run by hand it only says that it is a
+// plugin. Settings (engines.plugins[].settings in the mrcpd config) are listed in README.md.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/mrcpd/mrcpd/asr/plugin"
+	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/engine"
+)
+
+func main() {
+	log := plugin.NewLogger()
+	settings, err := plugin.Settings()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg, err := engine.FromSettings(settings)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg.Logger = log
+	eng, err := engine.New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer eng.Close()
+	plugin.Serve(plugin.ServeConfig{Recognizer: eng, Logger: log})
+}

@@ -1,0 +1,232 @@
+// Package speechset generates a spoken test set at test time: phrases synthesised with several
+// espeak-ng and flite voices, then degraded the way a telephone call degrades them (band-limited
+// to 300-3400 Hz, 8 kHz, G.711 mu-law round trip).
+//
+// It is shared by the PocketSphinx accuracy test and end-to-end tests that send the same audio
+// through mrcpd as G.711 RTP, so that both measure the same thing.
+package speechset
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/zaf/g711"
+)
+
+// Rate is the sample rate of the generated audio: narrowband telephone speech.
+const Rate = 8000
+
+// ErrNoSynth reports that neither espeak-ng nor flite is installed.
+var ErrNoSynth = errors.New("speechset: no synthesizer (espeak-ng or flite) installed")
+
+// Set names.
+const (
+	Digits    = "digits"    // four-digit strings, builtin:grammar/digits or a 4-digit SRGS grammar
+	Boolean   = "boolean"   // yes / no, builtin:grammar/boolean
+	Menu      = "menu"      // departments of the fixture grammar (07-DEFINE-GRAMMAR-file-srgs-sisr)
+	Dictation = "dictation" // short sentences for the en-us language model
+)
+
+// Voice is one synthesizer voice at one speaking rate.
+type Voice struct {
+	Synth string // "espeak-ng" or "flite"
+	Name  string // espeak-ng -v value or flite -voice value
+	Speed int    // espeak-ng words per minute; 0 for the default (flite ignores it)
+}
+
+func (v Voice) String() string {
+	if v.Speed > 0 {
+		return fmt.Sprintf("%s:%s@%d", v.Synth, v.Name, v.Speed)
+	}
+	return v.Synth + ":" + v.Name
+}
+
+// Voices is the default voice list: male, female and British voices from both engines, two rates.
+var Voices = []Voice{
+	{Synth: "espeak-ng", Name: "en-us", Speed: 150},
+	{Synth: "espeak-ng", Name: "en-us+m3", Speed: 170},
+	{Synth: "espeak-ng", Name: "en-gb", Speed: 140},
+	{Synth: "espeak-ng", Name: "en-us+f2", Speed: 160},
+	{Synth: "flite", Name: "slt"},
+	{Synth: "flite", Name: "kal"},
+	{Synth: "flite", Name: "awb"},
+	{Synth: "flite", Name: "rms"},
+}
+
+// Utterance is one generated recording.
+type Utterance struct {
+	Set   string
+	Text  string // the words spoken, lower case, space separated: the expected transcript
+	Voice Voice
+	Path  string  // 8 kHz 16-bit mono WAV after the telephone channel
+	PCM   []int16 // the same samples
+}
+
+// Phrases returns the phrases of a set; n bounds random sets (digits).
+func Phrases(set string, n int) []string {
+	switch set {
+	case Digits:
+		words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+		r := rand.New(rand.NewSource(4)) // fixed: the set must be the same on every run
+		out := make([]string, n)
+		for i := range out {
+			d := make([]string, 4)
+			for j := range d {
+				d[j] = words[r.Intn(len(words))]
+			}
+			out[i] = strings.Join(d, " ")
+		}
+		return out
+	case Boolean:
+		return []string{"yes", "no"}
+	case Menu:
+		return []string{"billing", "sales", "technical support", "support", "operator"}
+	case Dictation:
+		return []string{
+			"i would like to check my account balance",
+			"please transfer me to customer service",
+			"what time does the store open tomorrow",
+			"i want to cancel my order",
+			"can you tell me the weather today",
+			"my phone number has changed",
+		}
+	}
+	return nil
+}
+
+// Options selects what Generate produces.
+type Options struct {
+	Sets   []string // default: all four
+	Voices []Voice  // default: Voices (those whose synthesizer is installed)
+	// PerSet bounds the utterances of each set; phrases and voices are paired round-robin so that
+	// every voice speaks every set. 0 means phrases x voices.
+	PerSet int
+	// Pad is leading and trailing silence in milliseconds (default 300).
+	Pad int
+}
+
+// Generate synthesises the set into dir. Missing synthesizers are skipped; ErrNoSynth when none is left.
+func Generate(ctx context.Context, dir string, opt Options) ([]Utterance, error) {
+	if len(opt.Sets) == 0 {
+		opt.Sets = []string{Digits, Boolean, Menu, Dictation}
+	}
+	if opt.Voices == nil {
+		opt.Voices = Voices
+	}
+	if opt.Pad == 0 {
+		opt.Pad = 300
+	}
+	voices := installed(opt.Voices)
+	if len(voices) == 0 {
+		return nil, ErrNoSynth
+	}
+	if _, err := exec.LookPath("sox"); err != nil {
+		return nil, fmt.Errorf("speechset: sox: %w", err)
+	}
+	var out []Utterance
+	for _, set := range opt.Sets {
+		n := opt.PerSet
+		if n == 0 {
+			n = len(voices) * max(len(Phrases(set, len(voices))), 1)
+		}
+		phrases := Phrases(set, n)
+		for i := 0; i < n; i++ {
+			u := Utterance{Set: set, Text: phrases[i%len(phrases)], Voice: voices[i%len(voices)]}
+			u.Path = filepath.Join(dir, fmt.Sprintf("%s-%03d.wav", set, i))
+			pcm, err := render(ctx, u.Text, u.Voice, u.Path, opt.Pad)
+			if err != nil {
+				return nil, err
+			}
+			u.PCM = pcm
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func installed(vs []Voice) []Voice {
+	var out []Voice
+	have := map[string]bool{}
+	for _, v := range vs {
+		ok, seen := have[v.Synth]
+		if !seen {
+			_, err := exec.LookPath(v.Synth)
+			ok = err == nil
+			have[v.Synth] = ok
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// render synthesises text, passes it through the telephone channel and writes the WAV to path.
+func render(ctx context.Context, text string, v Voice, path string, padMS int) ([]int16, error) {
+	raw := path + ".synth.wav"
+	defer os.Remove(raw)
+	var cmd *exec.Cmd
+	switch v.Synth {
+	case "espeak-ng":
+		args := []string{"-v", v.Name, "-w", raw}
+		if v.Speed > 0 {
+			args = append(args, "-s", fmt.Sprint(v.Speed))
+		}
+		cmd = exec.CommandContext(ctx, "espeak-ng", append(args, text)...)
+	case "flite":
+		cmd = exec.CommandContext(ctx, "flite", "-voice", v.Name, "-t", text, "-o", raw)
+	default:
+		return nil, fmt.Errorf("speechset: unknown synthesizer %q", v.Synth)
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("speechset: %s %q: %w: %s", v, text, err, b)
+	}
+	// Telephone band (300-3400 Hz), 8 kHz, a little headroom, silence around the phrase.
+	pad := fmt.Sprintf("%.3f", float64(padMS)/1000)
+	sox := exec.CommandContext(ctx, "sox", raw, "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-",
+		"sinc", "300-3400", "rate", "-v", "8000", "norm", "-3", "pad", pad, pad)
+	var stdout, stderr bytes.Buffer
+	sox.Stdout, sox.Stderr = &stdout, &stderr
+	if err := sox.Run(); err != nil {
+		return nil, fmt.Errorf("speechset: sox %s: %w: %s", raw, err, stderr.Bytes())
+	}
+	// G.711 mu-law round trip: the quantisation noise a PCMU call adds.
+	lin := g711.DecodeUlaw(g711.EncodeUlaw(stdout.Bytes()))
+	pcm := make([]int16, len(lin)/2)
+	for i := range pcm {
+		pcm[i] = int16(binary.LittleEndian.Uint16(lin[2*i:]))
+	}
+	if err := os.WriteFile(path, WAV(pcm, Rate), 0o644); err != nil {
+		return nil, err
+	}
+	return pcm, nil
+}
+
+// WAV encodes 16-bit mono PCM as a RIFF WAVE file.
+func WAV(pcm []int16, rate int) []byte {
+	b := make([]byte, 44+2*len(pcm))
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1)
+	binary.LittleEndian.PutUint16(b[22:], 1)
+	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(b[28:], uint32(2*rate))
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
+	for i, s := range pcm {
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(s))
+	}
+	return b
+}

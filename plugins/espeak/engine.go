@@ -48,10 +48,26 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, asr.Errorf(asr.ErrUnavailable, false, "espeak-ng: initialisation failed (data path %q)", cfg.DataPath)
 	}
 	e := &Engine{cfg: cfg, log: log, rate: rate}
+	// A voice is named by its language identifier ("en-us"): what espeak-ng -v and
+	// espeak_SetVoiceByName accept, and what a SPEAK's Voice-Name is likely to say.
+	seen := map[string]bool{}
 	for _, v := range espeakVoices() {
-		e.voices = append(e.voices, asr.Voice{Name: v.name, Language: v.lang, Gender: genderName(v.gender)})
+		if v.lang == "" || seen[v.lang] {
+			continue
+		}
+		seen[v.lang] = true
+		e.voices = append(e.voices, asr.Voice{Name: v.lang, Language: bcp47(v.lang), Gender: genderName(v.gender)})
 	}
 	return e, nil
+}
+
+// bcp47 turns espeak's "en-us" into "en-US".
+func bcp47(lang string) string {
+	base, region, ok := strings.Cut(lang, "-")
+	if !ok || len(region) != 2 {
+		return lang
+	}
+	return base + "-" + strings.ToUpper(region)
 }
 
 func genderName(g int) string {

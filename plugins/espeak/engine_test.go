@@ -96,6 +96,22 @@ func TestSynthesize(t *testing.T) {
 	}
 }
 
+func TestInfoVoices(t *testing.T) {
+	info, err := testEngine(t).Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range info.Voices {
+		if v.Name == "en-us" && v.Language == "en-US" {
+			found = true
+		}
+	}
+	if !found || !info.SSML || !info.Marks {
+		t.Errorf("Info %+v: want voice en-us, SSML and marks", info)
+	}
+}
+
 func TestEmptyTextAndCancel(t *testing.T) {
 	e := testEngine(t)
 	if _, err := e.Synthesize(context.Background(), asr.SynthesizeRequest{Text: "  "}); asr.KindOf(err) != asr.ErrBadParameter {

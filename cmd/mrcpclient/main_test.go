@@ -152,3 +152,19 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestSippAgainstMrcpd (Must-show a): the real sipp sends an INVITE shaped exactly like
+// mod_unimrcp's (no Contact, the same SDP), ACK and BYE to the real mrcpd and checks the answer.
+func TestSippAgainstMrcpd(t *testing.T) {
+	server := startMrcpd(t)
+	for _, tc := range []struct {
+		name, scenario string
+		extra          []string
+	}{
+		{"recog udp", siptest.ModUnimrcpRecog, nil},
+		{"synth udp", siptest.ModUnimrcpSynth, nil},
+		{"recog tcp", siptest.ModUnimrcpRecog, []string{"-t", "t1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { siptest.RunSipp(t, tc.scenario, server, tc.extra...) })
+	}
+}

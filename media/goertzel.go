@@ -2,6 +2,7 @@ package media
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -95,8 +96,11 @@ func (d *inbandDetector) String() string { return "inband" }
 // process consumes audio and returns the digit that ended in it, if any (at most one per 20 ms frame in
 // practice, as a key press lasts at least two windows).
 func (d *inbandDetector) process(pcm []int16) (DTMFEvent, bool) {
-	for _, s := range pcm {
-		d.buf = append(d.buf, float32(s))
+	n := len(d.buf)
+	d.buf = slices.Grow(d.buf, len(pcm))[:n+len(pcm)]
+	in := d.buf[n:]
+	for i, s := range pcm {
+		in[i] = float32(s)
 	}
 	var out DTMFEvent
 	var have bool
@@ -141,10 +145,15 @@ func (d *inbandDetector) end() (DTMFEvent, bool) {
 
 // classify returns the key whose row and column tones dominate x, or 0.
 func (d *inbandDetector) classify(x []float32) rune {
-	var e float64
-	for _, v := range x {
-		e += float64(v) * float64(v)
+	var e0, e1 float32
+	for i := 0; i+1 < len(x); i += 2 {
+		e0 += x[i] * x[i]
+		e1 += x[i+1] * x[i+1]
 	}
+	if len(x)%2 == 1 {
+		e0 += x[len(x)-1] * x[len(x)-1]
+	}
+	e := float64(e0) + float64(e1)
 	n := float64(len(x))
 	if e == 0 {
 		return 0

@@ -210,7 +210,7 @@ func (r *Resampler) processUp2(dst []int16) []int16 {
 	for k := 0; k < n; k++ {
 		x := (*[16]float32)(buf[start+k : start+k+16])
 		o := (*[2]int16)(out[2*k : 2*k+2])
-		o[0], o[1] = clamp16(x[idx]), clamp16(symDot16(h, x))
+		o[0], o[1] = int16(x[idx]), clamp16(symDot16(h, x)) // phase 0 is an input sample: no clamp
 	}
 	start += n
 	r.p = 0

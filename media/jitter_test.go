@@ -29,11 +29,12 @@ type jitterCase struct {
 	skew   float64                           // sender clock rate relative to ours (1.005 = 0.5% fast)
 	mutate func(i int, st *mediatest.Stream) // before packet i is built
 	stopAt int                               // the sender stops after this many packets (0: never)
+	cfg    media.JitterConfig
 }
 
 func runJitter(t *testing.T, c jitterCase) jitterRun {
 	t.Helper()
-	jb := media.NewJitterBuffer(media.JitterConfig{}, 8000)
+	jb := media.NewJitterBuffer(c.cfg, 8000)
 	nw := mediatest.NewNetwork(c.imp)
 	st := &mediatest.Stream{PT: 0, SSRC: 0x1234, Seq: c.seq, TS: c.ts, Marker: true}
 	t0 := time.Unix(1000, 0)
@@ -152,6 +153,22 @@ func TestJitterBufferImpairments(t *testing.T) {
 				}
 			}},
 		{jitterCase: jitterCase{name: "sender clock 0.5% slow", n: 3000, skew: 0.995}, minPlayed: 1},
+		{jitterCase: jitterCase{name: "max delay caps adaptation", n: 1500, cfg: media.JitterConfig{Max: 100 * time.Millisecond},
+			imp: mediatest.Impairment{Jitter: 200 * time.Millisecond, Seed: 8}}, minPlayed: 0.5,
+			check: func(t *testing.T, r jitterRun) {
+				if r.maxDelay > 100*time.Millisecond {
+					t.Errorf("target delay %v above the 100 ms maximum", r.maxDelay)
+				}
+				if r.stats.Late == 0 {
+					t.Error("a capped buffer under 200 ms jitter should drop late packets")
+				}
+			}},
+		{jitterCase: jitterCase{name: "min delay floor", n: 500, cfg: media.JitterConfig{Initial: 80 * time.Millisecond, Min: 60 * time.Millisecond}},
+			minPlayed: 1, check: func(t *testing.T, r jitterRun) {
+				if r.stats.Delay < 60*time.Millisecond {
+					t.Errorf("delay %v below the 60 ms minimum", r.stats.Delay)
+				}
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

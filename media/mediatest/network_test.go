@@ -1,0 +1,67 @@
+package mediatest
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+func TestNetworkDeterministicAndRates(t *testing.T) {
+	run := func() ([]Delivery, *Network) {
+		n := NewNetwork(Impairment{Loss: 0.1, Duplicate: 0.1, Jitter: 50 * time.Millisecond, Seed: 42})
+		t0 := time.Unix(0, 0)
+		for i := 0; i < 2000; i++ {
+			n.Send([]byte{byte(i), byte(i >> 8)}, t0.Add(time.Duration(i)*20*time.Millisecond))
+		}
+		return n.Due(t0.Add(time.Hour)), n
+	}
+	a, na := run()
+	b, _ := run()
+	if len(a) != len(b) {
+		t.Fatal("same seed, different deliveries")
+	}
+	for i := range a {
+		if !a[i].At.Equal(b[i].At) || !bytes.Equal(a[i].Pkt, b[i].Pkt) {
+			t.Fatal("same seed, different deliveries")
+		}
+	}
+	for i := 1; i < len(a); i++ {
+		if a[i].At.Before(a[i-1].At) {
+			t.Fatal("deliveries out of arrival order")
+		}
+	}
+	if na.Dropped < 150 || na.Dropped > 250 || na.Dups < 130 || na.Dups > 230 {
+		t.Errorf("dropped %d and duplicated %d of 2000 at 10%% each", na.Dropped, na.Dups)
+	}
+	if na.Pending() != 0 {
+		t.Errorf("%d still in flight", na.Pending())
+	}
+}
+
+func TestFakeClockTickerAndTimer(t *testing.T) {
+	c := NewFakeClock()
+	tk := c.NewTicker(20 * time.Millisecond)
+	fired := 0
+	c.AfterFunc(50*time.Millisecond, func() { fired++ })
+	got := make(chan time.Time, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 5; i++ {
+			got <- <-tk.C()
+		}
+	}()
+	start := c.Now()
+	c.Advance(100 * time.Millisecond)
+	<-done
+	tk.Stop()
+	for i := 1; i <= 5; i++ {
+		if at := <-got; at.Sub(start) != time.Duration(i)*20*time.Millisecond {
+			t.Errorf("tick %d at %v", i, at.Sub(start))
+		}
+	}
+	if fired != 1 {
+		t.Errorf("timer fired %d times", fired)
+	}
+	c.Advance(time.Second) // a stopped ticker must not block Advance
+}

@@ -15,6 +15,9 @@ func (e *Error) Error() string { return fmt.Sprintf("sdp: %d %s", e.Code, e.Warn
 // SIPStatus is the SIP response code the INVITE is answered with.
 func (e *Error) SIPStatus() int { return e.Code }
 
+// SIPWarning is the text for the response's Warning header (RFC 3261 §20.43).
+func (e *Error) SIPWarning() string { return e.Warning }
+
 func notAcceptable(format string, args ...any) *Error {
 	return &Error{Code: 488, Warning: fmt.Sprintf(format, args...)}
 }

@@ -177,7 +177,7 @@ func TestInviteFailures(t *testing.T) {
 			}
 			res := p.expect2(msg, tt.code)
 			w := header(res, "Warning")
-			if !strings.HasPrefix(w, `399 mrcpd "`) || !strings.Contains(w, tt.warning) {
+			if !strings.HasPrefix(w, `399 mrcpd "`+tt.warning) {
 				t.Errorf("Warning %q, want 399 mrcpd naming %q", w, tt.warning)
 			}
 			select {

@@ -25,7 +25,12 @@ func NewTestHost(t testing.TB, cfg ServeConfig) *Host {
 	h.rec, h.syn = &hostRecognizer{h: h}, &hostSynthesizer{h: h}
 	in := &instance{h: h, log: hcfg.Logger}
 	h.instances = []*instance{in}
-	g := &gen{cl: raw.(*clients), closeConn: func() { client.Close(); server.Stop() }}
+	// Closing the client asks the server to stop (go-plugin's controller Shutdown); stopping it
+	// here as well would race with that.
+	g := &gen{cl: raw.(*clients), closeConn: func() {
+		client.Close()
+		<-server.DoneCh
+	}}
 	if err := h.attach(context.Background(), g); err != nil {
 		g.closeConn()
 		t.Fatal(err)

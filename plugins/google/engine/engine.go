@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	speech "cloud.google.com/go/speech/apiv1"
+	"cloud.google.com/go/speech/apiv1/speechpb"
+	gax "github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
+)
+
+// Engine is the Google recognizer. One speech.Client (one gRPC connection) per endpoint is made
+// at start and shared by all streams.
+type Engine struct {
+	cfg      Config
+	settings map[string]string
+	log      *slog.Logger
+	eps      *vendorkit.Endpoints
+	clients  map[string]*speech.Client
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// New builds the engine from validated settings. The gRPC connections are lazy: nothing is dialled
+// before the first stream.
+func New(ctx context.Context, settings map[string]string, log *slog.Logger) (*Engine, error) {
+	cfg, err := ParseConfig(settings)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, settings: settings, log: log, eps: vendorkit.NewEndpoints(cfg.Endpoints, cfg.Backoff),
+		clients: map[string]*speech.Client{}}
+	for _, ep := range cfg.Endpoints {
+		opts := []option.ClientOption{option.WithEndpoint(ep), option.WithTelemetryDisabled()}
+		switch {
+		case cfg.Insecure:
+			opts = append(opts, option.WithoutAuthentication(),
+				option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		case cfg.Credentials != "":
+			opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, cfg.Credentials))
+		}
+		c, err := speech.NewClient(ctx, opts...)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("google: endpoint %s: %w", ep, err)
+		}
+		e.clients[ep] = c
+	}
+	return e, nil
+}
+
+// Close releases the gRPC connections.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	var errs []error
+	for _, c := range e.clients {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Info declares Google's capabilities as configured.
+func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
+	return asr.RecognizerInfo{
+		Name:              "google",
+		Streaming:         true,
+		InterimResults:    e.cfg.Interim,
+		SpeechEvents:      e.cfg.SingleUtterance,
+		Finalize:          true,
+		GrammarTypes:      []string{grammar.TypeSRGSXML, grammar.TypeSRGSABNF, vendorkit.TypePhraseList},
+		Builtins:          []string{"builtin:speech/transcribe", "builtin:grammar/boolean", "builtin:grammar/digits"},
+		MaxAlternatives:   e.cfg.MaxAlternatives,
+		SampleRates:       e.cfg.SampleRates,
+		MaxStreamDuration: e.cfg.StreamLimit,
+		IdleTimeout:       e.cfg.IdleTimeout,
+	}, nil
+}
+
+// Recognize opens a StreamingRecognize call, failing over between endpoints, and sends the
+// streaming config as its first message.
+func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
+	cfg, err := forRequest(e.settings, req.Params)
+	if err != nil {
+		return nil, asr.Errorf(asr.ErrBadParameter, false, "%v", err)
+	}
+	gs, err := vendorkit.CompileGrammars(req.Grammars)
+	if err != nil {
+		return nil, err
+	}
+	if req.SampleRate <= 0 {
+		req.SampleRate = e.cfg.SampleRates[0]
+	}
+	sc := streamingConfig(cfg, req, gs)
+	sctx, cancel := context.WithCancel(ctx)
+	cl, err := vendorkit.Dial(sctx, e.eps, func(ctx context.Context, ep string) (speechpb.Speech_StreamingRecognizeClient, error) {
+		// Our own failover replaces the client library's retry of UNAVAILABLE on one endpoint.
+		cl, err := e.clients[ep].StreamingRecognize(ctx, gax.WithRetry(func() gax.Retryer { return nil }))
+		if err != nil {
+			e.log.Warn("google: endpoint failed", "endpoint", ep, "err", err)
+			return nil, mapError(err)
+		}
+		if err := cl.Send(&speechpb.StreamingRecognizeRequest{
+			StreamingRequest: &speechpb.StreamingRecognizeRequest_StreamingConfig{StreamingConfig: sc}}); err != nil {
+			_, rerr := cl.Recv()
+			return nil, mapError(errors.Join(err, rerr))
+		}
+		return cl, nil
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return newStream(sctx, cancel, cl, cfg, req, gs, sc), nil
+}
+
+// streamingConfig is the first message of the call: RecognitionConfig from settings, the
+// request and its grammars' phrases as a speech context.
+func streamingConfig(cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars) *speechpb.StreamingRecognitionConfig {
+	lang := cfg.Language
+	if req.Language != "" {
+		lang = req.Language
+	}
+	if v := vendorkit.Overlay("google", nil, req.Params, []string{"language"})["language"]; v != "" {
+		lang = v // a Vendor-Specific-Parameter wins over Speech-Language
+	}
+	rc := &speechpb.RecognitionConfig{
+		Encoding:                   speechpb.RecognitionConfig_LINEAR16,
+		SampleRateHertz:            int32(req.SampleRate),
+		AudioChannelCount:          1,
+		LanguageCode:               lang,
+		MaxAlternatives:            int32(min(max(req.NBest, 1), cfg.MaxAlternatives)),
+		EnableAutomaticPunctuation: cfg.Punctuation,
+		EnableWordTimeOffsets:      cfg.WordTimes,
+		EnableWordConfidence:       cfg.WordTimes,
+		Model:                      cfg.Model,
+		UseEnhanced:                cfg.UseEnhanced,
+	}
+	phrases := append(gs.Phrases(cfg.MaxPhrases), req.Hints...)
+	phrases = append(phrases, cfg.Phrases...)
+	if len(phrases) > 0 {
+		rc.SpeechContexts = []*speechpb.SpeechContext{{Phrases: phrases, Boost: float32(cfg.Boost)}}
+	}
+	return &speechpb.StreamingRecognitionConfig{
+		Config:                    rc,
+		SingleUtterance:           cfg.SingleUtterance,
+		InterimResults:            cfg.Interim,
+		EnableVoiceActivityEvents: cfg.VoiceEvents,
+	}
+}

@@ -1,0 +1,246 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/speech/apiv1/speechpb"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
+)
+
+// stream is one StreamingRecognize call. Send and Recv run on different goroutines, as gRPC
+// allows; sendMu also covers the CloseSend that Recv issues after END_OF_SINGLE_UTTERANCE.
+type stream struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	cl     speechpb.Speech_StreamingRecognizeClient
+	cfg    Config
+	rate   int
+	gs     *vendorkit.Grammars
+	ready  *asr.Ready
+
+	sendMu     sync.Mutex
+	halfClosed bool
+	samples    int
+
+	// Recv side only.
+	queue   []asr.Event
+	finals  []*speechpb.StreamingRecognitionResult
+	spoke   bool
+	ended   bool
+	billed  time.Duration
+	done    bool
+	lastErr error
+}
+
+func newStream(ctx context.Context, cancel context.CancelFunc, cl speechpb.Speech_StreamingRecognizeClient, cfg Config,
+	req asr.RecognizeRequest, gs *vendorkit.Grammars, sc *speechpb.StreamingRecognitionConfig) *stream {
+	rc := sc.GetConfig()
+	params := map[string]string{"language": rc.GetLanguageCode(), "model": rc.GetModel(),
+		"single-utterance": boolStr(sc.GetSingleUtterance()), "interim-results": boolStr(sc.GetInterimResults())}
+	s := &stream{ctx: ctx, cancel: cancel, cl: cl, cfg: cfg, rate: req.SampleRate, gs: gs}
+	s.queue = append(s.queue, &asr.Ready{Params: params})
+	return s
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// keepAliveSilence is what KeepAlive sends: Google has no keep-alive message, and silence is what
+// resets its audio timeout.
+const keepAliveSilence = 100 * time.Millisecond
+
+func (s *stream) Send(in asr.Input) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.halfClosed {
+		return nil // after Finalize or the end of a single utterance Google takes no more audio
+	}
+	var pcm []int16
+	switch x := in.(type) {
+	case *asr.Audio:
+		pcm = x.PCM
+	case *asr.KeepAlive:
+		pcm = make([]int16, int(keepAliveSilence.Seconds()*float64(s.rate)))
+	case *asr.FinalizeInput:
+		s.halfClosed = true
+		return s.sendErr(s.cl.CloseSend())
+	default:
+		return nil // DTMF belongs to the host; the config cannot change mid-call
+	}
+	if len(pcm) == 0 {
+		return nil
+	}
+	s.samples += len(pcm)
+	return s.sendErr(s.cl.Send(&speechpb.StreamingRecognizeRequest{
+		StreamingRequest: &speechpb.StreamingRecognizeRequest_AudioContent{AudioContent: vendorkit.AppendPCM(nil, pcm)}}))
+}
+
+// sendErr: gRPC reports a broken call to Send as io.EOF and gives the status to Recv, which
+// classifies it; Send itself then has nothing to add.
+func (s *stream) sendErr(err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	if s.ctx.Err() != nil {
+		return s.ctx.Err()
+	}
+	return mapError(err)
+}
+
+func (s *stream) Recv() (asr.Event, error) {
+	for len(s.queue) == 0 {
+		if s.done {
+			return nil, s.lastErr
+		}
+		resp, err := s.cl.Recv()
+		if err != nil {
+			s.finish(err)
+			continue
+		}
+		if resp.GetError() != nil && resp.GetError().GetCode() != 0 {
+			s.done, s.lastErr = true, mapStatusProto(resp.GetError().GetCode(), resp.GetError().GetMessage())
+			continue
+		}
+		s.response(resp)
+	}
+	ev := s.queue[0]
+	s.queue = s.queue[1:]
+	return ev, nil
+}
+
+// finish ends the call: a clean end of stream yields the utterance's Final, anything else an error.
+func (s *stream) finish(err error) {
+	s.done = true
+	if s.ctx.Err() != nil {
+		s.lastErr = s.ctx.Err()
+		return
+	}
+	if !errors.Is(err, io.EOF) {
+		s.lastErr = mapError(err)
+		return
+	}
+	s.lastErr = io.EOF
+	audio := time.Duration(s.sentSamples()) * time.Second / time.Duration(max(s.rate, 1))
+	s.queue = append(s.queue, &asr.Usage{Audio: max(audio, s.billed)}, s.final())
+}
+
+func (s *stream) sentSamples() int {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return s.samples
+}
+
+// response turns one StreamingRecognizeResponse into events.
+func (s *stream) response(r *speechpb.StreamingRecognizeResponse) {
+	if d := r.GetTotalBilledTime(); d != nil {
+		s.billed = d.AsDuration()
+	}
+	at := r.GetSpeechEventTime().AsDuration()
+	switch r.GetSpeechEventType() {
+	case speechpb.StreamingRecognizeResponse_SPEECH_ACTIVITY_BEGIN:
+		s.started(at)
+	case speechpb.StreamingRecognizeResponse_SPEECH_ACTIVITY_END:
+		s.stopped(at)
+	case speechpb.StreamingRecognizeResponse_END_OF_SINGLE_UTTERANCE:
+		// Google hears no more: stop sending and wait for the last final results and the end of
+		// the call (the documented single_utterance client behaviour).
+		s.stopped(at)
+		s.sendMu.Lock()
+		if !s.halfClosed {
+			s.halfClosed = true
+			s.cl.CloseSend()
+		}
+		s.sendMu.Unlock()
+	}
+	var interim []string
+	for _, res := range r.GetResults() {
+		if len(res.GetAlternatives()) == 0 {
+			continue
+		}
+		if res.GetIsFinal() {
+			s.finals = append(s.finals, res)
+			continue
+		}
+		interim = append(interim, res.GetAlternatives()[0].GetTranscript())
+	}
+	if len(r.GetResults()) > 0 && !s.spoke {
+		s.started(0)
+	}
+	if s.cfg.Interim && len(interim) > 0 {
+		var parts []string
+		for _, f := range s.finals {
+			parts = append(parts, f.GetAlternatives()[0].GetTranscript())
+		}
+		text := strings.Join(strings.Fields(strings.Join(append(parts, interim...), " ")), " ")
+		s.queue = append(s.queue, &asr.Partial{Text: text})
+	}
+}
+
+func (s *stream) started(at time.Duration) {
+	if !s.spoke {
+		s.spoke = true
+		s.queue = append(s.queue, &asr.SpeechStarted{At: at})
+	}
+}
+
+func (s *stream) stopped(at time.Duration) {
+	if s.spoke && !s.ended {
+		s.ended = true
+		s.queue = append(s.queue, &asr.SpeechEnded{At: at})
+	}
+}
+
+// final assembles the utterance: Google's transcript of an utterance is its finalized results
+// concatenated. With one result its n-best list is kept; with several, only the best path is.
+func (s *stream) final() *asr.Final {
+	if len(s.finals) == 0 {
+		return &asr.Final{}
+	}
+	var alts []asr.Alternative
+	if len(s.finals) == 1 {
+		for _, a := range s.finals[0].GetAlternatives() {
+			alts = append(alts, alternative(a))
+		}
+	} else {
+		var best asr.Alternative
+		var texts []string
+		for _, f := range s.finals {
+			a := alternative(f.GetAlternatives()[0])
+			texts = append(texts, a.Text)
+			best.Confidence += a.Confidence / float64(len(s.finals))
+			best.Words = append(best.Words, a.Words...)
+		}
+		best.Text = strings.Join(texts, " ")
+		alts = []asr.Alternative{best}
+	}
+	return &asr.Final{Alternatives: s.gs.Apply(alts, s.cfg.Strict)}
+}
+
+func alternative(a *speechpb.SpeechRecognitionAlternative) asr.Alternative {
+	out := asr.Alternative{Text: strings.TrimSpace(a.GetTranscript()), Confidence: float64(a.GetConfidence()), Mode: "speech"}
+	if out.Confidence <= 0 || out.Confidence > 1 {
+		// Google leaves confidence unset (0) on all but the top alternative.
+		out.Confidence = min(max(out.Confidence, 0), 1)
+	}
+	for _, w := range a.GetWords() {
+		out.Words = append(out.Words, asr.Word{Text: w.GetWord(), Start: w.GetStartTime().AsDuration(),
+			End: w.GetEndTime().AsDuration(), Confidence: float64(w.GetConfidence())})
+	}
+	return out
+}
+
+func (s *stream) Close() error {
+	s.cancel()
+	return nil
+}

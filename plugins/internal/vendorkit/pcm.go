@@ -1,0 +1,20 @@
+package vendorkit
+
+import "encoding/binary"
+
+// AppendPCM appends samples as 16-bit little-endian PCM (LINEAR16, linear16, Vosk's format).
+func AppendPCM(dst []byte, pcm []int16) []byte {
+	for _, s := range pcm {
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(s))
+	}
+	return dst
+}
+
+// DecodePCM reads 16-bit little-endian PCM; an odd trailing byte is ignored.
+func DecodePCM(b []byte) []int16 {
+	out := make([]int16, len(b)/2)
+	for i := range out {
+		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
+	}
+	return out
+}

@@ -31,11 +31,11 @@ type Script = vendorkit.Script
 type Failure int
 
 const (
-	FailNone Failure = iota
-	FailAuth         // UNAUTHENTICATED at the start of the call, as for bad credentials
-	FailQuota        // RESOURCE_EXHAUSTED at the start of the call
-	FailDrop         // the TCP connection is cut when speech begins, mid-utterance
-	FailStreamLimit  // this stream's cap is 1 s of audio instead of the configured one
+	FailNone        Failure = iota
+	FailAuth                // UNAUTHENTICATED at the start of the call, as for bad credentials
+	FailQuota               // RESOURCE_EXHAUSTED at the start of the call
+	FailDrop                // the TCP connection is cut when speech begins, mid-utterance
+	FailStreamLimit         // this stream's cap is 1 s of audio instead of the configured one
 )
 
 // Server is the stand-in.
@@ -352,4 +352,3 @@ func (l *trackingListener) cutAll() {
 		delete(l.conns, c)
 	}
 }
-

@@ -54,7 +54,7 @@ func (c *Client) Open(ctx context.Context, resource string) (*Session, error) {
 		return nil, fmt.Errorf("client: RTP socket: %w", err)
 	}
 	s := &Session{c: c, Resource: resource, RTP: rtpConn, CallID: uuid.NewString(), cseq: 1 + uint32(time.Now().UnixNano()%100000), nextID: 1}
-	if err := s.invite2(ctx, buildOffer(c.cfg.LocalIP, rtpConn.LocalAddr().(*net.UDPAddr).Port, resource, offeredFormats)); err != nil {
+	if err := s.runInvite(ctx, buildOffer(c.cfg.LocalIP, rtpConn.LocalAddr().(*net.UDPAddr).Port, resource, offeredFormats)); err != nil {
 		return nil, errors.Join(err, rtpConn.Close())
 	}
 	if err := s.connect(ctx); err != nil {
@@ -63,8 +63,8 @@ func (c *Client) Open(ctx context.Context, resource string) (*Session, error) {
 	return s, nil
 }
 
-// invite2 runs the INVITE transaction and ACKs its 2xx (RFC 3261 §13.2).
-func (s *Session) invite2(ctx context.Context, offer []byte) error {
+// runInvite runs the INVITE transaction and ACKs its 2xx (RFC 3261 §13.2).
+func (s *Session) runInvite(ctx context.Context, offer []byte) error {
 	c := s.c
 	req := sip.NewRequest(sip.INVITE, c.server)
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", Host: c.cfg.LocalIP, Port: portOf(c.localSIP())}, Params: sip.NewParams()}

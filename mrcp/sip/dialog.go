@@ -105,90 +105,123 @@ func (d *dialog) run(ctx context.Context, ok *sip.Response) {
 	d.s.handler.Ended(d.call.CallID, reason)
 }
 
+// dialogTimers are the RFC 3261 §13.3.1.4 2xx retransmission and ACK timers and the RFC 4028
+// session expiry of one dialog; only its goroutine touches them.
+type dialogTimers struct {
+	t1, interval                   time.Duration
+	udp                            bool
+	retransmit, ackTimeout, expiry *time.Timer
+}
+
+func newDialogTimers(t1 time.Duration, udp bool) *dialogTimers {
+	return &dialogTimers{t1: t1, interval: t1, udp: udp,
+		retransmit: newStoppedTimer(), ackTimeout: newStoppedTimer(), expiry: newStoppedTimer()}
+}
+
+// awaitAck starts retransmitting a 2xx (UDP only) and the 64*T1 wait for its ACK.
+func (tm *dialogTimers) awaitAck() {
+	tm.interval = tm.t1
+	if tm.udp {
+		tm.retransmit.Reset(tm.interval)
+	}
+	tm.ackTimeout.Reset(64 * tm.t1)
+}
+
+func (tm *dialogTimers) acked() {
+	tm.retransmit.Stop()
+	tm.ackTimeout.Stop()
+}
+
+// backoff schedules the next retransmission: T1, 2*T1, ... capped at T2.
+func (tm *dialogTimers) backoff() {
+	tm.interval = min(2*tm.interval, sip.T2)
+	tm.retransmit.Reset(tm.interval)
+}
+
+// refresh restarts the session expiry after a refresh (RFC 4028 §10).
+func (tm *dialogTimers) refresh(st sessionTimer) {
+	tm.expiry.Stop()
+	if st.interval > 0 {
+		tm.expiry.Reset(st.expiry())
+	}
+}
+
+func (tm *dialogTimers) stop() {
+	tm.retransmit.Stop()
+	tm.ackTimeout.Stop()
+	tm.expiry.Stop()
+}
+
 func (d *dialog) loop(ctx context.Context, ok *sip.Response) string {
-	t1 := d.s.cfg.T1
-	retransmit, interval := newStoppedTimer(), t1
-	ackTimeout := newStoppedTimer()
-	expiry := newStoppedTimer()
-	defer retransmit.Stop()
-	defer ackTimeout.Stop()
-	defer expiry.Stop()
-
-	awaitAck := func(res *sip.Response, cseq uint32) {
-		d.pending, d.pendingCSeq = res, cseq
-		interval = t1
-		if d.call.Transport == "udp" {
-			retransmit.Reset(interval)
-		}
-		ackTimeout.Reset(64 * t1)
-	}
-	refresh := func() {
-		expiry.Stop()
-		if d.timer.interval > 0 {
-			expiry.Reset(d.timer.expiry())
-		}
-	}
-	cseq := uint32(0)
+	tm := newDialogTimers(d.s.cfg.T1, d.call.Transport == "udp")
+	defer tm.stop()
+	d.pending = ok
 	if c := ok.CSeq(); c != nil {
-		cseq = c.SeqNo
+		d.pendingCSeq = c.SeqNo
 	}
-	awaitAck(ok, cseq)
-	refresh()
-
+	tm.awaitAck()
+	tm.refresh(d.timer)
 	for {
 		select {
 		case <-ctx.Done():
 			d.sendBye(context.Background(), 2*time.Second)
 			return "shutdown"
-		case <-retransmit.C:
+		case <-tm.retransmit.C:
 			if d.pending != nil {
 				if err := d.s.srv.WriteResponse(d.pending); err != nil {
 					d.call.Logger.Warn("2xx retransmission failed", "error", err)
 				}
-				interval = min(2*interval, sip.T2)
-				retransmit.Reset(interval)
+				tm.backoff()
 			}
-		case <-ackTimeout.C:
+		case <-tm.ackTimeout.C:
 			if d.pending != nil {
-				d.call.Logger.Warn("no ACK for 2xx", "after", 64*t1)
-				d.sendBye(ctx, 64*t1)
+				d.call.Logger.Warn("no ACK for 2xx", "after", 64*tm.t1)
+				d.sendBye(ctx, 64*tm.t1)
 				return "ack timeout"
 			}
-		case <-expiry.C:
+		case <-tm.expiry.C:
 			d.call.Logger.Warn("session timer expired without refresh", "interval", d.timer.interval)
-			d.sendBye(ctx, 64*t1)
+			d.sendBye(ctx, 64*tm.t1)
 			return "session expired"
 		case ev := <-d.events:
-			switch ev.kind {
-			case evAck:
-				if d.pending != nil && ev.req.CSeq() != nil && ev.req.CSeq().SeqNo == d.pendingCSeq {
-					d.pending = nil
-					retransmit.Stop()
-					ackTimeout.Stop()
-				}
-			case evBye:
-				return "bye"
-			case evCancelled:
-				return "cancelled"
-			case evLocalBye:
-				bctx, cancel := context.WithCancel(ev.ctx)
-				err := d.sendBye(bctx, 64*t1)
-				cancel()
-				ev.done <- err
-				return "bye sent"
-			case evReinvite:
-				if res := d.reinvite(ctx, ev.req, ev.tx); res != nil {
-					awaitAck(res, ev.req.CSeq().SeqNo)
-					refresh()
-				}
-				close(ev.done)
-			case evUpdate:
-				d.update(ev.req, ev.tx)
-				refresh()
-				close(ev.done)
+			if reason, end := d.handle(ctx, ev, tm); end {
+				return reason
 			}
 		}
 	}
+}
+
+// handle applies one event; end says the dialog is over, for reason.
+func (d *dialog) handle(ctx context.Context, ev dialogEvent, tm *dialogTimers) (reason string, end bool) {
+	switch ev.kind {
+	case evAck:
+		if d.pending != nil && ev.req.CSeq() != nil && ev.req.CSeq().SeqNo == d.pendingCSeq {
+			d.pending = nil
+			tm.acked()
+		}
+	case evBye:
+		return "bye", true
+	case evCancelled:
+		return "cancelled", true
+	case evLocalBye:
+		bctx, cancel := context.WithCancel(ev.ctx)
+		err := d.sendBye(bctx, 64*tm.t1)
+		cancel()
+		ev.done <- err
+		return "bye sent", true
+	case evReinvite:
+		if res := d.reinvite(ctx, ev.req, ev.tx); res != nil {
+			d.pending, d.pendingCSeq = res, ev.req.CSeq().SeqNo
+			tm.awaitAck()
+			tm.refresh(d.timer)
+		}
+		close(ev.done)
+	case evUpdate:
+		d.update(ev.req, ev.tx)
+		tm.refresh(d.timer)
+		close(ev.done)
+	}
+	return "", false
 }
 
 // reinvite answers a re-INVITE (RFC 3261 §14.2): a new offer goes to the Handler; one without a

@@ -43,28 +43,45 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respondError(tx, req, err, log, sip.NewHeader("Min-SE", strconv.Itoa(int(min(minSE, s.cfg.SessionExpires).Seconds()))))
 		return
 	}
+	call := &Call{CallID: cid, FromTag: fromTag(req), ToTag: sip.GenerateTagN(16), Remote: req.Source(),
+		Transport: remoteTransport(req), Logger: log}
+	var cancelled atomic.Bool
+	r, ctxErr := s.runOffer(req, tx, call, &cancelled)
+	switch {
+	case cancelled.Load(): // the transaction answered 487
+		if r.err == nil {
+			s.handler.Ended(call.CallID, "cancelled")
+		}
+	case r.err != nil && errors.Is(ctxErr, context.DeadlineExceeded):
+		log.Warn("offer handler timed out", "timeout", s.cfg.OfferTimeout)
+		s.respondError(tx, req, &statusError{500, ErrOfferTimeout.Error()}, log)
+	case r.err != nil:
+		log.Info("offer rejected", "error", r.err)
+		s.respondError(tx, req, r.err, log)
+	default:
+		s.accept(req, tx, call, timer, r.answer, &cancelled)
+	}
+}
+
+// runOffer calls Handler.Offer with a context that a CANCEL (RFC 3261 §9.2) or the offer timeout
+// ends, and waits for whichever comes first. ctxErr is the context's error at that point.
+func (s *Server) runOffer(req *sip.Request, tx sip.ServerTransaction, call *Call, cancelled *atomic.Bool) (r offerResult, ctxErr error) {
 	s.mu.Lock()
 	runCtx := s.runCtx
 	s.mu.Unlock()
 	if runCtx == nil || runCtx.Err() != nil {
-		s.respondError(tx, req, &statusError{503, "shutting down"}, log)
-		return
+		return offerResult{err: &statusError{503, "shutting down"}}, nil
 	}
-	call := &Call{CallID: cid, FromTag: fromTag(req), ToTag: sip.GenerateTagN(16), Remote: req.Source(),
-		Transport: remoteTransport(req), Logger: log}
-
-	var cancelled atomic.Bool
 	ctx, cancel := context.WithTimeout(runCtx, s.cfg.OfferTimeout)
 	defer cancel()
 	if !tx.OnCancel(func(*sip.Request) { cancelled.Store(true); cancel() }) {
-		return // CANCELled before we got here: sipgo answered 487
+		cancelled.Store(true) // CANCELled before we got here: sipgo answered 487
+		return offerResult{err: context.Canceled}, context.Canceled
 	}
 	p := &pendingOffer{result: make(chan offerResult, 1)}
-	if !s.goOffer(func() { s.awaitOffer(ctx, call, req.Body(), p, &cancelled) }) {
-		s.respondError(tx, req, &statusError{503, "shutting down"}, log)
-		return
+	if !s.goOffer(func() { s.awaitOffer(ctx, call, req.Body(), p, cancelled) }) {
+		return offerResult{err: &statusError{503, "shutting down"}}, nil
 	}
-	var r offerResult
 	select {
 	case r = <-p.result:
 	case <-ctx.Done():
@@ -72,22 +89,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			r.err = ctx.Err()
 		}
 	}
-	switch {
-	case cancelled.Load(): // the transaction answered 487
-		if r.err == nil {
-			s.handler.Ended(call.CallID, "cancelled")
-		}
-		return
-	case r.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		log.Warn("offer handler timed out", "timeout", s.cfg.OfferTimeout)
-		s.respondError(tx, req, &statusError{500, ErrOfferTimeout.Error()}, log)
-		return
-	case r.err != nil:
-		log.Info("offer rejected", "error", r.err)
-		s.respondError(tx, req, r.err, log)
-		return
-	}
-	s.accept(req, tx, call, timer, r.answer, &cancelled)
+	return r, ctx.Err()
 }
 
 // pendingOffer hands Handler.Offer's result to onInvite, or, once onInvite gave up on it

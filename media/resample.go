@@ -20,7 +20,9 @@ type Resampler struct {
 	buf     []float32 // taps-1 samples of history followed by pending input
 	start   int       // window start (in buf) of the next output
 	p       int       // its phase
-	up2     bool      // 2x upsampler fast path
+	up2     bool      // 2x upsampler fast path: integer arithmetic on ibuf
+	ibuf    []int16
+	hq      [8]int64 // phase 1 half-filter in Q15
 }
 
 // resamplerTaps is the filter length per phase at the lower of the two rates, and beta the Kaiser window
@@ -75,7 +77,14 @@ func NewResampler(inRate, outRate int) *Resampler {
 		r.phases[p] = classifyPhase(h)
 	}
 	r.buf = make([]float32, taps-1, taps-1+1024)
-	r.up2 = r.l == 2 && r.m == 1 && taps == 16 && r.phases[0].kind == phaseIdentity && r.phases[1].kind == phaseSym
+	r.up2 = r.l == 2 && r.m == 1 && taps == 16 && r.phases[0].kind == phaseIdentity && r.phases[1].kind == phaseSym &&
+		r.phases[0].idx == 7
+	if r.up2 {
+		for k, v := range r.phases[1].h {
+			r.hq[k] = int64(math.Round(float64(v) * 32768))
+		}
+		r.ibuf = make([]int16, 15, 15+1024)
+	}
 	return r
 }
 
@@ -142,14 +151,14 @@ func (r *Resampler) Process(dst, src []int16) []int16 {
 	if r.in == r.out {
 		return append(dst, src...)
 	}
+	if r.up2 {
+		return r.processUp2(dst, src)
+	}
 	n := len(r.buf)
 	r.buf = slices.Grow(r.buf, len(src))[:n+len(src)]
 	in := r.buf[n:]
 	for i, s := range src {
 		in[i] = float32(s)
-	}
-	if r.up2 {
-		return r.processUp2(dst)
 	}
 	taps, l := r.taps, r.l
 	step, frac := r.m/l, r.m%l
@@ -194,30 +203,26 @@ func (r *Resampler) Process(dst, src []int16) []int16 {
 
 // processUp2 is Process for 2x upsampling (8->16, 16->32, 24->48 kHz): phase 0 copies the input, phase 1
 // is a 16-tap symmetric filter. Two outputs per input sample, no per-sample dispatch.
-func (r *Resampler) processUp2(dst []int16) []int16 {
-	buf := r.buf
-	h := (*[8]float32)(r.phases[1].h)
-	idx := r.phases[0].idx
-	start := r.start
-	if r.p == 1 && start+16 <= len(buf) {
-		dst = append(dst, clamp16(symDot16(h, (*[16]float32)(buf[start:start+16]))))
-		start++
-	}
-	n := max(len(buf)-15-start, 0)
+func (r *Resampler) processUp2(dst, src []int16) []int16 {
+	buf := append(r.ibuf, src...)
+	h := &r.hq
+	n := len(buf) - 15
 	base := len(dst)
 	dst = slices.Grow(dst, 2*n)[:base+2*n]
 	out := dst[base:]
 	for k := 0; k < n; k++ {
-		x := (*[16]float32)(buf[start+k : start+k+16])
+		x := (*[16]int16)(buf[k : k+16])
 		o := (*[2]int16)(out[2*k : 2*k+2])
-		o[0], o[1] = int16(x[idx]), clamp16(symDot16(h, x)) // phase 0 is an input sample: no clamp
+		o[0] = x[7] // phase 0 is the input sample itself
+		y := h[0]*(int64(x[0])+int64(x[15])) + h[1]*(int64(x[1])+int64(x[14])) +
+			h[2]*(int64(x[2])+int64(x[13])) + h[3]*(int64(x[3])+int64(x[12])) +
+			h[4]*(int64(x[4])+int64(x[11])) + h[5]*(int64(x[5])+int64(x[10])) +
+			h[6]*(int64(x[6])+int64(x[9])) + h[7]*(int64(x[7])+int64(x[8]))
+		y = (y + 1<<14) >> 15
+		o[1] = int16(min(max(y, -32768), 32767))
 	}
-	start += n
-	r.p = 0
-	drop := min(start, len(buf)-15)
-	m := copy(r.buf, buf[drop:])
-	r.buf = r.buf[:m]
-	r.start = start - drop
+	m := copy(buf, buf[n:])
+	r.ibuf = buf[:m]
 	return dst
 }
 
@@ -296,6 +301,10 @@ func dot(h, x []float32) float32 {
 func (r *Resampler) Reset() {
 	if r.in == r.out {
 		return
+	}
+	if r.up2 {
+		r.ibuf = r.ibuf[:15]
+		clear(r.ibuf)
 	}
 	r.buf = r.buf[:r.taps-1]
 	clear(r.buf)

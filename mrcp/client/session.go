@@ -251,6 +251,10 @@ func (s *Session) read(ctx context.Context) (*mrcp.Message, error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, ErrSessionEnded
 	}
+	if err == nil {
+		s.c.log.Debug("mrcp received", "call_id", s.CallID, "kind", m.Kind, "name", m.Name, "request_id", m.RequestID,
+			"status", m.StatusCode, "state", m.State, "cause", m.Header.Value(mrcp.HeaderCompletionCause))
+	}
 	return m, err
 }
 

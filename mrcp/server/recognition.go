@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type recognition struct {
 	frames    chan asr.Input
 	endpoint  Endpointer
 	engineVAD bool
+	finalized bool
 	closed    bool
 }
 
@@ -238,7 +240,11 @@ func (rec *recognition) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case in := <-rec.frames:
+			if _, audio := in.(*asr.Audio); !audio {
+				rec.r.ch.log.Debug("recognizer input", "request-id", rec.id, "input", fmt.Sprintf("%T", in))
+			}
 			if err := rec.stream.Send(in); err != nil {
+				rec.r.ch.log.Debug("recognizer send failed", "request-id", rec.id, "err", err)
 				return // Recv reports the failure
 			}
 		}
@@ -257,8 +263,11 @@ func (rec *recognition) readLoop() {
 }
 
 func (rec *recognition) queue(in asr.Input) {
-	if rec.frames == nil {
-		return
+	if rec.frames == nil || rec.finalized {
+		return // FinalizeInput ends the utterance: the engine gets nothing after it
+	}
+	if _, ok := in.(*asr.FinalizeInput); ok {
+		rec.finalized = true
 	}
 	select {
 	case rec.frames <- in:
@@ -272,6 +281,7 @@ func (rec *recognition) onEvent(ev asr.Event, err error) {
 	if rec.r.active != rec {
 		return
 	}
+	rec.r.ch.log.Debug("recognizer event", "request-id", rec.id, "event", fmt.Sprintf("%T", ev), "err", err)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			rec.r.complete(rec.noMatchCause(), nil)
@@ -283,7 +293,10 @@ func (rec *recognition) onEvent(ev asr.Event, err error) {
 	}
 	switch e := ev.(type) {
 	case *asr.SpeechStarted:
+		stopTimer(&rec.speechT)
 		rec.startOfInput()
+	case *asr.SpeechEnded:
+		rec.speechEnded()
 	case *asr.Final:
 		rec.final(e)
 	}
@@ -364,11 +377,19 @@ func (rec *recognition) audio(pcm []int16) {
 		stopTimer(&rec.speechT)
 		rec.startOfInput()
 	case SpeechEnd:
-		if rec.inputStarted {
-			stopTimer(&rec.speechT)
-			rec.speechT = rec.after(rec.speechComplete, func() { rec.queue(&asr.FinalizeInput{}) })
-		}
+		rec.speechEnded()
 	}
+}
+
+// speechEnded starts Speech-Complete-Timeout (§9.4.9): silence that long after speech ends the
+// utterance, and the engine is asked for its result.
+func (rec *recognition) speechEnded() {
+	rec.r.ch.log.Debug("speech ended", "request-id", rec.id, "started", rec.inputStarted)
+	if !rec.inputStarted {
+		return
+	}
+	stopTimer(&rec.speechT)
+	rec.speechT = rec.after(rec.speechComplete, func() { rec.queue(&asr.FinalizeInput{}) })
 }
 
 // close releases timers and the engine stream; it sends nothing.

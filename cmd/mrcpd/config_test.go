@@ -77,7 +77,7 @@ func TestShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Engines.Plugins) == 0 || cfg.Engines.Synthesizer == "" {
+	if len(cfg.Engines.Plugins) < 2 || cfg.Engines.Synthesizer == "" || cfg.Engines.Recognizer == "" {
 		t.Fatalf("shipped config runs no engine: %+v", cfg.Engines)
 	}
 }

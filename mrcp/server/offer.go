@@ -37,7 +37,10 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 	if closed {
 		return nil, sipErrorf(503, ErrClosed, "server shutting down")
 	}
-	if reinvite && se != nil {
+	if reinvite && se == nil {
+		return nil, sipErrorf(481, ErrSessionEnded, "session %s has ended", call.CallID)
+	}
+	if reinvite {
 		var answer []byte
 		err := se.call(ctx, func() error {
 			var err error

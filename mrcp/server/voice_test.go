@@ -1,8 +1,13 @@
 package server
 
 import (
+	"context"
+	"io"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mrcpd/mrcpd/asr"
 
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
@@ -90,5 +95,84 @@ func TestVoiceStartInputTimers(t *testing.T) {
 	m := cl.next()
 	if m.Name != mrcp.EventRecognitionComplete || m.Header.Value(mrcp.HeaderCompletionCause) != "002 no-input-timeout" {
 		t.Fatalf("got %s %s", m.Name, m.Header.Value(mrcp.HeaderCompletionCause))
+	}
+}
+
+// speechRecognizer detects speech itself: SpeechStarted on the first loud frame, SpeechEnded on
+// the first quiet one after it; Final once asked.
+type speechRecognizer struct{ holdRecognizer }
+
+func (r *speechRecognizer) Info(ctx context.Context) (asr.RecognizerInfo, error) {
+	info, _ := r.holdRecognizer.Info(ctx)
+	info.SpeechEvents = true
+	return info, nil
+}
+
+func (r *speechRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	return &speechStream{holdStream: holdStream{ctx: ctx, cancel: cancel, text: r.text, fin: make(chan struct{}, 1)},
+		events: make(chan asr.Event, 4)}, nil
+}
+
+type speechStream struct {
+	holdStream
+	events   chan asr.Event
+	speaking bool
+}
+
+func (s *speechStream) Send(in asr.Input) error {
+	if a, ok := in.(*asr.Audio); ok {
+		loud := a.PCM[0] != 0
+		if loud != s.speaking {
+			s.speaking = loud
+			if loud {
+				s.events <- &asr.SpeechStarted{}
+			} else {
+				s.events <- &asr.SpeechEnded{}
+			}
+		}
+	}
+	return s.holdStream.Send(in)
+}
+
+func (s *speechStream) Recv() (asr.Event, error) {
+	select {
+	case ev := <-s.events:
+		return ev, nil
+	default:
+	}
+	select {
+	case ev := <-s.events:
+		return ev, nil
+	case <-s.ctx.Done():
+		return nil, s.ctx.Err()
+	case <-s.fin:
+		if s.sent {
+			return nil, io.EOF
+		}
+		s.sent = true
+		return &asr.Final{Alternatives: []asr.Alternative{{Text: s.text, Confidence: 0.8}}}, nil
+	}
+}
+
+// An engine with its own speech detection: its SpeechEnded starts Speech-Complete-Timeout, whose
+// expiry asks for the Final.
+func TestEngineSpeechEvents(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Backends.Recognizer = &speechRecognizer{holdRecognizer{text: "yes"}} })
+	ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))
+	cl := h.dial()
+	cl.sendFixture("freeswitch-mod_unimrcp/03-RECOGNIZE-builtin-boolean.mrcp", ids[0])
+	cl.next()
+	sink := h.media.receiver(t, 0)
+	sink.Audio(frame(1000))
+	if m := cl.next(); m.Name != mrcp.EventStartOfInput {
+		t.Fatalf("got %s", m.Name)
+	}
+	sink.Audio(frame(0))
+	h.clock.waitTimers(t, 3)
+	h.clock.Advance(800 * time.Millisecond)
+	m := cl.next()
+	if m.Header.Value(mrcp.HeaderCompletionCause) != "000 success" || !strings.Contains(string(m.Body), "yes") {
+		t.Fatalf("got %s %s\n%s", m.Name, m.Header.Value(mrcp.HeaderCompletionCause), m.Body)
 	}
 }

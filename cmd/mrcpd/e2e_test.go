@@ -290,3 +290,32 @@ func goertzel(x []int16, rate int, f float64) float64 {
 	}
 	return s1*s1 + s2*s2 - c*s1*s2
 }
+
+// (c) with the real espeak-ng plugin: speech arrives, then SPEAK-COMPLETE.
+func TestE2ESpeakEspeak(t *testing.T) {
+	plug := mrcptest.Binary(t, "plugins/espeak")
+	d := startMrcpd(t, fmt.Sprintf("engines:\n  plugins:\n    - {name: espeak, kind: synthesizer, path: %s}\n", plug))
+	wav := filepath.Join(t.TempDir(), "out.wav")
+	out, err := runClient(t, "speak", "--server", d.sip, "--text", "Welcome. Please say the name of the department you want.", "--out", wav)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, d.log)
+	}
+	if !strings.Contains(out, "Completion-Cause: 000 normal") {
+		t.Fatalf("no SPEAK-COMPLETE 000 normal:\n%s", out)
+	}
+	if lag := afterLastRTP(t, out); lag <= 0 {
+		t.Fatalf("SPEAK-COMPLETE %v after the last RTP packet, want > 0", lag)
+	}
+	f, err := os.Open(wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pcm, rate, err := media.ReadWAV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Duration(len(pcm)) * time.Second / time.Duration(rate); d < time.Second {
+		t.Fatalf("only %v of audio for a whole sentence", d)
+	}
+}

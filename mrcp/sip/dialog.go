@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -14,7 +16,7 @@ type eventKind int
 const (
 	evAck       eventKind = iota // ACK for a 2xx we sent (RFC 3261 §13.3.1.4)
 	evBye                        // the client's BYE, already answered 200 (§15.1.2)
-	evReinvite                   // re-INVITE: session refresh or changed channels (§14.2, RFC 6787 §4.2)
+	evReinvite                   // re-INVITE answered 2xx: await its ACK, refresh (§14.2, RFC 4028)
 	evUpdate                     // UPDATE: session refresh (RFC 4028 §7)
 	evLocalBye                   // Server.Bye
 	evCancelled                  // the INVITE was CANCELled as we answered it
@@ -26,6 +28,9 @@ type dialogEvent struct {
 	tx   sip.ServerTransaction
 	ctx  context.Context
 	done chan error // closed or sent once the event is handled
+
+	res   *sip.Response // evReinvite: the 2xx about to be sent
+	timer sessionTimer  // evReinvite: the renegotiated session timer
 }
 
 // dialog is one accepted INVITE. Its goroutine (run) owns everything below events; other
@@ -36,13 +41,16 @@ type dialog struct {
 	events chan dialogEvent
 	done   chan struct{} // closed when run has returned
 
+	reinviting atomic.Bool // a re-INVITE is being answered (RFC 3261 §14.2: one at a time)
+	mu         sync.Mutex
+	answer     []byte // our current SDP, for a re-INVITE without an offer
+
 	// Owned by run.
 	remoteTarget sip.Uri // the client's Contact, else its From URI (mod_unimrcp sends no Contact)
 	remoteURI    sip.Uri // the client's From: our To
 	localURI     sip.Uri // the INVITE's To: our From
 	dest         string  // where our requests go: the INVITE's source (its TCP connection, or UDP rport)
 	timer        sessionTimer
-	answer       []byte
 	localCSeq    uint32
 	pending      *sip.Response // a 2xx awaiting its ACK
 	pendingCSeq  uint32
@@ -73,22 +81,28 @@ func (d *dialog) post(ev dialogEvent) bool {
 	}
 }
 
-// request posts an event and waits until the dialog handled it.
-func (d *dialog) request(ev dialogEvent) (bool, error) {
+// request posts an event and waits until the dialog handled it, ctx ends the wait (ctx.Err()).
+func (d *dialog) request(ctx context.Context, ev dialogEvent) (bool, error) {
 	ev.done = make(chan error, 1)
-	if !d.post(ev) {
+	select {
+	case d.events <- ev:
+	case <-d.done:
 		return false, nil
+	case <-ctx.Done():
+		return true, ctx.Err()
 	}
 	select {
 	case err := <-ev.done:
 		return true, err
 	case <-d.done:
 		return false, nil
+	case <-ctx.Done():
+		return true, ctx.Err()
 	}
 }
 
 func (d *dialog) bye(ctx context.Context) error {
-	ok, err := d.request(dialogEvent{kind: evLocalBye, ctx: ctx})
+	ok, err := d.request(ctx, dialogEvent{kind: evLocalBye, ctx: ctx})
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNoDialog, d.call.CallID)
 	}
@@ -210,11 +224,13 @@ func (d *dialog) handle(ctx context.Context, ev dialogEvent, tm *dialogTimers) (
 		ev.done <- err
 		return "bye sent", true
 	case evReinvite:
-		if res := d.reinvite(ctx, ev.req, ev.tx); res != nil {
-			d.pending, d.pendingCSeq = res, ev.req.CSeq().SeqNo
-			tm.awaitAck()
-			tm.refresh(d.timer)
+		if c := ev.req.Contact(); c != nil {
+			d.remoteTarget = c.Address // target refresh (RFC 3261 §12.2.2)
 		}
+		d.timer = ev.timer
+		d.pending, d.pendingCSeq = ev.res, ev.req.CSeq().SeqNo
+		tm.awaitAck()
+		tm.refresh(d.timer)
 		close(ev.done)
 	case evUpdate:
 		d.update(ev.req, ev.tx)
@@ -222,38 +238,6 @@ func (d *dialog) handle(ctx context.Context, ev dialogEvent, tm *dialogTimers) (
 		close(ev.done)
 	}
 	return "", false
-}
-
-// reinvite answers a re-INVITE (RFC 3261 §14.2): a new offer goes to the Handler; one without a
-// body is a refresh we answer with our current SDP. A failed offer leaves the session as it was.
-func (d *dialog) reinvite(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) *sip.Response {
-	log := d.call.Logger
-	timer, err := negotiateTimer(req, d.s.cfg.SessionExpires)
-	if err != nil {
-		d.s.respondError(tx, req, err, log)
-		return nil
-	}
-	if c := req.Contact(); c != nil {
-		d.remoteTarget = c.Address // target refresh (RFC 3261 §12.2.2)
-	}
-	answer := d.answer
-	if body := req.Body(); len(body) > 0 {
-		octx, cancel := context.WithTimeout(ctx, d.s.cfg.OfferTimeout)
-		a, err := d.s.handler.Offer(octx, d.call, body, true)
-		cancel()
-		if err != nil {
-			log.Info("re-INVITE offer rejected", "error", err)
-			d.s.respondError(tx, req, err, log)
-			return nil
-		}
-		answer = a
-	}
-	d.answer, d.timer = answer, timer
-	res := d.s.okResponse(req, d.call, timer, answer)
-	if err := tx.Respond(res); err != nil {
-		log.Warn("re-INVITE 200 not sent", "error", err)
-	}
-	return res
 }
 
 // update answers a session refresh by UPDATE (RFC 4028 §7.4; RFC 3311).

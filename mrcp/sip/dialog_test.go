@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,6 +246,33 @@ func TestShutdownByes(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	if e := h.waitEnded(t); e.reason != "shutdown" {
+		t.Errorf("Ended %+v", e)
+	}
+}
+
+// TestByeDuringReoffer: a Handler that ends the session while answering a re-INVITE (the session
+// layer does when the last channel goes) does not deadlock the dialog.
+func TestByeDuringReoffer(t *testing.T) {
+	h := newFakeHandler()
+	var srv atomic.Pointer[Server]
+	byeErr := make(chan error, 1)
+	h.onReoffer = func(call *Call) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		byeErr <- srv.Load().Bye(ctx, call.CallID)
+	}
+	s := startServer(t, Config{}, h)
+	srv.Store(s)
+	p := newPeer(t, s, "udp")
+	ok := p.establish()
+	p.send(p.reinvite(ok, "123102907", "reinv1", "m=application 9 ", "m=application 0 "))
+	bye := p.expectRequest(sip.BYE)
+	p.reply(bye, 200, "OK")
+	if err := <-byeErr; err != nil {
+		t.Fatalf("Bye: %v", err)
+	}
+	p.expect(481) // the dialog is gone by the time the re-INVITE is answered
+	if e := h.waitEnded(t); e.reason != "bye sent" {
 		t.Errorf("Ended %+v", e)
 	}
 }

@@ -25,10 +25,11 @@ import (
 
 // fakeHandler answers offers with the real sdp package and records what the server did.
 type fakeHandler struct {
-	offerErr error         // returned instead of an answer when set
-	block    bool          // Offer waits for its context to end
-	hold     chan struct{} // Offer ignores its context and answers once this is closed
-	entered  chan struct{} // receives once per Offer call (buffered)
+	offerErr  error            // returned instead of an answer when set
+	block     bool             // Offer waits for its context to end
+	hold      chan struct{}    // Offer ignores its context and answers once this is closed
+	onReoffer func(call *Call) // called by Offer for a re-INVITE
+	entered   chan struct{}    // receives once per Offer call (buffered)
 
 	mu      sync.Mutex
 	offers  []offerCall
@@ -60,6 +61,9 @@ func (h *fakeHandler) Offer(ctx context.Context, call *Call, offer []byte, reinv
 	}
 	if h.hold != nil {
 		<-h.hold
+	}
+	if reinvite && h.onReoffer != nil {
+		h.onReoffer(call)
 	}
 	if h.offerErr != nil {
 		return nil, h.offerErr

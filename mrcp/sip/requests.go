@@ -1,19 +1,56 @@
 package sip
 
 import (
+	"context"
+
 	"github.com/emiago/sipgo/sip"
 )
 
-// onReinvite passes a re-INVITE to its dialog; unknown dialogs get 481 (RFC 3261 §12.2.2).
+// onReinvite answers a re-INVITE of a dialog (RFC 3261 §14.2): a new offer goes to the Handler
+// (here, not on the dialog goroutine, so that a Handler may call Bye meanwhile); one without a
+// body is a refresh answered with our current SDP. A failed offer leaves the session as it was.
+// Unknown dialogs get 481 (§12.2.2), a second re-INVITE while one is answered 491 (§14.2).
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	d := s.lookup(req)
 	if d == nil {
 		s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
 		return
 	}
-	s.respond(tx, req, 100, "Trying", d.call.Logger)
-	if ok, _ := d.request(dialogEvent{kind: evReinvite, req: req, tx: tx}); !ok {
-		s.respond(tx, req, 481, reasonPhrase(481), d.call.Logger)
+	log := d.call.Logger
+	s.respond(tx, req, 100, "Trying", log)
+	if !d.reinviting.CompareAndSwap(false, true) {
+		s.respond(tx, req, 491, reasonPhrase(491), log, sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	defer d.reinviting.Store(false)
+	timer, err := negotiateTimer(req, s.cfg.SessionExpires)
+	if err != nil {
+		s.respondError(tx, req, err, log)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.runCtxOrDone(), s.cfg.OfferTimeout)
+	defer cancel()
+	d.mu.Lock()
+	answer := d.answer
+	d.mu.Unlock()
+	if body := req.Body(); len(body) > 0 {
+		if answer, err = s.handler.Offer(ctx, d.call, body, true); err != nil {
+			log.Info("re-INVITE offer rejected", "error", err)
+			s.respondError(tx, req, err, log)
+			return
+		}
+		d.mu.Lock()
+		d.answer = answer
+		d.mu.Unlock()
+	}
+	res := s.okResponse(req, d.call, timer, answer)
+	// The dialog must expect the ACK before the 2xx leaves.
+	if ok, err := d.request(ctx, dialogEvent{kind: evReinvite, req: req, res: res, timer: timer}); !ok || err != nil {
+		s.respond(tx, req, 481, reasonPhrase(481), log)
+		return
+	}
+	if err := tx.Respond(res); err != nil {
+		log.Warn("re-INVITE 200 not sent", "error", err)
 	}
 }
 
@@ -62,7 +99,7 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
 		return
 	}
-	if ok, _ := d.request(dialogEvent{kind: evUpdate, req: req, tx: tx}); !ok {
+	if ok, _ := d.request(context.Background(), dialogEvent{kind: evUpdate, req: req, tx: tx}); !ok {
 		s.respond(tx, req, 481, reasonPhrase(481), d.call.Logger)
 	}
 }

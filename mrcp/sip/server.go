@@ -337,6 +337,18 @@ func (s *Server) unregister(d *dialog) {
 	s.mu.Unlock()
 }
 
+// runCtxOrDone is Run's context, or a cancelled one when Run is not running.
+func (s *Server) runCtxOrDone() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.runCtx == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx
+	}
+	return s.runCtx
+}
+
 // lookup finds the dialog of an in-dialog request, checking both tags (RFC 3261 §12.2.2).
 func (s *Server) lookup(req *sip.Request) *dialog {
 	s.mu.Lock()

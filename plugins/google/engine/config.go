@@ -79,7 +79,7 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		}
 	}
 	if c.Insecure && c.Credentials != "" {
-		s.Require("insecure-with-credentials", "credentials are never sent over plaintext; drop insecure or credentials")
+		s.Invalid("insecure", "credentials are never sent over plaintext; drop insecure or credentials")
 	}
 	return c, s.Err(strict)
 }

@@ -186,3 +186,9 @@ func Overlay(plugin string, base, params map[string]string, keys []string) map[s
 	}
 	return out
 }
+
+// Invalid records an error about key that no single value explains (a combination of settings).
+func (s *Settings) Invalid(key, reason string) {
+	s.used[key] = true
+	s.errs = append(s.errs, fmt.Errorf("%s: setting %s: %s", s.plugin, key, reason))
+}

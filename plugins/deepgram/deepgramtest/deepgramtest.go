@@ -212,4 +212,3 @@ func parseOptions(r *http.Request) (options, error) {
 	}
 	return o, nil
 }
-

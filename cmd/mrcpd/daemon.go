@@ -196,7 +196,11 @@ func (d *daemon) run(ctx, hard context.Context, drainTimeout time.Duration) erro
 		d.sip.SetDraining(true)
 		dctx, cancel := context.WithTimeout(hard, drainTimeout)
 		if derr := d.mrcp.Drain(dctx); derr != nil {
-			d.log.Warn("drain cut short", "sessions", d.mrcp.Sessions(), "err", derr)
+			d.log.Warn("drain cut short: ending sessions", "sessions", d.mrcp.Sessions(), "err", derr)
+			d.mrcp.EndSessions()
+			ectx, ecancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = d.mrcp.Drain(ectx)
+			ecancel()
 		}
 		cancel()
 	case err = <-errc:

@@ -14,6 +14,7 @@ var (
 	ErrMediaTimeout    = errors.New("server: no RTP received")
 	ErrUnknownResource = errors.New("server: unknown resource")
 	ErrSlowClient      = errors.New("server: client does not read its control connection")
+	ErrShutdown        = errors.New("server: shutting down")
 )
 
 // sipError is an Offer failure that knows its SIP response; mrcp/sip answers with Code and puts

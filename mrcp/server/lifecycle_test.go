@@ -98,3 +98,16 @@ func TestOfferCancelled(t *testing.T) {
 	}
 	waitSessions(t, h, 0)
 }
+
+func TestEndSessions(t *testing.T) {
+	h := newHarness(t, nil)
+	h.offer("call-1", sdpBody(t, modRecogInvite))
+	h.offer("call-2", sdpBody(t, modRecogInvite))
+	waitSessions(t, h, 2)
+	h.srv.EndSessions()
+	got := map[string]bool{<-h.hangup.byes: true, <-h.hangup.byes: true}
+	if !got["call-1"] || !got["call-2"] {
+		t.Fatalf("BYEs for %v", got)
+	}
+	waitSessions(t, h, 0)
+}

@@ -202,6 +202,20 @@ func (s *Server) Drain(ctx context.Context) error {
 	}
 }
 
+// EndSessions ends every live session with a BYE (the end of a drain that ran out of time), so
+// that clients learn of it rather than finding a dead control connection.
+func (s *Server) EndSessions() {
+	s.mu.Lock()
+	live := make([]*session, 0, len(s.sessions))
+	for _, se := range s.sessions {
+		live = append(live, se)
+	}
+	s.mu.Unlock()
+	for _, se := range live {
+		se.end(ErrShutdown, true)
+	}
+}
+
 func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.closed = true

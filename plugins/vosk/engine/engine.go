@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
+)
+
+// Engine is the Vosk recognizer: one WebSocket to vosk-server per recognition stream.
+type Engine struct {
+	cfg      Config
+	settings map[string]string
+	log      *slog.Logger
+	eps      *vendorkit.Endpoints
+	client   *http.Client
+}
+
+// New builds the engine from settings, validated.
+func New(settings map[string]string, log *slog.Logger) (*Engine, error) {
+	cfg, err := ParseConfig(settings)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, settings: settings, log: log, eps: vendorkit.NewEndpoints(cfg.Endpoints, cfg.Backoff),
+		client: &http.Client{}}, nil
+}
+
+// Info declares Vosk's capabilities. Vosk reports no speech events of its own, so the host's
+// endpointer drives START-OF-INPUT and Finalize.
+func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
+	return asr.RecognizerInfo{
+		Name:            "vosk",
+		Streaming:       true,
+		InterimResults:  e.cfg.Interim,
+		Finalize:        true,
+		GrammarTypes:    []string{grammar.TypeSRGSXML, grammar.TypeSRGSABNF, vendorkit.TypePhraseList},
+		Builtins:        []string{"builtin:speech/transcribe", "builtin:grammar/boolean", "builtin:grammar/digits"},
+		MaxAlternatives: max(e.cfg.MaxAlternatives, 1),
+		SampleRates:     e.cfg.SampleRates,
+		IdleTimeout:     e.cfg.IdleTimeout,
+	}, nil
+}
+
+// voskConfig is vosk-server's first message. phrase_list turns the model's graph into a grammar
+// of those phrases; words asks for per-word times and confidences.
+type voskConfig struct {
+	Config struct {
+		SampleRate      int      `json:"sample_rate"`
+		PhraseList      []string `json:"phrase_list,omitempty"`
+		Words           bool     `json:"words"`
+		MaxAlternatives int      `json:"max_alternatives"`
+	} `json:"config"`
+}
+
+// Recognize connects (with failover) and sends the config.
+func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
+	cfg, err := forRequest(e.settings, req.Params)
+	if err != nil {
+		return nil, asr.Errorf(asr.ErrBadParameter, false, "%v", err)
+	}
+	gs, err := vendorkit.CompileGrammars(req.Grammars)
+	if err != nil {
+		return nil, err
+	}
+	if req.SampleRate <= 0 {
+		req.SampleRate = e.cfg.SampleRates[0]
+	}
+	var vc voskConfig
+	vc.Config.SampleRate = req.SampleRate
+	vc.Config.Words = cfg.Words
+	if cfg.MaxAlternatives > 0 && req.NBest > 1 {
+		vc.Config.MaxAlternatives = min(req.NBest, cfg.MaxAlternatives)
+	}
+	if cfg.Grammar {
+		if ph := append(gs.Phrases(0), req.Hints...); len(ph) > 0 {
+			for _, p := range ph {
+				vc.Config.PhraseList = append(vc.Config.PhraseList, vendorkitLower(p))
+			}
+			if cfg.Unk {
+				vc.Config.PhraseList = append(vc.Config.PhraseList, "[unk]")
+			}
+		}
+	}
+	first, _ := json.Marshal(vc)
+	conn, err := vendorkit.Dial(ctx, e.eps, func(ctx context.Context, ep string) (*websocket.Conn, error) {
+		c, resp, err := websocket.Dial(ctx, ep, &websocket.DialOptions{HTTPClient: e.client, HTTPHeader: e.cfg.Header})
+		if err != nil {
+			err = handshakeError(resp, err)
+			e.log.Warn("vosk: endpoint failed", "endpoint", ep, "err", err)
+			return nil, err
+		}
+		if err := c.Write(ctx, websocket.MessageText, first); err != nil {
+			c.CloseNow()
+			return nil, asr.Errorf(asr.ErrUnavailable, true, "vosk: %s: config: %v", ep, err)
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	return newStream(ctx, conn, cfg, req, gs, vc), nil
+}
+
+// vendorkitLower lower-cases a phrase as Vosk's word symbols are.
+func vendorkitLower(p string) string {
+	toks := vendorkit.Tokens(p)
+	out := ""
+	for i, t := range toks {
+		if i > 0 {
+			out += " "
+		}
+		out += t
+	}
+	return out
+}
+
+// handshakeError classifies a failed upgrade. vosk-server itself has no authentication or quota;
+// the statuses come from a proxy in front of it.
+func handshakeError(resp *http.Response, err error) error {
+	if resp == nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return asr.Errorf(asr.ErrUnavailable, true, "vosk: %v", err)
+	}
+	msg := fmt.Sprintf("vosk: HTTP %d", resp.StatusCode)
+	switch c := resp.StatusCode; {
+	case c == http.StatusUnauthorized || c == http.StatusForbidden:
+		return asr.Errorf(asr.ErrAuth, false, "%s", msg)
+	case c == http.StatusTooManyRequests:
+		return asr.Errorf(asr.ErrQuota, true, "%s", msg)
+	case c >= 500:
+		return asr.Errorf(asr.ErrUnavailable, true, "%s", msg)
+	}
+	return asr.Errorf(asr.ErrInternal, false, "%s", msg)
+}

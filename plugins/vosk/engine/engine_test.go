@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/asrtest"
+	"github.com/mrcpd/mrcpd/plugins/vosk/vosktest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const phrase = "transfer to billing"
+
+var departments = asr.Grammar{ID: "dept", ContentType: "application/srgs+xml", Mode: "voice", Body: []byte(`<?xml version="1.0"?>
+<grammar xmlns="http://www.w3.org/2001/06/grammar" version="1.0" root="main" xml:lang="en-US" tag-format="semantics/1.0-literals">
+  <rule id="main" scope="public">
+    <item repeat="0-1">transfer to</item>
+    <one-of><item>billing<tag>BILL</tag></item><item>sales<tag>SALES</tag></item></one-of>
+  </rule>
+</grammar>`)}
+
+func newEngine(t testing.TB, settings map[string]string) *Engine {
+	t.Helper()
+	e, err := New(settings, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func standIn(t testing.TB, script vosktest.Script) (*vosktest.Server, map[string]string) {
+	srv, url := vosktest.Start(t, script)
+	return srv, map[string]string{"endpoint": url, "backoff-min": "5ms", "max-alternatives": "3"}
+}
+
+// The production engine, over a real WebSocket to the stand-in, through the conformance suite.
+func TestConformance(t *testing.T) {
+	_, settings := standIn(t, vosktest.Script{Transcript: phrase})
+	asrtest.RunRecognizer(t, func(t *testing.T) asr.Recognizer { return newEngine(t, settings) },
+		asrtest.Options{Utterance: phrase, Expect: phrase, Grammars: []asr.Grammar{departments}})
+}
+
+func collect(t *testing.T, r asr.Recognizer, req asr.RecognizeRequest, inputs []asr.Input) ([]asr.Event, error) {
+	t.Helper()
+	s, err := r.Recognize(context.Background(), req)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	type res struct {
+		evs []asr.Event
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		var r res
+		for {
+			ev, err := s.Recv()
+			if err != nil {
+				r.err = err
+				done <- r
+				return
+			}
+			r.evs = append(r.evs, ev)
+		}
+	}()
+	for _, in := range inputs {
+		if err := s.Send(in); err != nil {
+			break
+		}
+	}
+	select {
+	case r := <-done:
+		return r.evs, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatal("stream did not end")
+		return nil, nil
+	}
+}
+
+func speech(t *testing.T, text string, rate int, extra ...asr.Input) []asr.Input {
+	pcm := asrtest.Speak(t, text, rate)
+	var out []asr.Input
+	for n := rate / 50; len(pcm) > 0; pcm = pcm[min(n, len(pcm)):] {
+		out = append(out, &asr.Audio{PCM: pcm[:min(n, len(pcm))]})
+	}
+	return append(out, extra...)
+}
+
+func finalOf(evs []asr.Event) *asr.Final {
+	for _, ev := range evs {
+		if f, ok := ev.(*asr.Final); ok {
+			return f
+		}
+	}
+	return nil
+}
+
+func TestGrammarPhraseListAndInterpretation(t *testing.T) {
+	srv, settings := standIn(t, vosktest.Script{Transcript: phrase})
+	e := newEngine(t, settings)
+	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 16000, Grammars: []asr.Grammar{departments}}, speech(t, phrase, 16000, &asr.KeepAlive{}, &asr.FinalizeInput{}))
+	if !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	cfg := srv.Configs()[0]
+	if cfg.SampleRate != 16000 || cfg.Words == nil || !*cfg.Words || cfg.MaxAlternatives != 0 {
+		t.Errorf("config %+v", cfg)
+	}
+	if got := strings.Join(cfg.PhraseList, "|"); got != "transfer to|billing|sales|[unk]" {
+		t.Errorf("phrase_list %q", got)
+	}
+	f := finalOf(evs)
+	if f == nil || len(f.Alternatives) != 1 {
+		t.Fatalf("final %+v", f)
+	}
+	a := f.Alternatives[0]
+	if a.Text != phrase || a.Grammar != "dept" || !strings.Contains(a.Interpretation, "BILL") || len(a.Words) != 3 || a.Words[0].Confidence != 0.9 {
+		t.Errorf("alternative %+v", a)
+	}
+	var partial bool
+	for _, ev := range evs {
+		_, partial = ev.(*asr.Partial)
+		if partial {
+			break
+		}
+	}
+	if !partial {
+		t.Error("no Partial from vosk's partial results")
+	}
+}
+
+// Out-of-grammar words come back as [unk]; strict grammar matching turns that into a no-match.
+func TestOutOfGrammar(t *testing.T) {
+	_, settings := standIn(t, vosktest.Script{Transcript: "transfer to marketing"})
+	e := newEngine(t, settings)
+	for _, tc := range []struct {
+		match string
+		want  int
+	}{{"interpret", 1}, {"strict", 0}} {
+		evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Grammars: []asr.Grammar{departments},
+			Params: map[string]string{"vosk.grammar-match": tc.match}}, speech(t, "transfer to marketing", 8000, &asr.FinalizeInput{}))
+		if !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		f := finalOf(evs)
+		if f == nil || len(f.Alternatives) != tc.want {
+			t.Fatalf("%s: final %+v, want %d alternatives", tc.match, f, tc.want)
+		}
+		if tc.want == 1 && f.Alternatives[0].Text != "transfer to" {
+			t.Errorf("text %q: [unk] should be dropped", f.Alternatives[0].Text)
+		}
+	}
+}
+
+// N-best lattice scores become a probability distribution; endpointing=vosk ends at Vosk's result.
+func TestAlternativesAndVoskEndpoint(t *testing.T) {
+	_, settings := standIn(t, vosktest.Script{Transcript: phrase, Alternatives: []string{"transfer to sales"}})
+	e := newEngine(t, settings)
+	in := speech(t, phrase, 8000, &asr.Audio{PCM: make([]int16, 8000)})
+	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, NBest: 2, Params: map[string]string{"endpointing": "vosk"}}, in)
+	if !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	f := finalOf(evs)
+	if f == nil || len(f.Alternatives) != 2 {
+		t.Fatalf("final %+v", f)
+	}
+	p0, p1 := f.Alternatives[0].Confidence, f.Alternatives[1].Confidence
+	if math.Abs(p0+p1-1) > 1e-9 || p0 <= p1 || f.Alternatives[1].Text != "transfer to sales" {
+		t.Errorf("alternatives %+v", f.Alternatives)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(*vosktest.Server, map[string]string)
+		audio     bool
+		kind      asr.ErrorKind
+		retryable bool
+	}{
+		{"bad credentials", func(s *vosktest.Server, m map[string]string) { s.RequireAuth("Bearer right"); m["authorization"] = "Bearer wrong" }, true, asr.ErrAuth, false},
+		{"rate limited", func(s *vosktest.Server, _ map[string]string) { s.Fail(vosktest.FailQuota, vosktest.FailQuota, vosktest.FailQuota) }, true, asr.ErrQuota, true},
+		{"stream limit", func(s *vosktest.Server, _ map[string]string) { s.SetStreamLimit(500 * time.Millisecond) }, true, asr.ErrStreamLimit, true},
+		{"idle timeout", func(s *vosktest.Server, _ map[string]string) { s.SetIdleTimeout(100 * time.Millisecond) }, false, asr.ErrIdleTimeout, true},
+		{"dropped connection", func(s *vosktest.Server, _ map[string]string) { s.Fail(vosktest.FailDrop) }, true, asr.ErrUnavailable, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, settings := standIn(t, vosktest.Script{Transcript: phrase})
+			tc.setup(srv, settings)
+			e := newEngine(t, settings)
+			var in []asr.Input
+			if tc.audio {
+				in = speech(t, phrase, 8000)
+			}
+			_, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, in)
+			var ae *asr.Error
+			if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
+				t.Fatalf("error %v, want kind %s retryable %v", err, tc.kind, tc.retryable)
+			}
+		})
+	}
+}
+
+func TestFailover(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "ws://" + dead.Addr().String()
+	dead.Close()
+	srv, settings := standIn(t, vosktest.Script{Transcript: phrase})
+	settings["endpoints"] = deadURL + "," + srv.URL()
+	e := newEngine(t, settings)
+	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, speech(t, phrase, 8000, &asr.FinalizeInput{}))
+	if !errors.Is(err, io.EOF) || finalOf(evs) == nil || len(finalOf(evs).Alternatives) == 0 {
+		t.Fatalf("%v %v", err, evs)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		settings map[string]string
+		want     string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"sample-rate": "16000", "endpoints": "ws://a:2700,wss://b/asr", "endpointing": "vosk"}, ""},
+		{map[string]string{"endpoint": "http://a:2700"}, "ws:// or wss://"},
+		{map[string]string{"sample-rate": "4000"}, "setting sample-rate"},
+		{map[string]string{"endpointing": "both"}, "setting endpointing"},
+		{map[string]string{"phrases": "x"}, `unknown setting "phrases"`},
+	}
+	for _, tc := range tests {
+		_, err := ParseConfig(tc.settings)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%v: error %v, want %q", tc.settings, err, tc.want)
+		}
+	}
+}

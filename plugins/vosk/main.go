@@ -1,4 +1,4 @@
-// Command vosk is mrcpd's Vosk streaming recognizer plugin. mrcpd starts it; run by hand it
+// Command vosk is mrcpd's Vosk (vosk-server) recognizer plugin. mrcpd starts it; run by hand it
 // only says that it is a plugin. See README.md for its settings.
 package main
 

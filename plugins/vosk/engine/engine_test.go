@@ -191,8 +191,13 @@ func TestFailures(t *testing.T) {
 		kind      asr.ErrorKind
 		retryable bool
 	}{
-		{"bad credentials", func(s *vosktest.Server, m map[string]string) { s.RequireAuth("Bearer right"); m["authorization"] = "Bearer wrong" }, true, asr.ErrAuth, false},
-		{"rate limited", func(s *vosktest.Server, _ map[string]string) { s.Fail(vosktest.FailQuota, vosktest.FailQuota, vosktest.FailQuota) }, true, asr.ErrQuota, true},
+		{"bad credentials", func(s *vosktest.Server, m map[string]string) {
+			s.RequireAuth("Bearer right")
+			m["authorization"] = "Bearer wrong"
+		}, true, asr.ErrAuth, false},
+		{"rate limited", func(s *vosktest.Server, _ map[string]string) {
+			s.Fail(vosktest.FailQuota, vosktest.FailQuota, vosktest.FailQuota)
+		}, true, asr.ErrQuota, true},
 		{"stream limit", func(s *vosktest.Server, _ map[string]string) { s.SetStreamLimit(500 * time.Millisecond) }, true, asr.ErrStreamLimit, true},
 		{"idle timeout", func(s *vosktest.Server, _ map[string]string) { s.SetIdleTimeout(100 * time.Millisecond) }, false, asr.ErrIdleTimeout, true},
 		{"dropped connection", func(s *vosktest.Server, _ map[string]string) { s.Fail(vosktest.FailDrop) }, true, asr.ErrUnavailable, true},

@@ -15,6 +15,8 @@ func TestMediaTimeout(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.MediaTimeout = 8 * time.Second })
 	ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))
 	cl := h.dial()
+	cl.send(mrcp.NewRequest(mrcp.MethodGetParams, 1, ids[0]))
+	cl.next() // bound: the connect timeout no longer applies
 	h.media.receiver(t, 0)
 	h.clock.waitTimers(t, 2) // connect and media check
 	h.clock.Advance(20 * time.Second)
@@ -23,7 +25,7 @@ func TestMediaTimeout(t *testing.T) {
 		t.Fatalf("idle session %s ended", id)
 	default:
 	}
-	cl.send(dtmfRecognize(1, ids[0], "builtin:dtmf/digits?length=4", mrcp.HeaderNoInputTimeout, "0"))
+	cl.send(dtmfRecognize(2, ids[0], "builtin:dtmf/digits?length=4", mrcp.HeaderNoInputTimeout, "0"))
 	cl.next()
 	for range 5 {
 		h.clock.Advance(2 * time.Second)

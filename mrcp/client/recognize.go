@@ -151,9 +151,16 @@ func (tx *sending) feed(ctx context.Context, r RecognizeRequest, rate int) error
 		}
 		tx.wg.Go(func() {
 			for _, d := range r.DTMF {
-				if err := tx.sender.SendDTMF(ctx, d, 100*time.Millisecond); err != nil {
+				// QueueDTMF, not SendDTMF: the pacer goroutine may not have started yet.
+				sent, err := tx.sender.QueueDTMF(d, 100*time.Millisecond)
+				if err != nil {
 					tx.fail(err)
 					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-sent:
 				}
 				gap := time.NewTimer(100 * time.Millisecond) // inter-digit pause, as a keypad gives
 				select {

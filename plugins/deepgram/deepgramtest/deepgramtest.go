@@ -147,6 +147,7 @@ func (s *Server) listen(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	c.SetReadLimit(1 << 20) // Deepgram takes frames far above coder/websocket's 32 KiB default
 	s.mu.Lock()
 	s.queries = append(s.queries, r.URL.Query())
 	s.conns++

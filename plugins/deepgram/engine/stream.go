@@ -77,6 +77,7 @@ type stream struct {
 	cancel context.CancelFunc
 	conn   *websocket.Conn
 	cfg    Config
+	rate   int
 	gs     *vendorkit.Grammars
 
 	writeMu sync.Mutex
@@ -94,7 +95,7 @@ type stream struct {
 
 func newStream(ctx context.Context, conn *websocket.Conn, cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars, q url.Values) *stream {
 	sctx, cancel := context.WithCancel(ctx)
-	s := &stream{ctx: sctx, cancel: cancel, conn: conn, cfg: cfg, gs: gs}
+	s := &stream{ctx: sctx, cancel: cancel, conn: conn, cfg: cfg, rate: req.SampleRate, gs: gs}
 	params := map[string]string{}
 	for k := range q {
 		if k != "keywords" {
@@ -137,7 +138,12 @@ func (s *stream) Send(in asr.Input) error {
 		if len(x.PCM) == 0 {
 			return nil // an empty binary frame would close the stream
 		}
-		return s.writeLocked(websocket.MessageBinary, vendorkit.AppendPCM(nil, x.PCM))
+		for _, c := range vendorkit.Chunks(x.PCM, s.rate/10) {
+			if err := s.writeLocked(websocket.MessageBinary, vendorkit.AppendPCM(nil, c)); err != nil {
+				return err
+			}
+		}
+		return nil
 	case *asr.KeepAlive:
 		return s.writeLocked(websocket.MessageText, msgKeepAlive)
 	case *asr.FinalizeInput:

@@ -81,9 +81,14 @@ func (s *stream) Send(in asr.Input) error {
 	if len(pcm) == 0 {
 		return nil
 	}
-	s.samples += len(pcm)
-	return s.sendErr(s.cl.Send(&speechpb.StreamingRecognizeRequest{
-		StreamingRequest: &speechpb.StreamingRecognizeRequest_AudioContent{AudioContent: vendorkit.AppendPCM(nil, pcm)}}))
+	for _, c := range vendorkit.Chunks(pcm, s.rate/10) {
+		s.samples += len(c)
+		if err := s.sendErr(s.cl.Send(&speechpb.StreamingRecognizeRequest{
+			StreamingRequest: &speechpb.StreamingRecognizeRequest_AudioContent{AudioContent: vendorkit.AppendPCM(nil, c)}})); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sendErr: gRPC reports a broken call to Send as io.EOF and gives the status to Recv, which

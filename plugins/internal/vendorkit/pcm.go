@@ -18,3 +18,17 @@ func DecodePCM(b []byte) []int16 {
 	}
 	return out
 }
+
+// Chunks splits pcm into pieces of at most n samples. Vendors want audio in frames of 20-100 ms
+// (Google caps a streaming request's audio, Deepgram and vosk-server cap a WebSocket message),
+// while the host may hand over a larger batch at once.
+func Chunks(pcm []int16, n int) [][]int16 {
+	n = max(n, 1)
+	var out [][]int16
+	for len(pcm) > 0 {
+		k := min(n, len(pcm))
+		out = append(out, pcm[:k])
+		pcm = pcm[k:]
+	}
+	return out
+}

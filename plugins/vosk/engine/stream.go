@@ -97,7 +97,12 @@ func (s *stream) Send(in asr.Input) error {
 	if len(pcm) == 0 {
 		return nil
 	}
-	return s.write(websocket.MessageBinary, vendorkit.AppendPCM(nil, pcm))
+	for _, c := range vendorkit.Chunks(pcm, s.rate/10) {
+		if err := s.write(websocket.MessageBinary, vendorkit.AppendPCM(nil, c)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *stream) sendEOF() error {

@@ -128,6 +128,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	c.SetReadLimit(1 << 20) // python websockets (vosk-server) takes frames up to 1 MiB, above coder/websocket's 32 KiB default
 	s.wg.Add(1)
 	defer s.wg.Done()
 	defer c.CloseNow()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -53,7 +54,7 @@ func (c *Client) Open(ctx context.Context, resource string) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: RTP socket: %w", err)
 	}
-	s := &Session{c: c, Resource: resource, RTP: rtpConn, CallID: uuid.NewString(), cseq: 1 + uint32(time.Now().UnixNano()%100000), nextID: 1}
+	s := &Session{c: c, Resource: resource, RTP: rtpConn, CallID: uuid.NewString(), cseq: 1 + rand.Uint32N(1<<30), nextID: 1}
 	if err := s.runInvite(ctx, buildOffer(c.cfg.LocalIP, rtpConn.LocalAddr().(*net.UDPAddr).Port, resource, offeredFormats)); err != nil {
 		return nil, errors.Join(err, rtpConn.Close())
 	}

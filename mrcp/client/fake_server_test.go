@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -220,5 +219,3 @@ func (f *fakeServer) speak(req *mrcp.Message, ch *fakeChannel) *mrcp.Message {
 	ev.Header.Set(mrcp.HeaderCompletionCause, "000 normal")
 	return ev
 }
-
-var errUnused = errors.New("unused")

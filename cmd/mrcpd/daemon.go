@@ -137,10 +137,30 @@ func (d *daemon) engines(ctx context.Context, configPath string) (server.Backend
 			rate = info.SampleRates[0]
 		}
 	}
-	if s, err := reg.Synthesizer(""); err == nil {
-		b.Synthesizer = s
+	if _, err := reg.Synthesizer(""); err == nil {
+		b.Synthesizer = voiceRouter{reg}
 	}
 	return b, rate, nil
+}
+
+// voiceRouter sends each SPEAK to the synthesizer its Voice-Name selects (a plugin name or a
+// voice one of them lists), or to the default one: mod_unimrcp's "default" voice included.
+type voiceRouter struct{ reg *asr.Registry }
+
+func (v voiceRouter) Info(ctx context.Context) (asr.SynthesizerInfo, error) {
+	s, err := v.reg.Synthesizer("")
+	if err != nil {
+		return asr.SynthesizerInfo{}, err
+	}
+	return s.Info(ctx)
+}
+
+func (v voiceRouter) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
+	s, _, err := v.reg.SynthesizerForVoice(ctx, req.Voice)
+	if err != nil {
+		return nil, err
+	}
+	return s.Synthesize(ctx, req)
 }
 
 // resolvePath finds a relative plugin path next to the config file first, then in the working

@@ -34,6 +34,10 @@ type recording struct {
 
 func newRecorder(ch *channel) *recorder { return &recorder{ch: ch} }
 
+// maxRecording bounds a RECORD without Max-Time (§10.4.6: 0 means none): the audio is held in
+// memory until the file is written.
+const maxRecording = 30 * time.Minute
+
 func (r *recorder) dtmf(rune) {}
 
 func (r *recorder) inputSince() (time.Time, bool) {
@@ -83,6 +87,9 @@ func (r *recorder) record(m *mrcp.Message) (*mrcp.Message, error) {
 	}
 	if f := r.ch.se.srv.cfg.NewEndpointer; f != nil {
 		a.endpoint = f(r.ch.se.srv.cfg.InputRate, sens)
+	}
+	if a.maxTime <= 0 || a.maxTime > maxRecording {
+		a.maxTime = maxRecording
 	}
 	r.active = a
 	r.ch.send(m.NewResponse(mrcp.Status200, mrcp.StateInProgress))

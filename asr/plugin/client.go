@@ -14,25 +14,28 @@ import (
 
 // This file is the host side of one stream: asr.RecognitionStream and asr.SynthesisStream by proxy.
 
-// recStream is the host end of one recognition. Its control (start, cancel by context) and its
-// events use the stream's own RPC; its inputs go through the process's mux, after the first event.
+// recStream is the host end of one recognition, a logical stream of the process's Streams RPC:
+// its inputs go out through the session's mux, its events come in through the session's
+// receive loop, and its context ending (caller cancel, Close, ready timeout, process gone)
+// sends the plugin a Cancel, so cancellation crosses the boundary.
 type recStream struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	rpc    pb.Recognizer_RecognizeClient
 	done   func() // releases the process's active count, once
 	id     uint64
-	mux    *mux
+	sess   *session
 
-	mu      sync.Mutex // guards the fields below
-	ready   bool
+	mu      sync.Mutex      // guards the fields below
 	last    *pb.StreamInput // this stream's audio entry in the mux's open batch
 	lastSeq uint64
-	queued  []*pb.StreamInput
 	closed  bool
+	events  []*pb.StreamEvent // received, not yet returned by Recv
+	ended   bool              // the plugin ended the stream: no Cancel needed
 
+	signal     chan struct{} // an event arrived
 	readyTimer *time.Timer
 	gotFirst   bool // Recv side only
+	eof        bool // Recv side only: the end was returned
 	closeOnce  sync.Once
 }
 
@@ -43,11 +46,7 @@ func (s *recStream) Send(in asr.Input) error {
 		if err := s.usable(); err != nil || s.ctx.Err() != nil {
 			return err
 		}
-		if s.ready {
-			s.mux.addAudio(s.id, a.PCM, &s.last, &s.lastSeq)
-		} else {
-			s.queued = append(s.queued, &pb.StreamInput{StreamId: s.id, Pcm: appendPCM(nil, a.PCM)})
-		}
+		s.sess.mux.addAudio(s.id, a.PCM, &s.last, &s.lastSeq)
 		return nil
 	}
 	e := &pb.StreamInput{StreamId: s.id}
@@ -73,10 +72,8 @@ func (s *recStream) Send(in asr.Input) error {
 	case s.ctx.Err() != nil:
 		// The stream failed or was cancelled; Recv reports why.
 		return nil
-	case !s.ready:
-		s.queued = append(s.queued, e)
 	default:
-		s.mux.add(e, e.Input != nil)
+		s.sess.mux.add(e, true)
 	}
 	return nil
 }
@@ -88,30 +85,66 @@ func (s *recStream) usable() error {
 	return nil
 }
 
+// deliver queues an event or the end from the session's receive loop; it never blocks.
+func (s *recStream) deliver(e *pb.StreamEvent) {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	if e.End {
+		s.ended = true
+	}
+	s.mu.Unlock()
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (s *recStream) next() *pb.StreamEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.events) == 0 {
+		return nil
+	}
+	e := s.events[0]
+	s.events[0] = nil
+	s.events = s.events[1:]
+	return e
+}
+
+// Recv returns the events that arrived before the stream's context ended, then why it ended.
 func (s *recStream) Recv() (asr.Event, error) {
-	m, err := s.rpc.Recv()
-	if err != nil {
-		s.release()
-		if errors.Is(err, io.EOF) {
+	if s.eof {
+		return nil, io.EOF
+	}
+	for {
+		e := s.next()
+		if e == nil {
+			select {
+			case <-s.signal:
+				continue
+			case <-s.ctx.Done():
+				if e = s.next(); e == nil {
+					s.release()
+					return nil, fromRPC(s.ctx, s.ctx.Err())
+				}
+			}
+		}
+		if e.End {
+			s.eof = true
+			s.release()
 			return nil, io.EOF
 		}
-		return nil, fromRPC(s.ctx, err)
+		if !s.gotFirst {
+			s.gotFirst = true
+			s.readyTimer.Stop()
+		}
+		ev, err := eventFromPB(e.Event)
+		if err != nil {
+			s.release()
+			return nil, err
+		}
+		return ev, nil
 	}
-	if !s.gotFirst {
-		s.gotFirst = true
-		s.readyTimer.Stop()
-		s.mu.Lock()
-		s.ready = true
-		s.mux.addAll(s.queued)
-		s.queued = nil
-		s.mu.Unlock()
-	}
-	ev, err := eventFromPB(m)
-	if err != nil {
-		s.release()
-		return nil, err
-	}
-	return ev, nil
 }
 
 func (s *recStream) release() { s.closeOnce.Do(s.done) }
@@ -119,12 +152,24 @@ func (s *recStream) release() { s.closeOnce.Do(s.done) }
 func (s *recStream) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	s.queued = nil
 	s.mu.Unlock()
 	s.readyTimer.Stop()
 	s.cancel(context.Canceled)
 	s.release()
 	return nil
+}
+
+// stopped runs once the stream's context ends: the session forgets the stream, and the plugin
+// cancels its engine stream unless it already ended it.
+func (s *recStream) stopped() {
+	s.sess.remove(s.id)
+	s.mu.Lock()
+	ended := s.ended
+	s.mu.Unlock()
+	if !ended {
+		s.sess.mux.add(&pb.StreamInput{StreamId: s.id, Input: &pb.RecognizeInput{
+			Input: &pb.RecognizeInput_Cancel{Cancel: &pb.Cancel{}}}}, true)
+	}
 }
 
 type synStream struct {

@@ -186,9 +186,9 @@ type gen struct {
 	mu      sync.Mutex
 	active  int64
 	started time.Time
-	mux     *mux
+	sess    *session
 	nextID  atomic.Uint64
-	muxDone chan struct{}
+	muxDone chan struct{} // closed when the session's goroutines have ended
 	// closeConn ends an in-process test connection (NewTestHost), which has no client or cmd.
 	closeConn func()
 }
@@ -339,7 +339,7 @@ func (h *Host) PIDs() []int {
 	return pids
 }
 
-// attach asks a new connection what it serves and opens its input multiplex.
+// attach asks a new connection what it serves and opens its recognition multiplex.
 func (h *Host) attach(ctx context.Context, g *gen) (err error) {
 	cfg := h.cfg
 	g.ctx, g.cancel = context.WithCancelCause(h.ctx)
@@ -366,19 +366,29 @@ func (h *Host) attach(ctx context.Context, g *gen) (err error) {
 		return errors.New("serves neither a recognizer nor a synthesizer")
 	}
 	g.muxDone = make(chan struct{})
-	if g.recInfo != nil {
-		rpc, ierr := g.cl.rec.Inputs(g.ctx)
-		if ierr != nil {
-			return fmt.Errorf("inputs stream: %w", fromRPC(g.ctx, ierr))
-		}
-		fail := func(err error) { g.cancel(err) }
-		g.mux = newMux(rpc, cfg.FlushInterval, fail, cfg.waitHook)
-		go func() {
-			defer close(g.muxDone)
-			g.mux.run(g.ctx.Done())
-		}()
-	} else {
+	if g.recInfo == nil {
 		close(g.muxDone)
+		return nil
 	}
+	rpc, err := g.cl.rec.Streams(g.ctx)
+	if err != nil {
+		return fmt.Errorf("streams: %w", fromRPC(g.ctx, err))
+	}
+	fail := func(err error) { g.cancel(err) }
+	g.sess = &session{streams: map[uint64]*recStream{}, mux: newMux(rpc.Send, cfg.FlushInterval, fail, cfg.waitHook)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		g.sess.mux.run(g.ctx.Done())
+	}()
+	go func() {
+		defer wg.Done()
+		g.sess.recvLoop(rpc, fail)
+	}()
+	go func() {
+		wg.Wait()
+		close(g.muxDone)
+	}()
 	return nil
 }

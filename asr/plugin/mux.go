@@ -8,12 +8,12 @@ import (
 	pb "github.com/mrcpd/mrcpd/asr/pluginpb"
 )
 
-// mux is the host end of a process's Inputs stream. Streams append their inputs; one goroutine
+// mux sends the inputs of a process's Streams RPC. Streams append their inputs; one goroutine
 // sends everything pending every interval (at once for non-audio inputs, which are rare and may
 // end an utterance). A gRPC message per 20 ms frame per stream costs far more CPU than the engine
 // of a no-op plugin; one message per interval for all streams costs about as much as the copies.
 type mux struct {
-	rpc      pb.Recognizer_InputsClient
+	send     func(*pb.InputBatch) error
 	interval time.Duration
 	maxBytes int
 	fail     func(error)
@@ -28,8 +28,8 @@ type mux struct {
 	kick    chan struct{}
 }
 
-func newMux(rpc pb.Recognizer_InputsClient, interval time.Duration, fail func(error), hook func(time.Duration)) *mux {
-	return &mux{rpc: rpc, interval: interval, maxBytes: 1 << 20, fail: fail, waitHook: hook, kick: make(chan struct{}, 1)}
+func newMux(send func(*pb.InputBatch) error, interval time.Duration, fail func(error), hook func(time.Duration)) *mux {
+	return &mux{send: send, interval: interval, maxBytes: 1 << 20, fail: fail, waitHook: hook, kick: make(chan struct{}, 1)}
 }
 
 func (m *mux) add(e *pb.StreamInput, urgent bool) {
@@ -77,12 +77,6 @@ func (m *mux) addAudio(id uint64, pcm []int16, last **pb.StreamInput, lastSeq *u
 	}
 }
 
-func (m *mux) addAll(es []*pb.StreamInput) {
-	for _, e := range es {
-		m.add(e, e.Input != nil)
-	}
-}
-
 // run sends until done is closed or the stream breaks, which means the process is gone.
 func (m *mux) run(done <-chan struct{}) {
 	t := time.NewTicker(m.interval)
@@ -109,7 +103,7 @@ func (m *mux) run(done <-chan struct{}) {
 			m.waitHook(time.Since(oldest))
 		}
 		msg.Inputs = batch
-		err := m.rpc.Send(&msg)
+		err := m.send(&msg)
 		clear(batch)
 		m.mu.Lock()
 		m.spare = batch[:0]

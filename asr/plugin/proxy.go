@@ -30,25 +30,20 @@ func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest
 		return nil, asr.Errorf(asr.ErrUnavailable, false, "plugin %s serves no recognizer", r.h.cfg.Name)
 	}
 	sctx, cancel := streamContext(ctx, g)
-	rpc, err := g.cl.rec.Recognize(sctx)
-	if err != nil {
-		cancel(nil)
-		return nil, fromRPC(sctx, err)
-	}
 	cfg := r.h.cfg
 	g.add(1)
-	s := &recStream{ctx: sctx, cancel: cancel, rpc: rpc, done: func() { g.add(-1) },
-		id: g.nextID.Add(1), mux: g.mux}
-	req.Params = maps.Clone(req.Params)
+	s := &recStream{ctx: sctx, cancel: cancel, done: func() { g.add(-1) },
+		id: g.nextID.Add(1), sess: g.sess, signal: make(chan struct{}, 1)}
 	s.readyTimer = time.AfterFunc(cfg.ReadyTimeout, func() {
 		cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin %s did not answer a recognition within %v", cfg.Name, cfg.ReadyTimeout))
 	})
+	req.Params = maps.Clone(req.Params) // the start is encoded later, on the mux's goroutine
 	start := startToPB(req)
 	start.StreamId = s.id
-	if err := rpc.Send(&pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: start}}); err != nil {
-		s.Close()
-		return nil, fromRPC(sctx, err)
-	}
+	g.sess.add(s)
+	// The start goes out before the stream's first input: the mux keeps each stream's order.
+	g.sess.mux.add(&pb.StreamInput{StreamId: s.id, Input: &pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: start}}}, true)
+	context.AfterFunc(sctx, s.stopped)
 	return s, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -23,36 +22,7 @@ func asError(err error) (*asr.Error, bool) {
 
 type recognizerServer struct {
 	pb.UnimplementedRecognizerServer
-	impl    asr.Recognizer
-	mu      sync.Mutex
-	streams map[uint64]*inbox
-}
-
-// inbox queues one stream's inputs from the Inputs multiplex. It never blocks the multiplex: one
-// slow engine must not hold up the other streams' audio.
-type inbox struct {
-	mu     sync.Mutex
-	queue  []asr.Input
-	signal chan struct{}
-}
-
-func (b *inbox) push(in asr.Input) {
-	b.mu.Lock()
-	b.queue = append(b.queue, in)
-	b.mu.Unlock()
-	select {
-	case b.signal <- struct{}{}:
-	default:
-	}
-}
-
-func (b *inbox) take(dst []asr.Input) []asr.Input {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	dst = append(dst[:0], b.queue...)
-	clear(b.queue)
-	b.queue = b.queue[:0]
-	return dst
+	impl asr.Recognizer
 }
 
 func (s *recognizerServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.RecognizerInfo, error) {
@@ -61,129 +31,6 @@ func (s *recognizerServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.Rec
 		return nil, toStatus(err)
 	}
 	return recInfoToPB(info), nil
-}
-
-// Inputs dispatches the multiplexed inputs to their streams' inboxes.
-func (s *recognizerServer) Inputs(srv pb.Recognizer_InputsServer) error {
-	for {
-		b, err := srv.Recv()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return srv.SendAndClose(&pb.InputsDone{})
-			}
-			return err
-		}
-		s.mu.Lock()
-		for _, e := range b.Inputs {
-			box := s.streams[e.StreamId]
-			if box == nil {
-				continue // the stream has ended: its late inputs have no reader
-			}
-			if e.Input != nil {
-				if in := inputFromPB(e.Input); in != nil {
-					box.push(in)
-				}
-				continue
-			}
-			box.push(&asr.Audio{PCM: decodePCM(e.Pcm)})
-		}
-		s.mu.Unlock()
-	}
-}
-
-func (s *recognizerServer) register(id uint64) *inbox {
-	box := &inbox{signal: make(chan struct{}, 1)}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.streams == nil {
-		s.streams = map[uint64]*inbox{}
-	}
-	s.streams[id] = box
-	return box
-}
-
-func (s *recognizerServer) unregister(id uint64) {
-	s.mu.Lock()
-	delete(s.streams, id)
-	s.mu.Unlock()
-}
-
-func (s *recognizerServer) Recognize(srv pb.Recognizer_RecognizeServer) error {
-	first, err := srv.Recv()
-	if err != nil {
-		return err
-	}
-	start := first.GetStart()
-	if start == nil {
-		return srv.Send(&pb.RecognizeEvent{Event: &pb.RecognizeEvent_Error{Error: errorToPB(
-			asr.Errorf(asr.ErrBadParameter, false, "first message of a Recognize stream must be start"))}})
-	}
-	ctx, cancel := context.WithCancel(srv.Context())
-	defer cancel()
-	// Registered before the engine can answer: the host sends inputs only after the first event.
-	box := s.register(start.StreamId)
-	defer s.unregister(start.StreamId)
-	stream, err := s.impl.Recognize(ctx, startFromPB(start))
-	if err != nil {
-		return srv.Send(&pb.RecognizeEvent{Event: &pb.RecognizeEvent_Error{Error: errorToPB(err)}})
-	}
-	defer stream.Close()
-
-	// Inputs reach the engine from their own goroutine; events are sent from this one, which
-	// owns srv.Send. The RPC ends when the engine's stream ends.
-	go s.watch(ctx, srv, box, cancel)
-	go feed(ctx, box, stream)
-	for {
-		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return srv.Send(&pb.RecognizeEvent{Event: &pb.RecognizeEvent_Error{Error: errorToPB(err)}})
-		}
-		if m := eventToPB(ev); m != nil {
-			if err := srv.Send(m); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// watch reads the stream's own RPC: inputs sent there (older hosts, or Cancel) and its end, which
-// is the host cancelling.
-func (s *recognizerServer) watch(ctx context.Context, srv pb.Recognizer_RecognizeServer, box *inbox, cancel context.CancelFunc) {
-	for {
-		m, err := srv.Recv()
-		if err != nil || m.GetCancel() != nil {
-			cancel()
-			return
-		}
-		if in := inputFromPB(m); in != nil {
-			box.push(in)
-		}
-	}
-}
-
-// feed passes queued inputs to the engine in order until the stream ends.
-func feed(ctx context.Context, box *inbox, stream asr.RecognitionStream) {
-	var batch []asr.Input
-	for {
-		select {
-		case <-ctx.Done():
-			stream.Close()
-			return
-		case <-box.signal:
-		}
-		batch = box.take(batch)
-		for _, in := range batch {
-			// A failed Send is the engine's to report through Recv; keep draining.
-			_ = stream.Send(in)
-		}
-		clear(batch)
-	}
 }
 
 func inputFromPB(m *pb.RecognizeInput) asr.Input {

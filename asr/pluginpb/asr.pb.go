@@ -367,7 +367,7 @@ type RecognizeStart struct {
 	ConfidenceThreshold float64                `protobuf:"fixed64,8,opt,name=confidence_threshold,json=confidenceThreshold,proto3" json:"confidence_threshold,omitempty"`
 	Sensitivity         float64                `protobuf:"fixed64,9,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"`
 	Params              map[string]string      `protobuf:"bytes,10,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Names the stream in InputBatch; unique per connection.
+	// Names the stream in InputBatch and EventBatch; unique per connection.
 	StreamId      uint64 `protobuf:"varint,11,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -585,26 +585,31 @@ func (x *InputBatch) GetInputs() []*StreamInput {
 	return nil
 }
 
-type InputsDone struct {
+// StreamEvent is one event of one stream, or its end (end set, event empty): after the last
+// event, or when the host cancelled the stream.
+type StreamEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	StreamId      uint64                 `protobuf:"varint,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Event         *RecognizeEvent        `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	End           bool                   `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *InputsDone) Reset() {
-	*x = InputsDone{}
+func (x *StreamEvent) Reset() {
+	*x = StreamEvent{}
 	mi := &file_asr_pluginpb_asr_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *InputsDone) String() string {
+func (x *StreamEvent) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*InputsDone) ProtoMessage() {}
+func (*StreamEvent) ProtoMessage() {}
 
-func (x *InputsDone) ProtoReflect() protoreflect.Message {
+func (x *StreamEvent) ProtoReflect() protoreflect.Message {
 	mi := &file_asr_pluginpb_asr_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -616,9 +621,74 @@ func (x *InputsDone) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use InputsDone.ProtoReflect.Descriptor instead.
-func (*InputsDone) Descriptor() ([]byte, []int) {
+// Deprecated: Use StreamEvent.ProtoReflect.Descriptor instead.
+func (*StreamEvent) Descriptor() ([]byte, []int) {
 	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StreamEvent) GetStreamId() uint64 {
+	if x != nil {
+		return x.StreamId
+	}
+	return 0
+}
+
+func (x *StreamEvent) GetEvent() *RecognizeEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *StreamEvent) GetEnd() bool {
+	if x != nil {
+		return x.End
+	}
+	return false
+}
+
+type EventBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*StreamEvent         `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventBatch) Reset() {
+	*x = EventBatch{}
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventBatch) ProtoMessage() {}
+
+func (x *EventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
+func (*EventBatch) Descriptor() ([]byte, []int) {
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EventBatch) GetEvents() []*StreamEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
 }
 
 // AudioBatch carries one or more 20 ms frames of signed 16-bit little-endian mono PCM.
@@ -631,7 +701,7 @@ type AudioBatch struct {
 
 func (x *AudioBatch) Reset() {
 	*x = AudioBatch{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +713,7 @@ func (x *AudioBatch) String() string {
 func (*AudioBatch) ProtoMessage() {}
 
 func (x *AudioBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[9]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +726,7 @@ func (x *AudioBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AudioBatch.ProtoReflect.Descriptor instead.
 func (*AudioBatch) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{9}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AudioBatch) GetPcm() []byte {
@@ -675,7 +745,7 @@ type DTMF struct {
 
 func (x *DTMF) Reset() {
 	*x = DTMF{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +757,7 @@ func (x *DTMF) String() string {
 func (*DTMF) ProtoMessage() {}
 
 func (x *DTMF) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[10]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +770,7 @@ func (x *DTMF) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DTMF.ProtoReflect.Descriptor instead.
 func (*DTMF) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{10}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DTMF) GetDigit() string {
@@ -719,7 +789,7 @@ type ParamsUpdate struct {
 
 func (x *ParamsUpdate) Reset() {
 	*x = ParamsUpdate{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +801,7 @@ func (x *ParamsUpdate) String() string {
 func (*ParamsUpdate) ProtoMessage() {}
 
 func (x *ParamsUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[11]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +814,7 @@ func (x *ParamsUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParamsUpdate.ProtoReflect.Descriptor instead.
 func (*ParamsUpdate) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{11}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ParamsUpdate) GetParams() map[string]string {
@@ -762,7 +832,7 @@ type Finalize struct {
 
 func (x *Finalize) Reset() {
 	*x = Finalize{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +844,7 @@ func (x *Finalize) String() string {
 func (*Finalize) ProtoMessage() {}
 
 func (x *Finalize) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[12]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +857,7 @@ func (x *Finalize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finalize.ProtoReflect.Descriptor instead.
 func (*Finalize) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{12}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{13}
 }
 
 type KeepAlive struct {
@@ -798,7 +868,7 @@ type KeepAlive struct {
 
 func (x *KeepAlive) Reset() {
 	*x = KeepAlive{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +880,7 @@ func (x *KeepAlive) String() string {
 func (*KeepAlive) ProtoMessage() {}
 
 func (x *KeepAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[13]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +893,7 @@ func (x *KeepAlive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeepAlive.ProtoReflect.Descriptor instead.
 func (*KeepAlive) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{13}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{14}
 }
 
 type Cancel struct {
@@ -834,7 +904,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +916,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[14]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +929,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{14}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{15}
 }
 
 type RecognizeInput struct {
@@ -880,7 +950,7 @@ type RecognizeInput struct {
 
 func (x *RecognizeInput) Reset() {
 	*x = RecognizeInput{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +962,7 @@ func (x *RecognizeInput) String() string {
 func (*RecognizeInput) ProtoMessage() {}
 
 func (x *RecognizeInput) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[15]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +975,7 @@ func (x *RecognizeInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeInput.ProtoReflect.Descriptor instead.
 func (*RecognizeInput) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{15}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecognizeInput) GetInput() isRecognizeInput_Input {
@@ -1034,7 +1104,7 @@ type SkippedGrammar struct {
 
 func (x *SkippedGrammar) Reset() {
 	*x = SkippedGrammar{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1116,7 @@ func (x *SkippedGrammar) String() string {
 func (*SkippedGrammar) ProtoMessage() {}
 
 func (x *SkippedGrammar) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[16]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1129,7 @@ func (x *SkippedGrammar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkippedGrammar.ProtoReflect.Descriptor instead.
 func (*SkippedGrammar) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{16}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SkippedGrammar) GetId() string {
@@ -1086,7 +1156,7 @@ type Ready struct {
 
 func (x *Ready) Reset() {
 	*x = Ready{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1168,7 @@ func (x *Ready) String() string {
 func (*Ready) ProtoMessage() {}
 
 func (x *Ready) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[17]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1181,7 @@ func (x *Ready) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ready.ProtoReflect.Descriptor instead.
 func (*Ready) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{17}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Ready) GetParams() map[string]string {
@@ -1137,7 +1207,7 @@ type SpeechStarted struct {
 
 func (x *SpeechStarted) Reset() {
 	*x = SpeechStarted{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1219,7 @@ func (x *SpeechStarted) String() string {
 func (*SpeechStarted) ProtoMessage() {}
 
 func (x *SpeechStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[18]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1232,7 @@ func (x *SpeechStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpeechStarted.ProtoReflect.Descriptor instead.
 func (*SpeechStarted) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{18}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SpeechStarted) GetAtMs() int64 {
@@ -1181,7 +1251,7 @@ type SpeechEnded struct {
 
 func (x *SpeechEnded) Reset() {
 	*x = SpeechEnded{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1263,7 @@ func (x *SpeechEnded) String() string {
 func (*SpeechEnded) ProtoMessage() {}
 
 func (x *SpeechEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[19]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1276,7 @@ func (x *SpeechEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpeechEnded.ProtoReflect.Descriptor instead.
 func (*SpeechEnded) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{19}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SpeechEnded) GetAtMs() int64 {
@@ -1225,7 +1295,7 @@ type Partial struct {
 
 func (x *Partial) Reset() {
 	*x = Partial{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1307,7 @@ func (x *Partial) String() string {
 func (*Partial) ProtoMessage() {}
 
 func (x *Partial) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[20]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1320,7 @@ func (x *Partial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partial.ProtoReflect.Descriptor instead.
 func (*Partial) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{20}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Partial) GetText() string {
@@ -1272,7 +1342,7 @@ type Word struct {
 
 func (x *Word) Reset() {
 	*x = Word{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1354,7 @@ func (x *Word) String() string {
 func (*Word) ProtoMessage() {}
 
 func (x *Word) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[21]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1367,7 @@ func (x *Word) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Word.ProtoReflect.Descriptor instead.
 func (*Word) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{21}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Word) GetText() string {
@@ -1342,7 +1412,7 @@ type Alternative struct {
 
 func (x *Alternative) Reset() {
 	*x = Alternative{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1424,7 @@ func (x *Alternative) String() string {
 func (*Alternative) ProtoMessage() {}
 
 func (x *Alternative) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[22]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1437,7 @@ func (x *Alternative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alternative.ProtoReflect.Descriptor instead.
 func (*Alternative) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{22}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Alternative) GetText() string {
@@ -1421,7 +1491,7 @@ type Final struct {
 
 func (x *Final) Reset() {
 	*x = Final{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1503,7 @@ func (x *Final) String() string {
 func (*Final) ProtoMessage() {}
 
 func (x *Final) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[23]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1516,7 @@ func (x *Final) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Final.ProtoReflect.Descriptor instead.
 func (*Final) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{23}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Final) GetAlternatives() []*Alternative {
@@ -1465,7 +1535,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1547,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[24]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1560,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{24}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Usage) GetAudioMs() int64 {
@@ -1512,7 +1582,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1594,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[25]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1607,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{25}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Error) GetKind() string {
@@ -1579,7 +1649,7 @@ type RecognizeEvent struct {
 
 func (x *RecognizeEvent) Reset() {
 	*x = RecognizeEvent{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1661,7 @@ func (x *RecognizeEvent) String() string {
 func (*RecognizeEvent) ProtoMessage() {}
 
 func (x *RecognizeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[26]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1674,7 @@ func (x *RecognizeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecognizeEvent.ProtoReflect.Descriptor instead.
 func (*RecognizeEvent) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{26}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecognizeEvent) GetEvent() isRecognizeEvent_Event {
@@ -1734,7 +1804,7 @@ type Voice struct {
 
 func (x *Voice) Reset() {
 	*x = Voice{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1816,7 @@ func (x *Voice) String() string {
 func (*Voice) ProtoMessage() {}
 
 func (x *Voice) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[27]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1829,7 @@ func (x *Voice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Voice.ProtoReflect.Descriptor instead.
 func (*Voice) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{27}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Voice) GetName() string {
@@ -1796,7 +1866,7 @@ type SynthesizerInfo struct {
 
 func (x *SynthesizerInfo) Reset() {
 	*x = SynthesizerInfo{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +1878,7 @@ func (x *SynthesizerInfo) String() string {
 func (*SynthesizerInfo) ProtoMessage() {}
 
 func (x *SynthesizerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[28]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +1891,7 @@ func (x *SynthesizerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizerInfo.ProtoReflect.Descriptor instead.
 func (*SynthesizerInfo) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{28}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SynthesizerInfo) GetName() string {
@@ -1878,7 +1948,7 @@ type SynthesizeStart struct {
 
 func (x *SynthesizeStart) Reset() {
 	*x = SynthesizeStart{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +1960,7 @@ func (x *SynthesizeStart) String() string {
 func (*SynthesizeStart) ProtoMessage() {}
 
 func (x *SynthesizeStart) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[29]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +1973,7 @@ func (x *SynthesizeStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizeStart.ProtoReflect.Descriptor instead.
 func (*SynthesizeStart) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{29}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SynthesizeStart) GetChannelId() string {
@@ -1996,7 +2066,7 @@ type SynthesizeInput struct {
 
 func (x *SynthesizeInput) Reset() {
 	*x = SynthesizeInput{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2078,7 @@ func (x *SynthesizeInput) String() string {
 func (*SynthesizeInput) ProtoMessage() {}
 
 func (x *SynthesizeInput) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[30]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2091,7 @@ func (x *SynthesizeInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizeInput.ProtoReflect.Descriptor instead.
 func (*SynthesizeInput) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{30}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SynthesizeInput) GetInput() isSynthesizeInput_Input {
@@ -2074,7 +2144,7 @@ type Mark struct {
 
 func (x *Mark) Reset() {
 	*x = Mark{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[31]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2156,7 @@ func (x *Mark) String() string {
 func (*Mark) ProtoMessage() {}
 
 func (x *Mark) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[31]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2169,7 @@ func (x *Mark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mark.ProtoReflect.Descriptor instead.
 func (*Mark) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{31}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Mark) GetName() string {
@@ -2117,7 +2187,7 @@ type Done struct {
 
 func (x *Done) Reset() {
 	*x = Done{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[32]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2199,7 @@ func (x *Done) String() string {
 func (*Done) ProtoMessage() {}
 
 func (x *Done) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[32]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2212,7 @@ func (x *Done) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Done.ProtoReflect.Descriptor instead.
 func (*Done) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{32}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{33}
 }
 
 type SynthesizeEvent struct {
@@ -2160,7 +2230,7 @@ type SynthesizeEvent struct {
 
 func (x *SynthesizeEvent) Reset() {
 	*x = SynthesizeEvent{}
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[33]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2242,7 @@ func (x *SynthesizeEvent) String() string {
 func (*SynthesizeEvent) ProtoMessage() {}
 
 func (x *SynthesizeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_asr_pluginpb_asr_proto_msgTypes[33]
+	mi := &file_asr_pluginpb_asr_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2255,7 @@ func (x *SynthesizeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynthesizeEvent.ProtoReflect.Descriptor instead.
 func (*SynthesizeEvent) Descriptor() ([]byte, []int) {
-	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{33}
+	return file_asr_pluginpb_asr_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SynthesizeEvent) GetEvent() isSynthesizeEvent_Event {
@@ -2312,9 +2382,14 @@ const file_asr_pluginpb_asr_proto_rawDesc = "" +
 	"\x05input\x18\x03 \x01(\v2\x1c.mrcpd.asr.v1.RecognizeInputR\x05input\"?\n" +
 	"\n" +
 	"InputBatch\x121\n" +
-	"\x06inputs\x18\x01 \x03(\v2\x19.mrcpd.asr.v1.StreamInputR\x06inputs\"\f\n" +
+	"\x06inputs\x18\x01 \x03(\v2\x19.mrcpd.asr.v1.StreamInputR\x06inputs\"p\n" +
+	"\vStreamEvent\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\x04R\bstreamId\x122\n" +
+	"\x05event\x18\x02 \x01(\v2\x1c.mrcpd.asr.v1.RecognizeEventR\x05event\x12\x10\n" +
+	"\x03end\x18\x03 \x01(\bR\x03end\"?\n" +
 	"\n" +
-	"InputsDone\"\x1e\n" +
+	"EventBatch\x121\n" +
+	"\x06events\x18\x01 \x03(\v2\x19.mrcpd.asr.v1.StreamEventR\x06events\"\x1e\n" +
 	"\n" +
 	"AudioBatch\x12\x10\n" +
 	"\x03pcm\x18\x01 \x01(\fR\x03pcm\"\x1c\n" +
@@ -2427,12 +2502,11 @@ const file_asr_pluginpb_asr_proto_rawDesc = "" +
 	"\x04mark\x18\x02 \x01(\v2\x12.mrcpd.asr.v1.MarkH\x00R\x04mark\x12(\n" +
 	"\x04done\x18\x03 \x01(\v2\x12.mrcpd.asr.v1.DoneH\x00R\x04done\x12+\n" +
 	"\x05error\x18\x04 \x01(\v2\x13.mrcpd.asr.v1.ErrorH\x00R\x05errorB\a\n" +
-	"\x05event2\xda\x01\n" +
+	"\x05event2\x90\x01\n" +
 	"\n" +
 	"Recognizer\x12?\n" +
-	"\x04Info\x12\x19.mrcpd.asr.v1.InfoRequest\x1a\x1c.mrcpd.asr.v1.RecognizerInfo\x12K\n" +
-	"\tRecognize\x12\x1c.mrcpd.asr.v1.RecognizeInput\x1a\x1c.mrcpd.asr.v1.RecognizeEvent(\x010\x01\x12>\n" +
-	"\x06Inputs\x12\x18.mrcpd.asr.v1.InputBatch\x1a\x18.mrcpd.asr.v1.InputsDone(\x012\x9f\x01\n" +
+	"\x04Info\x12\x19.mrcpd.asr.v1.InfoRequest\x1a\x1c.mrcpd.asr.v1.RecognizerInfo\x12A\n" +
+	"\aStreams\x12\x18.mrcpd.asr.v1.InputBatch\x1a\x18.mrcpd.asr.v1.EventBatch(\x010\x012\x9f\x01\n" +
 	"\vSynthesizer\x12@\n" +
 	"\x04Info\x12\x19.mrcpd.asr.v1.InfoRequest\x1a\x1d.mrcpd.asr.v1.SynthesizerInfo\x12N\n" +
 	"\n" +
@@ -2452,7 +2526,7 @@ func file_asr_pluginpb_asr_proto_rawDescGZIP() []byte {
 	return file_asr_pluginpb_asr_proto_rawDescData
 }
 
-var file_asr_pluginpb_asr_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_asr_pluginpb_asr_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_asr_pluginpb_asr_proto_goTypes = []any{
 	(*PingRequest)(nil),     // 0: mrcpd.asr.v1.PingRequest
 	(*PingResponse)(nil),    // 1: mrcpd.asr.v1.PingResponse
@@ -2462,86 +2536,87 @@ var file_asr_pluginpb_asr_proto_goTypes = []any{
 	(*RecognizeStart)(nil),  // 5: mrcpd.asr.v1.RecognizeStart
 	(*StreamInput)(nil),     // 6: mrcpd.asr.v1.StreamInput
 	(*InputBatch)(nil),      // 7: mrcpd.asr.v1.InputBatch
-	(*InputsDone)(nil),      // 8: mrcpd.asr.v1.InputsDone
-	(*AudioBatch)(nil),      // 9: mrcpd.asr.v1.AudioBatch
-	(*DTMF)(nil),            // 10: mrcpd.asr.v1.DTMF
-	(*ParamsUpdate)(nil),    // 11: mrcpd.asr.v1.ParamsUpdate
-	(*Finalize)(nil),        // 12: mrcpd.asr.v1.Finalize
-	(*KeepAlive)(nil),       // 13: mrcpd.asr.v1.KeepAlive
-	(*Cancel)(nil),          // 14: mrcpd.asr.v1.Cancel
-	(*RecognizeInput)(nil),  // 15: mrcpd.asr.v1.RecognizeInput
-	(*SkippedGrammar)(nil),  // 16: mrcpd.asr.v1.SkippedGrammar
-	(*Ready)(nil),           // 17: mrcpd.asr.v1.Ready
-	(*SpeechStarted)(nil),   // 18: mrcpd.asr.v1.SpeechStarted
-	(*SpeechEnded)(nil),     // 19: mrcpd.asr.v1.SpeechEnded
-	(*Partial)(nil),         // 20: mrcpd.asr.v1.Partial
-	(*Word)(nil),            // 21: mrcpd.asr.v1.Word
-	(*Alternative)(nil),     // 22: mrcpd.asr.v1.Alternative
-	(*Final)(nil),           // 23: mrcpd.asr.v1.Final
-	(*Usage)(nil),           // 24: mrcpd.asr.v1.Usage
-	(*Error)(nil),           // 25: mrcpd.asr.v1.Error
-	(*RecognizeEvent)(nil),  // 26: mrcpd.asr.v1.RecognizeEvent
-	(*Voice)(nil),           // 27: mrcpd.asr.v1.Voice
-	(*SynthesizerInfo)(nil), // 28: mrcpd.asr.v1.SynthesizerInfo
-	(*SynthesizeStart)(nil), // 29: mrcpd.asr.v1.SynthesizeStart
-	(*SynthesizeInput)(nil), // 30: mrcpd.asr.v1.SynthesizeInput
-	(*Mark)(nil),            // 31: mrcpd.asr.v1.Mark
-	(*Done)(nil),            // 32: mrcpd.asr.v1.Done
-	(*SynthesizeEvent)(nil), // 33: mrcpd.asr.v1.SynthesizeEvent
-	nil,                     // 34: mrcpd.asr.v1.RecognizeStart.ParamsEntry
-	nil,                     // 35: mrcpd.asr.v1.ParamsUpdate.ParamsEntry
-	nil,                     // 36: mrcpd.asr.v1.Ready.ParamsEntry
-	nil,                     // 37: mrcpd.asr.v1.SynthesizeStart.ParamsEntry
+	(*StreamEvent)(nil),     // 8: mrcpd.asr.v1.StreamEvent
+	(*EventBatch)(nil),      // 9: mrcpd.asr.v1.EventBatch
+	(*AudioBatch)(nil),      // 10: mrcpd.asr.v1.AudioBatch
+	(*DTMF)(nil),            // 11: mrcpd.asr.v1.DTMF
+	(*ParamsUpdate)(nil),    // 12: mrcpd.asr.v1.ParamsUpdate
+	(*Finalize)(nil),        // 13: mrcpd.asr.v1.Finalize
+	(*KeepAlive)(nil),       // 14: mrcpd.asr.v1.KeepAlive
+	(*Cancel)(nil),          // 15: mrcpd.asr.v1.Cancel
+	(*RecognizeInput)(nil),  // 16: mrcpd.asr.v1.RecognizeInput
+	(*SkippedGrammar)(nil),  // 17: mrcpd.asr.v1.SkippedGrammar
+	(*Ready)(nil),           // 18: mrcpd.asr.v1.Ready
+	(*SpeechStarted)(nil),   // 19: mrcpd.asr.v1.SpeechStarted
+	(*SpeechEnded)(nil),     // 20: mrcpd.asr.v1.SpeechEnded
+	(*Partial)(nil),         // 21: mrcpd.asr.v1.Partial
+	(*Word)(nil),            // 22: mrcpd.asr.v1.Word
+	(*Alternative)(nil),     // 23: mrcpd.asr.v1.Alternative
+	(*Final)(nil),           // 24: mrcpd.asr.v1.Final
+	(*Usage)(nil),           // 25: mrcpd.asr.v1.Usage
+	(*Error)(nil),           // 26: mrcpd.asr.v1.Error
+	(*RecognizeEvent)(nil),  // 27: mrcpd.asr.v1.RecognizeEvent
+	(*Voice)(nil),           // 28: mrcpd.asr.v1.Voice
+	(*SynthesizerInfo)(nil), // 29: mrcpd.asr.v1.SynthesizerInfo
+	(*SynthesizeStart)(nil), // 30: mrcpd.asr.v1.SynthesizeStart
+	(*SynthesizeInput)(nil), // 31: mrcpd.asr.v1.SynthesizeInput
+	(*Mark)(nil),            // 32: mrcpd.asr.v1.Mark
+	(*Done)(nil),            // 33: mrcpd.asr.v1.Done
+	(*SynthesizeEvent)(nil), // 34: mrcpd.asr.v1.SynthesizeEvent
+	nil,                     // 35: mrcpd.asr.v1.RecognizeStart.ParamsEntry
+	nil,                     // 36: mrcpd.asr.v1.ParamsUpdate.ParamsEntry
+	nil,                     // 37: mrcpd.asr.v1.Ready.ParamsEntry
+	nil,                     // 38: mrcpd.asr.v1.SynthesizeStart.ParamsEntry
 }
 var file_asr_pluginpb_asr_proto_depIdxs = []int32{
 	4,  // 0: mrcpd.asr.v1.RecognizeStart.grammars:type_name -> mrcpd.asr.v1.Grammar
-	34, // 1: mrcpd.asr.v1.RecognizeStart.params:type_name -> mrcpd.asr.v1.RecognizeStart.ParamsEntry
-	15, // 2: mrcpd.asr.v1.StreamInput.input:type_name -> mrcpd.asr.v1.RecognizeInput
+	35, // 1: mrcpd.asr.v1.RecognizeStart.params:type_name -> mrcpd.asr.v1.RecognizeStart.ParamsEntry
+	16, // 2: mrcpd.asr.v1.StreamInput.input:type_name -> mrcpd.asr.v1.RecognizeInput
 	6,  // 3: mrcpd.asr.v1.InputBatch.inputs:type_name -> mrcpd.asr.v1.StreamInput
-	35, // 4: mrcpd.asr.v1.ParamsUpdate.params:type_name -> mrcpd.asr.v1.ParamsUpdate.ParamsEntry
-	5,  // 5: mrcpd.asr.v1.RecognizeInput.start:type_name -> mrcpd.asr.v1.RecognizeStart
-	9,  // 6: mrcpd.asr.v1.RecognizeInput.audio:type_name -> mrcpd.asr.v1.AudioBatch
-	10, // 7: mrcpd.asr.v1.RecognizeInput.dtmf:type_name -> mrcpd.asr.v1.DTMF
-	11, // 8: mrcpd.asr.v1.RecognizeInput.params:type_name -> mrcpd.asr.v1.ParamsUpdate
-	12, // 9: mrcpd.asr.v1.RecognizeInput.finalize:type_name -> mrcpd.asr.v1.Finalize
-	13, // 10: mrcpd.asr.v1.RecognizeInput.keep_alive:type_name -> mrcpd.asr.v1.KeepAlive
-	14, // 11: mrcpd.asr.v1.RecognizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
-	36, // 12: mrcpd.asr.v1.Ready.params:type_name -> mrcpd.asr.v1.Ready.ParamsEntry
-	16, // 13: mrcpd.asr.v1.Ready.skipped:type_name -> mrcpd.asr.v1.SkippedGrammar
-	21, // 14: mrcpd.asr.v1.Alternative.words:type_name -> mrcpd.asr.v1.Word
-	22, // 15: mrcpd.asr.v1.Final.alternatives:type_name -> mrcpd.asr.v1.Alternative
-	17, // 16: mrcpd.asr.v1.RecognizeEvent.ready:type_name -> mrcpd.asr.v1.Ready
-	18, // 17: mrcpd.asr.v1.RecognizeEvent.speech_started:type_name -> mrcpd.asr.v1.SpeechStarted
-	19, // 18: mrcpd.asr.v1.RecognizeEvent.speech_ended:type_name -> mrcpd.asr.v1.SpeechEnded
-	20, // 19: mrcpd.asr.v1.RecognizeEvent.partial:type_name -> mrcpd.asr.v1.Partial
-	23, // 20: mrcpd.asr.v1.RecognizeEvent.final:type_name -> mrcpd.asr.v1.Final
-	24, // 21: mrcpd.asr.v1.RecognizeEvent.usage:type_name -> mrcpd.asr.v1.Usage
-	25, // 22: mrcpd.asr.v1.RecognizeEvent.error:type_name -> mrcpd.asr.v1.Error
-	27, // 23: mrcpd.asr.v1.SynthesizerInfo.voices:type_name -> mrcpd.asr.v1.Voice
-	37, // 24: mrcpd.asr.v1.SynthesizeStart.params:type_name -> mrcpd.asr.v1.SynthesizeStart.ParamsEntry
-	29, // 25: mrcpd.asr.v1.SynthesizeInput.start:type_name -> mrcpd.asr.v1.SynthesizeStart
-	14, // 26: mrcpd.asr.v1.SynthesizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
-	9,  // 27: mrcpd.asr.v1.SynthesizeEvent.audio:type_name -> mrcpd.asr.v1.AudioBatch
-	31, // 28: mrcpd.asr.v1.SynthesizeEvent.mark:type_name -> mrcpd.asr.v1.Mark
-	32, // 29: mrcpd.asr.v1.SynthesizeEvent.done:type_name -> mrcpd.asr.v1.Done
-	25, // 30: mrcpd.asr.v1.SynthesizeEvent.error:type_name -> mrcpd.asr.v1.Error
-	2,  // 31: mrcpd.asr.v1.Recognizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
-	15, // 32: mrcpd.asr.v1.Recognizer.Recognize:input_type -> mrcpd.asr.v1.RecognizeInput
-	7,  // 33: mrcpd.asr.v1.Recognizer.Inputs:input_type -> mrcpd.asr.v1.InputBatch
-	2,  // 34: mrcpd.asr.v1.Synthesizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
-	30, // 35: mrcpd.asr.v1.Synthesizer.Synthesize:input_type -> mrcpd.asr.v1.SynthesizeInput
-	0,  // 36: mrcpd.asr.v1.Control.Ping:input_type -> mrcpd.asr.v1.PingRequest
-	3,  // 37: mrcpd.asr.v1.Recognizer.Info:output_type -> mrcpd.asr.v1.RecognizerInfo
-	26, // 38: mrcpd.asr.v1.Recognizer.Recognize:output_type -> mrcpd.asr.v1.RecognizeEvent
-	8,  // 39: mrcpd.asr.v1.Recognizer.Inputs:output_type -> mrcpd.asr.v1.InputsDone
-	28, // 40: mrcpd.asr.v1.Synthesizer.Info:output_type -> mrcpd.asr.v1.SynthesizerInfo
-	33, // 41: mrcpd.asr.v1.Synthesizer.Synthesize:output_type -> mrcpd.asr.v1.SynthesizeEvent
+	27, // 4: mrcpd.asr.v1.StreamEvent.event:type_name -> mrcpd.asr.v1.RecognizeEvent
+	8,  // 5: mrcpd.asr.v1.EventBatch.events:type_name -> mrcpd.asr.v1.StreamEvent
+	36, // 6: mrcpd.asr.v1.ParamsUpdate.params:type_name -> mrcpd.asr.v1.ParamsUpdate.ParamsEntry
+	5,  // 7: mrcpd.asr.v1.RecognizeInput.start:type_name -> mrcpd.asr.v1.RecognizeStart
+	10, // 8: mrcpd.asr.v1.RecognizeInput.audio:type_name -> mrcpd.asr.v1.AudioBatch
+	11, // 9: mrcpd.asr.v1.RecognizeInput.dtmf:type_name -> mrcpd.asr.v1.DTMF
+	12, // 10: mrcpd.asr.v1.RecognizeInput.params:type_name -> mrcpd.asr.v1.ParamsUpdate
+	13, // 11: mrcpd.asr.v1.RecognizeInput.finalize:type_name -> mrcpd.asr.v1.Finalize
+	14, // 12: mrcpd.asr.v1.RecognizeInput.keep_alive:type_name -> mrcpd.asr.v1.KeepAlive
+	15, // 13: mrcpd.asr.v1.RecognizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
+	37, // 14: mrcpd.asr.v1.Ready.params:type_name -> mrcpd.asr.v1.Ready.ParamsEntry
+	17, // 15: mrcpd.asr.v1.Ready.skipped:type_name -> mrcpd.asr.v1.SkippedGrammar
+	22, // 16: mrcpd.asr.v1.Alternative.words:type_name -> mrcpd.asr.v1.Word
+	23, // 17: mrcpd.asr.v1.Final.alternatives:type_name -> mrcpd.asr.v1.Alternative
+	18, // 18: mrcpd.asr.v1.RecognizeEvent.ready:type_name -> mrcpd.asr.v1.Ready
+	19, // 19: mrcpd.asr.v1.RecognizeEvent.speech_started:type_name -> mrcpd.asr.v1.SpeechStarted
+	20, // 20: mrcpd.asr.v1.RecognizeEvent.speech_ended:type_name -> mrcpd.asr.v1.SpeechEnded
+	21, // 21: mrcpd.asr.v1.RecognizeEvent.partial:type_name -> mrcpd.asr.v1.Partial
+	24, // 22: mrcpd.asr.v1.RecognizeEvent.final:type_name -> mrcpd.asr.v1.Final
+	25, // 23: mrcpd.asr.v1.RecognizeEvent.usage:type_name -> mrcpd.asr.v1.Usage
+	26, // 24: mrcpd.asr.v1.RecognizeEvent.error:type_name -> mrcpd.asr.v1.Error
+	28, // 25: mrcpd.asr.v1.SynthesizerInfo.voices:type_name -> mrcpd.asr.v1.Voice
+	38, // 26: mrcpd.asr.v1.SynthesizeStart.params:type_name -> mrcpd.asr.v1.SynthesizeStart.ParamsEntry
+	30, // 27: mrcpd.asr.v1.SynthesizeInput.start:type_name -> mrcpd.asr.v1.SynthesizeStart
+	15, // 28: mrcpd.asr.v1.SynthesizeInput.cancel:type_name -> mrcpd.asr.v1.Cancel
+	10, // 29: mrcpd.asr.v1.SynthesizeEvent.audio:type_name -> mrcpd.asr.v1.AudioBatch
+	32, // 30: mrcpd.asr.v1.SynthesizeEvent.mark:type_name -> mrcpd.asr.v1.Mark
+	33, // 31: mrcpd.asr.v1.SynthesizeEvent.done:type_name -> mrcpd.asr.v1.Done
+	26, // 32: mrcpd.asr.v1.SynthesizeEvent.error:type_name -> mrcpd.asr.v1.Error
+	2,  // 33: mrcpd.asr.v1.Recognizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
+	7,  // 34: mrcpd.asr.v1.Recognizer.Streams:input_type -> mrcpd.asr.v1.InputBatch
+	2,  // 35: mrcpd.asr.v1.Synthesizer.Info:input_type -> mrcpd.asr.v1.InfoRequest
+	31, // 36: mrcpd.asr.v1.Synthesizer.Synthesize:input_type -> mrcpd.asr.v1.SynthesizeInput
+	0,  // 37: mrcpd.asr.v1.Control.Ping:input_type -> mrcpd.asr.v1.PingRequest
+	3,  // 38: mrcpd.asr.v1.Recognizer.Info:output_type -> mrcpd.asr.v1.RecognizerInfo
+	9,  // 39: mrcpd.asr.v1.Recognizer.Streams:output_type -> mrcpd.asr.v1.EventBatch
+	29, // 40: mrcpd.asr.v1.Synthesizer.Info:output_type -> mrcpd.asr.v1.SynthesizerInfo
+	34, // 41: mrcpd.asr.v1.Synthesizer.Synthesize:output_type -> mrcpd.asr.v1.SynthesizeEvent
 	1,  // 42: mrcpd.asr.v1.Control.Ping:output_type -> mrcpd.asr.v1.PingResponse
-	37, // [37:43] is the sub-list for method output_type
-	31, // [31:37] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	38, // [38:43] is the sub-list for method output_type
+	33, // [33:38] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_asr_pluginpb_asr_proto_init() }
@@ -2549,7 +2624,7 @@ func file_asr_pluginpb_asr_proto_init() {
 	if File_asr_pluginpb_asr_proto != nil {
 		return
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[15].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[16].OneofWrappers = []any{
 		(*RecognizeInput_Start)(nil),
 		(*RecognizeInput_Audio)(nil),
 		(*RecognizeInput_Dtmf)(nil),
@@ -2558,7 +2633,7 @@ func file_asr_pluginpb_asr_proto_init() {
 		(*RecognizeInput_KeepAlive)(nil),
 		(*RecognizeInput_Cancel)(nil),
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[26].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[27].OneofWrappers = []any{
 		(*RecognizeEvent_Ready)(nil),
 		(*RecognizeEvent_SpeechStarted)(nil),
 		(*RecognizeEvent_SpeechEnded)(nil),
@@ -2567,11 +2642,11 @@ func file_asr_pluginpb_asr_proto_init() {
 		(*RecognizeEvent_Usage)(nil),
 		(*RecognizeEvent_Error)(nil),
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[30].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[31].OneofWrappers = []any{
 		(*SynthesizeInput_Start)(nil),
 		(*SynthesizeInput_Cancel)(nil),
 	}
-	file_asr_pluginpb_asr_proto_msgTypes[33].OneofWrappers = []any{
+	file_asr_pluginpb_asr_proto_msgTypes[34].OneofWrappers = []any{
 		(*SynthesizeEvent_Audio)(nil),
 		(*SynthesizeEvent_Mark)(nil),
 		(*SynthesizeEvent_Done)(nil),
@@ -2583,7 +2658,7 @@ func file_asr_pluginpb_asr_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_asr_pluginpb_asr_proto_rawDesc), len(file_asr_pluginpb_asr_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

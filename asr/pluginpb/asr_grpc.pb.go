@@ -29,9 +29,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Recognizer_Info_FullMethodName      = "/mrcpd.asr.v1.Recognizer/Info"
-	Recognizer_Recognize_FullMethodName = "/mrcpd.asr.v1.Recognizer/Recognize"
-	Recognizer_Inputs_FullMethodName    = "/mrcpd.asr.v1.Recognizer/Inputs"
+	Recognizer_Info_FullMethodName    = "/mrcpd.asr.v1.Recognizer/Info"
+	Recognizer_Streams_FullMethodName = "/mrcpd.asr.v1.Recognizer/Streams"
 )
 
 // RecognizerClient is the client API for Recognizer service.
@@ -41,14 +40,14 @@ const (
 // Recognizer adapts one speech recognition engine.
 type RecognizerClient interface {
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*RecognizerInfo, error)
-	// One bidirectional stream per utterance. The first input is a Start; the first
-	// event is a Ready or an Error.
-	Recognize(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RecognizeInput, RecognizeEvent], error)
-	// Inputs carries the inputs (audio, DTMF, ...) of every Recognize stream of this connection,
-	// batched across streams: one message per flush interval instead of one per frame per stream,
-	// which is what makes the process boundary cheap. The host opens it once per process and sends
-	// a stream's inputs only after that stream's first event, so the plugin always knows the id.
-	Inputs(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[InputBatch, InputsDone], error)
+	// Streams carries every recognition of the connection, each a logical bidirectional stream
+	// named by its stream_id: the host starts one with a StreamInput holding a RecognizeStart,
+	// sends its audio and other inputs, and cancels it with a Cancel input; the plugin answers
+	// its events, the first a Ready or an Error, and ends it with a StreamEvent whose end is set.
+	// Inputs cross batched across streams, one message per flush interval instead of one per
+	// frame per stream, and events batched as they queue up: a gRPC stream per utterance, and a
+	// message per frame, cost several times the CPU of a no-op engine.
+	Streams(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[InputBatch, EventBatch], error)
 }
 
 type recognizerClient struct {
@@ -69,31 +68,18 @@ func (c *recognizerClient) Info(ctx context.Context, in *InfoRequest, opts ...gr
 	return out, nil
 }
 
-func (c *recognizerClient) Recognize(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RecognizeInput, RecognizeEvent], error) {
+func (c *recognizerClient) Streams(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[InputBatch, EventBatch], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Recognizer_ServiceDesc.Streams[0], Recognizer_Recognize_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Recognizer_ServiceDesc.Streams[0], Recognizer_Streams_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[RecognizeInput, RecognizeEvent]{ClientStream: stream}
+	x := &grpc.GenericClientStream[InputBatch, EventBatch]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Recognizer_RecognizeClient = grpc.BidiStreamingClient[RecognizeInput, RecognizeEvent]
-
-func (c *recognizerClient) Inputs(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[InputBatch, InputsDone], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Recognizer_ServiceDesc.Streams[1], Recognizer_Inputs_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[InputBatch, InputsDone]{ClientStream: stream}
-	return x, nil
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Recognizer_InputsClient = grpc.ClientStreamingClient[InputBatch, InputsDone]
+type Recognizer_StreamsClient = grpc.BidiStreamingClient[InputBatch, EventBatch]
 
 // RecognizerServer is the server API for Recognizer service.
 // All implementations must embed UnimplementedRecognizerServer
@@ -102,14 +88,14 @@ type Recognizer_InputsClient = grpc.ClientStreamingClient[InputBatch, InputsDone
 // Recognizer adapts one speech recognition engine.
 type RecognizerServer interface {
 	Info(context.Context, *InfoRequest) (*RecognizerInfo, error)
-	// One bidirectional stream per utterance. The first input is a Start; the first
-	// event is a Ready or an Error.
-	Recognize(grpc.BidiStreamingServer[RecognizeInput, RecognizeEvent]) error
-	// Inputs carries the inputs (audio, DTMF, ...) of every Recognize stream of this connection,
-	// batched across streams: one message per flush interval instead of one per frame per stream,
-	// which is what makes the process boundary cheap. The host opens it once per process and sends
-	// a stream's inputs only after that stream's first event, so the plugin always knows the id.
-	Inputs(grpc.ClientStreamingServer[InputBatch, InputsDone]) error
+	// Streams carries every recognition of the connection, each a logical bidirectional stream
+	// named by its stream_id: the host starts one with a StreamInput holding a RecognizeStart,
+	// sends its audio and other inputs, and cancels it with a Cancel input; the plugin answers
+	// its events, the first a Ready or an Error, and ends it with a StreamEvent whose end is set.
+	// Inputs cross batched across streams, one message per flush interval instead of one per
+	// frame per stream, and events batched as they queue up: a gRPC stream per utterance, and a
+	// message per frame, cost several times the CPU of a no-op engine.
+	Streams(grpc.BidiStreamingServer[InputBatch, EventBatch]) error
 	mustEmbedUnimplementedRecognizerServer()
 }
 
@@ -123,11 +109,8 @@ type UnimplementedRecognizerServer struct{}
 func (UnimplementedRecognizerServer) Info(context.Context, *InfoRequest) (*RecognizerInfo, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Info not implemented")
 }
-func (UnimplementedRecognizerServer) Recognize(grpc.BidiStreamingServer[RecognizeInput, RecognizeEvent]) error {
-	return status.Errorf(codes.Unimplemented, "method Recognize not implemented")
-}
-func (UnimplementedRecognizerServer) Inputs(grpc.ClientStreamingServer[InputBatch, InputsDone]) error {
-	return status.Errorf(codes.Unimplemented, "method Inputs not implemented")
+func (UnimplementedRecognizerServer) Streams(grpc.BidiStreamingServer[InputBatch, EventBatch]) error {
+	return status.Errorf(codes.Unimplemented, "method Streams not implemented")
 }
 func (UnimplementedRecognizerServer) mustEmbedUnimplementedRecognizerServer() {}
 func (UnimplementedRecognizerServer) testEmbeddedByValue()                    {}
@@ -168,19 +151,12 @@ func _Recognizer_Info_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Recognizer_Recognize_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(RecognizerServer).Recognize(&grpc.GenericServerStream[RecognizeInput, RecognizeEvent]{ServerStream: stream})
+func _Recognizer_Streams_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RecognizerServer).Streams(&grpc.GenericServerStream[InputBatch, EventBatch]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Recognizer_RecognizeServer = grpc.BidiStreamingServer[RecognizeInput, RecognizeEvent]
-
-func _Recognizer_Inputs_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(RecognizerServer).Inputs(&grpc.GenericServerStream[InputBatch, InputsDone]{ServerStream: stream})
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Recognizer_InputsServer = grpc.ClientStreamingServer[InputBatch, InputsDone]
+type Recognizer_StreamsServer = grpc.BidiStreamingServer[InputBatch, EventBatch]
 
 // Recognizer_ServiceDesc is the grpc.ServiceDesc for Recognizer service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -196,14 +172,9 @@ var Recognizer_ServiceDesc = grpc.ServiceDesc{
 	},
 	Streams: []grpc.StreamDesc{
 		{
-			StreamName:    "Recognize",
-			Handler:       _Recognizer_Recognize_Handler,
+			StreamName:    "Streams",
+			Handler:       _Recognizer_Streams_Handler,
 			ServerStreams: true,
-			ClientStreams: true,
-		},
-		{
-			StreamName:    "Inputs",
-			Handler:       _Recognizer_Inputs_Handler,
 			ClientStreams: true,
 		},
 	},

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
 	"github.com/mrcpd/mrcpd/plugins/deepgram/deepgramtest"
+	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -264,4 +266,24 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("%v: error %v, want %q", tc.settings, err, tc.want)
 		}
 	}
+}
+
+// FuzzMessage: every message Deepgram (or anything on that socket) sends goes through handle.
+func FuzzMessage(f *testing.F) {
+	f.Add([]byte(`{"type":"Results","is_final":true,"speech_final":true,"channel":{"alternatives":[{"transcript":"yes"}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m message
+		if json.Unmarshal(b, &m) != nil {
+			return
+		}
+		gs, _ := vendorkit.CompileGrammars(nil)
+		s := &stream{ctx: context.Background(), cancel: func() {}, cfg: Config{Interim: true}, gs: gs, over: true}
+		s.handle(&m)
+		s.handle(&m)
+		for _, ev := range s.queue {
+			if f, ok := ev.(*asr.Final); ok && len(f.Alternatives) > 0 && f.Alternatives[0].Text == "" {
+				t.Fatalf("final with an empty best alternative from %q", b)
+			}
+		}
+	})
 }

@@ -89,8 +89,10 @@ type stream struct {
 	nbest    []asr.Alternative // alternatives of the last is_final segment
 	spoke    bool
 	finalOut bool
-	done     bool
-	err      error
+	// closeStream: the Final is queued and CloseStream is due; handle only decides, Recv writes.
+	closeStream bool
+	done        bool
+	err         error
 }
 
 func newStream(ctx context.Context, conn *websocket.Conn, cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars, q url.Values) *stream {
@@ -172,6 +174,9 @@ func (s *stream) Recv() (asr.Event, error) {
 			continue
 		}
 		s.handle(&m)
+		if s.closeStream {
+			s.sendCloseStream()
+		}
 	}
 	ev := s.queue[0]
 	s.queue = s.queue[1:]
@@ -236,8 +241,8 @@ func (s *stream) started(at time.Duration) {
 	}
 }
 
-// end emits the utterance's Final and asks Deepgram to close: CloseStream makes it flush, send
-// Metadata and close the socket normally, which Recv reports as io.EOF.
+// end emits the utterance's Final and has Recv ask Deepgram to close: CloseStream makes it flush,
+// send Metadata and close the socket normally, which Recv reports as io.EOF.
 func (s *stream) end(at time.Duration) {
 	if s.finalOut {
 		return
@@ -247,6 +252,12 @@ func (s *stream) end(at time.Duration) {
 		s.queue = append(s.queue, &asr.SpeechEnded{At: at})
 	}
 	s.queue = append(s.queue, s.final())
+	s.closeStream = true
+}
+
+// sendCloseStream stops the audio and asks Deepgram to close after the Final.
+func (s *stream) sendCloseStream() {
+	s.closeStream = false
 	s.writeMu.Lock()
 	s.over = true
 	err := s.writeLocked(websocket.MessageText, msgCloseStream)

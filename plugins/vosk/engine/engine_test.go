@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -254,4 +255,21 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("%v: error %v, want %q", tc.settings, err, tc.want)
 		}
 	}
+}
+
+// FuzzResponse: vosk-server's answers go through alternatives; confidences must stay in 0..1
+// whatever scores the server sends.
+func FuzzResponse(f *testing.F) {
+	f.Add([]byte(`{"alternatives":[{"confidence":228.3,"text":"a"},{"confidence":-5,"text":"b"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r response
+		if json.Unmarshal(b, &r) != nil {
+			return
+		}
+		for _, a := range alternatives(&r) {
+			if len(r.Alternatives) > 0 && (math.IsNaN(a.Confidence) || a.Confidence < 0 || a.Confidence > 1) {
+				t.Fatalf("confidence %v from %q", a.Confidence, b)
+			}
+		}
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
 )
 
@@ -74,6 +75,20 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// headerFlags collects repeated --header "Name: value" flags.
+type headerFlags []mrcp.Field
+
+func (h *headerFlags) String() string { return fmt.Sprint(*h) }
+
+func (h *headerFlags) Set(v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	if !ok || strings.TrimSpace(name) == "" {
+		return fmt.Errorf("want \"Name: value\", got %q", v)
+	}
+	*h = append(*h, mrcp.Field{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+	return nil
+}
+
 // common are the flags of every subcommand.
 type common struct {
 	server, transport, localIP, logLevel string
@@ -118,8 +133,10 @@ func recognize(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var c common
 	var grammar, dtmf string
 	var inband bool
+	var headers headerFlags
 	fs := flag.NewFlagSet("recognize", flag.ContinueOnError)
 	c.register(fs)
+	fs.Var(&headers, "header", "extra RECOGNIZE header \"Name: value\" (repeatable), e.g. \"No-Input-Timeout: 3000\"")
 	fs.StringVar(&grammar, "grammar", "", "grammar file (sent with DEFINE-GRAMMAR) or URI such as builtin:dtmf/digits?length=4")
 	fs.StringVar(&dtmf, "dtmf", "", "send these digits instead of audio (RFC 4733 events)")
 	fs.BoolVar(&inband, "inband", false, "send --dtmf as in-band tones in the audio")
@@ -129,7 +146,7 @@ func recognize(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if grammar == "" {
 		return usageError{"--grammar is required"}
 	}
-	req := client.RecognizeRequest{Grammar: grammar, DTMF: dtmf, Inband: inband}
+	req := client.RecognizeRequest{Grammar: grammar, DTMF: dtmf, Inband: inband, Headers: headers}
 	switch {
 	case dtmf != "" && fs.NArg() > 0:
 		return usageError{"give --dtmf or an audio file, not both"}
@@ -195,8 +212,10 @@ func speak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	var text, out, voice string
 	var ssml bool
+	var headers headerFlags
 	fs := flag.NewFlagSet("speak", flag.ContinueOnError)
 	c.register(fs)
+	fs.Var(&headers, "header", "extra SPEAK header \"Name: value\" (repeatable), e.g. \"Prosody-Rate: fast\"")
 	fs.StringVar(&text, "text", "", "text to speak (or SSML with --ssml)")
 	fs.BoolVar(&ssml, "ssml", false, "send --text as application/ssml+xml")
 	fs.StringVar(&voice, "voice", "default", "Voice-Name")
@@ -218,7 +237,7 @@ func speak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	req := client.SpeakRequest{Text: text, Voice: voice}
+	req := client.SpeakRequest{Text: text, Voice: voice, Headers: headers}
 	if ssml {
 		req.ContentType = "application/ssml+xml"
 	}

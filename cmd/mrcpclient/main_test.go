@@ -168,3 +168,13 @@ func TestSippAgainstMrcpd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { siptest.RunSipp(t, tc.scenario, server, tc.extra...) })
 	}
 }
+
+func TestHeaderFlag(t *testing.T) {
+	var h headerFlags
+	if err := h.Set("No-Input-Timeout: 3000"); err != nil || len(h) != 1 || h[0].Name != "No-Input-Timeout" || h[0].Value != "3000" {
+		t.Fatalf("Set: %v %+v", err, h)
+	}
+	if err := h.Set("no colon"); err == nil {
+		t.Error("accepted a header without a colon")
+	}
+}

@@ -52,7 +52,7 @@ func (s *Session) Recognize(ctx context.Context, r RecognizeRequest) (*Recognize
 			return nil, err
 		}
 		if !mrcp.IsSuccess(res.StatusCode) {
-			return nil, fmt.Errorf("client: DEFINE-GRAMMAR answered %d (%s)", res.StatusCode, res.Header.Value(mrcp.HeaderCompletionCause))
+			return nil, fmt.Errorf("client: DEFINE-GRAMMAR answered %s", describe(res))
 		}
 		uri = "session:" + id
 	}
@@ -80,7 +80,7 @@ func (s *Session) Recognize(ctx context.Context, r RecognizeRequest) (*Recognize
 		return nil, err
 	}
 	if res.StatusCode != mrcp.Status200 || res.State != mrcp.StateInProgress {
-		return nil, fmt.Errorf("client: RECOGNIZE answered %d %s (%s)", res.StatusCode, res.State, res.Header.Value(mrcp.HeaderCompletionCause))
+		return nil, fmt.Errorf("client: RECOGNIZE answered %s", describe(res))
 	}
 	if err := tx.feed(ctx, r, rate); err != nil {
 		return nil, err

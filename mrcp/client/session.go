@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -328,4 +329,18 @@ func portOf(hostport string) int {
 	_, p, _ := net.SplitHostPort(hostport)
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// describe renders a response for an error message: status, state and the header fields the
+// server added (RFC 6787 §5.4 has it echo the field at fault).
+func describe(res *mrcp.Message) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", res.StatusCode, res.State)
+	for _, f := range res.Header.Fields {
+		if strings.EqualFold(f.Name, mrcp.HeaderChannelIdentifier) || strings.EqualFold(f.Name, mrcp.HeaderContentLength) {
+			continue
+		}
+		fmt.Fprintf(&b, "; %s: %s", f.Name, f.Value)
+	}
+	return b.String()
 }

@@ -73,7 +73,7 @@ func (s *Session) Speak(ctx context.Context, r SpeakRequest) (*SpeakResult, erro
 		return nil, err
 	}
 	if res.StatusCode != mrcp.Status200 || res.State != mrcp.StateInProgress {
-		return nil, fmt.Errorf("client: SPEAK answered %d %s (%s)", res.StatusCode, res.State, res.Header.Value(mrcp.HeaderCompletionCause))
+		return nil, fmt.Errorf("client: SPEAK answered %s", describe(res))
 	}
 	for {
 		ev, err := s.Next(ctx)

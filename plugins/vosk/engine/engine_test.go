@@ -273,3 +273,39 @@ func FuzzResponse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRecognize is one whole recognition over loopback to the stand-in: open, 1 s of 8 kHz
+// audio in 20 ms frames (0.5 s of it loud), Finalize, the Final and the end of the stream. It
+// measures the plugin's protocol overhead, not a vendor's latency.
+func BenchmarkRecognize(b *testing.B) {
+	_, settings := standIn(b, vosktest.Script{Transcript: phrase})
+	e := newEngine(b, settings)
+	audio := make([]int16, 8000)
+	for i := 2000; i < 6000; i++ {
+		audio[i] = 3000 - 6000*int16(i/4%2)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := e.Recognize(context.Background(), asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"interim-results": "false"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for a := audio; len(a) > 0; a = a[160:] {
+			if err := s.Send(&asr.Audio{PCM: a[:160]}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Send(&asr.FinalizeInput{}); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := s.Recv(); err != nil {
+				if !errors.Is(err, io.EOF) {
+					b.Fatal(err)
+				}
+				break
+			}
+		}
+		s.Close()
+	}
+}

@@ -84,7 +84,7 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	return newStream(ctx, conn, cfg, req, gs, q), nil
+	return newStream(ctx, conn, cfg, req, gs, q, e.log), nil
 }
 
 // query is the /v1/listen query string: the audio format, features and keywords.

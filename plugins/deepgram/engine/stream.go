@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -77,11 +78,13 @@ type stream struct {
 	cancel context.CancelFunc
 	conn   *websocket.Conn
 	cfg    Config
+	log    *slog.Logger
 	rate   int
 	gs     *vendorkit.Grammars
 
 	writeMu sync.Mutex
 	over    bool // the utterance ended: no more audio
+	sent    int  // audio samples sent
 
 	// Recv side only.
 	queue    []asr.Event
@@ -95,9 +98,9 @@ type stream struct {
 	err         error
 }
 
-func newStream(ctx context.Context, conn *websocket.Conn, cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars, q url.Values) *stream {
+func newStream(ctx context.Context, conn *websocket.Conn, cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars, q url.Values, log *slog.Logger) *stream {
 	sctx, cancel := context.WithCancel(ctx)
-	s := &stream{ctx: sctx, cancel: cancel, conn: conn, cfg: cfg, rate: req.SampleRate, gs: gs}
+	s := &stream{ctx: sctx, cancel: cancel, conn: conn, cfg: cfg, rate: req.SampleRate, gs: gs, log: log.With("channel", req.ChannelID)}
 	params := map[string]string{}
 	for k := range q {
 		if k != "keywords" {
@@ -144,6 +147,7 @@ func (s *stream) Send(in asr.Input) error {
 			if err := s.writeLocked(websocket.MessageBinary, vendorkit.AppendPCM(nil, c)); err != nil {
 				return err
 			}
+			s.sent += len(c)
 		}
 		return nil
 	case *asr.KeepAlive:
@@ -297,6 +301,12 @@ func (s *stream) final() *asr.Final {
 func (s *stream) closed(err error) {
 	s.done = true
 	defer s.cancel()
+	defer func() {
+		s.writeMu.Lock()
+		sent := s.sent
+		s.writeMu.Unlock()
+		s.log.Debug("deepgram: stream ended", "audio_samples", sent, "segments", len(s.segments), "close", err, "err", s.err)
+	}()
 	if s.ctx.Err() != nil && !s.finalOut {
 		s.err = s.ctx.Err()
 		return

@@ -126,7 +126,7 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 		cancel()
 		return nil, err
 	}
-	return newStream(sctx, cancel, cl, cfg, req, gs, sc), nil
+	return newStream(sctx, cancel, cl, cfg, req, gs, sc, e.log), nil
 }
 
 // streamingConfig is the first message of the call: RecognitionConfig from settings, the

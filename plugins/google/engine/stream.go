@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,7 @@ type stream struct {
 	cfg    Config
 	rate   int
 	gs     *vendorkit.Grammars
-	ready  *asr.Ready
+	log    *slog.Logger
 
 	sendMu     sync.Mutex
 	halfClosed bool
@@ -40,11 +41,12 @@ type stream struct {
 }
 
 func newStream(ctx context.Context, cancel context.CancelFunc, cl speechpb.Speech_StreamingRecognizeClient, cfg Config,
-	req asr.RecognizeRequest, gs *vendorkit.Grammars, sc *speechpb.StreamingRecognitionConfig) *stream {
+	req asr.RecognizeRequest, gs *vendorkit.Grammars, sc *speechpb.StreamingRecognitionConfig, log *slog.Logger) *stream {
 	rc := sc.GetConfig()
 	params := map[string]string{"language": rc.GetLanguageCode(), "model": rc.GetModel(),
 		"single-utterance": boolStr(sc.GetSingleUtterance()), "interim-results": boolStr(sc.GetInterimResults())}
-	s := &stream{ctx: ctx, cancel: cancel, cl: cl, cfg: cfg, rate: req.SampleRate, gs: gs}
+	s := &stream{ctx: ctx, cancel: cancel, cl: cl, cfg: cfg, rate: req.SampleRate, gs: gs,
+		log: log.With("channel", req.ChannelID)}
 	s.queue = append(s.queue, &asr.Ready{Params: params})
 	return s
 }
@@ -127,6 +129,9 @@ func (s *stream) Recv() (asr.Event, error) {
 // finish ends the call: a clean end of stream yields the utterance's Final, anything else an error.
 func (s *stream) finish(err error) {
 	s.done = true
+	defer func() {
+		s.log.Debug("google: stream ended", "audio_samples", s.sentSamples(), "finals", len(s.finals), "err", s.lastErr)
+	}()
 	if s.ctx.Err() != nil {
 		s.lastErr = s.ctx.Err()
 		return

@@ -48,7 +48,7 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		Words:           s.Bool("words", true),
 		MaxAlternatives: s.Int("max-alternatives", 0, 0, 20),
 		Interim:         s.Bool("interim-results", true),
-		VoskEndpoint:    s.OneOf("endpointing", "host", "host", "vosk") == "vosk",
+		VoskEndpoint:    s.OneOf("endpointing", "vosk", "host", "vosk") == "vosk",
 		Strict:          s.OneOf("grammar-match", "interpret", "interpret", "strict") == "strict",
 		IdleTimeout:     s.Duration("idle-timeout", 0),
 		Backoff: vendorkit.Backoff{

@@ -130,11 +130,17 @@ func (c *Client) Originate(ctx context.Context, r OriginateRequest) (*Call, erro
 		return nil, err
 	}
 	call := c.Track(r.UUID)
+	call.originating.Store(true)
+	defer call.originating.Store(false)
 	body, err := c.bgapi(ctx, "originate "+args, r.UUID, r.Acked)
 	if err != nil && (errors.Is(err, ErrDisconnected) || errors.Is(err, ErrReconnected)) && ctx.Err() == nil {
 		// The connection died around the command: FreeSWITCH may have the
 		// call. Its channel exists from the first ring, so ask.
 		if alive, cerr := c.API(ctx, "uuid_exists "+r.UUID); cerr == nil && strings.TrimSpace(alive) == "true" {
+			// Its first events went with the old connection: say so, with
+			// the channel's current state.
+			dump, _ := c.API(ctx, "uuid_dump "+r.UUID+" json")
+			call.mb.push(resyncEvent(r.UUID, []byte(dump), "reconnect"))
 			return call, nil
 		}
 	}

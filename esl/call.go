@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Call is one channel the client tracks: its events, in Event-Sequence order, go
@@ -14,6 +15,9 @@ type Call struct {
 	UUID string
 	c    *Client
 	mb   *mailbox
+	// originating is set while Originate has not returned: the channel may
+	// not exist yet, and a resync must not call it gone.
+	originating atomic.Bool
 }
 
 // Track starts routing a channel's events to a Call. Originate does this before

@@ -388,6 +388,7 @@ func TestReconnectRestoresAndResyncs(t *testing.T) {
 	if _, err := esltestAPI(s, "uuid_kill "+dead.UUID); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "channel killed", func() bool { r, _ := s.Channel(dead.UUID); return r != nil && r.Cause != "" })
 	clk.Advance(100 * time.Millisecond)
 
 	ev := nextNamed(t, ctx, live, esl.EventResync)

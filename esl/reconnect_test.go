@@ -45,6 +45,7 @@ func TestEveryConnectionDeathReconnects(t *testing.T) {
 			eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 && counterValue(t, reg, "esl_connected") == 0 })
 			clk.Advance(100 * time.Millisecond)
 			eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
+			eventually(t, "the fake noticed the old connection closed", func() bool { return s.Connections() == 1 })
 			subs := s.Subscriptions()
 			if len(subs) != 1 || subs[0] != "plain filter=Unique-ID:keep-me log=2" {
 				t.Fatalf("restored subscriptions %q", subs)

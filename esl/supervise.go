@@ -113,7 +113,11 @@ func (c *Client) resyncAll(ctx context.Context, cn *conn, reason string) {
 		calls = append(calls, call)
 	}
 	jobs := make(map[string]*waiter, len(c.jobs))
+	originating := map[string]bool{} // calls whose originate has not returned yet
 	for id, w := range c.jobs {
+		if w.callUUID != "" {
+			originating[w.callUUID] = true
+		}
 		if w.cn != cn { // sent on a dead connection
 			jobs[id] = w
 		}
@@ -126,19 +130,35 @@ func (c *Client) resyncAll(ctx context.Context, cn *conn, reason string) {
 			return v
 		}
 		m, err := cn.send(ctx, "api uuid_exists "+uuid)
-		v := err == nil && strings.TrimSpace(string(m.Body)) == "true"
+		if err != nil {
+			// Unknown, not gone: this connection failed too, and the next
+			// reconnect's resync will ask again.
+			return true
+		}
+		v := strings.TrimSpace(string(m.Body)) == "true"
 		alive[uuid] = v
 		return v
 	}
 	for _, call := range calls {
-		if check(call.UUID) {
+		switch {
+		case originating[call.UUID] || call.originating.Load():
+			// Not known to exist yet (its originate may still be on its
+			// way): the job's outcome below decides, not its absence.
+		case check(call.UUID):
 			c.resyncCall(ctx, cn, call, reason)
-		} else {
+		default:
 			c.callGone(call, reason)
 		}
 	}
 	for id, w := range jobs {
 		if w.callUUID != "" && check(w.callUUID) {
+			// The call exists, but its events during the gap are lost.
+			c.mu.Lock()
+			call := c.calls[w.callUUID]
+			c.mu.Unlock()
+			if call != nil {
+				c.resyncCall(ctx, cn, call, reason)
+			}
 			w.deliver(result{ev: &Event{Name: EventBackgroundJob, Headers: map[string]string{"Job-UUID": id},
 				Body: "+OK " + w.callUUID + "\n"}})
 			continue
@@ -148,22 +168,29 @@ func (c *Client) resyncAll(ctx context.Context, cn *conn, reason string) {
 }
 
 func (c *Client) resyncCall(ctx context.Context, cn *conn, call *Call, reason string) {
-	hdr := map[string]string{}
+	var dump []byte
 	if m, err := cn.send(ctx, "api uuid_dump "+call.UUID+" json"); err == nil {
-		var dump map[string]any
-		if json.Unmarshal(m.Body, &dump) == nil {
-			for k, v := range dump {
-				if s, ok := v.(string); ok {
-					hdr[k] = s
-				}
+		dump = m.Body
+	}
+	for _, w := range c.takeApps(call.UUID, cn) {
+		w.deliver(result{err: fmt.Errorf("%w (%s)", ErrReconnected, w.what)})
+	}
+	call.mb.push(resyncEvent(call.UUID, dump, reason))
+}
+
+// resyncEvent carries a channel's state as uuid_dump reported it.
+func resyncEvent(uuid string, dump []byte, reason string) *Event {
+	hdr := map[string]string{}
+	var m map[string]any
+	if json.Unmarshal(dump, &m) == nil {
+		for k, v := range m {
+			if s, ok := v.(string); ok {
+				hdr[k] = s
 			}
 		}
 	}
 	hdr["Resync-Reason"] = reason
-	for _, w := range c.takeApps(call.UUID, cn) {
-		w.deliver(result{err: fmt.Errorf("%w (%s)", ErrReconnected, w.what)})
-	}
-	call.mb.push(&Event{Name: EventResync, UniqueID: call.UUID, Headers: hdr})
+	return &Event{Name: EventResync, UniqueID: uuid, Headers: hdr}
 }
 
 func (c *Client) callGone(call *Call, reason string) {

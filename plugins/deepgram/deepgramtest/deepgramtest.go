@@ -155,7 +155,7 @@ func (s *Server) listen(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 	sess := &session{srv: s, c: c, o: o, script: script, fail: fail, idle: idle,
-		l: vendorkit.Listener{Rate: o.rate, EndSilence: time.Duration(max(o.endpointing, 10)) * time.Millisecond}}
+		l: vendorkit.Listener{Rate: o.rate, EndSilence: o.endSilence()}}
 	sess.run(r.Context())
 }
 
@@ -163,6 +163,18 @@ type options struct {
 	rate, alternatives, endpointing, utteranceEnd int
 	interim, vad                                  bool
 	model                                         string
+}
+
+// endSilence is the pause that ends speech: endpointing's, else the UtteranceEnd gap, else (both
+// off) only Finalize or CloseStream end it.
+func (o options) endSilence() time.Duration {
+	switch {
+	case o.endpointing > 0:
+		return time.Duration(o.endpointing) * time.Millisecond
+	case o.utteranceEnd > 0:
+		return time.Duration(o.utteranceEnd) * time.Millisecond
+	}
+	return time.Hour
 }
 
 // parseOptions checks the query as Deepgram does for raw audio.

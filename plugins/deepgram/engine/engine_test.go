@@ -192,6 +192,23 @@ func TestFinalizeAndKeepAlive(t *testing.T) {
 	}
 }
 
+// Without endpointing, UtteranceEnd (after the words stop for utterance_end_ms) ends the utterance.
+func TestUtteranceEndEndsUtterance(t *testing.T) {
+	srv, settings := standIn(t)
+	e := newEngine(t, settings)
+	audio := append(asrtest.Speak(t, phrase, 8000), make([]int16, 8000)...)
+	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"endpointing": "false", "utterance-end-ms": "500"}}, frames(audio, 8000))
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("ended with %v", err)
+	}
+	if f := finalOf(evs); f == nil || len(f.Alternatives) == 0 || f.Alternatives[0].Text != phrase {
+		t.Fatalf("final %+v", f)
+	}
+	if q := srv.Queries()[0]; q.Get("endpointing") != "false" || q.Get("utterance_end_ms") != "500" {
+		t.Errorf("query %v", q)
+	}
+}
+
 func TestVendorFailures(t *testing.T) {
 	speech := func(t *testing.T) []asr.Input { return frames(asrtest.Speak(t, phrase, 8000), 8000) }
 	tests := []struct {

@@ -108,25 +108,37 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 	}
 	sc := streamingConfig(cfg, req, gs)
 	sctx, cancel := context.WithCancel(ctx)
-	cl, err := vendorkit.Dial(sctx, e.eps, func(ctx context.Context, ep string) (speechpb.Speech_StreamingRecognizeClient, error) {
-		// Our own failover replaces the client library's retry of UNAVAILABLE on one endpoint.
-		cl, err := e.clients[ep].StreamingRecognize(ctx, gax.WithRetry(func() gax.Retryer { return nil }))
-		if err != nil {
-			e.log.Warn("google: endpoint failed", "endpoint", ep, "err", err)
-			return nil, mapError(err)
-		}
-		if err := cl.Send(&speechpb.StreamingRecognizeRequest{
-			StreamingRequest: &speechpb.StreamingRecognizeRequest_StreamingConfig{StreamingConfig: sc}}); err != nil {
-			_, rerr := cl.Recv()
-			return nil, mapError(errors.Join(err, rerr))
-		}
-		return cl, nil
-	})
+	open := func() (call, error) { return e.open(sctx, sc) }
+	c, err := open()
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	return newStream(sctx, cancel, cl, cfg, req, gs, sc, e.log), nil
+	return newStream(sctx, cancel, c, open, e.eps, cfg, req, gs, sc, e.log), nil
+}
+
+// call is a StreamingRecognize call and the endpoint it went to.
+type call struct {
+	cl speechpb.Speech_StreamingRecognizeClient
+	ep string
+}
+
+// open starts a call with the streaming config, failing over between endpoints.
+func (e *Engine) open(ctx context.Context, sc *speechpb.StreamingRecognitionConfig) (call, error) {
+	return vendorkit.Dial(ctx, e.eps, func(ctx context.Context, ep string) (call, error) {
+		// Our own failover replaces the client library's retry of UNAVAILABLE on one endpoint.
+		cl, err := e.clients[ep].StreamingRecognize(ctx, gax.WithRetry(func() gax.Retryer { return nil }))
+		if err != nil {
+			e.log.Warn("google: endpoint failed", "endpoint", ep, "err", err)
+			return call{}, mapError(err)
+		}
+		if err := cl.Send(&speechpb.StreamingRecognizeRequest{
+			StreamingRequest: &speechpb.StreamingRecognizeRequest_StreamingConfig{StreamingConfig: sc}}); err != nil {
+			_, rerr := cl.Recv()
+			return call{}, mapError(errors.Join(err, rerr))
+		}
+		return call{cl: cl, ep: ep}, nil
+	})
 }
 
 // streamingConfig is the first message of the call: RecognitionConfig from settings, the

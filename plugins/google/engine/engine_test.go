@@ -195,12 +195,16 @@ func TestVendorFailures(t *testing.T) {
 		{"quota", func(s *googletest.Server) { s.Fail(googletest.FailQuota, googletest.FailQuota, googletest.FailQuota) }, speech, asr.ErrQuota, true},
 		{"stream limit", func(s *googletest.Server) { s.SetLimits(300*time.Millisecond, 10*time.Second) }, speech, asr.ErrStreamLimit, true},
 		{"idle timeout", func(s *googletest.Server) { s.SetLimits(305*time.Second, 100*time.Millisecond) }, func(*testing.T) []int16 { return nil }, asr.ErrIdleTimeout, true},
+		// With failover off: a drop before Google answered anything would otherwise be retried.
 		{"dropped connection", func(s *googletest.Server) { s.Fail(googletest.FailDrop) }, speech, asr.ErrUnavailable, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, settings := standIn(t)
 			tc.setup(srv)
+			if tc.kind == asr.ErrUnavailable {
+				settings["retries"] = "1"
+			}
 			e := newEngine(t, settings)
 			_, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, tc.audio(t), false)
 			var ae *asr.Error
@@ -250,6 +254,35 @@ func TestFailoverAcrossEndpoints(t *testing.T) {
 	if srv.Streams() != 2 {
 		t.Errorf("stand-in saw %d streams, want 2", srv.Streams())
 	}
+}
+
+// A quota error at the start of a call moves the call, with its audio, to the next endpoint.
+func TestFailoverInsideCall(t *testing.T) {
+	a, settings := standIn(t)
+	b, _ := standIn(t)
+	a.Fail(googletest.FailQuota)
+	settings["endpoints"] = a.Addr() + "," + b.Addr()
+	e := newEngine(t, settings)
+	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, asrtest.Speak(t, phrase, 8000), true)
+	if !errors.Is(err, io.EOF) || finalOf(evs) == nil || len(finalOf(evs).Alternatives) == 0 || finalOf(evs).Alternatives[0].Text != phrase {
+		t.Fatalf("%v %v", err, evs)
+	}
+	if a.Streams() != 1 || b.Streams() != 1 {
+		t.Errorf("streams a=%d b=%d, want 1 and 1", a.Streams(), b.Streams())
+	}
+	if n := countReady(evs); n != 1 {
+		t.Errorf("%d Ready events: the failover must be invisible", n)
+	}
+}
+
+func countReady(evs []asr.Event) int {
+	n := 0
+	for _, ev := range evs {
+		if _, ok := ev.(*asr.Ready); ok {
+			n++
+		}
+	}
+	return n
 }
 
 func TestConfigValidation(t *testing.T) {

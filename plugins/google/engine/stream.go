@@ -15,20 +15,34 @@ import (
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
 )
 
+// maxReplay bounds the audio kept for a retry on another endpoint until Google first answers.
+const maxReplay = 30 * time.Second
+
 // stream is one StreamingRecognize call. Send and Recv run on different goroutines, as gRPC
-// allows; sendMu also covers the CloseSend that Recv issues after END_OF_SINGLE_UTTERANCE.
+// allows; sendMu also covers the CloseSend that Recv issues after END_OF_SINGLE_UTTERANCE and the
+// switch to another endpoint.
+//
+// A call that fails with a retryable error before Google answered anything (quota or an endpoint
+// going away at the start) is reopened on the next endpoint and the audio sent so far replayed:
+// nothing has reached the caller yet, so the failover is invisible.
 type stream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	cl     speechpb.Speech_StreamingRecognizeClient
+	open   func() (call, error)
+	eps    *vendorkit.Endpoints
 	cfg    Config
 	rate   int
 	gs     *vendorkit.Grammars
 	log    *slog.Logger
 
 	sendMu     sync.Mutex
+	cl         speechpb.Speech_StreamingRecognizeClient // replaced only by Recv, under sendMu
+	ep         string
 	halfClosed bool
 	samples    int
+	answered   bool      // Google sent something: no more transparent failover
+	replay     [][]int16 // audio sent before the first answer
+	retries    int
 
 	// Recv side only.
 	queue   []asr.Event
@@ -40,13 +54,13 @@ type stream struct {
 	lastErr error
 }
 
-func newStream(ctx context.Context, cancel context.CancelFunc, cl speechpb.Speech_StreamingRecognizeClient, cfg Config,
-	req asr.RecognizeRequest, gs *vendorkit.Grammars, sc *speechpb.StreamingRecognitionConfig, log *slog.Logger) *stream {
+func newStream(ctx context.Context, cancel context.CancelFunc, c call, open func() (call, error), eps *vendorkit.Endpoints,
+	cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars, sc *speechpb.StreamingRecognitionConfig, log *slog.Logger) *stream {
 	rc := sc.GetConfig()
 	params := map[string]string{"language": rc.GetLanguageCode(), "model": rc.GetModel(),
 		"single-utterance": boolStr(sc.GetSingleUtterance()), "interim-results": boolStr(sc.GetInterimResults())}
-	s := &stream{ctx: ctx, cancel: cancel, cl: cl, cfg: cfg, rate: req.SampleRate, gs: gs,
-		log: log.With("channel", req.ChannelID)}
+	s := &stream{ctx: ctx, cancel: cancel, open: open, eps: eps, cl: c.cl, ep: c.ep, cfg: cfg, rate: req.SampleRate, gs: gs,
+		log: log.With("channel", req.ChannelID), retries: cfg.Backoff.Attempts - 1}
 	s.queue = append(s.queue, &asr.Ready{Params: params})
 	return s
 }
@@ -85,12 +99,53 @@ func (s *stream) Send(in asr.Input) error {
 	}
 	for _, c := range vendorkit.Chunks(pcm, s.rate/10) {
 		s.samples += len(c)
-		if err := s.sendErr(s.cl.Send(&speechpb.StreamingRecognizeRequest{
-			StreamingRequest: &speechpb.StreamingRecognizeRequest_AudioContent{AudioContent: vendorkit.AppendPCM(nil, c)}})); err != nil {
+		if !s.answered && time.Duration(s.samples)*time.Second/time.Duration(max(s.rate, 1)) <= maxReplay {
+			s.replay = append(s.replay, append([]int16(nil), c...))
+		}
+		if err := s.sendErr(s.sendAudio(s.cl, c)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (s *stream) sendAudio(cl speechpb.Speech_StreamingRecognizeClient, pcm []int16) error {
+	return cl.Send(&speechpb.StreamingRecognizeRequest{
+		StreamingRequest: &speechpb.StreamingRecognizeRequest_AudioContent{AudioContent: vendorkit.AppendPCM(nil, pcm)}})
+}
+
+// failover reopens the call on the next endpoint and replays the audio, if err allows it: nothing
+// was answered yet, the error is retryable, the replay buffer is complete and attempts remain.
+func (s *stream) failover(err error) bool {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	replayed := 0
+	for _, c := range s.replay {
+		replayed += len(c)
+	}
+	// Stream limits and idle timeouts are the host's to heal; only another endpoint helps here.
+	kind := asr.KindOf(err)
+	if s.answered || s.retries <= 0 || replayed != s.samples || s.ctx.Err() != nil || !vendorkit.Retryable(err) ||
+		(kind != asr.ErrQuota && kind != asr.ErrUnavailable) {
+		return false
+	}
+	s.retries--
+	s.eps.Failed(s.ep)
+	s.log.Warn("google: call failed before any answer; failing over", "endpoint", s.ep, "err", err)
+	c, oerr := s.open()
+	if oerr != nil {
+		return false
+	}
+	for _, pcm := range s.replay {
+		if s.sendAudio(c.cl, pcm) != nil {
+			break // the new call's Recv reports it
+		}
+	}
+	if s.halfClosed {
+		c.cl.CloseSend()
+	}
+	s.cl, s.ep = c.cl, c.ep
+	return true
 }
 
 // sendErr: gRPC reports a broken call to Send as io.EOF and gives the status to Recv, which
@@ -112,9 +167,15 @@ func (s *stream) Recv() (asr.Event, error) {
 		}
 		resp, err := s.cl.Recv()
 		if err != nil {
+			if s.failover(mapError(err)) {
+				continue
+			}
 			s.finish(err)
 			continue
 		}
+		s.sendMu.Lock()
+		s.answered, s.replay = true, nil
+		s.sendMu.Unlock()
 		if resp.GetError() != nil && resp.GetError().GetCode() != 0 {
 			s.done, s.lastErr = true, mapStatusProto(resp.GetError().GetCode(), resp.GetError().GetMessage())
 			continue

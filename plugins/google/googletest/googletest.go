@@ -130,8 +130,6 @@ func (s *Server) StreamingRecognize(call speechpb.Speech_StreamingRecognizeServe
 	switch fail {
 	case FailAuth:
 		return status.Error(codes.Unauthenticated, "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
-	case FailQuota:
-		return status.Error(codes.ResourceExhausted, "Quota exceeded for quota metric 'Streaming requests' and limit 'Streaming requests per minute'.")
 	}
 	if fail == FailStreamLimit {
 		limit = time.Second
@@ -139,6 +137,10 @@ func (s *Server) StreamingRecognize(call speechpb.Speech_StreamingRecognizeServe
 	first, err := call.Recv()
 	if err != nil {
 		return err
+	}
+	if fail == FailQuota {
+		// Checked once the call has started, so the client has already sent its config.
+		return status.Error(codes.ResourceExhausted, "Quota exceeded for quota metric 'Streaming requests' and limit 'Streaming requests per minute'.")
 	}
 	sc := first.GetStreamingConfig()
 	if err := validate(sc); err != nil {

@@ -95,3 +95,15 @@ func Retryable(err error) bool {
 	}
 	return false
 }
+
+// Failed records that endpoint failed after it was dialled (inside a stream), so that the next
+// Dial starts with the endpoint after it.
+func (e *Endpoints) Failed(endpoint string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, ep := range e.list {
+		if ep == endpoint && e.good == i {
+			e.good = (i + 1) % len(e.list)
+		}
+	}
+}

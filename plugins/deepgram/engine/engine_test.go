@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -338,5 +339,36 @@ func BenchmarkRecognize(b *testing.B) {
 			}
 		}
 		s.Close()
+	}
+}
+
+// Close frames and handshake statuses map to kinds as documented in the README.
+func TestCloseAndStatusMapping(t *testing.T) {
+	tests := []struct {
+		err       error
+		kind      asr.ErrorKind
+		retryable bool
+	}{
+		{websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "DATA-0000"}, asr.ErrBadParameter, false},
+		{websocket.CloseError{Code: websocket.StatusInternalError, Reason: "NET-0001: no audio"}, asr.ErrIdleTimeout, true},
+		{websocket.CloseError{Code: websocket.StatusInternalError, Reason: "NET-0000: internal"}, asr.ErrUnavailable, true},
+		{websocket.CloseError{Code: 4401, Reason: "unauthorized"}, asr.ErrAuth, false},
+		{websocket.CloseError{Code: 4402, Reason: "credits"}, asr.ErrQuota, false},
+		{websocket.CloseError{Code: 4429, Reason: "rate"}, asr.ErrQuota, true},
+		{io.ErrUnexpectedEOF, asr.ErrUnavailable, true},
+	}
+	for _, tc := range tests {
+		gs, _ := vendorkit.CompileGrammars(nil)
+		s := &stream{ctx: context.Background(), cancel: func() {}, gs: gs, log: slog.New(slog.DiscardHandler)}
+		s.closed(tc.err)
+		var ae *asr.Error
+		if !errors.As(s.err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
+			t.Errorf("%v: %v, want %s retryable %v", tc.err, s.err, tc.kind, tc.retryable)
+		}
+	}
+	for code, kind := range map[int]asr.ErrorKind{401: asr.ErrAuth, 403: asr.ErrAuth, 402: asr.ErrQuota, 429: asr.ErrQuota, 400: asr.ErrBadParameter, 503: asr.ErrUnavailable} {
+		if got := statusError(code, "x").Kind; got != kind {
+			t.Errorf("HTTP %d: %s, want %s", code, got, kind)
+		}
 	}
 }

@@ -19,7 +19,7 @@ func TestPluginConformance(t *testing.T) {
 	const phrase = "what is my balance"
 	_, ep := deepgramtest.Start(t, deepgramtest.Script{Transcript: phrase})
 	h, err := plugin.Start(context.Background(), plugin.HostConfig{Name: "deepgram", Path: mrcptest.Binary(t, "plugins/deepgram"),
-		Settings: map[string]string{"endpoint": ep, "api-key": deepgramtest.APIKey}, MinBackoff: 20 * time.Millisecond})
+		Settings: deepgramtest.PluginSettings(ep), MinBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

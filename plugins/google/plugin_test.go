@@ -19,7 +19,7 @@ func TestPluginConformance(t *testing.T) {
 	const phrase = "what is my balance"
 	_, ep := googletest.Start(t, googletest.Script{Transcript: phrase})
 	h, err := plugin.Start(context.Background(), plugin.HostConfig{Name: "google", Path: mrcptest.Binary(t, "plugins/google"),
-		Settings: map[string]string{"endpoint": ep, "insecure": "true"}, MinBackoff: 20 * time.Millisecond})
+		Settings: googletest.PluginSettings(ep), MinBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func TestPluginConformance(t *testing.T) {
 	const phrase = "what is my balance"
 	_, ep := vosktest.Start(t, vosktest.Script{Transcript: phrase})
 	h, err := plugin.Start(context.Background(), plugin.HostConfig{Name: "vosk", Path: mrcptest.Binary(t, "plugins/vosk"),
-		Settings: map[string]string{"endpoint": ep}, MinBackoff: 20 * time.Millisecond})
+		Settings: vosktest.PluginSettings(ep), MinBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

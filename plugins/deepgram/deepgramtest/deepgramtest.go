@@ -225,3 +225,9 @@ func parseOptions(r *http.Request) (options, error) {
 	}
 	return o, nil
 }
+
+// PluginSettings are the deepgram plugin's settings (engines.plugins[].settings) that point it at
+// a stand-in's URL with the key it accepts.
+func PluginSettings(url string) map[string]string {
+	return map[string]string{"endpoint": url, "api-key": APIKey}
+}

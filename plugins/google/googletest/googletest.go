@@ -354,3 +354,9 @@ func (l *trackingListener) cutAll() {
 		delete(l.conns, c)
 	}
 }
+
+// PluginSettings are the google plugin's settings (engines.plugins[].settings) that point it at a
+// stand-in's endpoint.
+func PluginSettings(endpoint string) map[string]string {
+	return map[string]string{"endpoint": endpoint, "insecure": "true"}
+}

@@ -347,3 +347,9 @@ func (r *recognizer) result(final bool) any {
 	}
 	return out
 }
+
+// PluginSettings are the vosk plugin's settings (engines.plugins[].settings) that point it at a
+// stand-in's URL.
+func PluginSettings(url string) map[string]string {
+	return map[string]string{"endpoint": url}
+}

@@ -184,6 +184,21 @@ func TestAlternativesAndVoskEndpoint(t *testing.T) {
 	}
 }
 
+// With endpointing=host, Vosk's results for each stretch of speech accumulate until Finalize.
+func TestHostEndpointingAccumulates(t *testing.T) {
+	_, settings := standIn(t, vosktest.Script{Transcript: "transfer to"})
+	e := newEngine(t, settings)
+	in := speech(t, "transfer to", 8000, &asr.Audio{PCM: make([]int16, 8000)})
+	in = append(in, speech(t, "transfer to", 8000, &asr.FinalizeInput{})...)
+	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"endpointing": "host"}}, in)
+	if !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	if f := finalOf(evs); f == nil || len(f.Alternatives) != 1 || f.Alternatives[0].Text != "transfer to transfer to" || len(f.Alternatives[0].Words) != 4 {
+		t.Fatalf("final %+v", f)
+	}
+}
+
 func TestFailures(t *testing.T) {
 	tests := []struct {
 		name      string

@@ -146,7 +146,7 @@ type recognizer struct {
 	started bool // the Kaldi recognizer exists: config is no longer read
 	l       vendorkit.Listener
 	samples int
-	done    bool // the endpoint result was given
+	done    bool // the final result was given
 }
 
 type frame struct {
@@ -259,7 +259,8 @@ func (r *recognizer) audio(ctx context.Context, b []byte) bool {
 	}
 	if endpoint && !r.done {
 		r.send(ctx, r.result(false))
-		r.done = true
+		// Kaldi starts a new utterance after an endpoint: speech after it is heard afresh.
+		r.l = vendorkit.Listener{Rate: r.l.Rate}
 		return true
 	}
 	p := ""
@@ -293,7 +294,7 @@ func (r *recognizer) restrict(words []string) []string {
 	return out
 }
 
-// result is Result() or FinalResult(): the transcript once per utterance, empty otherwise.
+// result is Result() or FinalResult(): the transcript for each utterance heard, empty otherwise.
 func (r *recognizer) result(final bool) any {
 	text := ""
 	if r.l.Heard() && !r.done {

@@ -15,7 +15,6 @@ const (
 	DefaultAcousticModel = "/usr/share/pocketsphinx/model/en-us/en-us"
 	DefaultDictionary    = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict"
 	DefaultLanguageModel = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"
-	DefaultPhoneModel    = "/usr/share/pocketsphinx/model/en-us/en-us-phone.lm.bin"
 )
 
 // DefaultCMNInit is the initial cepstral mean for telephone speech upsampled from 8 kHz: the
@@ -30,7 +29,7 @@ type Config struct {
 	AcousticModel string // -hmm directory (16 kHz model)
 	Dictionary    string // pronunciation dictionary (cmudict format)
 	LanguageModel string // dictation language model
-	PhoneModel    string // phone language model for the confidence phone loop; "none" disables it
+	PhoneLoop     bool   // confidence from a phone loop (off: every result has confidence 1)
 	PoolSize      int    // decoders in use at once; further streams wait for one
 	IdleDecoders  int    // decoders kept loaded while idle
 	CMNInit       string // -cmninit for every utterance
@@ -59,7 +58,7 @@ func DefaultConfig() Config {
 		AcousticModel:    DefaultAcousticModel,
 		Dictionary:       DefaultDictionary,
 		LanguageModel:    DefaultLanguageModel,
-		PhoneModel:       DefaultPhoneModel,
+		PhoneLoop:        true,
 		PoolSize:         max(4, 4*runtime.NumCPU()),
 		IdleDecoders:     max(2, runtime.NumCPU()),
 		CMNInit:          DefaultCMNInit,
@@ -70,8 +69,8 @@ func DefaultConfig() Config {
 		GrammarBeams:     []string{"-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"},
 		DigitWIP:         1e-3,
 		WIP:              0.65,
-		ConfidenceScale:  0.05,
-		ConfidenceOffset: 4,
+		ConfidenceScale:  0.2,
+		ConfidenceOffset: 1.5,
 	}
 }
 
@@ -87,8 +86,8 @@ func FromSettings(s map[string]string) (Config, error) {
 			c.Dictionary = v
 		case "language_model":
 			c.LanguageModel = v
-		case "phone_model":
-			c.PhoneModel = v
+		case "phone_loop":
+			c.PhoneLoop, err = strconv.ParseBool(v)
 		case "pool_size":
 			c.PoolSize, err = strconv.Atoi(v)
 		case "idle_decoders":
@@ -136,9 +135,6 @@ func (c *Config) fill() {
 	if c.LanguageModel == "" {
 		c.LanguageModel = d.LanguageModel
 	}
-	if c.PhoneModel == "" {
-		c.PhoneModel = d.PhoneModel
-	}
 	if c.PoolSize <= 0 {
 		c.PoolSize = d.PoolSize
 	}
@@ -178,8 +174,6 @@ func (c *Config) args(full bool, featParams string) []string {
 	}
 	if full {
 		a = append(a, "-dict", c.Dictionary, "-lm", c.LanguageModel)
-	} else {
-		a = append(a, c.GrammarBeams...)
 	}
 	return append(a, c.Args...)
 }
@@ -206,6 +200,22 @@ func (c *Config) featParams() ([]byte, error) {
 		out = append(out, k+" "+ours[k])
 	}
 	return []byte(strings.Join(out, "\n") + "\n"), nil
+}
+
+// beams parses GrammarBeams ("-beam 1e-80 ...") into search parameters.
+func (c *Config) beams() (map[string]float64, error) {
+	if len(c.GrammarBeams)%2 != 0 {
+		return nil, fmt.Errorf("pocketsphinx: grammar_beams %q: want -name value pairs", c.GrammarBeams)
+	}
+	m := map[string]float64{}
+	for i := 0; i < len(c.GrammarBeams); i += 2 {
+		v, err := strconv.ParseFloat(c.GrammarBeams[i+1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("pocketsphinx: grammar_beams %s: %w", c.GrammarBeams[i], err)
+		}
+		m[c.GrammarBeams[i]] = v
+	}
+	return m, nil
 }
 
 func (c *Config) cmnVector() ([]float32, error) {

@@ -46,8 +46,8 @@ static int mrcpd_ps_get_cmn(ps_decoder_t *ps, float *vec, int n) {
 	return i;
 }
 
-static void mrcpd_ps_set_wip(ps_decoder_t *ps, double wip) {
-	cmd_ln_set_float_r(ps_get_config(ps), "-wip", wip);
+static void mrcpd_ps_set_float(ps_decoder_t *ps, char *name, double v) {
+	cmd_ln_set_float_r(ps_get_config(ps), name, v);
 }
 */
 import "C"
@@ -132,11 +132,16 @@ func (d *decoder) addWords(prons map[string][]string) error {
 	return nil
 }
 
-// setJSGF compiles a JSGF grammar as search name (once per decoder) and activates it. The word
-// insertion penalty is read when a search is built, so it is part of the search.
-func (d *decoder) setJSGF(name, jsgf string, wip float64) error {
+// setJSGF compiles a JSGF grammar as search name (once per decoder) and activates it. Word
+// insertion penalty and beams are read when a search is built, so they are part of the search:
+// params ("-wip", "-beam", ...) are set in the decoder's configuration first.
+func (d *decoder) setJSGF(name, jsgf string, params map[string]float64) error {
 	if !d.searches[name] {
-		C.mrcpd_ps_set_wip(d.ps, C.double(wip))
+		for k, v := range params {
+			ck := C.CString(k)
+			C.mrcpd_ps_set_float(d.ps, ck, C.double(v))
+			C.free(unsafe.Pointer(ck))
+		}
 		cn, cj := C.CString(name), C.CString(jsgf)
 		rc := C.ps_set_jsgf_string(d.ps, cn, cj)
 		C.free(unsafe.Pointer(cn))
@@ -158,21 +163,6 @@ func (d *decoder) setLM(name, path string) error {
 		C.free(unsafe.Pointer(cp))
 		if rc < 0 {
 			return fmt.Errorf("pocketsphinx: cannot load language model %s", path)
-		}
-		d.searches[name] = true
-	}
-	return d.use(name)
-}
-
-// setAllphone loads a phone language model as an allphone search (the phone loop).
-func (d *decoder) setAllphone(name, path string) error {
-	if !d.searches[name] {
-		cn, cp := C.CString(name), C.CString(path)
-		rc := C.ps_set_allphone_file(d.ps, cn, cp)
-		C.free(unsafe.Pointer(cn))
-		C.free(unsafe.Pointer(cp))
-		if rc < 0 {
-			return fmt.Errorf("pocketsphinx: cannot load phone model %s", path)
 		}
 		d.searches[name] = true
 	}

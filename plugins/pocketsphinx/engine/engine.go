@@ -36,6 +36,7 @@ type Engine struct {
 	pool    *pool
 	compile func(asr.Grammar) (*compiled, error)
 	tmpDir  string // holds our feat.params
+	beams   map[string]float64
 }
 
 // compiled is a grammar ready for a decoder.
@@ -56,6 +57,10 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	beams, err := cfg.beams()
+	if err != nil {
+		return nil, err
+	}
 	lex, err := loadLexicon(cfg.Dictionary)
 	if err != nil {
 		return nil, err
@@ -73,7 +78,7 @@ func New(cfg Config) (*Engine, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pocketsphinx: %w", err)
 	}
-	e := &Engine{cfg: cfg, cmn: cmn, lex: lex, tmpDir: dir}
+	e := &Engine{cfg: cfg, cmn: cmn, lex: lex, tmpDir: dir, beams: beams}
 	e.compile = e.compileGrammar
 	e.pool = newPool(cfg.PoolSize, cfg.IdleDecoders, func(full bool) (*decoder, error) {
 		return newDecoder(cfg.args(full, fpPath), cmn, full)

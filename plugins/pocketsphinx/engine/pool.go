@@ -17,11 +17,10 @@ const (
 type pool struct {
 	create func(full bool) (*decoder, error)
 	slots  chan struct{} // one token per decoder in use
-	// maxIdle never changes.
-	maxIdle int
 
-	mu   sync.Mutex
-	idle []*decoder // most recently used last
+	mu      sync.Mutex
+	idle    []*decoder // most recently used last
+	maxIdle int        // 0 once closed
 }
 
 func newPool(size, maxIdle int, create func(full bool) (*decoder, error)) *pool {

@@ -106,13 +106,19 @@ func (w *worker) decodeBuffered(g *compiled) error {
 	return nil
 }
 
-// phoneLoop decodes the utterance with the allphone search and returns its segmentation: the
-// best any phone sequence can score on this audio, the yardstick for the grammar's score.
+// phoneLoop decodes the utterance with a loop of single-phone words and returns its
+// segmentation: about the best any phone sequence scores on this audio, the yardstick for the
+// grammar's score. It is a grammar search like the others (pocketsphinx 0.8's allphone search with
+// the phone language model costs several times real time).
 func (w *worker) phoneLoop() ([]segment, error) {
-	if w.e.cfg.PhoneModel == "none" {
+	if !w.e.cfg.PhoneLoop {
 		return nil, nil
 	}
-	if err := w.d.setAllphone(searchPhones, w.e.cfg.PhoneModel); err != nil {
+	if err := w.d.addWords(phoneWords); err != nil {
+		return nil, asr.Errorf(asr.ErrInternal, false, "%v", err)
+	}
+	params := map[string]float64{"-wip": w.e.cfg.WIP, "-beam": 1e-48, "-pbeam": 1e-48, "-wbeam": 7e-29}
+	if err := w.d.setJSGF(searchPhones, phoneLoopJSGF, params); err != nil {
 		return nil, asr.Errorf(asr.ErrInternal, false, "%v", err)
 	}
 	if err := w.d.start(); err != nil {
@@ -126,6 +132,30 @@ func (w *worker) phoneLoop() ([]segment, error) {
 		return nil, asr.Errorf(asr.ErrInternal, true, "%v", err)
 	}
 	return w.d.segments(), nil
+}
+
+// The en-us model's phones, each as a one-phone word, and the loop over them.
+var (
+	phoneWords    = makePhoneWords()
+	phoneLoopJSGF = makePhoneLoop()
+)
+
+const phoneSet = "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z ZH"
+
+func makePhoneWords() map[string][]string {
+	m := map[string][]string{}
+	for _, p := range strings.Fields(phoneSet) {
+		m["ph_"+strings.ToLower(p)] = []string{p}
+	}
+	return m
+}
+
+func makePhoneLoop() string {
+	var alts []string
+	for _, p := range strings.Fields(phoneSet) {
+		alts = append(alts, "ph_"+strings.ToLower(p))
+	}
+	return "#JSGF V1.0;\ngrammar phones;\npublic <loop> = (" + strings.Join(alts, " | ") + ")+;\n"
 }
 
 // gap is the per-frame acoustic score of a hypothesis minus that of the phone loop (<= 0 in
@@ -161,17 +191,21 @@ func (w *worker) confidence(hyp, phones []segment) float64 {
 }
 
 // words lists the spoken words (fillers and silences dropped). Frame times count speech frames
-// only (the engine drops silence), so they are offset by where speech started.
+// only (the engine drops silence), so they are offset by where the detector heard speech start.
 func (w *worker) words(segs []segment, conf float64) []asr.Word {
 	var out []asr.Word
+	base := 0
+	if len(segs) > 0 {
+		base = segs[0].sf // frame numbers can run on from earlier utterances of this decoder
+	}
 	for _, s := range segs {
 		if isFiller(s.word) {
 			continue
 		}
 		out = append(out, asr.Word{
 			Text:       baseWord(s.word),
-			Start:      time.Duration(s.sf) * frameDur,
-			End:        time.Duration(s.ef+1) * frameDur,
+			Start:      w.speechAt + time.Duration(s.sf-base)*frameDur,
+			End:        w.speechAt + time.Duration(s.ef+1-base)*frameDur,
 			Confidence: conf,
 		})
 	}

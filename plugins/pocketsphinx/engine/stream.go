@@ -90,6 +90,7 @@ type worker struct {
 	bwe      *bandExtender
 	audio    []int16 // the utterance so far, for the phone loop and further grammars
 	inSpeech bool
+	speechAt time.Duration // first SpeechStarted
 	lastPart string
 	partAt   int // len(audio) at the last partial
 }
@@ -186,7 +187,11 @@ func (w *worker) load(c *compiled) error {
 	if err := w.d.addWords(w.plan.prons); err != nil {
 		return asr.Errorf(asr.ErrBadGrammar, false, "grammar %s: %v", c.id, err)
 	}
-	if err := w.d.setJSGF(c.search, c.jsgf, c.wip); err != nil {
+	params := map[string]float64{"-wip": c.wip}
+	for k, v := range w.e.beams {
+		params[k] = v
+	}
+	if err := w.d.setJSGF(c.search, c.jsgf, params); err != nil {
 		return asr.Errorf(asr.ErrBadGrammar, false, "grammar %s: %v", c.id, err)
 	}
 	return nil
@@ -216,6 +221,9 @@ func (w *worker) audioIn(ctx context.Context, pcm []int16) error {
 		at := samplesDur(len(w.audio))
 		var ev asr.Event
 		if sp {
+			if w.speechAt == 0 {
+				w.speechAt = max(0, at-speechStartLag-vadPrespeech)
+			}
 			ev = &asr.SpeechStarted{At: at - speechStartLag}
 		} else {
 			ev = &asr.SpeechEnded{At: at - speechEndLag}
@@ -239,6 +247,7 @@ func (w *worker) audioIn(ctx context.Context, pcm []int16) error {
 const (
 	speechStartLag = 10 * frameDur
 	speechEndLag   = 50 * frameDur
+	vadPrespeech   = 20 * frameDur // frames kept before speech (-vad_prespeech)
 )
 
 func samplesDur(n int) time.Duration { return time.Duration(n) * time.Second / 16000 }

@@ -1,17 +1,15 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/media"
 )
 
 // phraseGrammar is a hand-written JSGF grammar with an interpretation table, standing in for
@@ -88,24 +86,9 @@ func withTestGrammars(e *Engine) {
 	}
 }
 
-// upsample converts 8 kHz telephone audio the way the host does.
+// upsample converts 8 kHz telephone audio the way the host does (media's band-limited resampler).
 func upsample(pcm []int16) []int16 {
-	in := make([]byte, 2*len(pcm))
-	for i, s := range pcm {
-		binary.LittleEndian.PutUint16(in[2*i:], uint16(s))
-	}
-	cmd := exec.Command("sox", "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-r", "8000", "-",
-		"-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-", "rate", "-v", "16000")
-	cmd.Stdin = bytes.NewReader(in)
-	out, err := cmd.Output()
-	if err != nil {
-		panic(err)
-	}
-	res := make([]int16, len(out)/2)
-	for i := range res {
-		res[i] = int16(binary.LittleEndian.Uint16(out[2*i:]))
-	}
-	return res
+	return media.NewResampler(8000, 16000).Process(nil, pcm)
 }
 
 // result is what one recognition produced.

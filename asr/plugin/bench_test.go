@@ -68,9 +68,9 @@ func benchPlugin(b *testing.B, media bool) {
 
 func runStreams(b *testing.B, rec asr.Recognizer, pids []int, media bool) {
 	frame := make([]int16, 160)
-	var cpu time.Duration
+	var cpu, child time.Duration
 	for b.Loop() {
-		before := cpuTime(b, pids)
+		before, childBefore := cpuTime(b, pids), cpuTime(b, pids)-cpuTime(b, nil)
 		var wg sync.WaitGroup
 		errs := make(chan error, benchStreams)
 		for i := 0; i < benchStreams; i++ {
@@ -87,9 +87,14 @@ func runStreams(b *testing.B, rec asr.Recognizer, pids []int, media bool) {
 				b.Fatal(err)
 			}
 		}
-		cpu += cpuTime(b, pids) - before
+		after := cpuTime(b, pids)
+		cpu += after - before
+		child += after - cpuTime(b, nil) - childBefore
 	}
 	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+	if len(pids) > 0 {
+		b.ReportMetric(float64(child.Milliseconds())/float64(b.N), "plugin-cpu-ms/op")
+	}
 }
 
 func oneStream(rec asr.Recognizer, frame []int16, withMedia bool) error {

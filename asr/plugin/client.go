@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -25,13 +26,13 @@ type recStream struct {
 	id     uint64
 	sess   *session
 
-	mu      sync.Mutex      // guards the fields below
-	last    *pb.StreamInput // this stream's audio entry in the mux's open batch
-	lastSeq uint64
-	closed  bool
-	events  []*pb.StreamEvent // received, not yet returned by Recv
-	ended   bool              // the plugin ended the stream: no Cancel needed
+	mu     sync.Mutex // guards the fields below
+	mux    muxState
+	closed bool
+	events []*pb.StreamEvent // received, not yet returned by Recv
+	ended  bool              // the plugin ended the stream: no Cancel needed
 
+	over       atomic.Bool   // ctx is done: cheaper to ask per frame than ctx.Err
 	signal     chan struct{} // an event arrived
 	readyTimer *time.Timer
 	gotFirst   bool // Recv side only
@@ -43,10 +44,10 @@ func (s *recStream) Send(in asr.Input) error {
 	if a, ok := in.(*asr.Audio); ok {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if err := s.usable(); err != nil || s.ctx.Err() != nil {
+		if err := s.usable(); err != nil || s.over.Load() {
 			return err
 		}
-		s.sess.mux.addAudio(s.id, a.PCM, &s.last, &s.lastSeq)
+		s.sess.mux.addAudio(&s.mux, s.id, a.PCM)
 		return nil
 	}
 	e := &pb.StreamInput{StreamId: s.id}
@@ -69,11 +70,11 @@ func (s *recStream) Send(in asr.Input) error {
 	switch err := s.usable(); {
 	case err != nil:
 		return err
-	case s.ctx.Err() != nil:
+	case s.over.Load():
 		// The stream failed or was cancelled; Recv reports why.
 		return nil
 	default:
-		s.sess.mux.add(e, true)
+		s.sess.mux.add(&s.mux, e, true)
 	}
 	return nil
 }
@@ -162,12 +163,12 @@ func (s *recStream) Close() error {
 // stopped runs once the stream's context ends: the session forgets the stream, and the plugin
 // cancels its engine stream unless it already ended it.
 func (s *recStream) stopped() {
+	s.over.Store(true)
 	s.sess.remove(s.id)
 	s.mu.Lock()
-	ended := s.ended
-	s.mu.Unlock()
-	if !ended {
-		s.sess.mux.add(&pb.StreamInput{StreamId: s.id, Input: &pb.RecognizeInput{
+	defer s.mu.Unlock()
+	if !s.ended {
+		s.sess.mux.add(&s.mux, &pb.StreamInput{StreamId: s.id, Input: &pb.RecognizeInput{
 			Input: &pb.RecognizeInput_Cancel{Cancel: &pb.Cancel{}}}}, true)
 	}
 }

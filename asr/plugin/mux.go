@@ -11,7 +11,8 @@ import (
 // mux sends the inputs of a process's Streams RPC. Streams append their inputs; one goroutine
 // sends everything pending every interval (at once for non-audio inputs, which are rare and may
 // end an utterance). A gRPC message per 20 ms frame per stream costs far more CPU than the engine
-// of a no-op plugin; one message per interval for all streams costs about as much as the copies.
+// of a no-op plugin; one message per interval for all streams, whose audio is one bytes field
+// rather than an entry per stream, costs about as much as copying the audio.
 type mux struct {
 	send     func(*pb.InputBatch) error
 	interval time.Duration
@@ -19,61 +20,69 @@ type mux struct {
 	fail     func(error)
 	waitHook func(time.Duration)
 
-	mu      sync.Mutex
-	seq     uint64 // batch number, so a stream can extend its own audio entry in the open batch
-	pending []*pb.StreamInput
-	spare   []*pb.StreamInput
-	bytes   int
-	oldest  time.Time
-	kick    chan struct{}
+	mu     sync.Mutex
+	batch  uint64 // number of the open batch
+	open   pb.InputBatch
+	spare  pb.InputBatch // the buffers of the batch last sent, reused
+	bytes  int
+	oldest time.Time
+	kick   chan struct{}
+}
+
+// muxState is a stream's place in the open batch, guarded by the stream.
+type muxState struct {
+	inputsIn uint64 // 1 + the number of the batch in which the stream has an entry in inputs
 }
 
 func newMux(send func(*pb.InputBatch) error, interval time.Duration, fail func(error), hook func(time.Duration)) *mux {
 	return &mux{send: send, interval: interval, maxBytes: 1 << 20, fail: fail, waitHook: hook, kick: make(chan struct{}, 1)}
 }
 
-func (m *mux) add(e *pb.StreamInput, urgent bool) {
+// add queues a non-audio input (or, for the start, the first input) of a stream.
+func (m *mux) add(st *muxState, e *pb.StreamInput, urgent bool) {
 	m.mu.Lock()
-	if len(m.pending) == 0 {
-		m.oldest = time.Now()
-	}
-	if e.Input != nil {
-		m.seq++ // later audio must not be merged into an entry before this input
-	}
-	m.pending = append(m.pending, e)
+	m.pending()
+	m.open.Inputs = append(m.open.Inputs, e)
+	st.inputsIn = m.batch + 1
 	m.bytes += len(e.Pcm) + 16
 	full := m.bytes >= m.maxBytes
 	m.mu.Unlock()
 	if urgent || full {
-		select {
-		case m.kick <- struct{}{}:
-		default:
-		}
+		m.wake()
 	}
 }
 
-// addAudio appends PCM to the stream's audio entry of the open batch, or opens one: fewer,
-// larger entries cost less on both sides than one per frame.
-func (m *mux) addAudio(id uint64, pcm []int16, last **pb.StreamInput, lastSeq *uint64) {
+// addAudio queues a stream's audio: as a segment of the batch's audio field, unless an input of
+// the stream is already in this batch, which the audio must follow.
+func (m *mux) addAudio(st *muxState, id uint64, pcm []int16) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if *last != nil && *lastSeq == m.seq {
-		(*last).Pcm = appendPCM((*last).Pcm, pcm)
-		m.bytes += 2 * len(pcm)
-		return
+	m.pending()
+	if st.inputsIn == m.batch+1 {
+		m.open.Inputs = append(m.open.Inputs, &pb.StreamInput{StreamId: id, Pcm: appendPCM(make([]byte, 0, 2*len(pcm)), pcm)})
+	} else {
+		m.open.Audio = appendPCM(m.open.Audio, pcm)
+		m.open.AudioStreams = append(m.open.AudioStreams, id)
+		m.open.AudioLengths = append(m.open.AudioLengths, uint32(2*len(pcm)))
 	}
-	if len(m.pending) == 0 {
+	m.bytes += 2*len(pcm) + 4
+	full := m.bytes >= m.maxBytes
+	m.mu.Unlock()
+	if full {
+		m.wake()
+	}
+}
+
+// pending notes when the open batch got its first input; m.mu is held.
+func (m *mux) pending() {
+	if m.bytes == 0 {
 		m.oldest = time.Now()
 	}
-	e := &pb.StreamInput{StreamId: id, Pcm: appendPCM(make([]byte, 0, 4*len(pcm)), pcm)}
-	m.pending = append(m.pending, e)
-	m.bytes += len(e.Pcm) + 16
-	*last, *lastSeq = e, m.seq
-	if m.bytes >= m.maxBytes {
-		select {
-		case m.kick <- struct{}{}:
-		default:
-		}
+}
+
+func (m *mux) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -90,23 +99,25 @@ func (m *mux) run(done <-chan struct{}) {
 		case <-m.kick:
 		}
 		m.mu.Lock()
-		batch, oldest := m.pending, m.oldest
-		m.pending, m.spare = m.spare[:0], nil
-		m.bytes = 0
-		m.seq++
-		m.mu.Unlock()
-		if len(batch) == 0 {
-			m.spare = batch
+		if m.bytes == 0 {
+			m.mu.Unlock()
 			continue
 		}
+		msg.Inputs, msg.Audio, msg.AudioStreams, msg.AudioLengths = m.open.Inputs, m.open.Audio, m.open.AudioStreams, m.open.AudioLengths
+		m.open.Inputs, m.open.Audio, m.open.AudioStreams, m.open.AudioLengths = m.spare.Inputs[:0], m.spare.Audio[:0], m.spare.AudioStreams[:0], m.spare.AudioLengths[:0]
+		oldest := m.oldest
+		m.bytes = 0
+		m.batch++
+		m.mu.Unlock()
 		if m.waitHook != nil {
 			m.waitHook(time.Since(oldest))
 		}
-		msg.Inputs = batch
+		// gRPC has encoded the message when Send returns, so its buffers serve the next batch
+		// but one.
 		err := m.send(&msg)
-		clear(batch)
+		clear(msg.Inputs)
 		m.mu.Lock()
-		m.spare = batch[:0]
+		m.spare.Inputs, m.spare.Audio, m.spare.AudioStreams, m.spare.AudioLengths = msg.Inputs, msg.Audio, msg.AudioStreams, msg.AudioLengths
 		m.mu.Unlock()
 		if err != nil {
 			m.fail(asr.Errorf(asr.ErrUnavailable, true, "plugin input channel broke: %v", err))

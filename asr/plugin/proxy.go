@@ -42,7 +42,7 @@ func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest
 	start.StreamId = s.id
 	g.sess.add(s)
 	// The start goes out before the stream's first input: the mux keeps each stream's order.
-	g.sess.mux.add(&pb.StreamInput{StreamId: s.id, Input: &pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: start}}}, true)
+	g.sess.mux.add(&s.mux, &pb.StreamInput{StreamId: s.id, Input: &pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: start}}}, true)
 	context.AfterFunc(sctx, s.stopped)
 	return s, nil
 }

@@ -541,9 +541,16 @@ func (x *StreamInput) GetInput() *RecognizeInput {
 	return nil
 }
 
+// InputBatch is every stream's inputs of one flush. Most of it is audio, which crosses in one
+// bytes field rather than an entry per stream: segment i of audio is audio_lengths[i] bytes of
+// stream audio_streams[i]. For each stream, its segments come before its entries in inputs
+// (the host sends audio that follows an input of the same batch as a StreamInput).
 type InputBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Inputs        []*StreamInput         `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Audio         []byte                 `protobuf:"bytes,2,opt,name=audio,proto3" json:"audio,omitempty"`
+	AudioStreams  []uint64               `protobuf:"varint,3,rep,packed,name=audio_streams,json=audioStreams,proto3" json:"audio_streams,omitempty"`
+	AudioLengths  []uint32               `protobuf:"varint,4,rep,packed,name=audio_lengths,json=audioLengths,proto3" json:"audio_lengths,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -581,6 +588,27 @@ func (*InputBatch) Descriptor() ([]byte, []int) {
 func (x *InputBatch) GetInputs() []*StreamInput {
 	if x != nil {
 		return x.Inputs
+	}
+	return nil
+}
+
+func (x *InputBatch) GetAudio() []byte {
+	if x != nil {
+		return x.Audio
+	}
+	return nil
+}
+
+func (x *InputBatch) GetAudioStreams() []uint64 {
+	if x != nil {
+		return x.AudioStreams
+	}
+	return nil
+}
+
+func (x *InputBatch) GetAudioLengths() []uint32 {
+	if x != nil {
+		return x.AudioLengths
 	}
 	return nil
 }
@@ -2379,10 +2407,13 @@ const file_asr_pluginpb_asr_proto_rawDesc = "" +
 	"\vStreamInput\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\x04R\bstreamId\x12\x10\n" +
 	"\x03pcm\x18\x02 \x01(\fR\x03pcm\x122\n" +
-	"\x05input\x18\x03 \x01(\v2\x1c.mrcpd.asr.v1.RecognizeInputR\x05input\"?\n" +
+	"\x05input\x18\x03 \x01(\v2\x1c.mrcpd.asr.v1.RecognizeInputR\x05input\"\x9f\x01\n" +
 	"\n" +
 	"InputBatch\x121\n" +
-	"\x06inputs\x18\x01 \x03(\v2\x19.mrcpd.asr.v1.StreamInputR\x06inputs\"p\n" +
+	"\x06inputs\x18\x01 \x03(\v2\x19.mrcpd.asr.v1.StreamInputR\x06inputs\x12\x14\n" +
+	"\x05audio\x18\x02 \x01(\fR\x05audio\x12#\n" +
+	"\raudio_streams\x18\x03 \x03(\x04R\faudioStreams\x12#\n" +
+	"\raudio_lengths\x18\x04 \x03(\rR\faudioLengths\"p\n" +
 	"\vStreamEvent\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\x04R\bstreamId\x122\n" +
 	"\x05event\x18\x02 \x01(\v2\x1c.mrcpd.asr.v1.RecognizeEventR\x05event\x12\x10\n" +

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -11,14 +12,18 @@ import (
 // PCM crosses as little-endian bytes: one protobuf bytes field per batch is far cheaper to encode
 // than a packed repeated integer.
 func appendPCM(dst []byte, pcm []int16) []byte {
-	for _, s := range pcm {
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(s))
+	n := len(dst)
+	dst = slices.Grow(dst, 2*len(pcm))[:n+2*len(pcm)]
+	b := dst[n:]
+	for i, s := range pcm {
+		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
 	}
 	return dst
 }
 
 func decodePCM(b []byte) []int16 {
 	pcm := make([]int16, len(b)/2)
+	b = b[:2*len(pcm)]
 	for i := range pcm {
 		pcm[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
 	}

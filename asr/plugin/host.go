@@ -236,6 +236,7 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 		VersionedPlugins: pluginSets(ServeConfig{}),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		GRPCDialOptions:  dialOptions(),
 		StartTimeout:     cfg.StartTimeout,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: slogWriter{in.log}, Level: hclog.Info, JSONFormat: true,

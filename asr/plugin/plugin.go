@@ -89,6 +89,27 @@ type clients struct {
 	ctrl pluginpb.ControlClient
 }
 
+// Transport settings of both ends. A flush of 500 streams is some 250 KB: with gRPC's default
+// 64 KB flow-control windows and 32 KB buffers it would take several window updates, wake-ups and
+// syscalls per batch.
+const (
+	transportWindow = 8 << 20
+	transportBuffer = 512 << 10
+)
+
+func dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithInitialWindowSize(transportWindow), grpc.WithInitialConnWindowSize(transportWindow),
+		grpc.WithWriteBufferSize(transportBuffer), grpc.WithReadBufferSize(transportBuffer),
+	}
+}
+
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append(opts,
+		grpc.InitialWindowSize(transportWindow), grpc.InitialConnWindowSize(transportWindow),
+		grpc.WriteBufferSize(transportBuffer), grpc.ReadBufferSize(transportBuffer))...)
+}
+
 func pluginSets(cfg ServeConfig) map[int]goplugin.PluginSet {
 	return map[int]goplugin.PluginSet{
 		ProtocolVersion: {pluginName: &grpcPlugin{cfg: cfg}},

@@ -30,7 +30,7 @@ func Serve(cfg ServeConfig) {
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
 		VersionedPlugins: pluginSets(cfg),
-		GRPCServer:       goplugin.DefaultGRPCServer,
+		GRPCServer:       newGRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output: slogWriter{log}, Level: hclog.Info, JSONFormat: true,
 		}),

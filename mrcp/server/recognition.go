@@ -26,6 +26,7 @@ type recognition struct {
 	noInput        time.Duration
 	recogTimeout   time.Duration
 	speechComplete time.Duration
+	speechIncomp   time.Duration
 	interdigit     time.Duration
 	termTimeout    time.Duration
 	termChar       rune
@@ -39,6 +40,7 @@ type recognition struct {
 	recogT         Timer
 	dtmfT          Timer
 	speechT        Timer
+	finalT         Timer
 
 	dtmf  []*dtmfGrammar
 	voice []*grammarDef
@@ -49,7 +51,8 @@ type recognition struct {
 	cancel    context.CancelFunc
 	frames    chan asr.Input
 	endpoint  Endpointer
-	engineVAD bool
+	engineVAD bool   // the engine declares its own speech events
+	partial   string // the engine's latest hypothesis, for Speech-Incomplete-Timeout
 	finalized bool
 	closed    bool
 }
@@ -66,6 +69,7 @@ func newRecognition(r *recognizer, m *mrcp.Message, p *params) *recognition {
 	rec.noInput = p.ms(mrcp.HeaderNoInputTimeout)
 	rec.recogTimeout = p.ms(mrcp.HeaderRecognitionTimeout)
 	rec.speechComplete = p.ms(mrcp.HeaderSpeechCompleteTimeout)
+	rec.speechIncomp = p.ms(mrcp.HeaderSpeechIncompleteTimeout)
 	rec.interdigit = p.ms(mrcp.HeaderDTMFInterdigitTimeout)
 	rec.termTimeout = p.ms(mrcp.HeaderDTMFTermTimeout)
 	rec.threshold = p.unit(mrcp.HeaderConfidenceThreshold)
@@ -130,7 +134,7 @@ func (rec *recognition) onMaxtime() {
 	}
 	rec.queue(&asr.FinalizeInput{})
 	// An engine that never answers must not hold the channel.
-	rec.recogT = rec.after(3*time.Second, func() { rec.r.complete(mrcp.RecogNoMatchMaxtime, nil) })
+	rec.recogT = rec.after(finalizeGrace, func() { rec.r.complete(mrcp.RecogNoMatchMaxtime, nil) })
 }
 
 // digit runs one DTMF key against the DTMF grammars (§9.4.15-9.4.17).
@@ -208,7 +212,10 @@ func (rec *recognition) startVoice() error {
 	}
 	info, _ := se.srv.recognizerInfo()
 	rec.engineVAD = info.SpeechEvents
-	if !rec.engineVAD && se.srv.cfg.NewEndpointer != nil {
+	// The host endpointer runs even beside an engine with speech events: an engine that declares
+	// them may still never send SpeechEnded (or send it late), and whichever ends speech first
+	// starts Speech-Complete-Timeout.
+	if se.srv.cfg.NewEndpointer != nil {
 		rec.endpoint = se.srv.cfg.NewEndpointer(se.srv.cfg.InputRate, rec.sensitivity)
 	}
 	req := asr.RecognizeRequest{ChannelID: rec.r.ch.id, Language: rec.language, SampleRate: se.srv.cfg.InputRate,
@@ -293,10 +300,18 @@ func (rec *recognition) onEvent(ev asr.Event, err error) {
 	}
 	switch e := ev.(type) {
 	case *asr.SpeechStarted:
-		stopTimer(&rec.speechT)
 		rec.startOfInput()
+		// Only an engine that declares speech events may hold the utterance open: others (Vosk)
+		// report "speech" with their first partial, often after the host heard it end.
+		if rec.engineVAD {
+			stopTimer(&rec.speechT)
+		}
 	case *asr.SpeechEnded:
-		rec.speechEnded()
+		if rec.engineVAD {
+			rec.speechEnded()
+		}
+	case *asr.Partial:
+		rec.partial = e.Text
 	case *asr.Final:
 		rec.final(e)
 	}
@@ -381,15 +396,54 @@ func (rec *recognition) audio(pcm []int16) {
 	}
 }
 
-// speechEnded starts Speech-Complete-Timeout (§9.4.9): silence that long after speech ends the
-// utterance, and the engine is asked for its result.
+// speechEnded starts Speech-Complete-Timeout (§9.4.9), or Speech-Incomplete-Timeout (§9.4.10)
+// when the engine's latest hypothesis does not complete a grammar: silence that long after speech
+// ends the utterance, and the engine is asked for its result. A timer already running (the other
+// detector ended speech first) is kept.
 func (rec *recognition) speechEnded() {
 	rec.r.ch.log.Debug("speech ended", "request-id", rec.id, "started", rec.inputStarted)
-	if !rec.inputStarted {
+	if !rec.inputStarted || rec.speechT != nil || rec.finalized {
 		return
 	}
-	stopTimer(&rec.speechT)
-	rec.speechT = rec.after(rec.speechComplete, func() { rec.queue(&asr.FinalizeInput{}) })
+	d := rec.speechComplete
+	if rec.incomplete() {
+		d = rec.speechIncomp
+	}
+	rec.speechT = rec.after(d, rec.finalize)
+}
+
+// finalize asks the engine for its Final; an engine that never answers must not hold the
+// channel until Recognition-Timeout.
+func (rec *recognition) finalize() {
+	rec.speechT = nil
+	rec.queue(&asr.FinalizeInput{})
+	if rec.finalT == nil {
+		rec.finalT = rec.after(finalizeGrace, func() { rec.r.complete(rec.noMatchCause(), nil) })
+	}
+}
+
+// finalizeGrace bounds the wait for an engine's Final once it was asked for it.
+const finalizeGrace = 3 * time.Second
+
+// incomplete reports whether the engine's latest partial is a prefix that no voice grammar we
+// can read accepts yet. Without partials, or with grammars only the engine reads, speech counts
+// as complete.
+func (rec *recognition) incomplete() bool {
+	toks := strings.Fields(strings.ToLower(rec.partial))
+	if len(toks) == 0 {
+		return false
+	}
+	judged := false
+	for _, d := range rec.voice {
+		if d.g == nil {
+			continue
+		}
+		judged = true
+		if _, ok := d.g.Interpret(toks); ok {
+			return false
+		}
+	}
+	return judged
 }
 
 // close releases timers and the engine stream; it sends nothing.
@@ -402,6 +456,7 @@ func (rec *recognition) close() {
 	stopTimer(&rec.recogT)
 	stopTimer(&rec.dtmfT)
 	stopTimer(&rec.speechT)
+	stopTimer(&rec.finalT)
 	if rec.stream != nil {
 		rec.cancel()
 		rec.stream.Close()

@@ -165,6 +165,7 @@ func (s *recStream) Close() error {
 func (s *recStream) stopped() {
 	s.over.Store(true)
 	s.sess.remove(s.id)
+	s.sess.mux.untrack(&s.mux)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.ended {

@@ -377,6 +377,7 @@ func (h *Host) attach(ctx context.Context, g *gen) (err error) {
 	}
 	fail := func(err error) { g.cancel(err) }
 	g.sess = &session{streams: map[uint64]*recStream{}, mux: newMux(rpc.Send, cfg.FlushInterval, fail, cfg.waitHook)}
+	g.sess.mux.setKeepAlive(g.recInfo.IdleTimeout)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {

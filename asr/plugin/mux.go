@@ -27,11 +27,18 @@ type mux struct {
 	bytes  int
 	oldest time.Time
 	kick   chan struct{}
+
+	// keepAlive is how many batches a stream may go without input before the mux sends it an
+	// asr.KeepAlive (0: never): half the plugin's declared idle timeout.
+	keepAlive uint64
+	live      map[*muxState]struct{} // the streams to keep alive
 }
 
 // muxState is a stream's place in the open batch, guarded by the stream.
 type muxState struct {
 	inputsIn uint64 // 1 + the number of the batch in which the stream has an entry in inputs
+	id       uint64
+	lastIn   uint64 // the batch of the stream's last input
 }
 
 func newMux(send func(*pb.InputBatch) error, interval time.Duration, fail func(error), hook func(time.Duration)) *mux {
@@ -43,7 +50,7 @@ func (m *mux) add(st *muxState, e *pb.StreamInput, urgent bool) {
 	m.mu.Lock()
 	m.pending()
 	m.open.Inputs = append(m.open.Inputs, e)
-	st.inputsIn = m.batch + 1
+	st.inputsIn, st.lastIn = m.batch+1, m.batch
 	m.bytes += len(e.Pcm) + 16
 	full := m.bytes >= m.maxBytes
 	m.mu.Unlock()
@@ -57,6 +64,7 @@ func (m *mux) add(st *muxState, e *pb.StreamInput, urgent bool) {
 func (m *mux) addAudio(st *muxState, id uint64, pcm []int16) {
 	m.mu.Lock()
 	m.pending()
+	st.lastIn = m.batch
 	if st.inputsIn == m.batch+1 {
 		m.open.Inputs = append(m.open.Inputs, &pb.StreamInput{StreamId: id, Pcm: appendPCM(make([]byte, 0, 2*len(pcm)), pcm)})
 	} else {
@@ -69,6 +77,51 @@ func (m *mux) addAudio(st *muxState, id uint64, pcm []int16) {
 	m.mu.Unlock()
 	if full {
 		m.wake()
+	}
+}
+
+// setKeepAlive makes the mux send KeepAlive to streams without input for idle/2, rounded down to
+// flush intervals (at least one).
+func (m *mux) setKeepAlive(idle time.Duration) {
+	if idle <= 0 {
+		return
+	}
+	m.keepAlive = max(1, uint64(idle/2/m.interval))
+	m.live = map[*muxState]struct{}{}
+}
+
+// track and untrack the streams keep-alive applies to, from start to end.
+func (m *mux) track(st *muxState) {
+	if m.keepAlive == 0 {
+		return
+	}
+	m.mu.Lock()
+	m.live[st] = struct{}{}
+	st.lastIn = m.batch
+	m.mu.Unlock()
+}
+
+func (m *mux) untrack(st *muxState) {
+	if m.keepAlive == 0 {
+		return
+	}
+	m.mu.Lock()
+	delete(m.live, st)
+	m.mu.Unlock()
+}
+
+// keepAlives queues a KeepAlive for every tracked stream idle for m.keepAlive batches; m.mu is
+// held.
+func (m *mux) keepAlives() {
+	for st := range m.live {
+		if m.batch-st.lastIn < m.keepAlive {
+			continue
+		}
+		m.pending()
+		m.open.Inputs = append(m.open.Inputs, &pb.StreamInput{StreamId: st.id, Input: &pb.RecognizeInput{
+			Input: &pb.RecognizeInput_KeepAlive{KeepAlive: &pb.KeepAlive{}}}})
+		st.inputsIn, st.lastIn = m.batch+1, m.batch
+		m.bytes += 16
 	}
 }
 
@@ -99,7 +152,11 @@ func (m *mux) run(done <-chan struct{}) {
 		case <-m.kick:
 		}
 		m.mu.Lock()
+		if m.keepAlive > 0 {
+			m.keepAlives()
+		}
 		if m.bytes == 0 {
+			m.batch++ // batches count time for keep-alive even when none is sent
 			m.mu.Unlock()
 			continue
 		}

@@ -41,6 +41,8 @@ func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest
 	start := startToPB(req)
 	start.StreamId = s.id
 	g.sess.add(s)
+	s.mux.id = s.id
+	g.sess.mux.track(&s.mux)
 	// The start goes out before the stream's first input: the mux keeps each stream's order.
 	g.sess.mux.add(&s.mux, &pb.StreamInput{StreamId: s.id, Input: &pb.RecognizeInput{Input: &pb.RecognizeInput_Start{Start: start}}}, true)
 	context.AfterFunc(sctx, s.stopped)

@@ -113,6 +113,11 @@ func (ch *channel) setParams(m *mrcp.Message) (*mrcp.Message, error) {
 			continue
 		}
 		staged[c] = f.Value
+		if old, ok := ch.params[c]; ok && c == mrcp.HeaderVendorSpecificParameters {
+			// Pairs accumulate across SET-PARAMS (later ones win when read): a client setting
+			// one vendor parameter does not lose the others.
+			staged[c] = old + ";" + f.Value
+		}
 	}
 	for k, v := range staged {
 		ch.params[k] = v

@@ -141,3 +141,42 @@ func (p *params) keep(err error) {
 		p.err = err
 	}
 }
+
+// vendor is Vendor-Specific-Parameters (§6.2.16) as a map: the channel's SET-PARAMS pairs
+// overridden by the request's own; nil when there are none.
+func (p *params) vendor() map[string]string {
+	out := map[string]string{}
+	read := func(h *mrcp.Header) {
+		ps, _, err := h.VendorParams()
+		p.keep(err)
+		for _, kv := range ps {
+			out[kv.Name] = kv.Value
+		}
+	}
+	if v, ok := p.ch.params[mrcp.HeaderVendorSpecificParameters]; ok {
+		var h mrcp.Header
+		h.Set(mrcp.HeaderVendorSpecificParameters, v)
+		read(&h)
+	}
+	read(&p.m.Header)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// vendorKey finds a vendor parameter whatever its case or vendor prefix ("com.example.interim").
+func vendorKey(v map[string]string, names ...string) (string, bool) {
+	for k, x := range v {
+		k = strings.ToLower(k)
+		if i := strings.LastIndexByte(k, '.'); i >= 0 {
+			k = k[i+1:]
+		}
+		for _, n := range names {
+			if k == n {
+				return x, true
+			}
+		}
+	}
+	return "", false
+}

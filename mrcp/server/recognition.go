@@ -34,6 +34,9 @@ type recognition struct {
 	sensitivity    float64
 	nbest          int
 	language       string
+	vendor         map[string]string // Vendor-Specific-Parameters, passed to the engine
+	interim        bool
+	hints          []string
 	inputStarted   bool
 	maxtime        bool
 	noInputT       Timer
@@ -76,6 +79,19 @@ func newRecognition(r *recognizer, m *mrcp.Message, p *params) *recognition {
 	rec.sensitivity = p.unit(mrcp.HeaderSensitivityLevel)
 	rec.nbest = int(p.uint(mrcp.HeaderNBestListLength))
 	rec.language = p.raw(mrcp.HeaderSpeechLanguage)
+	rec.vendor = p.vendor()
+	// No standard header asks for interim results or hints: vendor parameters do, in the names
+	// the UniMRCP vendor plugins use.
+	if v, ok := vendorKey(rec.vendor, "interim", "interim-results", "partial-results"); ok {
+		rec.interim = strings.EqualFold(v, "true") || v == "1"
+	}
+	if v, ok := vendorKey(rec.vendor, "hints", "speech-contexts", "phrases"); ok {
+		for h := range strings.SplitSeq(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				rec.hints = append(rec.hints, h)
+			}
+		}
+	}
 	if v := p.raw(mrcp.HeaderDTMFTermChar); v != "" {
 		c, err := parseTermChar(v)
 		p.keep(err)
@@ -219,7 +235,8 @@ func (rec *recognition) startVoice() error {
 		rec.endpoint = se.srv.cfg.NewEndpointer(se.srv.cfg.InputRate, rec.sensitivity)
 	}
 	req := asr.RecognizeRequest{ChannelID: rec.r.ch.id, Language: rec.language, SampleRate: se.srv.cfg.InputRate,
-		NBest: max(rec.nbest, 1), ConfidenceThreshold: rec.threshold, Sensitivity: rec.sensitivity}
+		NBest: max(rec.nbest, 1), ConfidenceThreshold: rec.threshold, Sensitivity: rec.sensitivity,
+		Interim: rec.interim, Hints: rec.hints, Params: rec.vendor}
 	for _, d := range rec.voice {
 		g := asr.Grammar{ID: d.id, ContentType: d.contentType, Body: d.body, Mode: d.mode}
 		if strings.HasPrefix(d.id, "builtin:") {

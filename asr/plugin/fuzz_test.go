@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -42,6 +43,7 @@ func FuzzRecognizeEvent(f *testing.F) {
 func FuzzStreamInput(f *testing.F) {
 	for _, e := range []*pb.StreamInput{
 		{StreamId: 1, Pcm: []byte{1, 0, 2, 0}},
+		{StreamId: 4, Pcm: []byte{1, 0x80, 2, 0xff, 3, 0, 4, 0x7f, 5, 0, 6}},
 		{StreamId: 2, Input: &pb.RecognizeInput{Input: &pb.RecognizeInput_Dtmf{Dtmf: &pb.DTMF{Digit: "5"}}}},
 		{StreamId: 3, Input: &pb.RecognizeInput{Input: &pb.RecognizeInput_Finalize{Finalize: &pb.Finalize{}}}},
 	} {
@@ -61,9 +63,56 @@ func FuzzStreamInput(f *testing.F) {
 				inputFromPB(e.Input)
 				continue
 			}
-			if pcm := decodePCM(e.Pcm); len(pcm) != len(e.Pcm)/2 {
+			pcm := decodePCM(e.Pcm)
+			if len(pcm) != len(e.Pcm)/2 {
 				t.Fatalf("%d samples from %d bytes", len(pcm), len(e.Pcm))
 			}
+			if back := appendPCM(nil, pcm); !bytes.Equal(back, e.Pcm[:2*len(pcm)]) {
+				t.Fatalf("round trip %x -> %x", e.Pcm, back)
+			}
+		}
+	})
+}
+
+// FuzzInputBatchAudio feeds the plugin's batch splitter audio fields that do not add up: it must
+// deliver only whole, in-bounds segments, never panic.
+func FuzzInputBatchAudio(f *testing.F) {
+	for _, b := range []*pb.InputBatch{
+		{Audio: []byte{1, 0, 2, 0, 3, 0}, AudioStreams: []uint64{1, 2}, AudioLengths: []uint32{2, 4}},
+		{Audio: []byte{1, 0}, AudioStreams: []uint64{1, 2}, AudioLengths: []uint32{2, 4}},
+		{Audio: []byte{1, 0, 2}, AudioStreams: []uint64{2}, AudioLengths: []uint32{3}},
+	} {
+		raw, err := proto.Marshal(b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var b pb.InputBatch
+		if proto.Unmarshal(raw, &b) != nil {
+			return
+		}
+		for _, e := range b.Inputs {
+			if e.Input.GetStart() != nil {
+				return // starting a stream needs an engine
+			}
+		}
+		p := &pluginSession{streams: map[uint64]*pluginStream{1: {cancel: func() {}}, 2: {cancel: func() {}}}}
+		total := 0
+		for _, d := range p.flatten(&b, nil) {
+			if a, ok := d.in.(*asr.Audio); ok {
+				total += 2 * len(a.PCM)
+			}
+		}
+		pcmEntries := 0
+		for _, e := range b.Inputs {
+			if e.Input == nil && p.streams[e.StreamId] != nil {
+				pcmEntries += len(e.Pcm) / 2 * 2
+			}
+		}
+		if total > len(b.Audio)+pcmEntries {
+			t.Fatalf("delivered %d bytes of audio from %d", total, len(b.Audio)+pcmEntries)
 		}
 	})
 }

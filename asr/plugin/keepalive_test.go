@@ -117,3 +117,36 @@ func TestKeepAliveCrosses(t *testing.T) {
 		t.Fatal("no KeepAlive reached the engine")
 	}
 }
+
+func TestPCMRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pcm  []int16
+	}{
+		{"empty", nil},
+		{"one", []int16{-1}},
+		{"extremes, not a multiple of four", []int16{-32768, 32767, 0, 1, -2, 256, -256}},
+		{"eight", []int16{1, 2, 3, 4, -5, -6, -7, -8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := appendPCM([]byte{9}, tc.pcm)
+			if len(b) != 1+2*len(tc.pcm) || b[0] != 9 {
+				t.Fatalf("appendPCM = %x", b)
+			}
+			for i, s := range tc.pcm {
+				if b[1+2*i] != byte(s) || b[2+2*i] != byte(uint16(s)>>8) {
+					t.Fatalf("sample %d encoded as %x", i, b[1+2*i:3+2*i])
+				}
+			}
+			got := decodePCM(b[1:])
+			if len(got) != len(tc.pcm) {
+				t.Fatalf("decoded %v", got)
+			}
+			for i := range got {
+				if got[i] != tc.pcm[i] {
+					t.Fatalf("decoded %v, want %v", got, tc.pcm)
+				}
+			}
+		})
+	}
+}

@@ -19,11 +19,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/dtmf"
 	"github.com/mrcpd/mrcpd/asr/plugin"
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/server"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
+
+// dtmfEngine names the built-in DTMF recognizer in the engine registry.
+const dtmfEngine = "dtmf"
 
 // daemon is mrcpd assembled from its configuration: SIP agent, MRCP server, RTP ports, engines
 // and the HTTP endpoint for metrics and health.
@@ -101,37 +105,51 @@ func (d *daemon) engines(ctx context.Context, configPath string) (server.Backend
 		return b, 0, err
 	}
 	reg := asr.NewRegistry()
+	hasRec := false
 	for _, p := range d.cfg.Engines.Plugins {
-		h, err := plugin.Start(ctx, plugin.HostConfig{Name: p.Name, Path: resolvePath(p.Path, configPath),
+		path := resolvePath(p.Path, configPath)
+		h, err := plugin.Start(ctx, plugin.HostConfig{Name: p.Name, Path: path,
 			Args: p.Args, Pool: p.Pool, Settings: p.Settings, Logger: d.log.With("plugin", p.Name),
 			OnRestart: func() { m.Restarted(p.Name, "process") }})
 		if err != nil {
-			return b, 0, fmt.Errorf("engines.plugins %s: %w", p.Name, err)
+			if !fileExists(path) {
+				err = fmt.Errorf("%w (no such file: run `make build`, or fix the path)", err)
+			}
+			return b, 0, fmt.Errorf("engines.plugins %s (path %s): %w", p.Name, path, err)
 		}
 		d.hosts = append(d.hosts, h)
 		switch p.Kind {
 		case "recognizer":
 			r := h.Recognizer()
 			if r == nil {
-				return b, 0, fmt.Errorf("engines.plugins %s: the plugin serves no recognizer", p.Name)
+				return b, 0, fmt.Errorf("engines.plugins %s (path %s): the plugin serves no recognizer", p.Name, path)
 			}
+			// Stream limits and idle timeouts of vendors are healed under the metrics, which
+			// count each heal as a restart.
+			r = asr.Healing(r, asr.HealOptions{OnHeal: func(asr.ErrorKind) { m.Restarted(p.Name, "stream") }})
 			err = reg.AddRecognizer(p.Name, m.Recognizer(p.Name, r))
+			hasRec = true
 		case "synthesizer":
 			s := h.Synthesizer()
 			if s == nil {
-				return b, 0, fmt.Errorf("engines.plugins %s: the plugin serves no synthesizer", p.Name)
+				return b, 0, fmt.Errorf("engines.plugins %s (path %s): the plugin serves no synthesizer", p.Name, path)
 			}
 			err = reg.AddSynthesizer(p.Name, m.Synthesizer(p.Name, s))
 		}
 		if err != nil {
-			return b, 0, err
+			return b, 0, fmt.Errorf("engines.plugins %s: %w", p.Name, err)
 		}
+	}
+	// The in-process DTMF recognizer sits behind the same middleware; it is selectable by name
+	// but never the default for voice grammars.
+	if err := reg.AddRecognizer(dtmfEngine, m.Recognizer(dtmfEngine, dtmf.New(d.log.With("engine", dtmfEngine)))); err != nil {
+		return b, 0, fmt.Errorf("engines.plugins: the name %q is reserved for the built-in DTMF recognizer", dtmfEngine)
 	}
 	if err := reg.SetDefaults(d.cfg.Engines.Recognizer, d.cfg.Engines.Synthesizer); err != nil {
 		return b, 0, fmt.Errorf("engines: %w", err)
 	}
 	rate := 8000
-	if r, err := reg.Recognizer(""); err == nil {
+	if r, err := reg.Recognizer(""); err == nil && hasRec {
 		b.Recognizer = r
 		if info, err := r.Info(ctx); err == nil && len(info.SampleRates) > 0 {
 			rate = info.SampleRates[0]

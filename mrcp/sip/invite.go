@@ -44,7 +44,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	call := &Call{CallID: cid, FromTag: fromTag(req), ToTag: sip.GenerateTagN(16), Remote: req.Source(),
-		Transport: remoteTransport(req), Logger: log}
+		Transport: remoteTransport(req), User: req.Recipient.User, Logger: log}
 	var cancelled atomic.Bool
 	r, ctxErr := s.runOffer(req, tx, call, &cancelled)
 	switch {

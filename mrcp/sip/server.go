@@ -34,7 +34,9 @@ type Call struct {
 	CallID, FromTag, ToTag string
 	Remote                 string // host:port the request came from
 	Transport              string // udp, tcp or tls
-	Logger                 *slog.Logger
+	// User is the Request-URI's user part (mod_unimrcp's server-username), "" without one.
+	User   string
+	Logger *slog.Logger
 }
 
 // Handler is the session layer behind the SIP agent.

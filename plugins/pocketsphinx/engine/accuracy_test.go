@@ -14,12 +14,13 @@ import (
 
 // minAccuracy is the whole-phrase accuracy each grammar set must reach on telephone audio
 // (300-3400 Hz, 8 kHz, G.711, upsampled). The issue asks for 0.90 on every grammar set; the 16 kHz
-// en-us model on narrowband synthetic speech does not get there for the menu (a floor under the
-// measured level guards against regressions) nor for four-digit strings (measured and logged
-// only, near 0%): see README.md, "Accuracy".
+// en-us model on narrowband synthetic speech reaches it for yes/no and the menu, not for
+// four-digit strings (measured 14/24 = 58%; the floor a little under it guards against
+// regressions): see README.md, "Accuracy".
 var minAccuracy = map[string]float64{
 	speechset.Boolean: 0.90,
-	speechset.Menu:    0.60,
+	speechset.Menu:    0.90,
+	speechset.Digits:  0.50,
 }
 
 // TestAccuracy runs the generated telephone test set through the engine: whole-phrase accuracy

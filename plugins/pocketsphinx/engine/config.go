@@ -42,6 +42,9 @@ type Config struct {
 	// GrammarBeams are pocketsphinx beam arguments for grammar searches: with small grammars
 	// wide beams cost little and keep the right path alive through mismatched narrowband audio.
 	GrammarBeams []string
+	// RescanPasses is how many more times a grammar utterance is decoded, each pass starting
+	// from the cepstral mean the previous one ended on (0 disables it; see stream.go rescan).
+	RescanPasses int
 	DigitWIP     float64  // -wip for grammars made only of digit words (fewer inserted "oh")
 	WIP          float64  // -wip for other grammars and dictation
 	Args         []string // further pocketsphinx arguments, "-name value" pairs
@@ -67,6 +70,7 @@ func DefaultConfig() Config {
 		RemoveNoise:      true,
 		BandExtension:    0.3,
 		GrammarBeams:     []string{"-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"},
+		RescanPasses:     4,
 		DigitWIP:         1e-3,
 		WIP:              0.65,
 		ConfidenceScale:  0.2,
@@ -98,6 +102,8 @@ func FromSettings(s map[string]string) (Config, error) {
 			c.LowerF, err = strconv.ParseFloat(v, 64)
 		case "upperf":
 			c.UpperF, err = strconv.ParseFloat(v, 64)
+		case "rescan_passes":
+			c.RescanPasses, err = strconv.Atoi(v)
 		case "band_extension":
 			c.BandExtension, err = strconv.ParseFloat(v, 64)
 		case "grammar_beams":

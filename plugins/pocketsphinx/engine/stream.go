@@ -256,6 +256,13 @@ func (w *worker) finish(ctx context.Context) error {
 	if err := w.d.end(); err != nil {
 		return asr.Errorf(asr.ErrInternal, true, "%v", err)
 	}
+	// The phone loop and further grammars decode with the mean the rescans converged on, so
+	// that their scores compare with the primary grammar's; the next caller starts afresh.
+	first := w.d.cmninit
+	defer func() { w.d.cmninit = first }()
+	if err := w.rescan(); err != nil {
+		return err
+	}
 	alts, err := w.results()
 	if err != nil {
 		return err
@@ -267,3 +274,26 @@ func (w *worker) finish(ctx context.Context) error {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// rescan decodes a grammar utterance again with the cepstral mean the previous pass ended on,
+// RescanPasses times. Live CMN starts from a fixed estimate and needs more than a short answer
+// to converge -- the further off on narrowband audio, whose mean no fixed estimate fits across
+// voices -- so the first pass decodes the first words against the wrong mean; each pass starts
+// nearer the utterance's own mean. A digit-grammar pass costs ~0.02 x real time.
+func (w *worker) rescan() error {
+	if w.e.cfg.RescanPasses <= 0 || w.plan.dictation {
+		return nil
+	}
+	mean := w.d.cmnMean()
+	if len(mean) == 0 {
+		return nil
+	}
+	for range w.e.cfg.RescanPasses {
+		w.d.cmninit = mean
+		if err := w.decodeBuffered(w.primary()); err != nil {
+			return err
+		}
+		mean = w.d.cmnMean()
+	}
+	return nil
+}

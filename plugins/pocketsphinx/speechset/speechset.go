@@ -230,3 +230,12 @@ func WAV(pcm []int16, rate int) []byte {
 	}
 	return b
 }
+
+// GenerateText synthesises one phrase with one voice into dir/name.wav (set left empty), for
+// tuning sets kept apart from the phrases of Generate.
+func GenerateText(ctx context.Context, dir, name, text string, v Voice) (Utterance, error) {
+	u := Utterance{Text: text, Voice: v, Path: filepath.Join(dir, name+".wav")}
+	pcm, err := render(ctx, text, v, u.Path, 300)
+	u.PCM = pcm
+	return u, err
+}

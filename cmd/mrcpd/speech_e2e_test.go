@@ -140,14 +140,15 @@ func TestE2ESpeechAccuracyThroughMrcpd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("accuracy set skipped in -short mode")
 	}
-	// Every voice says yes and no and two departments; a few digit strings. About a minute of audio.
-	utts := generateSpeech(t, map[string]int{speechset.Boolean: 16, speechset.Menu: 16, speechset.Digits: 8}, speechset.Options{})
+	// Sixteen yes/no and departments, every voice a digit string and a sentence: 90 s of audio.
+	utts := generateSpeech(t, map[string]int{speechset.Boolean: 16, speechset.Menu: 16, speechset.Digits: 8, speechset.Dictation: 8}, speechset.Options{})
 	d := startMrcpd(t, speechConfig(t, EnginesConfig{Plugins: []PluginConfig{pocketsphinxPlugin(t)}}))
 	_, menu := departmentsGrammar(t)
 	grammars := map[string]client.RecognizeRequest{
-		speechset.Boolean: {Grammar: "builtin:grammar/boolean"},
-		speechset.Menu:    {GrammarBody: menu, GrammarType: "application/srgs+xml"},
-		speechset.Digits:  {Grammar: "builtin:grammar/digits?length=4"},
+		speechset.Boolean:   {Grammar: "builtin:grammar/boolean"},
+		speechset.Menu:      {GrammarBody: menu, GrammarType: "application/srgs+xml"},
+		speechset.Digits:    {Grammar: "builtin:grammar/digits?length=4"},
+		speechset.Dictation: {Grammar: "builtin:speech/transcribe"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -215,6 +216,10 @@ func TestE2ESpeechAccuracyThroughMrcpd(t *testing.T) {
 			}
 			t.Logf("%s %s: want %q, got %q (instance %q, %.2f, %s)", set, o.u.Voice, o.u.Text, o.in.Input, o.in.Instance, o.in.Confidence, o.cause)
 		}
+		if n == 0 {
+			t.Errorf("no %s utterances", set)
+			continue
+		}
 		acc := float64(ok) / float64(n)
 		t.Logf("ACCURACY through mrcpd %-8s %d/%d = %.1f%% (right and kept at Confidence-Threshold %.1f: %d/%d)",
 			set, ok, n, 100*acc, defaultConfidenceThreshold, okDefault, n)
@@ -222,6 +227,44 @@ func TestE2ESpeechAccuracyThroughMrcpd(t *testing.T) {
 			t.Errorf("%s: whole-phrase accuracy through mrcpd %.1f%% under %.0f%%", set, 100*acc, 100*min)
 		}
 	}
+	// Dictation on the en-us language model: word error rate, reported (the engine test does not
+	// bound it either).
+	var errWords, words int
+	for _, o := range results {
+		if o.u.Set != speechset.Dictation {
+			continue
+		}
+		want, got := strings.Fields(o.u.Text), strings.Fields(o.in.Input)
+		errWords += wordErrors(want, got)
+		words += len(want)
+		t.Logf("dictation %s: %q -> %q", o.u.Voice, o.u.Text, o.in.Input)
+	}
+	if words == 0 {
+		t.Fatal("no dictation utterances")
+	}
+	t.Logf("WER through mrcpd dictation %d/%d = %.1f%%", errWords, words, 100*float64(errWords)/float64(words))
+}
+
+// wordErrors is the Levenshtein distance between word sequences: substitutions, insertions and
+// deletions.
+func wordErrors(want, got []string) int {
+	prev := make([]int, len(got)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(want); i++ {
+		cur := make([]int, len(got)+1)
+		cur[0] = i
+		for j := 1; j <= len(got); j++ {
+			sub := prev[j-1]
+			if want[i-1] != got[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev = cur
+	}
+	return prev[len(got)]
 }
 
 // Issue #4: SPEAK of text and of SSML through mrcpd (espeak-ng plugin), received by mrcpclient as

@@ -150,3 +150,22 @@ func TestPCMRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestBufferPoolTiers(t *testing.T) {
+	var p bufferPool
+	for _, tc := range []struct{ n, wantCap int }{
+		{0, 256}, {1, 256}, {256, 256}, {257, 512}, {250_000, 262_144}, {4 << 20, 4 << 20}, {4<<20 + 1, 4<<20 + 1},
+	} {
+		b := p.Get(tc.n)
+		if len(*b) != tc.n || cap(*b) != tc.wantCap {
+			t.Errorf("Get(%d): len %d cap %d, want cap %d", tc.n, len(*b), cap(*b), tc.wantCap)
+		}
+		p.Put(b)
+	}
+	b := p.Get(300)
+	(*b)[0] = 7
+	p.Put(b)
+	if c := p.Get(400); cap(*c) != 512 || len(*c) != 400 {
+		t.Errorf("reused buffer len %d cap %d", len(*c), cap(*c))
+	}
+}

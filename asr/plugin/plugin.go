@@ -15,6 +15,7 @@ import (
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 
 	"github.com/mrcpd/mrcpd/asr/pluginpb"
 )
@@ -98,14 +99,16 @@ const (
 )
 
 func dialOptions() []grpc.DialOption {
-	return []grpc.DialOption{
+	c := newCodec()
+	return []grpc.DialOption{experimental.WithBufferPool(c.pool), grpc.WithDefaultCallOptions(grpc.ForceCodecV2(c)),
 		grpc.WithInitialWindowSize(transportWindow), grpc.WithInitialConnWindowSize(transportWindow),
 		grpc.WithWriteBufferSize(transportBuffer), grpc.WithReadBufferSize(transportBuffer),
 	}
 }
 
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	return grpc.NewServer(append(opts,
+	c := newCodec()
+	return grpc.NewServer(append(opts, experimental.BufferPool(c.pool), grpc.ForceServerCodecV2(c),
 		grpc.InitialWindowSize(transportWindow), grpc.InitialConnWindowSize(transportWindow),
 		grpc.WriteBufferSize(transportBuffer), grpc.ReadBufferSize(transportBuffer))...)
 }

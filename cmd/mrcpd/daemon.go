@@ -158,6 +158,7 @@ func (d *daemon) engines(ctx context.Context, configPath string) (server.Backend
 	if _, err := reg.Synthesizer(""); err == nil {
 		b.Synthesizer = voiceRouter{reg}
 	}
+	b.Named = reg // per-call (Request-URI user) and per-request (engine=) choice
 	return b, rate, nil
 }
 

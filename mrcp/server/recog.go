@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"time"
@@ -77,7 +76,7 @@ func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
 	if id == "" {
 		return nil, &statusError{Code: mrcp.Status406, Header: mrcp.HeaderContentID, Reason: "DEFINE-GRAMMAR needs a Content-Id"}
 	}
-	def, err := r.parseGrammar("session:"+id, m.Header.Value(mrcp.HeaderContentType), m.Body)
+	def, err := r.parseGrammar(requestEngine(r.ch, m), "session:"+id, m.Header.Value(mrcp.HeaderContentType), m.Body)
 	if err != nil {
 		return grammarFailure(m, err), nil
 	}
@@ -85,14 +84,14 @@ func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
 	return completeWith(m, mrcp.Status200, mrcp.RecogSuccess.String()), nil
 }
 
-func (r *recognizer) parseGrammar(id, contentType string, body []byte) (*grammarDef, error) {
+func (r *recognizer) parseGrammar(engine, id, contentType string, body []byte) (*grammarDef, error) {
 	def := &grammarDef{id: id, contentType: contentType, body: body, mode: grammar.ModeVoice}
 	g, err := grammar.Parse(contentType, body)
 	var ge *grammar.Error
 	switch {
 	case err == nil:
 		def.g, def.mode = g, g.Mode
-	case errors.As(err, &ge) && errors.Is(err, grammar.ErrMediaType) && r.voiceAccepts(contentType):
+	case errors.As(err, &ge) && errors.Is(err, grammar.ErrMediaType) && r.voiceAccepts(engine, contentType):
 		// A type only the engine knows (e.g. a phrase list): it judges the grammar itself.
 	default:
 		return nil, err
@@ -100,8 +99,13 @@ func (r *recognizer) parseGrammar(id, contentType string, body []byte) (*grammar
 	return def, nil
 }
 
-func (r *recognizer) voiceAccepts(contentType string) bool {
-	info, ok := r.ch.se.srv.recognizerInfo()
+// voiceAccepts reports whether the engine that would serve the request reads this grammar type.
+func (r *recognizer) voiceAccepts(engine, contentType string) bool {
+	backend, name, err := r.ch.se.recognizerFor(engine)
+	if err != nil {
+		return false
+	}
+	info, ok := r.ch.se.srv.recognizerInfo(name, backend)
 	if !ok {
 		return false
 	}
@@ -155,7 +159,7 @@ func (r *recognizer) grammarsOf(m *mrcp.Message) ([]*grammarDef, error) {
 		if id == "" {
 			name = "inline"
 		}
-		def, err := r.parseGrammar(name, ct, m.Body)
+		def, err := r.parseGrammar(requestEngine(r.ch, m), name, ct, m.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -329,22 +333,4 @@ func (r *recognizer) dtmf(d rune) {
 	if r.active != nil {
 		r.active.digit(d)
 	}
-}
-
-// recognizerInfo is the voice backend's declaration, fetched once.
-func (s *Server) recognizerInfo() (asr.RecognizerInfo, bool) {
-	s.infoOnce.Do(func() {
-		if s.cfg.Backends.Recognizer == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(s.baseCtx, 5*time.Second)
-		defer cancel()
-		info, err := s.cfg.Backends.Recognizer.Info(ctx)
-		if err != nil {
-			s.log.Warn("recognizer info", "err", err)
-			return
-		}
-		s.recogInfo, s.recogInfoOK = info, true
-	})
-	return s.recogInfo, s.recogInfoOK
 }

@@ -222,11 +222,13 @@ func (rec *recognition) dtmfResult() (*nlsml.Result, bool) {
 // session goroutine through post.
 func (rec *recognition) startVoice() error {
 	se := rec.r.ch.se
-	backend := se.srv.cfg.Backends.Recognizer
-	if backend == nil {
-		return asr.Errorf(asr.ErrUnavailable, false, "no recognizer configured for voice grammars")
+	engine, _ := vendorKey(rec.vendor, engineParam)
+	backend, name, err := se.recognizerFor(engine)
+	if err != nil {
+		return err
 	}
-	info, _ := se.srv.recognizerInfo()
+	rec.r.ch.log.Debug("recognizer chosen", "request-id", rec.id, "engine", name)
+	info, _ := se.srv.recognizerInfo(name, backend)
 	rec.engineVAD = info.SpeechEvents
 	// The host endpointer runs even beside an engine with speech events: an engine that declares
 	// them may still never send SpeechEnded (or send it late), and whichever ends speech first

@@ -31,6 +31,9 @@ type Backends struct {
 	Recognizer asr.Recognizer
 	// Synthesizer serves SPEAK; nil fails SPEAK with Completion-Cause 004 error.
 	Synthesizer asr.Synthesizer
+	// Named, when set, lets a call (SIP Request-URI user part) or a request (Vendor-Specific-
+	// Parameters engine=<name>) choose another engine by name.
+	Named Engines
 }
 
 // Config is everything a Server needs; zero values get the documented defaults.
@@ -114,9 +117,8 @@ type Server struct {
 	accepted map[string]time.Time // last control connection accepted, by client host
 	closed   bool
 
-	infoOnce    sync.Once
-	recogInfo   asr.RecognizerInfo
-	recogInfoOK bool
+	infoMu sync.Mutex
+	infos  map[string]asr.RecognizerInfo // recognizer declarations by engine name ("" default)
 }
 
 // New binds the control listeners (so that Addr is known before Run) but starts no goroutine.

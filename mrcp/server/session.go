@@ -24,6 +24,7 @@ type session struct {
 	srv        *Server
 	callID     string
 	remoteHost string
+	user       string // SIP Request-URI user part: may name the session's engines
 	log        *slog.Logger
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
@@ -56,7 +57,7 @@ func newSession(s *Server, call *sip.Call) *session {
 		log = s.log.With("call-id", call.CallID)
 	}
 	ctx, cancel := context.WithCancelCause(s.baseCtx)
-	return &session{srv: s, callID: call.CallID, remoteHost: host,
+	return &session{srv: s, callID: call.CallID, remoteHost: host, user: call.User,
 		log: log, ctx: ctx, cancel: cancel,
 		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}),
 		channels: map[string]*channel{}, created: s.cfg.Clock.Now()}

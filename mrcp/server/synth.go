@@ -69,8 +69,12 @@ func (s *synthesizer) speak(m *mrcp.Message) (*mrcp.Message, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	if s.ch.se.srv.cfg.Backends.Synthesizer == nil || s.sender() == nil {
-		return completeWith(m, mrcp.Status407, mrcp.SynthError.String()), nil
+	if _, err := s.ch.se.synthesizerFor(requestEngine(s.ch, m)); err != nil || s.sender() == nil {
+		resp := completeWith(m, mrcp.Status407, mrcp.SynthError.String())
+		if err != nil {
+			resp.Header.Set(mrcp.HeaderCompletionReason, oneLine(err.Error()))
+		}
+		return resp, nil
 	}
 	if s.active != nil {
 		s.queue = append(s.queue, m)
@@ -105,6 +109,11 @@ func (s *synthesizer) start(m *mrcp.Message) {
 		Language: p.raw(mrcp.HeaderSpeechLanguage), Rate: p.raw(mrcp.HeaderProsodyRate),
 		Volume: p.raw(mrcp.HeaderProsodyVolume), Pitch: p.raw(mrcp.HeaderProsodyPitch),
 		SampleRate: se.srv.cfg.OutputRate}
+	synth, err := se.synthesizerFor(requestEngine(s.ch, m))
+	if err != nil { // speak checked it; a queued SPEAK runs with the SET-PARAMS of now
+		se.post(func() { s.finished(u, err) })
+		return
+	}
 	tx := s.sender()
 	ptime := s.ch.audio.ptime
 	if ptime <= 0 {
@@ -113,7 +122,7 @@ func (s *synthesizer) start(m *mrcp.Message) {
 	se.wg.Add(1)
 	go func() {
 		defer se.wg.Done()
-		err := pump(ctx, se.srv.cfg.Backends.Synthesizer, req, tx)
+		err := pump(ctx, synth, req, tx)
 		if err != nil {
 			se.post(func() { s.finished(u, err) })
 			return

@@ -116,3 +116,34 @@ func FuzzInputBatchAudio(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnmarshalInputBatch checks the plugin's aliasing InputBatch decoder against
+// proto.Unmarshal.
+func FuzzUnmarshalInputBatch(f *testing.F) {
+	for _, b := range []*pb.InputBatch{
+		{Audio: []byte{1, 0, 2, 0, 3, 0}, AudioStreams: []uint64{1, 300}, AudioLengths: []uint32{2, 4}},
+		{Inputs: []*pb.StreamInput{{StreamId: 2, Pcm: []byte{1, 2}}, {StreamId: 3, Input: &pb.RecognizeInput{
+			Input: &pb.RecognizeInput_Finalize{Finalize: &pb.Finalize{}}}}}, Audio: []byte{9, 9}},
+	} {
+		raw, err := proto.Marshal(b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want, got pb.InputBatch
+		werr := proto.Unmarshal(raw, &want)
+		gerr := unmarshalInputBatch(raw, &got)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("errors differ: proto %v, ours %v", werr, gerr)
+		}
+		if werr != nil {
+			return
+		}
+		want.ProtoReflect().SetUnknown(nil)
+		if !proto.Equal(&want, &got) {
+			t.Fatalf("decoded %v, proto.Unmarshal %v", &got, &want)
+		}
+	})
+}

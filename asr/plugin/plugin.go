@@ -67,7 +67,7 @@ type grpcPlugin struct {
 
 func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	if p.cfg.Recognizer != nil {
-		pluginpb.RegisterRecognizerServer(s, &recognizerServer{impl: p.cfg.Recognizer})
+		pluginpb.RegisterRecognizerServer(s, &recognizerServer{impl: p.cfg.Recognizer, codec: p.cfg.codec})
 	}
 	if p.cfg.Synthesizer != nil {
 		pluginpb.RegisterSynthesizerServer(s, &synthesizerServer{impl: p.cfg.Synthesizer})
@@ -106,8 +106,7 @@ func dialOptions() []grpc.DialOption {
 	}
 }
 
-func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	c := newCodec()
+func newGRPCServer(c *codec, opts []grpc.ServerOption) *grpc.Server {
 	return grpc.NewServer(append(opts, experimental.BufferPool(c.pool), grpc.ForceServerCodecV2(c),
 		grpc.InitialWindowSize(transportWindow), grpc.InitialConnWindowSize(transportWindow),
 		grpc.WriteBufferSize(transportBuffer), grpc.ReadBufferSize(transportBuffer))...)

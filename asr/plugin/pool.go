@@ -8,6 +8,8 @@ import (
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+
+	pb "github.com/mrcpd/mrcpd/asr/pluginpb"
 )
 
 // bufferPool is the gRPC buffer pool of both ends (a mem.BufferPool): a tier per power of two
@@ -57,15 +59,16 @@ func (p *bufferPool) Put(b *[]byte) {
 type codec struct {
 	pool  *bufferPool
 	stock encoding.CodecV2
+	held  sync.Map // *pb.InputBatch -> the mem.Buffer its Audio aliases, until release
 }
 
-func newCodec() codec {
-	return codec{pool: &bufferPool{}, stock: encoding.GetCodecV2(grpcproto.Name)}
+func newCodec() *codec {
+	return &codec{pool: &bufferPool{}, stock: encoding.GetCodecV2(grpcproto.Name)}
 }
 
-func (c codec) Name() string { return grpcproto.Name }
+func (c *codec) Name() string { return grpcproto.Name }
 
-func (c codec) Marshal(v any) (mem.BufferSlice, error) {
+func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return c.stock.Marshal(v)
@@ -80,12 +83,20 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, c.pool)}, nil
 }
 
-func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return c.stock.Unmarshal(data, v)
 	}
 	buf := data.MaterializeToBuffer(c.pool)
+	if b, ok := m.(*pb.InputBatch); ok {
+		if err := unmarshalInputBatch(buf.ReadOnlyData(), b); err != nil || b.Audio == nil {
+			buf.Free()
+			return err
+		}
+		c.held.Store(b, buf)
+		return nil
+	}
 	defer buf.Free()
 	return proto.Unmarshal(buf.ReadOnlyData(), m)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/mrcpd/mrcpd/asr"
 )
@@ -17,6 +18,8 @@ type ServeConfig struct {
 	Synthesizer asr.Synthesizer
 	// Logger receives go-plugin's own messages; nil means NewLogger().
 	Logger *slog.Logger
+
+	codec *codec // the server's, when Serve built it
 }
 
 // Serve runs the plugin protocol on behalf of a plugin binary's main and returns only when the host
@@ -27,10 +30,12 @@ func Serve(cfg ServeConfig) {
 	if log == nil {
 		log = NewLogger()
 	}
+	c := newCodec()
+	cfg.codec = c
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
 		VersionedPlugins: pluginSets(cfg),
-		GRPCServer:       newGRPCServer,
+		GRPCServer:       func(opts []grpc.ServerOption) *grpc.Server { return newGRPCServer(c, opts) },
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output: slogWriter{log}, Level: hclog.Info, JSONFormat: true,
 		}),

@@ -22,7 +22,8 @@ func asError(err error) (*asr.Error, bool) {
 
 type recognizerServer struct {
 	pb.UnimplementedRecognizerServer
-	impl asr.Recognizer
+	impl  asr.Recognizer
+	codec *codec // nil on connections without it (NewTestHost)
 }
 
 func (s *recognizerServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.RecognizerInfo, error) {

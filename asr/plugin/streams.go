@@ -19,7 +19,7 @@ import (
 // every stream still running.
 func (s *recognizerServer) Streams(srv pb.Recognizer_StreamsServer) error {
 	ctx, cancel := context.WithCancel(srv.Context())
-	p := &pluginSession{ctx: ctx, impl: s.impl, srv: srv, streams: map[uint64]*pluginStream{},
+	p := &pluginSession{ctx: ctx, impl: s.impl, srv: srv, codec: s.codec, streams: map[uint64]*pluginStream{},
 		out: outbox{signal: make(chan struct{}, 1)}, ended: make(chan error, 1), token: 1}
 	sent := make(chan error, 1)
 	go func() { sent <- p.sendLoop(srv) }()
@@ -48,6 +48,7 @@ func (s *recognizerServer) Streams(srv pb.Recognizer_StreamsServer) error {
 type pluginSession struct {
 	ctx   context.Context
 	impl  asr.Recognizer
+	codec *codec
 	srv   pb.Recognizer_StreamsServer
 	wg    sync.WaitGroup
 	out   outbox
@@ -112,6 +113,9 @@ func (p *pluginSession) dispatch(token uint64, list []delivery, pos int) {
 // flatten turns a batch into deliveries in each stream's order, starting and cancelling streams
 // on the way: first the audio field, then the inputs (see InputBatch).
 func (p *pluginSession) flatten(b *pb.InputBatch, list []delivery) []delivery {
+	if p.codec != nil {
+		defer p.codec.release(b) // b.Audio is decoded into pcm below
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := min(len(b.AudioStreams), len(b.AudioLengths)); n > 0 {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -15,12 +16,12 @@ import (
 // minAccuracy is the whole-phrase accuracy each grammar set must reach on telephone audio
 // (300-3400 Hz, 8 kHz, G.711, upsampled). The issue asks for 0.90 on every grammar set; the 16 kHz
 // en-us model on narrowband synthetic speech reaches it for yes/no and the menu, not for
-// four-digit strings (measured 14/24 = 58%; the floor a little under it guards against
+// four-digit strings (measured 16/24 = 67%; the floor a little under it guards against
 // regressions): see README.md, "Accuracy".
 var minAccuracy = map[string]float64{
 	speechset.Boolean: 0.90,
 	speechset.Menu:    0.90,
-	speechset.Digits:  0.50,
+	speechset.Digits:  0.60,
 }
 
 // TestAccuracy runs the generated telephone test set through the engine: whole-phrase accuracy
@@ -34,8 +35,9 @@ func TestAccuracy(t *testing.T) {
 	e := newTestEngine(t, DefaultConfig())
 	ctx := context.Background()
 	grammars := map[string]asr.Grammar{
-		speechset.Digits:  {ID: "digits", URI: "builtin:grammar/digits?length=4", Mode: "voice"},
-		speechset.Boolean: {ID: "boolean", URI: "builtin:grammar/boolean", Mode: "voice"},
+		// IDs other than the hand-written test grammars' (withTestGrammars): mrcp/grammar's builtins.
+		speechset.Digits:  {ID: "builtin-digits", URI: "builtin:grammar/digits?length=4", Mode: "voice"},
+		speechset.Boolean: {ID: "builtin-boolean", URI: "builtin:grammar/boolean", Mode: "voice"},
 		speechset.Menu:    fixtureMenu(t),
 	}
 	var right, wrong []float64 // confidence of in-grammar results
@@ -58,8 +60,11 @@ func TestAccuracy(t *testing.T) {
 			n++
 			a, matched := top(res.final)
 			good := matched && a.Text == u.Text
-			if set == speechset.Boolean { // yeah/yep/sure... are right answers too
+			switch set {
+			case speechset.Boolean: // yeah/yep/sure... are right answers too
 				good = matched && a.Interpretation == map[string]string{"yes": "true", "no": "false"}[u.Text]
+			case speechset.Digits: // "oh" for "zero" gives the application the same digits
+				good = matched && a.Interpretation == digitString(u.Text)
 			}
 			pv := perVoice[u.Voice.Synth]
 			pv[1]++
@@ -181,3 +186,14 @@ func above(v []float64, th float64) float64 {
 	}
 	return float64(n) / float64(len(v))
 }
+
+// digitString is the interpretation builtin:grammar/digits gives spoken digit words.
+func digitString(words string) string {
+	var b strings.Builder
+	for _, w := range strings.Fields(words) {
+		b.WriteByte("0123456789"[slices.Index(digitNames, w)])
+	}
+	return b.String()
+}
+
+var digitNames = []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}

@@ -19,6 +19,11 @@ type bandExtender struct {
 	hi, total float64
 	decided   bool
 	wideband  bool
+
+	// Fricative emphasis: the gain rises with the share of energy above 2.5 kHz (smoothed).
+	fric      float64
+	fhp       [2]biquad
+	eHi, eAll float64
 }
 
 // Energy above 4.5 kHz at which input counts as wideband, and how much input decides.
@@ -29,7 +34,8 @@ const (
 
 func newBandExtender(gain float64) *bandExtender {
 	h := newHighpass(4500, 16000)
-	return &bandExtender{gain: gain, hp: [3]biquad{h, h, h}}
+	f := newHighpass(2500, 16000)
+	return &bandExtender{gain: gain, hp: [3]biquad{h, h, h}, fhp: [2]biquad{f, f}}
 }
 
 // process returns the extended audio (a new slice; pcm is not modified).
@@ -48,10 +54,20 @@ func (b *bandExtender) process(pcm []int16) []int16 {
 		}
 		y := x
 		if !b.wideband && b.gain > 0 {
+			g := b.gain
+			if b.fric > 0 {
+				h := b.fhp[1].step(b.fhp[0].step(x))
+				const a = 1.0 / 160 // 10 ms
+				b.eHi += a * (h*h - b.eHi)
+				b.eAll += a * (x*x - b.eAll)
+				if b.eAll > 1 {
+					g += b.fric * b.eHi / b.eAll
+				}
+			}
 			if b.n%2 == 0 {
-				y += b.gain * x
+				y += g * x
 			} else {
-				y -= b.gain * x
+				y -= g * x
 			}
 		}
 		out[i] = int16(math.Max(-32768, math.Min(32767, math.Round(y))))

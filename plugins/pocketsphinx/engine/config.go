@@ -39,6 +39,9 @@ type Config struct {
 	// BandExtension is the gain of the spectral folding that fills the empty 4-8 kHz band of
 	// upsampled telephone audio (0 disables it); see bandext.go.
 	BandExtension float64
+	// FricativeGain raises the folding gain with the share of energy above 2.5 kHz: a telephone
+	// /s/ keeps only its bottom edge, while the model expects most of its energy above 4 kHz.
+	FricativeGain float64
 	// GrammarBeams are pocketsphinx beam arguments for grammar searches: with small grammars
 	// wide beams cost little and keep the right path alive through mismatched narrowband audio.
 	GrammarBeams []string
@@ -69,6 +72,7 @@ func DefaultConfig() Config {
 		UpperF:           6800,
 		RemoveNoise:      true,
 		BandExtension:    0.3,
+		FricativeGain:    30,
 		GrammarBeams:     []string{"-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"},
 		RescanPasses:     4,
 		DigitWIP:         1e-3,
@@ -104,6 +108,8 @@ func FromSettings(s map[string]string) (Config, error) {
 			c.UpperF, err = strconv.ParseFloat(v, 64)
 		case "rescan_passes":
 			c.RescanPasses, err = strconv.Atoi(v)
+		case "fricative_gain":
+			c.FricativeGain, err = strconv.ParseFloat(v, 64)
 		case "band_extension":
 			c.BandExtension, err = strconv.ParseFloat(v, 64)
 		case "grammar_beams":

@@ -210,6 +210,7 @@ func (w *worker) params() map[string]string {
 func (w *worker) audioIn(ctx context.Context, pcm []int16) error {
 	if w.bwe == nil {
 		w.bwe = newBandExtender(w.e.cfg.BandExtension)
+		w.bwe.fric = w.e.cfg.FricativeGain
 	}
 	pcm = w.bwe.process(pcm)
 	w.audio = append(w.audio, pcm...)

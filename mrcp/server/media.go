@@ -36,7 +36,10 @@ type Sender interface {
 type ReceiverParams struct {
 	Formats    []sdp.Format // the negotiated codec, then telephone-event if any
 	OutputRate int
-	Logger     *slog.Logger
+	// OnLatch, when the endpoint also sends, moves the sender to the peer's RTP source address
+	// (used when the factory does symmetric RTP).
+	OnLatch func(net.Addr)
+	Logger  *slog.Logger
 }
 
 type SenderParams struct {

@@ -16,6 +16,7 @@ type Metrics struct {
 	refused     *prometheus.CounterVec
 	messages    *prometheus.CounterVec
 	completions *prometheus.CounterVec
+	rtp         *rtpCollector
 }
 
 // NewMetrics registers the series on reg.
@@ -33,7 +34,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		completions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_completions_total",
 			Help: "Completed requests, by resource and Completion-Cause."}, []string{"resource", "cause"}),
 	}
-	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions)
+	m.rtp = newRTPCollector()
+	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions, m.rtp)
 	return m
 }
 
@@ -84,5 +86,18 @@ func (m *Metrics) message(resource string, msg *mrcp.Message) {
 func (m *Metrics) completion(resource, cause string) {
 	if m != nil {
 		m.completions.WithLabelValues(resource, cause).Inc()
+	}
+}
+
+// receiverStarted and receiverEnded keep the RTP totals (for receivers that count).
+func (m *Metrics) receiverStarted(r Receiver) {
+	if s, ok := r.(StatsReceiver); ok && m != nil {
+		m.rtp.add(s)
+	}
+}
+
+func (m *Metrics) receiverEnded(r Receiver) {
+	if s, ok := r.(StatsReceiver); ok && m != nil {
+		m.rtp.remove(s)
 	}
 }

@@ -72,20 +72,49 @@ func (f *rtpFactory) NewReceiver(conn net.PacketConn, p ReceiverParams) (Receive
 	for i, s := range p.Formats {
 		formats[i] = toMedia(s)
 	}
-	r, err := media.NewReceiver(conn, media.ReceiverConfig{Formats: formats, OutputRate: p.OutputRate,
+	cfg := media.ReceiverConfig{Formats: formats, OutputRate: p.OutputRate,
 		Jitter: f.cfg.Jitter, InbandDTMF: f.cfg.InbandDTMF, Clock: f.cfg.Clock, Logger: p.Logger,
-		Symmetric: f.cfg.Symmetric})
+		Symmetric: f.cfg.Symmetric}
+	if f.cfg.Symmetric {
+		cfg.OnLatch = p.OnLatch
+	}
+	// RTCP on the port above (RFC 3550 §11): receiver reports go out once the peer's RTCP is
+	// heard. Without the port the stream still works, unreported.
+	var rtcp *net.UDPConn
+	if uc, ok := conn.(*net.UDPConn); ok {
+		c, err := f.pool.ListenRTCP(uc)
+		if err != nil {
+			p.Logger.Debug("no RTCP socket", "err", err)
+		} else {
+			rtcp, cfg.RTCP = c, c
+		}
+	}
+	r, err := media.NewReceiver(conn, cfg)
 	if err != nil {
+		if rtcp != nil {
+			rtcp.Close()
+		}
 		return nil, err
 	}
 	p.Logger.Debug("media pipeline", "rx", r.String())
-	return &rtpReceiver{r}, nil
+	return &rtpReceiver{r: r, rtcp: rtcp}, nil
 }
 
-type rtpReceiver struct{ r *media.Receiver }
+type rtpReceiver struct {
+	r    *media.Receiver
+	rtcp *net.UDPConn
+}
 
-func (x *rtpReceiver) Run(ctx context.Context, s Sink) error { return x.r.Run(ctx, sinkAdapter{s}) }
-func (x *rtpReceiver) LastPacket() time.Time                 { return x.r.LastPacket() }
+// Run receives until ctx ends, then frees the RTCP port.
+func (x *rtpReceiver) Run(ctx context.Context, s Sink) error {
+	if x.rtcp != nil {
+		defer x.rtcp.Close()
+	}
+	return x.r.Run(ctx, sinkAdapter{s})
+}
+
+func (x *rtpReceiver) LastPacket() time.Time    { return x.r.LastPacket() }
+func (x *rtpReceiver) Stats() media.JitterStats { return x.r.Stats() }
 
 type sinkAdapter struct{ s Sink }
 

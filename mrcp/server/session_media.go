@@ -60,25 +60,8 @@ func (se *session) startEndpoint(ep *endpoint) {
 	ctx, cancel := context.WithCancel(se.ctx)
 	ep.cancel = cancel
 	log := se.log.With("mid", ep.mid)
-	if ep.receives() {
-		formats := []sdp.Format{ep.codec}
-		if ep.te != nil {
-			formats = append(formats, *ep.te)
-		}
-		rx, err := mf.NewReceiver(ep.conn, ReceiverParams{Formats: formats, OutputRate: se.srv.cfg.InputRate, Logger: log})
-		if err != nil {
-			se.log.Error("RTP receiver", "err", err)
-		} else {
-			ep.rx = rx
-			se.wg.Add(1)
-			go func() {
-				defer se.wg.Done()
-				if err := rx.Run(ctx, &epSink{se: se, ep: ep}); err != nil && !errors.Is(err, context.Canceled) {
-					log.Warn("RTP receiver stopped", "err", err)
-				}
-			}()
-		}
-	}
+	// The sender first: with symmetric RTP the receiver moves it to where the peer's RTP comes from.
+	var latch func(net.Addr)
 	if ep.sends() {
 		tx, err := mf.NewSender(ep.conn, SenderParams{Remote: ep.remote, Format: ep.codec, TelephoneEvent: ep.te,
 			Ptime: ep.ptime, InputRate: se.srv.cfg.OutputRate, Logger: log})
@@ -86,11 +69,37 @@ func (se *session) startEndpoint(ep *endpoint) {
 			se.log.Error("RTP sender", "err", err)
 		} else {
 			ep.tx = tx
+			if l, ok := tx.(interface{ SetRemote(net.Addr) }); ok {
+				latch = l.SetRemote
+			}
 			se.wg.Add(1)
 			go func() {
 				defer se.wg.Done()
 				if err := tx.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					log.Warn("RTP sender stopped", "err", err)
+				}
+			}()
+		}
+	}
+	if ep.receives() {
+		formats := []sdp.Format{ep.codec}
+		if ep.te != nil {
+			formats = append(formats, *ep.te)
+		}
+		rx, err := mf.NewReceiver(ep.conn, ReceiverParams{Formats: formats, OutputRate: se.srv.cfg.InputRate,
+			OnLatch: latch, Logger: log})
+		if err != nil {
+			se.log.Error("RTP receiver", "err", err)
+		} else {
+			ep.rx = rx
+			metrics := se.srv.cfg.Metrics
+			metrics.receiverStarted(rx)
+			se.wg.Add(1)
+			go func() {
+				defer se.wg.Done()
+				defer metrics.receiverEnded(rx)
+				if err := rx.Run(ctx, &epSink{se: se, ep: ep}); err != nil && !errors.Is(err, context.Canceled) {
+					log.Warn("RTP receiver stopped", "err", err)
 				}
 			}()
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/plugins/internal/synthkit"
 )
 
 // Config is the plugin's settings (engines.plugins[].settings in the mrcpd config).
@@ -97,32 +97,29 @@ func (e *Engine) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr
 	if strings.TrimSpace(req.Text) == "" {
 		return nil, asr.Errorf(asr.ErrBadParameter, false, "espeak-ng: empty text")
 	}
-	rate := req.SampleRate
-	if rate <= 0 {
-		rate = 8000
-	}
-	if rate > 48000 {
-		return nil, asr.Errorf(asr.ErrBadParameter, false, "espeak-ng: sample rate %d not supported", rate)
+	rate, err := synthkit.OutputRate("espeak-ng", req.SampleRate)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	j := &job{ctx: ctx, out: make(chan chunk, 256)}
+	j := &job{Pipe: synthkit.NewPipe[chunk](ctx, 256)}
 	go e.run(j, req)
 	return &stream{j: j, cancel: cancel, rs: media.NewResampler(e.rate, rate)}, nil
 }
 
 func (e *Engine) run(j *job, req asr.SynthesizeRequest) {
-	defer close(j.out)
+	defer j.Close()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if j.ctx.Err() != nil {
+	if j.Context().Err() != nil {
 		return
 	}
 	e.setVoice(req)
 	espeakSet(paramRate, rateWPM(req.Rate))
 	espeakSet(paramVolume, volume(req.Volume))
 	espeakSet(paramPitch, pitch(req.Pitch))
-	if !espeakSynth(req.Text, isSSML(req), j) && j.ctx.Err() == nil {
-		j.err = asr.Errorf(asr.ErrInternal, false, "espeak-ng: synthesis failed")
+	if !espeakSynth(req.Text, isSSML(req), j) && j.Context().Err() == nil {
+		j.Fail(asr.Errorf(asr.ErrInternal, false, "espeak-ng: synthesis failed"))
 	}
 }
 
@@ -154,10 +151,8 @@ func (e *Engine) setVoice(req asr.SynthesizeRequest) {
 
 // job is one utterance between the espeak callback (producer) and the stream's Recv.
 type job struct {
-	ctx     context.Context
-	out     chan chunk
-	err     error // set before out is closed
-	samples int   // produced so far, at espeak's rate
+	*synthkit.Pipe[chunk]
+	samples int // produced so far, at espeak's rate
 }
 
 type chunk struct {
@@ -176,26 +171,17 @@ func (j *job) deliver(pcm []int16, marks []markAt) bool {
 	for _, m := range marks {
 		at := m.ms*rate/1000 - j.samples
 		at = max(0, min(at, len(pcm)))
-		if at > 0 && !j.send(chunk{pcm: pcm[:at]}) {
+		if at > 0 && !j.Send(chunk{pcm: pcm[:at]}) {
 			return false
 		}
 		j.samples += at
 		pcm = pcm[at:]
-		if !j.send(chunk{mark: m.name}) {
+		if !j.Send(chunk{mark: m.name}) {
 			return false
 		}
 	}
 	j.samples += len(pcm)
-	return len(pcm) == 0 || j.send(chunk{pcm: pcm})
-}
-
-func (j *job) send(c chunk) bool {
-	select {
-	case j.out <- c:
-		return true
-	case <-j.ctx.Done():
-		return false
-	}
+	return len(pcm) == 0 || j.Send(chunk{pcm: pcm})
 }
 
 type stream struct {
@@ -207,27 +193,15 @@ type stream struct {
 
 func (s *stream) Recv() (asr.SynthEvent, error) {
 	for {
-		select {
-		case c, ok := <-s.j.out:
-			if !ok {
-				if s.j.err != nil {
-					return nil, s.j.err
-				}
-				if err := s.j.ctx.Err(); err != nil {
-					return nil, err
-				}
-				return nil, io.EOF
-			}
-			if c.mark != "" {
-				return &asr.Mark{Name: c.mark}, nil
-			}
-			out := s.rs.Process(nil, c.pcm)
-			if len(out) == 0 {
-				continue
-			}
+		c, err := s.j.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if c.mark != "" {
+			return &asr.Mark{Name: c.mark}, nil
+		}
+		if out := s.rs.Process(nil, c.pcm); len(out) > 0 {
 			return &asr.SynthAudio{PCM: out}, nil
-		case <-s.j.ctx.Done():
-			return nil, s.j.ctx.Err()
 		}
 	}
 }

@@ -1,81 +1,37 @@
 package main
 
-import (
-	"strconv"
-	"strings"
+import "github.com/mrcpd/mrcpd/plugins/internal/synthkit"
+
+// espeak-ng wants words per minute (80-450, 175 normal), volume 0-200 (100 normal) and pitch
+// 0-100 (50 normal); synthkit reads the SSML values.
+var (
+	rateLevels   = synthkit.Levels[int]{90, 130, 175, 230, 300}
+	volumeLevels = synthkit.Levels[int]{30, 60, 100, 150, 200}
+	pitchLevels  = synthkit.Levels[int]{20, 35, 50, 65, 80}
 )
 
-// MRCP's Prosody-* headers take SSML's values: a keyword, a relative number ("1.5", "+20%") or,
-// for volume, 0-100. espeak-ng wants words per minute (80-450, 175 normal), volume 0-200 (100
-// normal) and pitch 0-100 (50 normal).
-
 func rateWPM(v string) int {
-	const normal = 175
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "x-slow":
-		return 90
-	case "slow":
-		return 130
-	case "fast":
-		return 230
-	case "x-fast":
-		return 300
-	case "", "medium", "default":
-		return normal
+	if n, ok := rateLevels.Rate(v); ok {
+		return n
 	}
-	return clamp(int(relative(v)*normal), 80, 450)
+	return clamp(int(synthkit.Relative(v)*175), 80, 450)
 }
 
 func volume(v string) int {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "silent":
-		return 0
-	case "x-soft":
-		return 30
-	case "soft":
-		return 60
-	case "loud":
-		return 150
-	case "x-loud":
-		return 200
-	case "", "medium", "default":
-		return 100
+	if n, ok := volumeLevels.Volume(v); ok {
+		return n
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && !strings.ContainsAny(v, "+-") {
-		return clamp(int(n*2), 0, 200) // an absolute SSML volume, 0-100
+	if n, ok := synthkit.AbsoluteVolume(v); ok {
+		return clamp(int(n*2), 0, 200)
 	}
-	return clamp(int(relative(v)*100), 0, 200)
+	return clamp(int(synthkit.Relative(v)*100), 0, 200)
 }
 
 func pitch(v string) int {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "x-low":
-		return 20
-	case "low":
-		return 35
-	case "high":
-		return 65
-	case "x-high":
-		return 80
-	case "", "medium", "default":
-		return 50
-	}
-	return clamp(int(relative(v)*50), 0, 100)
-}
-
-// relative parses "1.5", "+20%" or "-10%" as a factor; anything else is 1.
-func relative(v string) float64 {
-	v = strings.TrimSpace(v)
-	if p, ok := strings.CutSuffix(v, "%"); ok {
-		if n, err := strconv.ParseFloat(p, 64); err == nil {
-			return 1 + n/100
-		}
-		return 1
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
+	if n, ok := pitchLevels.Pitch(v); ok {
 		return n
 	}
-	return 1
+	return clamp(int(synthkit.Relative(v)*50), 0, 100)
 }
 
 func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }

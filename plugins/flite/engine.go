@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/plugins/internal/synthkit"
 )
 
 // voices are the CMU US voices Debian ships with libflite; all speak en-US.
@@ -85,25 +84,22 @@ func (e *Engine) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr
 	if text == "" {
 		return nil, asr.Errorf(asr.ErrBadParameter, false, "flite: empty text")
 	}
-	rate := req.SampleRate
-	if rate <= 0 {
-		rate = 8000
-	}
-	if rate > 48000 {
-		return nil, asr.Errorf(asr.ErrBadParameter, false, "flite: sample rate %d not supported", rate)
+	rate, err := synthkit.OutputRate("flite", req.SampleRate)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	j := &job{ctx: ctx, out: make(chan []int16, 256), gain: gain(req.Volume), outRate: rate}
+	j := &job{Pipe: synthkit.NewPipe[[]int16](ctx, 256), gain: gain(req.Volume), outRate: rate}
 	name := e.pickVoice(req)
 	go func() {
-		defer close(j.out)
+		defer j.Close()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if ctx.Err() != nil {
 			return
 		}
 		if !e.voices[name].synth(text, j, 1/speed(req.Rate), e.baseF0[name]*pitchFactor(req.Pitch)) && ctx.Err() == nil {
-			j.err = asr.Errorf(asr.ErrInternal, false, "flite: synthesis failed")
+			j.Fail(asr.Errorf(asr.ErrInternal, false, "flite: synthesis failed"))
 		}
 	}()
 	return &stream{j: j, cancel: cancel}, nil
@@ -111,9 +107,7 @@ func (e *Engine) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr
 
 // job is one utterance between flite's streaming callback and the stream's Recv.
 type job struct {
-	ctx     context.Context
-	out     chan []int16
-	err     error
+	*synthkit.Pipe[[]int16]
 	gain    float64
 	outRate int
 	rs      *media.Resampler // created on the first chunk, when the voice's rate is known
@@ -129,15 +123,7 @@ func (j *job) deliver(pcm []int16, rate int) bool {
 		}
 	}
 	out := j.rs.Process(nil, pcm)
-	if len(out) == 0 {
-		return true
-	}
-	select {
-	case j.out <- out:
-		return true
-	case <-j.ctx.Done():
-		return false
-	}
+	return len(out) == 0 || j.Send(out)
 }
 
 type stream struct {
@@ -146,84 +132,42 @@ type stream struct {
 }
 
 func (s *stream) Recv() (asr.SynthEvent, error) {
-	select {
-	case pcm, ok := <-s.j.out:
-		if !ok {
-			if s.j.err != nil {
-				return nil, s.j.err
-			}
-			if err := s.j.ctx.Err(); err != nil {
-				return nil, err
-			}
-			return nil, io.EOF
-		}
-		return &asr.SynthAudio{PCM: pcm}, nil
-	case <-s.j.ctx.Done():
-		return nil, s.j.ctx.Err()
+	pcm, err := s.j.Recv()
+	if err != nil {
+		return nil, err
 	}
+	return &asr.SynthAudio{PCM: pcm}, nil
 }
 
 func (s *stream) Close() error { s.cancel(); return nil }
 
-// Prosody headers as factors on flite's own defaults.
+// Prosody headers as factors on flite's own defaults; synthkit reads the SSML values.
+var (
+	speedLevels = synthkit.Levels[float64]{0.5, 0.75, 1, 1.3, 1.7}
+	pitchLevels = synthkit.Levels[float64]{0.7, 0.85, 1, 1.15, 1.3}
+	gainLevels  = synthkit.Levels[float64]{0.3, 0.6, 1, 1.4, 1.8}
+)
+
 func speed(v string) float64 {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "x-slow":
-		return 0.5
-	case "slow":
-		return 0.75
-	case "fast":
-		return 1.3
-	case "x-fast":
-		return 1.7
+	if f, ok := speedLevels.Rate(v); ok {
+		return f
 	}
-	return max(0.3, min(3, relative(v)))
+	return max(0.3, min(3, synthkit.Relative(v)))
 }
 
 func pitchFactor(v string) float64 {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "x-low":
-		return 0.7
-	case "low":
-		return 0.85
-	case "high":
-		return 1.15
-	case "x-high":
-		return 1.3
+	if f, ok := pitchLevels.Pitch(v); ok {
+		return f
 	}
-	return max(0.5, min(2, relative(v)))
+	return max(0.5, min(2, synthkit.Relative(v)))
 }
 
 func gain(v string) float64 {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "silent":
-		return 0
-	case "x-soft":
-		return 0.3
-	case "soft":
-		return 0.6
-	case "loud":
-		return 1.4
-	case "x-loud":
-		return 1.8
+	if f, ok := gainLevels.Volume(v); ok {
+		return f
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && !strings.ContainsAny(v, "+-") && n > 3 {
+	if n, ok := synthkit.AbsoluteVolume(v); ok && n > 3 {
 		return n / 100 * 2 // an absolute SSML volume, 0-100, 50 being normal
 	}
-	return max(0, min(2, relative(v)))
-}
-
-// relative parses "1.5", "+20%" or "-10%" as a factor; anything else is 1.
-func relative(v string) float64 {
-	v = strings.TrimSpace(v)
-	if p, ok := strings.CutSuffix(v, "%"); ok {
-		if n, err := strconv.ParseFloat(p, 64); err == nil {
-			return 1 + n/100
-		}
-		return 1
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
-		return n
-	}
-	return 1
+	return max(0, min(2, synthkit.Relative(v)))
 }

@@ -70,7 +70,7 @@ func DefaultConfig() Config {
 		CMNInit:          DefaultCMNInit,
 		LowerF:           130,
 		UpperF:           6800,
-		RemoveNoise:      true,
+		RemoveNoise:      false,
 		BandExtension:    0.3,
 		FricativeGain:    30,
 		GrammarBeams:     []string{"-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"},

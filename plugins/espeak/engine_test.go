@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/plugins/internal/plugintest"
 )
 
 var (
@@ -157,20 +157,5 @@ func TestProsodyMapping(t *testing.T) {
 // BenchmarkFirstAudio measures SPEAK-to-first-chunk latency for a one-sentence prompt in process
 // (the plugin boundary adds the gRPC hop, measured in the plugin package's tests).
 func BenchmarkFirstAudio(b *testing.B) {
-	e := testEngine(b)
-	var worst time.Duration
-	for b.Loop() {
-		start := time.Now()
-		s, err := e.Synthesize(context.Background(), asr.SynthesizeRequest{Text: "Thank you for calling, please say the name of the department.", SampleRate: 8000})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Recv(); err != nil {
-			b.Fatal(err)
-		}
-		worst = max(worst, time.Since(start))
-		s.Close()
-		drain(b, s)
-	}
-	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-first-audio-ms")
+	plugintest.BenchFirstAudio(b, testEngine(b), func(s asr.SynthesisStream) { drain(b, s) })
 }

@@ -6,14 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
-	"github.com/mrcpd/mrcpd/asr/plugin"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/plugins/internal/plugintest"
 )
 
 var (
@@ -85,40 +82,15 @@ func TestCancel(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	h, err := plugin.Start(context.Background(), plugin.HostConfig{Name: "flite", Path: mrcptest.Binary(t, "plugins/flite"),
-		Pool: 2, Settings: map[string]string{"voice": "kal"}, MinBackoff: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	asrtest.RunSynthesizer(t, func(*testing.T) asr.Synthesizer { return h.Synthesizer() }, asrtest.SynthOptions{
-		Crash: func(t *testing.T) {
-			for _, pid := range h.PIDs() {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		},
-	})
+	plugintest.SynthesizerConformance(t, "flite", 2, map[string]string{"voice": "kal"})
 }
 
 func BenchmarkFirstAudio(b *testing.B) {
-	e := testEngine(b)
-	var worst time.Duration
-	for b.Loop() {
-		start := time.Now()
-		s, err := e.Synthesize(context.Background(), asr.SynthesizeRequest{Text: "Thank you for calling, please say the name of the department.", SampleRate: 8000})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Recv(); err != nil {
-			b.Fatal(err)
-		}
-		worst = max(worst, time.Since(start))
-		s.Close()
+	plugintest.BenchFirstAudio(b, testEngine(b), func(s asr.SynthesisStream) {
 		for {
 			if _, err := s.Recv(); err != nil {
 				break
 			}
 		}
-	}
-	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-first-audio-ms")
+	})
 }

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"context"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/asr/asrtest"
-	"github.com/mrcpd/mrcpd/asr/plugin"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/plugins/internal/plugintest"
 	"github.com/mrcpd/mrcpd/plugins/vosk/vosktest"
 )
 
@@ -18,29 +12,10 @@ import (
 func TestPluginConformance(t *testing.T) {
 	const phrase = "what is my balance"
 	_, ep := vosktest.Start(t, vosktest.Script{Transcript: phrase})
-	h, err := plugin.Start(context.Background(), plugin.HostConfig{Name: "vosk", Path: mrcptest.Binary(t, "plugins/vosk"),
-		Settings: vosktest.PluginSettings(ep), MinBackoff: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	asrtest.RunRecognizer(t, func(*testing.T) asr.Recognizer { return h.Recognizer() }, asrtest.Options{
-		Utterance: phrase, Expect: phrase,
-		Crash: func(t *testing.T) {
-			for _, pid := range h.PIDs() {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		},
-	})
+	plugintest.RecognizerConformance(t, "vosk", vosktest.PluginSettings(ep), phrase)
 }
 
 // A misspelt setting stops the plugin at start with an error naming it.
 func TestPluginRejectsBadSettings(t *testing.T) {
-	h, err := plugin.Start(context.Background(), plugin.HostConfig{Name: "vosk", Path: mrcptest.Binary(t, "plugins/vosk"),
-		Settings: map[string]string{"endpiont": "ws://127.0.0.1:1"}, MinBackoff: 20 * time.Millisecond})
-	if err == nil {
-		h.Close()
-		t.Fatal("plugin started with an unknown setting")
-	}
-	t.Log(err)
+	plugintest.RejectsSettings(t, "vosk", map[string]string{"endpiont": "ws://127.0.0.1:1"})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
 	"github.com/mrcpd/mrcpd/plugins/deepgram/deepgramtest"
+	"github.com/mrcpd/mrcpd/plugins/internal/plugintest"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
 )
 
@@ -53,52 +54,6 @@ func TestConformance(t *testing.T) {
 		asrtest.Options{Utterance: phrase, Expect: phrase, Grammars: []asr.Grammar{flights}})
 }
 
-func collect(t *testing.T, r asr.Recognizer, req asr.RecognizeRequest, inputs []asr.Input) ([]asr.Event, error) {
-	t.Helper()
-	s, err := r.Recognize(context.Background(), req)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	type res struct {
-		evs []asr.Event
-		err error
-	}
-	done := make(chan res, 1)
-	go func() {
-		var r res
-		for {
-			ev, err := s.Recv()
-			if err != nil {
-				r.err = err
-				done <- r
-				return
-			}
-			r.evs = append(r.evs, ev)
-		}
-	}()
-	for _, in := range inputs {
-		if err := s.Send(in); err != nil {
-			break // Recv has the cause
-		}
-	}
-	select {
-	case r := <-done:
-		return r.evs, r.err
-	case <-time.After(10 * time.Second):
-		t.Fatal("stream did not end")
-		return nil, nil
-	}
-}
-
-func frames(pcm []int16, rate int) []asr.Input {
-	var out []asr.Input
-	for n := rate / 50; len(pcm) > 0; pcm = pcm[min(n, len(pcm)):] {
-		out = append(out, &asr.Audio{PCM: pcm[:min(n, len(pcm))]})
-	}
-	return out
-}
-
 func kinds(evs []asr.Event) string {
 	var k []string
 	for _, ev := range evs {
@@ -118,29 +73,20 @@ func kinds(evs []asr.Event) string {
 	return strings.Join(k, " ")
 }
 
-func finalOf(evs []asr.Event) *asr.Final {
-	for _, ev := range evs {
-		if f, ok := ev.(*asr.Final); ok {
-			return f
-		}
-	}
-	return nil
-}
-
 // Endpointing ends the utterance on its own: SpeechStarted, accumulated is_final segments, then
 // speech_final; the engine answers with the Final and CloseStream, and Deepgram's Metadata follows.
 func TestSpeechFinalEndsUtterance(t *testing.T) {
 	srv, settings := standIn(t)
 	e := newEngine(t, settings)
 	audio := append(asrtest.Speak(t, phrase, 8000), make([]int16, 4000)...)
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, NBest: 3, Grammars: []asr.Grammar{flights}}, frames(audio, 8000))
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000, NBest: 3, Grammars: []asr.Grammar{flights}}, plugintest.Frames(audio, 8000))
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("ended with %v; events %v", err, evs)
 	}
 	if got := kinds(evs); got != "ready start end final usage" {
 		t.Errorf("events %q, want ready start end final usage", got)
 	}
-	f := finalOf(evs)
+	f := plugintest.FinalOf(evs)
 	if f == nil || len(f.Alternatives) == 0 {
 		t.Fatalf("final %+v", f)
 	}
@@ -174,14 +120,14 @@ func TestFinalizeAndKeepAlive(t *testing.T) {
 	srv, settings := standIn(t)
 	e := newEngine(t, settings)
 	in := []asr.Input{&asr.KeepAlive{}, &asr.KeepAlive{}}
-	in = append(in, frames(asrtest.Speak(t, phrase, 16000), 16000)...)
+	in = append(in, plugintest.Frames(asrtest.Speak(t, phrase, 16000), 16000)...)
 	in = append(in, &asr.KeepAlive{}, &asr.FinalizeInput{})
 	params := map[string]string{"deepgram.endpointing": "false", "utterance_end_ms": "0", "model": "nova-2", "language": "en-GB"}
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 16000, Params: params}, in)
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 16000, Params: params}, in)
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("ended with %v", err)
 	}
-	if f := finalOf(evs); f == nil || len(f.Alternatives) == 0 || f.Alternatives[0].Text != phrase {
+	if f := plugintest.FinalOf(evs); f == nil || len(f.Alternatives) == 0 || f.Alternatives[0].Text != phrase {
 		t.Fatalf("final %+v", f)
 	}
 	if n := srv.KeepAlives(); n != 3 {
@@ -198,11 +144,11 @@ func TestUtteranceEndEndsUtterance(t *testing.T) {
 	srv, settings := standIn(t)
 	e := newEngine(t, settings)
 	audio := append(asrtest.Speak(t, phrase, 8000), make([]int16, 8000)...)
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"endpointing": "false", "utterance-end-ms": "500"}}, frames(audio, 8000))
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"endpointing": "false", "utterance-end-ms": "500"}}, plugintest.Frames(audio, 8000))
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("ended with %v", err)
 	}
-	if f := finalOf(evs); f == nil || len(f.Alternatives) == 0 || f.Alternatives[0].Text != phrase {
+	if f := plugintest.FinalOf(evs); f == nil || len(f.Alternatives) == 0 || f.Alternatives[0].Text != phrase {
 		t.Fatalf("final %+v", f)
 	}
 	if q := srv.Queries()[0]; q.Get("endpointing") != "false" || q.Get("utterance_end_ms") != "500" {
@@ -211,7 +157,7 @@ func TestUtteranceEndEndsUtterance(t *testing.T) {
 }
 
 func TestVendorFailures(t *testing.T) {
-	speech := func(t *testing.T) []asr.Input { return frames(asrtest.Speak(t, phrase, 8000), 8000) }
+	speech := func(t *testing.T) []asr.Input { return plugintest.Frames(asrtest.Speak(t, phrase, 8000), 8000) }
 	tests := []struct {
 		name      string
 		setup     func(*deepgramtest.Server, map[string]string)
@@ -235,7 +181,7 @@ func TestVendorFailures(t *testing.T) {
 			srv, settings := standIn(t)
 			tc.setup(srv, settings)
 			e := newEngine(t, settings)
-			_, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, tc.inputs(t))
+			_, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, tc.inputs(t))
 			var ae *asr.Error
 			if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
 				t.Fatalf("error %v, want kind %s retryable %v", err, tc.kind, tc.retryable)
@@ -257,8 +203,8 @@ func TestFailoverAndRetry(t *testing.T) {
 	settings["retries"] = "4"
 	srv.Fail(deepgramtest.FailQuota)
 	e := newEngine(t, settings)
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, append(frames(asrtest.Speak(t, phrase, 8000), 8000), &asr.FinalizeInput{}))
-	if !errors.Is(err, io.EOF) || finalOf(evs) == nil || len(finalOf(evs).Alternatives) == 0 {
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, append(plugintest.Frames(asrtest.Speak(t, phrase, 8000), 8000), &asr.FinalizeInput{}))
+	if !errors.Is(err, io.EOF) || plugintest.FinalOf(evs) == nil || len(plugintest.FinalOf(evs).Alternatives) == 0 {
 		t.Fatalf("%v %v", err, evs)
 	}
 }
@@ -306,40 +252,10 @@ func FuzzMessage(f *testing.F) {
 	})
 }
 
-// BenchmarkRecognize is one whole recognition over loopback to the stand-in: open, 1 s of 8 kHz
-// audio in 20 ms frames (0.5 s of it loud), Finalize, the Final and the end of the stream. It
-// measures the plugin's protocol overhead, not a vendor's latency.
+// BenchmarkRecognize is one whole recognition over loopback to the stand-in (plugintest.BenchRecognize).
 func BenchmarkRecognize(b *testing.B) {
 	_, settings := standIn(b)
-	e := newEngine(b, settings)
-	audio := make([]int16, 8000)
-	for i := 2000; i < 6000; i++ {
-		audio[i] = 3000 - 6000*int16(i/4%2)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		s, err := e.Recognize(context.Background(), asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"interim-results": "false", "utterance-end-ms": "0"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for a := audio; len(a) > 0; a = a[160:] {
-			if err := s.Send(&asr.Audio{PCM: a[:160]}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := s.Send(&asr.FinalizeInput{}); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			if _, err := s.Recv(); err != nil {
-				if !errors.Is(err, io.EOF) {
-					b.Fatal(err)
-				}
-				break
-			}
-		}
-		s.Close()
-	}
+	plugintest.BenchRecognize(b, newEngine(b, settings), map[string]string{"interim-results": "false", "utterance-end-ms": "0"})
 }
 
 // Close frames and handshake statuses map to kinds as documented in the README.

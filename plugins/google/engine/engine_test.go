@@ -15,6 +15,7 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
 	"github.com/mrcpd/mrcpd/plugins/google/googletest"
+	"github.com/mrcpd/mrcpd/plugins/internal/plugintest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -51,60 +52,15 @@ func TestConformance(t *testing.T) {
 		asrtest.Options{Utterance: phrase, Expect: phrase, Grammars: []asr.Grammar{flights}})
 }
 
-// collect streams audio, finalizes and returns every event and the error that ended the stream.
+// collect streams audio in 20 ms frames, finalizes when asked and returns every event and the
+// error that ended the stream; a failed Send is returned at once.
 func collect(t *testing.T, r asr.Recognizer, req asr.RecognizeRequest, audio []int16, finalize bool) ([]asr.Event, error) {
 	t.Helper()
-	s, err := r.Recognize(context.Background(), req)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	type res struct {
-		evs []asr.Event
-		err error
-	}
-	done := make(chan res, 1)
-	go func() {
-		var r res
-		for {
-			ev, err := s.Recv()
-			if err != nil {
-				r.err = err
-				done <- r
-				return
-			}
-			r.evs = append(r.evs, ev)
-		}
-	}()
-	frame := req.SampleRate / 50
-	for len(audio) > 0 {
-		n := min(frame, len(audio))
-		if err := s.Send(&asr.Audio{PCM: audio[:n]}); err != nil {
-			return nil, err
-		}
-		audio = audio[n:]
-	}
+	inputs := plugintest.Frames(audio, req.SampleRate)
 	if finalize {
-		if err := s.Send(&asr.FinalizeInput{}); err != nil {
-			return nil, err
-		}
+		inputs = append(inputs, &asr.FinalizeInput{})
 	}
-	select {
-	case r := <-done:
-		return r.evs, r.err
-	case <-time.After(10 * time.Second):
-		t.Fatal("stream did not end")
-		return nil, nil
-	}
-}
-
-func finalOf(evs []asr.Event) *asr.Final {
-	for _, ev := range evs {
-		if f, ok := ev.(*asr.Final); ok {
-			return f
-		}
-	}
-	return nil
+	return plugintest.CollectOrSendError(t, r, req, inputs)
 }
 
 func TestSingleUtteranceSpeechEventsAndInterpretation(t *testing.T) {
@@ -131,7 +87,7 @@ func TestSingleUtteranceSpeechEventsAndInterpretation(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "ready start end final" {
 		t.Errorf("events %q, want ready start end final", got)
 	}
-	f := finalOf(evs)
+	f := plugintest.FinalOf(evs)
 	if f == nil || len(f.Alternatives) != 2 {
 		t.Fatalf("final %+v, want 2 alternatives", f)
 	}
@@ -226,7 +182,7 @@ func TestStreamLimitHealedByHost(t *testing.T) {
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("healed stream ended with %v", err)
 	}
-	if f := finalOf(evs); f == nil || len(f.Alternatives) == 0 || f.Alternatives[0].Text != phrase {
+	if f := plugintest.FinalOf(evs); f == nil || len(f.Alternatives) == 0 || f.Alternatives[0].Text != phrase {
 		t.Fatalf("final %+v", f)
 	}
 	if srv.Streams() < 2 {
@@ -247,7 +203,7 @@ func TestFailoverAcrossEndpoints(t *testing.T) {
 	e := newEngine(t, settings)
 	for i := 0; i < 2; i++ {
 		evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, asrtest.Speak(t, phrase, 8000), true)
-		if !errors.Is(err, io.EOF) || finalOf(evs) == nil || len(finalOf(evs).Alternatives) == 0 {
+		if !errors.Is(err, io.EOF) || plugintest.FinalOf(evs) == nil || len(plugintest.FinalOf(evs).Alternatives) == 0 {
 			t.Fatalf("stream %d: %v %v", i, err, evs)
 		}
 	}
@@ -264,7 +220,7 @@ func TestFailoverInsideCall(t *testing.T) {
 	settings["endpoints"] = a.Addr() + "," + b.Addr()
 	e := newEngine(t, settings)
 	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, asrtest.Speak(t, phrase, 8000), true)
-	if !errors.Is(err, io.EOF) || finalOf(evs) == nil || len(finalOf(evs).Alternatives) == 0 || finalOf(evs).Alternatives[0].Text != phrase {
+	if !errors.Is(err, io.EOF) || plugintest.FinalOf(evs) == nil || len(plugintest.FinalOf(evs).Alternatives) == 0 || plugintest.FinalOf(evs).Alternatives[0].Text != phrase {
 		t.Fatalf("%v %v", err, evs)
 	}
 	if a.Streams() != 1 || b.Streams() != 1 {
@@ -308,38 +264,8 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// BenchmarkRecognize is one whole recognition over loopback to the stand-in: open, 1 s of 8 kHz
-// audio in 20 ms frames (0.5 s of it loud), Finalize, the Final and the end of the stream. It
-// measures the plugin's protocol overhead, not a vendor's latency.
+// BenchmarkRecognize is one whole recognition over loopback to the stand-in (plugintest.BenchRecognize).
 func BenchmarkRecognize(b *testing.B) {
 	_, settings := standIn(b)
-	e := newEngine(b, settings)
-	audio := make([]int16, 8000)
-	for i := 2000; i < 6000; i++ {
-		audio[i] = 3000 - 6000*int16(i/4%2)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		s, err := e.Recognize(context.Background(), asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"interim-results": "false"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for a := audio; len(a) > 0; a = a[160:] {
-			if err := s.Send(&asr.Audio{PCM: a[:160]}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := s.Send(&asr.FinalizeInput{}); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			if _, err := s.Recv(); err != nil {
-				if !errors.Is(err, io.EOF) {
-					b.Fatal(err)
-				}
-				break
-			}
-		}
-		s.Close()
-	}
+	plugintest.BenchRecognize(b, newEngine(b, settings), map[string]string{"interim-results": "false"})
 }

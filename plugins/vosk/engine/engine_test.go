@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
+	"github.com/mrcpd/mrcpd/plugins/internal/plugintest"
 	"github.com/mrcpd/mrcpd/plugins/vosk/vosktest"
 )
 
@@ -52,66 +52,14 @@ func TestConformance(t *testing.T) {
 		asrtest.Options{Utterance: phrase, Expect: phrase, Grammars: []asr.Grammar{departments}})
 }
 
-func collect(t *testing.T, r asr.Recognizer, req asr.RecognizeRequest, inputs []asr.Input) ([]asr.Event, error) {
-	t.Helper()
-	s, err := r.Recognize(context.Background(), req)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	type res struct {
-		evs []asr.Event
-		err error
-	}
-	done := make(chan res, 1)
-	go func() {
-		var r res
-		for {
-			ev, err := s.Recv()
-			if err != nil {
-				r.err = err
-				done <- r
-				return
-			}
-			r.evs = append(r.evs, ev)
-		}
-	}()
-	for _, in := range inputs {
-		if err := s.Send(in); err != nil {
-			break
-		}
-	}
-	select {
-	case r := <-done:
-		return r.evs, r.err
-	case <-time.After(10 * time.Second):
-		t.Fatal("stream did not end")
-		return nil, nil
-	}
-}
-
 func speech(t *testing.T, text string, rate int, extra ...asr.Input) []asr.Input {
-	pcm := asrtest.Speak(t, text, rate)
-	var out []asr.Input
-	for n := rate / 50; len(pcm) > 0; pcm = pcm[min(n, len(pcm)):] {
-		out = append(out, &asr.Audio{PCM: pcm[:min(n, len(pcm))]})
-	}
-	return append(out, extra...)
-}
-
-func finalOf(evs []asr.Event) *asr.Final {
-	for _, ev := range evs {
-		if f, ok := ev.(*asr.Final); ok {
-			return f
-		}
-	}
-	return nil
+	return append(plugintest.Frames(asrtest.Speak(t, text, rate), rate), extra...)
 }
 
 func TestGrammarPhraseListAndInterpretation(t *testing.T) {
 	srv, settings := standIn(t, vosktest.Script{Transcript: phrase})
 	e := newEngine(t, settings)
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 16000, Grammars: []asr.Grammar{departments}}, speech(t, phrase, 16000, &asr.KeepAlive{}, &asr.FinalizeInput{}))
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 16000, Grammars: []asr.Grammar{departments}}, speech(t, phrase, 16000, &asr.KeepAlive{}, &asr.FinalizeInput{}))
 	if !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
@@ -122,7 +70,7 @@ func TestGrammarPhraseListAndInterpretation(t *testing.T) {
 	if got := strings.Join(cfg.PhraseList, "|"); got != "transfer to|billing|sales|[unk]" {
 		t.Errorf("phrase_list %q", got)
 	}
-	f := finalOf(evs)
+	f := plugintest.FinalOf(evs)
 	if f == nil || len(f.Alternatives) != 1 {
 		t.Fatalf("final %+v", f)
 	}
@@ -150,12 +98,12 @@ func TestOutOfGrammar(t *testing.T) {
 		match string
 		want  int
 	}{{"interpret", 1}, {"strict", 0}} {
-		evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Grammars: []asr.Grammar{departments},
+		evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Grammars: []asr.Grammar{departments},
 			Params: map[string]string{"vosk.grammar-match": tc.match}}, speech(t, "transfer to marketing", 8000, &asr.FinalizeInput{}))
 		if !errors.Is(err, io.EOF) {
 			t.Fatal(err)
 		}
-		f := finalOf(evs)
+		f := plugintest.FinalOf(evs)
 		if f == nil || len(f.Alternatives) != tc.want {
 			t.Fatalf("%s: final %+v, want %d alternatives", tc.match, f, tc.want)
 		}
@@ -170,11 +118,11 @@ func TestAlternativesAndVoskEndpoint(t *testing.T) {
 	_, settings := standIn(t, vosktest.Script{Transcript: phrase, Alternatives: []string{"transfer to sales"}})
 	e := newEngine(t, settings)
 	in := speech(t, phrase, 8000, &asr.Audio{PCM: make([]int16, 8000)})
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, NBest: 2, Params: map[string]string{"endpointing": "vosk"}}, in)
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000, NBest: 2, Params: map[string]string{"endpointing": "vosk"}}, in)
 	if !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
-	f := finalOf(evs)
+	f := plugintest.FinalOf(evs)
 	if f == nil || len(f.Alternatives) != 2 {
 		t.Fatalf("final %+v", f)
 	}
@@ -190,11 +138,11 @@ func TestHostEndpointingAccumulates(t *testing.T) {
 	e := newEngine(t, settings)
 	in := speech(t, "transfer to", 8000, &asr.Audio{PCM: make([]int16, 8000)})
 	in = append(in, speech(t, "transfer to", 8000, &asr.FinalizeInput{})...)
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"endpointing": "host"}}, in)
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"endpointing": "host"}}, in)
 	if !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
-	if f := finalOf(evs); f == nil || len(f.Alternatives) != 1 || f.Alternatives[0].Text != "transfer to transfer to" || len(f.Alternatives[0].Words) != 4 {
+	if f := plugintest.FinalOf(evs); f == nil || len(f.Alternatives) != 1 || f.Alternatives[0].Text != "transfer to transfer to" || len(f.Alternatives[0].Words) != 4 {
 		t.Fatalf("final %+v", f)
 	}
 }
@@ -227,7 +175,7 @@ func TestFailures(t *testing.T) {
 			if tc.audio {
 				in = speech(t, phrase, 8000)
 			}
-			_, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, in)
+			_, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, in)
 			var ae *asr.Error
 			if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
 				t.Fatalf("error %v, want kind %s retryable %v", err, tc.kind, tc.retryable)
@@ -246,8 +194,8 @@ func TestFailover(t *testing.T) {
 	srv, settings := standIn(t, vosktest.Script{Transcript: phrase})
 	settings["endpoints"] = deadURL + "," + srv.URL()
 	e := newEngine(t, settings)
-	evs, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, speech(t, phrase, 8000, &asr.FinalizeInput{}))
-	if !errors.Is(err, io.EOF) || finalOf(evs) == nil || len(finalOf(evs).Alternatives) == 0 {
+	evs, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, speech(t, phrase, 8000, &asr.FinalizeInput{}))
+	if !errors.Is(err, io.EOF) || plugintest.FinalOf(evs) == nil || len(plugintest.FinalOf(evs).Alternatives) == 0 {
 		t.Fatalf("%v %v", err, evs)
 	}
 }
@@ -289,38 +237,8 @@ func FuzzResponse(f *testing.F) {
 	})
 }
 
-// BenchmarkRecognize is one whole recognition over loopback to the stand-in: open, 1 s of 8 kHz
-// audio in 20 ms frames (0.5 s of it loud), Finalize, the Final and the end of the stream. It
-// measures the plugin's protocol overhead, not a vendor's latency.
+// BenchmarkRecognize is one whole recognition over loopback to the stand-in (plugintest.BenchRecognize).
 func BenchmarkRecognize(b *testing.B) {
 	_, settings := standIn(b, vosktest.Script{Transcript: phrase})
-	e := newEngine(b, settings)
-	audio := make([]int16, 8000)
-	for i := 2000; i < 6000; i++ {
-		audio[i] = 3000 - 6000*int16(i/4%2)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		s, err := e.Recognize(context.Background(), asr.RecognizeRequest{SampleRate: 8000, Params: map[string]string{"interim-results": "false"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for a := audio; len(a) > 0; a = a[160:] {
-			if err := s.Send(&asr.Audio{PCM: a[:160]}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := s.Send(&asr.FinalizeInput{}); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			if _, err := s.Recv(); err != nil {
-				if !errors.Is(err, io.EOF) {
-					b.Fatal(err)
-				}
-				break
-			}
-		}
-		s.Close()
-	}
+	plugintest.BenchRecognize(b, newEngine(b, settings), map[string]string{"interim-results": "false"})
 }

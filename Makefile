@@ -7,7 +7,7 @@ CONFIG    ?= conf/mrcpd.yaml
 GOFLAGS_T ?= -race -count=1 -timeout 30m
 
 # System packages: real engines (PocketSphinx, espeak-ng, flite), codecs (Opus), and real peers (sipp, sox).
-DEB_PKGS := gcc pkg-config sip-tester sox espeak-ng libespeak-ng-dev flite1-dev \
+DEB_PKGS := gcc pkg-config sip-tester sox espeak-ng libespeak-ng-dev flite flite1-dev \
             pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
             libopus-dev libopusfile-dev
 

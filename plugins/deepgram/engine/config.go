@@ -64,25 +64,14 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		SmartFormat:    s.Bool("smart-format", false),
 		Strict:         s.OneOf("grammar-match", "interpret", "interpret", "strict") == "strict",
 		IdleTimeout:    s.Duration("idle-timeout", 10*time.Second),
-		Backoff: vendorkit.Backoff{
-			Attempts: s.Int("retries", 3, 1, 20),
-			Min:      s.Duration("backoff-min", 100*time.Millisecond),
-			Max:      s.Duration("backoff-max", 2*time.Second),
-		},
+		Backoff:        s.Backoff(),
 	}
 	if v := strings.ToLower(s.String("endpointing", "300")); v == "false" || v == "off" {
 		c.Endpointing = 0
 	} else {
 		c.Endpointing = s.Int("endpointing", 300, 10, 10000)
 	}
-	for _, r := range s.List("sample-rates", []string{"8000", "16000"}) {
-		n, err := strconv.Atoi(r)
-		if err != nil || n < 8000 || n > 48000 {
-			s.Invalid("sample-rates", "each rate must be an integer in 8000..48000, got "+strconv.Quote(r))
-			continue
-		}
-		c.SampleRates = append(c.SampleRates, n)
-	}
+	c.SampleRates = s.SampleRates([]string{"8000", "16000"})
 	for _, ep := range c.Endpoints {
 		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
 )
 
@@ -46,8 +44,8 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 		InterimResults:  e.cfg.Interim,
 		SpeechEvents:    e.cfg.VADEvents && (e.cfg.Endpointing > 0 || e.cfg.UtteranceEndMS > 0),
 		Finalize:        true,
-		GrammarTypes:    []string{grammar.TypeSRGSXML, grammar.TypeSRGSABNF, vendorkit.TypePhraseList},
-		Builtins:        []string{"builtin:speech/transcribe", "builtin:grammar/boolean", "builtin:grammar/digits"},
+		GrammarTypes:    vendorkit.GrammarTypes(),
+		Builtins:        vendorkit.Builtins(),
 		MaxAlternatives: 10,
 		SampleRates:     e.cfg.SampleRates,
 		IdleTimeout:     e.cfg.IdleTimeout,
@@ -138,10 +136,7 @@ func query(cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars) url.Val
 // dg-error header.
 func handshakeError(resp *http.Response, err error) error {
 	if resp == nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		return asr.Errorf(asr.ErrUnavailable, true, "deepgram: %v", err)
+		return vendorkit.DialFailed("deepgram", err)
 	}
 	msg := resp.Header.Get("dg-error")
 	if msg == "" && resp.Body != nil {

@@ -124,10 +124,7 @@ func (s *stream) write(typ websocket.MessageType, b []byte) error {
 
 func (s *stream) writeLocked(typ websocket.MessageType, b []byte) error {
 	if err := s.conn.Write(s.ctx, typ, b); err != nil {
-		if s.ctx.Err() != nil {
-			return s.ctx.Err()
-		}
-		return asr.Errorf(asr.ErrUnavailable, true, "deepgram: write: %v", err)
+		return vendorkit.WriteFailed(s.ctx, "deepgram", err)
 	}
 	return nil
 }
@@ -282,13 +279,8 @@ func (s *stream) final() *asr.Final {
 	if len(s.segments) == 1 {
 		alts = append(alts, s.nbest...)
 	} else {
-		var best asr.Alternative
-		best.Mode = "speech"
-		for _, seg := range s.segments {
-			best.Confidence += seg.Confidence / float64(len(s.segments))
-			best.Words = append(best.Words, seg.Words...)
-		}
-		best.Text = joinText(s.segments, "")
+		best := vendorkit.Concat(s.segments)
+		best.Text = joinText(s.segments, "") // Deepgram's segments may carry stray spaces
 		alts = []asr.Alternative{best}
 	}
 	return &asr.Final{Alternatives: s.gs.Apply(alts, s.cfg.Strict)}

@@ -65,11 +65,7 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		Strict:          s.OneOf("grammar-match", "interpret", "interpret", "strict") == "strict",
 		StreamLimit:     s.Duration("stream-limit", 305*time.Second),
 		IdleTimeout:     s.Duration("idle-timeout", 10*time.Second),
-		Backoff: vendorkit.Backoff{
-			Attempts: s.Int("retries", 3, 1, 20),
-			Min:      s.Duration("backoff-min", 100*time.Millisecond),
-			Max:      s.Duration("backoff-max", 2*time.Second),
-		},
+		Backoff:         s.Backoff(),
 	}
 	for _, r := range s.List("sample-rates", []string{"8000", "16000"}) {
 		rs := vendorkit.NewSettings("google", map[string]string{"sample-rates": r})

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
 )
 
@@ -83,8 +82,8 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 		InterimResults:    e.cfg.Interim,
 		SpeechEvents:      e.cfg.SingleUtterance,
 		Finalize:          true,
-		GrammarTypes:      []string{grammar.TypeSRGSXML, grammar.TypeSRGSABNF, vendorkit.TypePhraseList},
-		Builtins:          []string{"builtin:speech/transcribe", "builtin:grammar/boolean", "builtin:grammar/digits"},
+		GrammarTypes:      vendorkit.GrammarTypes(),
+		Builtins:          vendorkit.Builtins(),
 		MaxAlternatives:   e.cfg.MaxAlternatives,
 		SampleRates:       e.cfg.SampleRates,
 		MaxStreamDuration: e.cfg.StreamLimit,

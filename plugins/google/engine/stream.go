@@ -72,10 +72,6 @@ func boolStr(b bool) string {
 	return "false"
 }
 
-// keepAliveSilence is what KeepAlive sends: Google has no keep-alive message, and silence is what
-// resets its audio timeout.
-const keepAliveSilence = 100 * time.Millisecond
-
 func (s *stream) Send(in asr.Input) error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
@@ -87,7 +83,7 @@ func (s *stream) Send(in asr.Input) error {
 	case *asr.Audio:
 		pcm = x.PCM
 	case *asr.KeepAlive:
-		pcm = make([]int16, int(keepAliveSilence.Seconds()*float64(s.rate)))
+		pcm = vendorkit.KeepAliveSilence(s.rate) // Google has no keep-alive message; silence resets its audio timeout
 	case *asr.FinalizeInput:
 		s.halfClosed = true
 		return s.sendErr(s.cl.CloseSend())

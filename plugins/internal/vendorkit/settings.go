@@ -192,3 +192,28 @@ func (s *Settings) Invalid(key, reason string) {
 	s.used[key] = true
 	s.errs = append(s.errs, fmt.Errorf("%s: setting %s: %s", s.plugin, key, reason))
 }
+
+// Backoff reads the connection retry settings every vendor plugin takes: retries (1-20, default
+// 3), backoff-min (100 ms) and backoff-max (2 s).
+func (s *Settings) Backoff() Backoff {
+	return Backoff{
+		Attempts: s.Int("retries", 3, 1, 20),
+		Min:      s.Duration("backoff-min", 100*time.Millisecond),
+		Max:      s.Duration("backoff-max", 2*time.Second),
+	}
+}
+
+// SampleRates reads sample-rates, a list of integer rates in 8000..48000, or def; each bad one is
+// recorded and left out.
+func (s *Settings) SampleRates(def []string) []int {
+	var out []int
+	for _, r := range s.List("sample-rates", def) {
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 8000 || n > 48000 {
+			s.Invalid("sample-rates", "each rate must be an integer in 8000..48000, got "+strconv.Quote(r))
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}

@@ -51,23 +51,12 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		VoskEndpoint:    s.OneOf("endpointing", "vosk", "host", "vosk") == "vosk",
 		Strict:          s.OneOf("grammar-match", "interpret", "interpret", "strict") == "strict",
 		IdleTimeout:     s.Duration("idle-timeout", 0),
-		Backoff: vendorkit.Backoff{
-			Attempts: s.Int("retries", 3, 1, 20),
-			Min:      s.Duration("backoff-min", 100*time.Millisecond),
-			Max:      s.Duration("backoff-max", 2*time.Second),
-		},
+		Backoff:         s.Backoff(),
 	}
 	if v := s.String("authorization", ""); v != "" {
 		c.Header.Set("Authorization", v)
 	}
-	for _, r := range s.List("sample-rates", []string{strconv.Itoa(s.Int("sample-rate", 8000, 8000, 48000))}) {
-		n, err := strconv.Atoi(r)
-		if err != nil || n < 8000 || n > 48000 {
-			s.Invalid("sample-rates", "each rate must be an integer in 8000..48000, got "+strconv.Quote(r))
-			continue
-		}
-		c.SampleRates = append(c.SampleRates, n)
-	}
+	c.SampleRates = s.SampleRates([]string{strconv.Itoa(s.Int("sample-rate", 8000, 8000, 48000))})
 	for _, ep := range c.Endpoints {
 		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {

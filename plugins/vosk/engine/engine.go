@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
 )
 
@@ -42,8 +40,8 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 		Streaming:       true,
 		InterimResults:  e.cfg.Interim,
 		Finalize:        true,
-		GrammarTypes:    []string{grammar.TypeSRGSXML, grammar.TypeSRGSABNF, vendorkit.TypePhraseList},
-		Builtins:        []string{"builtin:speech/transcribe", "builtin:grammar/boolean", "builtin:grammar/digits"},
+		GrammarTypes:    vendorkit.GrammarTypes(),
+		Builtins:        vendorkit.Builtins(),
 		MaxAlternatives: max(e.cfg.MaxAlternatives, 1),
 		SampleRates:     e.cfg.SampleRates,
 		IdleTimeout:     e.cfg.IdleTimeout,
@@ -128,10 +126,7 @@ func vendorkitLower(p string) string {
 // the statuses come from a proxy in front of it.
 func handshakeError(resp *http.Response, err error) error {
 	if resp == nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		return asr.Errorf(asr.ErrUnavailable, true, "vosk: %v", err)
+		return vendorkit.DialFailed("vosk", err)
 	}
 	msg := fmt.Sprintf("vosk: HTTP %d", resp.StatusCode)
 	switch c := resp.StatusCode; {

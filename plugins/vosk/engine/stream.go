@@ -20,10 +20,6 @@ import (
 // msgEOF must be byte for byte what vosk-server compares the message with.
 var msgEOF = []byte(`{"eof" : 1}`)
 
-// keepAliveSilence is what KeepAlive sends: vosk-server has no keep-alive message, and a short
-// silent frame keeps any proxy in front of it from timing the connection out.
-const keepAliveSilence = 100 * time.Millisecond
-
 type voskWord struct {
 	Word  string  `json:"word"`
 	Start float64 `json:"start"`
@@ -88,7 +84,7 @@ func (s *stream) Send(in asr.Input) error {
 	case *asr.Audio:
 		pcm = x.PCM
 	case *asr.KeepAlive:
-		pcm = make([]int16, int(keepAliveSilence.Seconds()*float64(s.rate)))
+		pcm = vendorkit.KeepAliveSilence(s.rate) // vosk-server has no keep-alive message; silence keeps a proxy in front of it from timing out
 	case *asr.FinalizeInput:
 		return s.sendEOF()
 	default:
@@ -112,10 +108,7 @@ func (s *stream) sendEOF() error {
 
 func (s *stream) write(typ websocket.MessageType, b []byte) error {
 	if err := s.conn.Write(s.ctx, typ, b); err != nil {
-		if s.ctx.Err() != nil {
-			return s.ctx.Err()
-		}
-		return asr.Errorf(asr.ErrUnavailable, true, "vosk: write: %v", err)
+		return vendorkit.WriteFailed(s.ctx, "vosk", err)
 	}
 	return nil
 }
@@ -191,12 +184,11 @@ func (s *stream) emitFinal() {
 	case 1:
 		f.Alternatives = s.results[0]
 	default:
-		best := asr.Alternative{Text: s.joined(), Mode: "speech"}
+		best := make([]asr.Alternative, 0, len(s.results))
 		for _, r := range s.results {
-			best.Confidence += r[0].Confidence / float64(len(s.results))
-			best.Words = append(best.Words, r[0].Words...)
+			best = append(best, r[0])
 		}
-		f.Alternatives = []asr.Alternative{best}
+		f.Alternatives = []asr.Alternative{vendorkit.Concat(best)}
 	}
 	f.Alternatives = s.gs.Apply(f.Alternatives, s.cfg.Strict)
 	s.queue = append(s.queue, f)

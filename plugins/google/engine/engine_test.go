@@ -20,15 +20,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const phrase = "book a flight to boston"
+const phrase = plugintest.FlightsPhrase
 
-var flights = asr.Grammar{ID: "flights", ContentType: "application/srgs+xml", Mode: "voice", Body: []byte(`<?xml version="1.0"?>
-<grammar xmlns="http://www.w3.org/2001/06/grammar" version="1.0" root="main" xml:lang="en-US" tag-format="semantics/1.0-literals">
-  <rule id="main" scope="public">
-    <one-of><item>book a flight to <ruleref uri="#city"/></item><item>cancel my booking</item></one-of>
-  </rule>
-  <rule id="city"><one-of><item>boston<tag>BOS</tag></item><item>denver<tag>DEN</tag></item></one-of></rule>
-</grammar>`)}
+var flights = plugintest.Flights()
 
 func newEngine(t testing.TB, settings map[string]string) *Engine {
 	t.Helper()

@@ -1,7 +1,8 @@
 // Package vendorkit is what the cloud and server-based recognizer plugins (Google, Deepgram, Vosk)
 // share: strict settings with per-request overrides, endpoint failover with backoff, grammar
-// phrases and interpretation of vendor transcripts, and the deterministic "listener" their
-// protocol stand-ins use in tests.
+// phrases and interpretation of vendor transcripts, the capabilities that follow from them, the
+// classification of connection failures, and the deterministic "listener" their protocol
+// stand-ins use in tests.
 package vendorkit
 
 import (

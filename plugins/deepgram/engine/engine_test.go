@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -176,8 +175,7 @@ func TestVendorFailures(t *testing.T) {
 			tc.setup(srv, settings)
 			e := newEngine(t, settings)
 			_, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, tc.inputs(t))
-			var ae *asr.Error
-			if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
+			if !plugintest.IsError(err, tc.kind, tc.retryable) {
 				t.Fatalf("error %v, want kind %s retryable %v", err, tc.kind, tc.retryable)
 			}
 		})
@@ -186,12 +184,7 @@ func TestVendorFailures(t *testing.T) {
 
 // A dead endpoint and a 429 are both retried on the next endpoint.
 func TestFailoverAndRetry(t *testing.T) {
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURL := "ws://" + dead.Addr().String() + "/v1/listen"
-	dead.Close()
+	deadURL := "ws://" + plugintest.DeadAddr(t) + "/v1/listen"
 	srv, settings := standIn(t)
 	settings["endpoints"] = deadURL + "," + srv.URL()
 	settings["retries"] = "4"
@@ -271,8 +264,7 @@ func TestCloseAndStatusMapping(t *testing.T) {
 		gs, _ := vendorkit.CompileGrammars(nil)
 		s := &stream{ctx: context.Background(), cancel: func() {}, gs: gs, log: slog.New(slog.DiscardHandler)}
 		s.closed(tc.err)
-		var ae *asr.Error
-		if !errors.As(s.err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
+		if !plugintest.IsError(s.err, tc.kind, tc.retryable) {
 			t.Errorf("%v: %v, want %s retryable %v", tc.err, s.err, tc.kind, tc.retryable)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -157,8 +156,7 @@ func TestVendorFailures(t *testing.T) {
 			}
 			e := newEngine(t, settings)
 			_, err := collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, tc.audio(t), false)
-			var ae *asr.Error
-			if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
+			if !plugintest.IsError(err, tc.kind, tc.retryable) {
 				t.Fatalf("error %v, want kind %s retryable %v", err, tc.kind, tc.retryable)
 			}
 		})
@@ -186,12 +184,7 @@ func TestStreamLimitHealedByHost(t *testing.T) {
 
 // A dead first endpoint is skipped; later streams go straight to the one that answered.
 func TestFailoverAcrossEndpoints(t *testing.T) {
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
+	deadAddr := plugintest.DeadAddr(t)
 	srv, settings := standIn(t)
 	settings["endpoints"] = deadAddr + "," + srv.Addr()
 	e := newEngine(t, settings)

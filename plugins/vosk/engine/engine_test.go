@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -176,8 +175,7 @@ func TestFailures(t *testing.T) {
 				in = speech(t, phrase, 8000)
 			}
 			_, err := plugintest.Collect(t, e, asr.RecognizeRequest{SampleRate: 8000}, in)
-			var ae *asr.Error
-			if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Retryable != tc.retryable {
+			if !plugintest.IsError(err, tc.kind, tc.retryable) {
 				t.Fatalf("error %v, want kind %s retryable %v", err, tc.kind, tc.retryable)
 			}
 		})
@@ -185,12 +183,7 @@ func TestFailures(t *testing.T) {
 }
 
 func TestFailover(t *testing.T) {
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURL := "ws://" + dead.Addr().String()
-	dead.Close()
+	deadURL := "ws://" + plugintest.DeadAddr(t)
 	srv, settings := standIn(t, vosktest.Script{Transcript: phrase})
 	settings["endpoints"] = deadURL + "," + srv.URL()
 	e := newEngine(t, settings)

@@ -54,16 +54,9 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 
 // Recognize opens the WebSocket, failing over between endpoints on retryable handshake failures.
 func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	cfg, err := forRequest(e.settings, req.Params)
-	if err != nil {
-		return nil, asr.Errorf(asr.ErrBadParameter, false, "%v", err)
-	}
-	gs, err := vendorkit.CompileGrammars(req.Grammars)
+	cfg, gs, err := vendorkit.Prepare(&req, e.settings, forRequest, e.cfg.SampleRates)
 	if err != nil {
 		return nil, err
-	}
-	if req.SampleRate <= 0 {
-		req.SampleRate = e.cfg.SampleRates[0]
 	}
 	q := query(cfg, req, gs)
 	conn, err := vendorkit.Dial(ctx, e.eps, func(ctx context.Context, ep string) (*websocket.Conn, error) {

@@ -94,16 +94,9 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 // Recognize opens a StreamingRecognize call, failing over between endpoints, and sends the
 // streaming config as its first message.
 func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	cfg, err := forRequest(e.settings, req.Params)
-	if err != nil {
-		return nil, asr.Errorf(asr.ErrBadParameter, false, "%v", err)
-	}
-	gs, err := vendorkit.CompileGrammars(req.Grammars)
+	cfg, gs, err := vendorkit.Prepare(&req, e.settings, forRequest, e.cfg.SampleRates)
 	if err != nil {
 		return nil, err
-	}
-	if req.SampleRate <= 0 {
-		req.SampleRate = e.cfg.SampleRates[0]
 	}
 	sc := streamingConfig(cfg, req, gs)
 	sctx, cancel := context.WithCancel(ctx)

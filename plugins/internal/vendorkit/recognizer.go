@@ -62,3 +62,21 @@ func WriteFailed(ctx context.Context, vendor string, err error) error {
 	}
 	return asr.Errorf(asr.ErrUnavailable, true, "%s: write: %v", vendor, err)
 }
+
+// Prepare is how every vendor's Recognize begins: the request's own configuration from
+// forRequest (its Vendor-Specific-Parameters laid over settings; a bad one is ErrBadParameter),
+// its grammars compiled, and req.SampleRate defaulted to the first of the plugin's rates.
+func Prepare[C any](req *asr.RecognizeRequest, settings map[string]string, forRequest func(base, params map[string]string) (C, error), rates []int) (C, *Grammars, error) {
+	cfg, err := forRequest(settings, req.Params)
+	if err != nil {
+		return cfg, nil, asr.Errorf(asr.ErrBadParameter, false, "%v", err)
+	}
+	gs, err := CompileGrammars(req.Grammars)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if req.SampleRate <= 0 {
+		req.SampleRate = rates[0]
+	}
+	return cfg, gs, nil
+}

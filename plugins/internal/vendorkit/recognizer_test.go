@@ -69,3 +69,30 @@ func TestKeepAliveSilenceAndCapabilities(t *testing.T) {
 		t.Errorf("capabilities %v %v", GrammarTypes(), Builtins())
 	}
 }
+
+func TestPrepare(t *testing.T) {
+	forRequest := func(base, params map[string]string) (string, error) {
+		if v := params["x"]; v != "" {
+			return "", fmt.Errorf("setting x: bad %q", v)
+		}
+		return base["name"], nil
+	}
+	settings := map[string]string{"name": "v"}
+	req := asr.RecognizeRequest{}
+	cfg, gs, err := Prepare(&req, settings, forRequest, []int{16000, 8000})
+	if err != nil || cfg != "v" || gs == nil || req.SampleRate != 16000 {
+		t.Errorf("plain request: %q %v %v rate %d", cfg, gs, err, req.SampleRate)
+	}
+	req = asr.RecognizeRequest{SampleRate: 8000}
+	if _, _, err := Prepare(&req, settings, forRequest, []int{16000}); err != nil || req.SampleRate != 8000 {
+		t.Errorf("rate given: %v rate %d", err, req.SampleRate)
+	}
+	req = asr.RecognizeRequest{Params: map[string]string{"x": "y"}}
+	if _, _, err := Prepare(&req, settings, forRequest, []int{8000}); asr.KindOf(err) != asr.ErrBadParameter || Retryable(err) {
+		t.Errorf("bad parameter: %v", err)
+	}
+	req = asr.RecognizeRequest{Grammars: []asr.Grammar{{ID: "g", ContentType: "application/srgs+xml", Mode: "voice", Body: []byte("<grammar")}}}
+	if _, _, err := Prepare(&req, settings, forRequest, []int{8000}); asr.KindOf(err) != asr.ErrBadGrammar {
+		t.Errorf("bad grammar: %v", err)
+	}
+}

@@ -61,16 +61,9 @@ type voskConfig struct {
 
 // Recognize connects (with failover) and sends the config.
 func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	cfg, err := forRequest(e.settings, req.Params)
-	if err != nil {
-		return nil, asr.Errorf(asr.ErrBadParameter, false, "%v", err)
-	}
-	gs, err := vendorkit.CompileGrammars(req.Grammars)
+	cfg, gs, err := vendorkit.Prepare(&req, e.settings, forRequest, e.cfg.SampleRates)
 	if err != nil {
 		return nil, err
-	}
-	if req.SampleRate <= 0 {
-		req.SampleRate = e.cfg.SampleRates[0]
 	}
 	var vc voskConfig
 	vc.Config.SampleRate = req.SampleRate

@@ -6,6 +6,7 @@ package engine
 #include <pocketsphinx.h>
 #include <sphinxbase/feat.h>
 #include <sphinxbase/cmn.h>
+#include <sphinxbase/fe.h>
 
 static ps_decoder_t *mrcpd_ps_init(int argc, char **argv) {
 	cmd_ln_t *config = cmd_ln_parse_r(NULL, ps_args(), argc, argv, FALSE);
@@ -44,6 +45,62 @@ static int mrcpd_ps_get_cmn(ps_decoder_t *ps, float *vec, int n) {
 		vec[i] = (float)tmp[i];
 	}
 	return i;
+}
+
+// mrcpd_ps_cep_mean runs pcm through the decoder's front end only (no search) and stores the mean
+// cepstrum of the frames it keeps (the voice-activity detector drops silence as in a search):
+// the mean live CMN converges to when the utterance is decoded again and again. It returns the
+// number of frames, 0 on failure. Call it between utterances: it restarts the front end.
+static int mrcpd_ps_cep_mean(ps_decoder_t *ps, const int16 *pcm, size_t n, float *out, int max, int *frames) {
+	fe_t *fe = ps_get_fe(ps);
+	if (fe == NULL) {
+		return 0;
+	}
+	int ncep = fe_get_output_size(fe);
+	if (ncep <= 0 || ncep > max || ncep > 64) {
+		return 0;
+	}
+	enum { BATCH = 128 };
+	mfcc_t *store = calloc(BATCH * ncep, sizeof(mfcc_t));
+	mfcc_t *rows[BATCH];
+	double sum[64] = {0};
+	int i, j, total = 0, guard = 0;
+	if (store == NULL) {
+		return 0;
+	}
+	for (i = 0; i < BATCH; i++) {
+		rows[i] = store + i * ncep;
+	}
+	fe_start_utt(fe);
+	while (n > 0 && guard++ < 100000) {
+		int32 nfr = BATCH;
+		if (fe_process_frames(fe, &pcm, &n, rows, &nfr, NULL) < 0) {
+			break;
+		}
+		for (i = 0; i < nfr; i++) {
+			if (rows[i][0] < 0) {
+				continue; // live CMN skips frames of negative energy too (cmn_live)
+			}
+			for (j = 0; j < ncep; j++) {
+				sum[j] += rows[i][j];
+			}
+			total++;
+		}
+	}
+	int32 last = 0;
+	fe_end_utt(fe, rows[0], &last);
+	if (last > 0 && rows[0][0] >= 0) {
+		for (j = 0; j < ncep; j++) {
+			sum[j] += rows[0][j];
+		}
+		total += last;
+	}
+	free(store);
+	for (j = 0; j < ncep && total > 0; j++) {
+		out[j] = (float)(sum[j] / total);
+	}
+	*frames = total;
+	return total > 0 ? ncep : 0;
 }
 
 static void mrcpd_ps_set_float(ps_decoder_t *ps, char *name, double v) {
@@ -194,6 +251,19 @@ func (d *decoder) cmnMean() []float32 {
 	v := make([]float32, 64)
 	n := C.mrcpd_ps_get_cmn(d.ps, (*C.float)(unsafe.Pointer(&v[0])), 64)
 	return v[:n]
+}
+
+// cepMean is the mean cepstrum of pcm's speech frames, computed by the front end alone (the
+// fixed point that decoding the utterance again and again from the mean the previous pass ended
+// on converges to), and how many frames live CMN counts in it. Nil if it kept no frame.
+func (d *decoder) cepMean(pcm []int16) ([]float32, int) {
+	if len(pcm) == 0 {
+		return nil, 0
+	}
+	v := make([]float32, 64)
+	var frames C.int
+	n := C.mrcpd_ps_cep_mean(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), (*C.float)(unsafe.Pointer(&v[0])), 64, &frames)
+	return v[:n], int(frames)
 }
 
 func (d *decoder) start() error {

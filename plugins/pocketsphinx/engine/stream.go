@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"io"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -276,25 +277,37 @@ func (w *worker) finish(ctx context.Context) error {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// rescan decodes a grammar utterance again with the cepstral mean the previous pass ended on,
-// RescanPasses times. Live CMN starts from a fixed estimate and needs more than a short answer
-// to converge -- the further off on narrowband audio, whose mean no fixed estimate fits across
-// voices -- so the first pass decodes the first words against the wrong mean; each pass starts
-// nearer the utterance's own mean. A digit-grammar pass costs ~0.02 x real time.
+// rescan decodes a grammar utterance once more, from the cepstral mean RescanPasses decodes
+// would have converged to. Live CMN starts from a fixed estimate and needs more than a short
+// answer to converge -- the further off on narrowband audio, whose mean no fixed estimate fits
+// across voices -- so the live pass decodes the first words against the wrong mean. The first
+// version decoded the utterance RescanPasses more times, each from the mean the previous pass
+// ended on: ~0.1 x real time after the caller stopped speaking. But a pass does not change the
+// frames live CMN sums, only the starting mean, which cmn_live weighs as cmnWindow frames: after
+// k passes over an utterance of n frames with mean x the mean is x + a^k (init - x), a =
+// cmnWindow/(cmnWindow+n). The front end alone gives x and n in ~1 ms, and one search from the
+// k-th mean gives the k-pass result (tuning set: k 4-5 gave 14-15/32 digit strings, k = infinity,
+// the plain utterance mean, 2/24 fewer on the test set than k = 4).
 func (w *worker) rescan() error {
 	if w.e.cfg.RescanPasses <= 0 || w.plan.dictation {
 		return nil
 	}
-	mean := w.d.cmnMean()
-	if len(mean) == 0 {
-		return nil
+	x, n := w.d.cepMean(w.audio)
+	if len(x) == 0 {
+		return nil // no speech frame: the live pass's result stands
 	}
-	for range w.e.cfg.RescanPasses {
-		w.d.cmninit = mean
-		if err := w.decodeBuffered(w.primary()); err != nil {
-			return err
+	a := math.Pow(cmnWindow/(cmnWindow+float64(n)), float64(w.e.cfg.RescanPasses))
+	mean := make([]float32, len(x))
+	for i := range x {
+		var init float32 // components cmninit leaves out start at 0 (mrcpd_ps_set_cmn)
+		if i < len(w.d.cmninit) {
+			init = w.d.cmninit[i]
 		}
-		mean = w.d.cmnMean()
+		mean[i] = x[i] + float32(a)*(init-x[i])
 	}
-	return nil
+	w.d.cmninit = mean
+	return w.decodeBuffered(w.primary())
 }
+
+// cmnWindow is how many frames sphinxbase's live CMN weighs its initial mean as (CMN_WIN).
+const cmnWindow = 500.0

@@ -45,6 +45,8 @@ type MRCPConfig struct {
 	TLSKey         string   `yaml:"tls_key"`
 	MaxMessageSize int      `yaml:"max_message_size"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// FinalizeTimeout bounds the wait for an engine's result after end of speech.
+	FinalizeTimeout Duration `yaml:"finalize_timeout"`
 }
 
 type RTPConfig struct {
@@ -102,7 +104,7 @@ func DefaultConfig() Config {
 			SessionExpires: Duration(600 * time.Second), MaxSessions: 1000,
 			DrainTimeout: Duration(30 * time.Second)},
 		MRCP: MRCPConfig{Addr: "127.0.0.1:1544", MaxMessageSize: 1 << 20,
-			ConnectTimeout: Duration(10 * time.Second)},
+			ConnectTimeout: Duration(10 * time.Second), FinalizeTimeout: Duration(10 * time.Second)},
 		RTP: RTPConfig{IP: "127.0.0.1", Ports: PortRange{Min: 10000, Max: 11999},
 			MediaTimeout: Duration(60 * time.Second), InbandDTMF: true,
 			Jitter: JitterConfig{Initial: Duration(50 * time.Millisecond),

@@ -60,7 +60,8 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),
-		MediaTimeout: cfg.RTP.MediaTimeout.D(), MaxSessions: cfg.SIP.MaxSessions,
+		FinalizeTimeout: cfg.MRCP.FinalizeTimeout.D(),
+		MediaTimeout:    cfg.RTP.MediaTimeout.D(), MaxSessions: cfg.SIP.MaxSessions,
 		RecorderDir: cfg.Recorder.Dir, InputRate: inputRate, OutputRate: 8000,
 		NewEndpointer: server.NewVAD, Backends: backends, Logger: log,
 		Metrics: server.NewMetrics(d.reg),

@@ -150,7 +150,7 @@ func (rec *recognition) onMaxtime() {
 	}
 	rec.queue(&asr.FinalizeInput{})
 	// An engine that never answers must not hold the channel.
-	rec.recogT = rec.after(finalizeGrace, func() { rec.r.complete(mrcp.RecogNoMatchMaxtime, nil) })
+	rec.recogT = rec.after(rec.r.ch.se.srv.cfg.FinalizeTimeout, rec.engineSilent)
 }
 
 // digit runs one DTMF key against the DTMF grammars (§9.4.15-9.4.17).
@@ -437,12 +437,17 @@ func (rec *recognition) finalize() {
 	rec.speechT = nil
 	rec.queue(&asr.FinalizeInput{})
 	if rec.finalT == nil {
-		rec.finalT = rec.after(finalizeGrace, func() { rec.r.complete(rec.noMatchCause(), nil) })
+		rec.finalT = rec.after(rec.r.ch.se.srv.cfg.FinalizeTimeout, rec.engineSilent)
 	}
 }
 
-// finalizeGrace bounds the wait for an engine's Final once it was asked for it.
-const finalizeGrace = 3 * time.Second
+// engineSilent ends a recognition whose engine was asked for its Final and gave none within
+// Config.FinalizeTimeout. The engine failed, so the cause is 006 recognizer-error (§9.4.11): a
+// no-match would tell the application the caller said something outside the grammar.
+func (rec *recognition) engineSilent() {
+	rec.r.ch.log.Warn("recognizer gave no result after finalize", "timeout", rec.r.ch.se.srv.cfg.FinalizeTimeout)
+	rec.r.complete(mrcp.RecogRecognizerError, nil)
+}
 
 // incomplete reports whether the engine's latest partial is a prefix that no voice grammar we
 // can read accepts yet. Without partials, or with grammars only the engine reads, speech counts

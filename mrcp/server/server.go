@@ -50,7 +50,10 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// MediaTimeout ends a session that receives no RTP for this long while it consumes input.
 	MediaTimeout time.Duration
-	MaxSessions  int
+	// FinalizeTimeout bounds the wait for an engine's Final once it was asked for it, so an engine
+	// that never answers cannot hold the channel; it must exceed the slowest engine's finalize.
+	FinalizeTimeout time.Duration
+	MaxSessions     int
 	RecorderDir  string
 	// InputRate is the PCM rate of received audio (recognizers, recorder); OutputRate that of
 	// synthesized audio handed to the sender.
@@ -78,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxSessions == 0 {
 		c.MaxSessions = 1000
+	}
+	if c.FinalizeTimeout == 0 {
+		c.FinalizeTimeout = 10 * time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = RealClock{}

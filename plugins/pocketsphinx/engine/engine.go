@@ -47,6 +47,7 @@ type compiled struct {
 	words     []string
 	interpret func(tokens []string) (instance string, ok bool)
 	wip       float64
+	digits    bool // made only of digit words: DigitWIP and DigitConfidenceOffset apply
 	dictation bool // builtin:speech/transcribe
 }
 
@@ -192,11 +193,12 @@ func isTranscribe(uri string) bool {
 // newCompiled fills in the search name and word insertion penalty of a grammar's JSGF.
 func (e *Engine) newCompiled(id, jsgf string, words []string, interpret func([]string) (string, bool)) *compiled {
 	wip := e.cfg.WIP
-	if onlyDigits(words) && e.cfg.DigitWIP > 0 {
+	digits := onlyDigits(words)
+	if digits && e.cfg.DigitWIP > 0 {
 		wip = e.cfg.DigitWIP
 	}
 	h := sha256.Sum256([]byte(fmt.Sprintf("%g\x00%s", wip, jsgf)))
-	return &compiled{id: id, search: "g" + hex.EncodeToString(h[:8]), jsgf: jsgf, words: words, interpret: interpret, wip: wip}
+	return &compiled{id: id, search: "g" + hex.EncodeToString(h[:8]), jsgf: jsgf, words: words, interpret: interpret, wip: wip, digits: digits}
 }
 
 var digitWords = map[string]bool{"zero": true, "oh": true, "one": true, "two": true, "three": true, "four": true,

@@ -42,7 +42,7 @@ func (w *worker) results() ([]asr.Alternative, error) {
 	}
 	var alts []asr.Alternative
 	for _, c := range cands {
-		conf := w.confidence(c.segs, phones)
+		conf := w.confidence(c.g, c.segs, phones)
 		if conf < w.req.ConfidenceThreshold {
 			continue
 		}
@@ -178,16 +178,23 @@ func acoustic(segs []segment) (ascr int64, frames int) {
 	return ascr, frames
 }
 
-// confidence maps the score gap to 0..1 with a logistic curve calibrated on the speechset.
-func (w *worker) confidence(hyp, phones []segment) float64 {
+// confidence maps the score gap to 0..1 with a logistic curve calibrated on a tuning set apart
+// from the test set (speechset.GenerateText: other voices and digit strings), so that 0.5 -- MRCP's
+// default Confidence-Threshold -- falls between right and wrong or out-of-grammar answers; digit
+// grammars have their own offset (see Config.DigitConfidenceOffset).
+func (w *worker) confidence(g *compiled, hyp, phones []segment) float64 {
 	if phones == nil {
 		return 1
 	}
-	g := gap(hyp, phones)
-	if math.IsInf(g, -1) {
+	diff := gap(hyp, phones)
+	if math.IsInf(diff, -1) {
 		return 0
 	}
-	return 1 / (1 + math.Exp(-(w.e.cfg.ConfidenceScale*g + w.e.cfg.ConfidenceOffset)))
+	off := w.e.cfg.ConfidenceOffset
+	if g != nil && g.digits {
+		off = w.e.cfg.DigitConfidenceOffset
+	}
+	return 1 / (1 + math.Exp(-(w.e.cfg.ConfidenceScale*diff + off)))
 }
 
 // words lists the spoken words (fillers and silences dropped). Frame times count speech frames

@@ -280,16 +280,11 @@ func (s *stream) final() *asr.Final {
 			alts = append(alts, alternative(a))
 		}
 	} else {
-		var best asr.Alternative
-		var texts []string
+		parts := make([]asr.Alternative, 0, len(s.finals))
 		for _, f := range s.finals {
-			a := alternative(f.GetAlternatives()[0])
-			texts = append(texts, a.Text)
-			best.Confidence += a.Confidence / float64(len(s.finals))
-			best.Words = append(best.Words, a.Words...)
+			parts = append(parts, alternative(f.GetAlternatives()[0]))
 		}
-		best.Text = strings.Join(texts, " ")
-		alts = []asr.Alternative{best}
+		alts = []asr.Alternative{vendorkit.Concat(parts)}
 	}
 	return &asr.Final{Alternatives: s.gs.Apply(alts, s.cfg.Strict)}
 }

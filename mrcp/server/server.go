@@ -54,7 +54,7 @@ type Config struct {
 	// that never answers cannot hold the channel; it must exceed the slowest engine's finalize.
 	FinalizeTimeout time.Duration
 	MaxSessions     int
-	RecorderDir  string
+	RecorderDir     string
 	// InputRate is the PCM rate of received audio (recognizers, recorder); OutputRate that of
 	// synthesized audio handed to the sender.
 	InputRate  int

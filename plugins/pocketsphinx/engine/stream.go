@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -45,6 +46,10 @@ func (s *stream) Send(in asr.Input) error {
 	case <-s.done:
 		return s.terminal()
 	default:
+	}
+	if a, ok := in.(*asr.Audio); ok {
+		// The worker reads it after Send returns, when the caller may have reused the samples.
+		in = &asr.Audio{PCM: slices.Clone(a.PCM)}
 	}
 	select {
 	case s.in <- in:

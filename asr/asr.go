@@ -26,7 +26,8 @@ type Recognizer interface {
 // RecognitionStream is one utterance's bidirectional stream.
 //
 // Send and Recv may be called from different goroutines; Send is never called concurrently with
-// itself, nor Recv with itself. The first event is always a Ready. Recv returns io.EOF after the
+// itself, nor Recv with itself. The input belongs to the caller again when Send returns (see
+// Audio). The first event is always a Ready. Recv returns io.EOF after the
 // last event (normally a Final) and a *Error when the engine failed.
 type RecognitionStream interface {
 	Send(in Input) error
@@ -94,6 +95,11 @@ type RecognizeRequest struct {
 type Input interface{ isInput() }
 
 // Audio is a batch of PCM samples at the request's rate.
+//
+// The samples are lent for the duration of Send: once Send returns, the caller may overwrite
+// them (the plugin process decodes every batch of audio into buffers it reuses, which halves
+// its cost). An engine that keeps samples past Send (a replay buffer, a queue to a worker
+// goroutine, a vendor client that sends later) copies them, and keeps no pointer to the Audio.
 type Audio struct{ PCM []int16 }
 
 // DTMF is one digit (0-9, *, #, A-D) heard on the line.

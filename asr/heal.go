@@ -79,6 +79,7 @@ type healStream struct {
 func (s *healStream) Send(in Input) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The history keeps copies: the caller may reuse its inputs once Send returns (see Audio).
 	switch x := in.(type) {
 	case *Audio:
 		pcm := append([]int16(nil), x.PCM...)
@@ -86,7 +87,8 @@ func (s *healStream) Send(in Input) error {
 		s.histLen += len(pcm)
 		s.trim()
 	case *DTMF:
-		s.hist = append(s.hist, x)
+		d := *x
+		s.hist = append(s.hist, &d)
 	case *ParamsUpdate:
 		for k, v := range x.Params {
 			s.req.Params[k] = v

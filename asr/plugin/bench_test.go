@@ -63,6 +63,7 @@ func benchPlugin(b *testing.B, media bool) {
 	if len(waits) > 0 {
 		b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds())/1000, "p99-wait-ms")
 		b.ReportMetric(float64(waits[len(waits)-1].Microseconds())/1000, "max-wait-ms")
+		b.ReportMetric(float64(len(waits))/float64(b.N), "batches/op")
 	}
 }
 

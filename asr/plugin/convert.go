@@ -27,9 +27,14 @@ func appendPCM(dst []byte, pcm []int16) []byte {
 	return dst
 }
 
-func decodePCM(b []byte) []int16 {
-	pcm := make([]int16, len(b)/2)
-	p := pcm
+func decodePCM(b []byte) []int16 { return appendDecodedPCM(nil, b) }
+
+// appendDecodedPCM appends the samples of b to dst, so that a caller can decode into a buffer
+// it reuses.
+func appendDecodedPCM(dst []int16, b []byte) []int16 {
+	n := len(dst)
+	dst = slices.Grow(dst, len(b)/2)[:n+len(b)/2]
+	p := dst[n:]
 	for len(p) >= 4 && len(b) >= 8 {
 		v := binary.LittleEndian.Uint64(b)
 		p[0], p[1], p[2], p[3] = int16(v), int16(v>>16), int16(v>>32), int16(v>>48)
@@ -38,7 +43,7 @@ func decodePCM(b []byte) []int16 {
 	for i := range p {
 		p[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
 	}
-	return pcm
+	return dst
 }
 
 func ms(d time.Duration) int64   { return d.Milliseconds() }

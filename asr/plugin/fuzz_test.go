@@ -100,7 +100,7 @@ func FuzzInputBatchAudio(f *testing.F) {
 		}
 		p := &pluginSession{streams: map[uint64]*pluginStream{1: {cancel: func() {}}, 2: {cancel: func() {}}}}
 		total := 0
-		for _, d := range p.flatten(&b, nil) {
+		for _, d := range p.flatten(&b, nil, &arena{}) {
 			if a, ok := d.in.(*asr.Audio); ok {
 				total += 2 * len(a.PCM)
 			}

@@ -143,6 +143,8 @@ func (m *mux) wake() {
 func (m *mux) run(done <-chan struct{}) {
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
+	gap := newBurstGap()
+	defer gap.stop()
 	var msg pb.InputBatch
 	for {
 		select {
@@ -150,7 +152,12 @@ func (m *mux) run(done <-chan struct{}) {
 			return
 		case <-t.C:
 		case <-m.kick:
+			if gap.wait() {
+				continue
+			}
+		case <-gap.c:
 		}
+		gap.sent()
 		m.mu.Lock()
 		if m.keepAlive > 0 {
 			m.keepAlives()
@@ -182,3 +189,46 @@ func (m *mux) run(done <-chan struct{}) {
 		}
 	}
 }
+
+// burstGap spaces the messages that urgent inputs and events cause. A lone one crosses at once,
+// but when many streams start or finalize within a few milliseconds (a burst of calls, or the
+// streams of one batch ending together) each would otherwise be a message of its own, with a
+// write, a read and wake-ups on both sides: at 500 streams those messages outnumbered the audio
+// flushes three to one.
+const burstGap = 2 * time.Millisecond
+
+// gapTimer holds back a send that would follow the previous one by less than burstGap. It
+// belongs to the goroutine that sends.
+type gapTimer struct {
+	t    *time.Timer
+	c    <-chan time.Time // t.C while armed, else nil
+	last time.Time
+}
+
+func newBurstGap() *gapTimer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &gapTimer{t: t}
+}
+
+// wait reports whether a send asked for now must wait for c instead, and arms it.
+func (g *gapTimer) wait() bool {
+	d := burstGap - time.Since(g.last)
+	if d <= 0 {
+		return false
+	}
+	if g.c == nil {
+		g.t.Reset(d)
+		g.c = g.t.C
+	}
+	return true
+}
+
+// sent notes a send, which also serves whatever the armed timer was waiting for.
+func (g *gapTimer) sent() {
+	g.t.Stop()
+	g.c = nil
+	g.last = time.Now()
+}
+
+func (g *gapTimer) stop() { g.t.Stop() }

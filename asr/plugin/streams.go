@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -91,36 +92,59 @@ type pluginStream struct {
 }
 
 // dispatch receives batches and delivers them, starting with what a stuck predecessor left.
+// The batch message and the decoded audio are the dispatcher's own and serve every batch: an
+// engine copies what it keeps of an asr.Audio once Send returns, and deliver copies what it
+// queues. A dispatcher the watchdog replaced leaves them to the deliveries it handed over.
 func (p *pluginSession) dispatch(token uint64, list []delivery, pos int) {
 	defer p.wg.Done()
+	var b pb.InputBatch
+	var a arena
 	for {
 		if !p.deliver(token, list, pos) {
 			return
 		}
 		clear(list)
-		b, err := p.srv.Recv()
-		if err != nil {
+		a.reset()
+		if err := p.srv.RecvMsg(&b); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil
 			}
 			p.ended <- err
 			return
 		}
-		list, pos = p.flatten(b, list[:0]), 0
+		list, pos = p.flatten(&b, list[:0], &a), 0
 	}
+}
+
+// arena holds the samples and asr.Audio inputs of one batch, reused for the next.
+type arena struct {
+	pcm   []int16
+	audio []asr.Audio
+}
+
+func (a *arena) reset() {
+	clear(a.audio)
+	a.pcm, a.audio = a.pcm[:0], a.audio[:0]
+}
+
+// add returns an input for pcm[lo:hi]. Should a.audio or a.pcm grow, what was handed out
+// stays in the old arrays, valid until the batch is delivered.
+func (a *arena) add(lo, hi int) *asr.Audio {
+	a.audio = append(a.audio, asr.Audio{PCM: a.pcm[lo:hi:hi]})
+	return &a.audio[len(a.audio)-1]
 }
 
 // flatten turns a batch into deliveries in each stream's order, starting and cancelling streams
 // on the way: first the audio field, then the inputs (see InputBatch).
-func (p *pluginSession) flatten(b *pb.InputBatch, list []delivery) []delivery {
+func (p *pluginSession) flatten(b *pb.InputBatch, list []delivery, a *arena) []delivery {
 	if p.codec != nil {
-		defer p.codec.release(b) // b.Audio is decoded into pcm below
+		defer p.codec.release(b) // b.Audio is decoded into a below
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := min(len(b.AudioStreams), len(b.AudioLengths)); n > 0 {
-		pcm := decodePCM(b.Audio)
-		audio := make([]asr.Audio, n)
+		a.pcm = appendDecodedPCM(a.pcm, b.Audio)
+		a.audio = slices.Grow(a.audio, n)
 		off := 0
 		for i, id := range b.AudioStreams[:n] {
 			l := int(b.AudioLengths[i])
@@ -130,8 +154,7 @@ func (p *pluginSession) flatten(b *pb.InputBatch, list []delivery) []delivery {
 			lo, hi := off/2, (off+l)/2
 			off += l
 			if st := p.streams[id]; st != nil {
-				audio[i].PCM = pcm[lo:hi:hi]
-				list = append(list, delivery{st, &audio[i]})
+				list = append(list, delivery{st, a.add(lo, hi)})
 			}
 		}
 	}
@@ -145,7 +168,9 @@ func (p *pluginSession) flatten(b *pb.InputBatch, list []delivery) []delivery {
 		case st == nil:
 			// The stream has ended: its late inputs have no reader.
 		case e.Input == nil:
-			list = append(list, delivery{st, &asr.Audio{PCM: decodePCM(e.Pcm)}})
+			lo := len(a.pcm)
+			a.pcm = appendDecodedPCM(a.pcm, e.Pcm)
+			list = append(list, delivery{st, a.add(lo, len(a.pcm))})
 		case e.Input.GetCancel() != nil:
 			st.cancel()
 		default:
@@ -210,10 +235,14 @@ func (p *pluginSession) deliver(token uint64, list []delivery, pos int) bool {
 	return true
 }
 
-// enqueue queues an input for drain; st.mu is held.
+// enqueue queues an input for drain; st.mu is held. Audio is copied: the batch's buffers serve
+// the next batch once this one is delivered.
 func (p *pluginSession) enqueue(st *pluginStream, in asr.Input) {
 	if st.dead {
 		return
+	}
+	if a, ok := in.(*asr.Audio); ok {
+		in = &asr.Audio{PCM: slices.Clone(a.PCM)}
 	}
 	st.queue = append(st.queue, in)
 	if st.engine != nil && !st.busy {
@@ -348,13 +377,23 @@ func errorEvent(err error) *pb.RecognizeEvent {
 func (p *pluginSession) sendLoop(srv pb.Recognizer_StreamsServer) error {
 	var msg pb.EventBatch
 	var batch []*pb.StreamEvent
+	gap := newBurstGap()
+	defer gap.stop()
 	for {
 		select {
 		case <-p.ctx.Done():
 			return nil
 		case <-p.out.signal:
+			if gap.wait() {
+				continue
+			}
+		case <-gap.c:
 		}
+		gap.sent()
 		batch = p.out.take(batch)
+		if len(batch) == 0 {
+			continue
+		}
 		msg.Events = batch
 		if err := srv.Send(&msg); err != nil {
 			return err

@@ -10,9 +10,11 @@ import (
 
 // unmarshalInputBatch decodes an InputBatch like proto.Unmarshal, except that Audio aliases b
 // instead of being copied: the plugin converts the audio to samples at once, so the copy would
-// only be a ~250 KB allocation per flush for the garbage collector.
+// only be a ~250 KB allocation per flush for the garbage collector. The repeated fields of m keep
+// their arrays, so that a message received into again and again stops allocating.
 func unmarshalInputBatch(b []byte, m *pb.InputBatch) error {
-	proto.Reset(m)
+	clear(m.Inputs)
+	m.Inputs, m.Audio, m.AudioStreams, m.AudioLengths = m.Inputs[:0], nil, m.AudioStreams[:0], m.AudioLengths[:0]
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {

@@ -1,0 +1,155 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/mrcpd/mrcpd/asr"
+)
+
+// TestAudioSurvivesBufferReuse checks that every stream's engine hears exactly the samples sent
+// while both ends reuse their buffers: the host's caller overwrites its frame after each Send,
+// and the plugin decodes every batch into the same arena. Among the streams, one's engine is
+// still starting while its audio arrives (queued), and one blocks in its first Send so that the
+// watchdog hands the batch to another dispatcher; their audio must not be the next batch's.
+func TestAudioSurvivesBufferReuse(t *testing.T) {
+	eng := &tapeEngine{ready: make(chan struct{}), release: make(chan struct{}), blocked: make(chan struct{}),
+		marks: make(chan string, 16), heard: map[string][]int16{}}
+	h := NewTestHost(t, ServeConfig{Recognizer: eng})
+	names := []string{"a", "b", "starting", "stuck"}
+	streams := map[string]asr.RecognitionStream{}
+	for _, n := range names {
+		s, err := h.Recognizer().Recognize(context.Background(), asr.RecognizeRequest{SampleRate: 8000, ChannelID: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		streams[n] = s
+	}
+	want := map[string][]int16{}
+	frame := make([]int16, 160)
+	in := &asr.Audio{PCM: frame}
+	const rounds = 12
+	for r := range rounds {
+		for k, n := range names {
+			for i := range frame {
+				frame[i] = int16(r*1000 + k*160 + i)
+			}
+			want[n] = append(want[n], frame...)
+			if err := streams[n].Send(in); err != nil {
+				t.Fatal(err)
+			}
+			clear(frame)
+		}
+		// A DTMF crosses at once; waiting until the running engines have it makes every round a
+		// batch of its own, so the plugin's arena is overwritten each round.
+		for _, n := range names[:2] {
+			if err := streams[n].Send(&asr.DTMF{Digit: '1'}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-eng.marks
+		<-eng.marks
+		switch r {
+		case 0:
+			<-eng.blocked
+		case rounds / 2:
+			close(eng.release)
+		}
+	}
+	close(eng.ready)
+	for _, n := range names {
+		if err := streams[n].Send(&asr.FinalizeInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		for {
+			_, err := streams[n].Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", n, err)
+			}
+		}
+		if got := eng.samples(n); !slices.Equal(got, want[n]) {
+			t.Errorf("stream %s: the engine heard %d samples unlike the %d sent", n, len(got), len(want[n]))
+		}
+	}
+}
+
+// tapeEngine records the samples of each stream, named by its ChannelID, copying them as an
+// engine must. The stream "starting" is created only once ready is closed; "stuck" blocks in its
+// first Send until release is closed. Every DTMF is reported on marks.
+type tapeEngine struct {
+	ready, release, blocked chan struct{}
+	marks                   chan string
+
+	mu    sync.Mutex
+	heard map[string][]int16
+}
+
+func (e *tapeEngine) Info(context.Context) (asr.RecognizerInfo, error) {
+	return asr.RecognizerInfo{Name: "tape", SampleRates: []int{8000}}, nil
+}
+
+func (e *tapeEngine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
+	if req.ChannelID == "starting" {
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	s := &tapeStream{e: e, name: req.ChannelID, events: make(chan asr.Event, 2)}
+	s.events <- &asr.Ready{}
+	return s, nil
+}
+
+func (e *tapeEngine) samples(name string) []int16 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.heard[name])
+}
+
+type tapeStream struct {
+	e       *tapeEngine
+	name    string
+	events  chan asr.Event
+	blocked bool
+}
+
+func (s *tapeStream) Send(in asr.Input) error {
+	switch x := in.(type) {
+	case *asr.Audio:
+		if s.name == "stuck" && !s.blocked {
+			s.blocked = true
+			close(s.e.blocked)
+			<-s.e.release
+		}
+		s.e.mu.Lock()
+		s.e.heard[s.name] = append(s.e.heard[s.name], x.PCM...)
+		s.e.mu.Unlock()
+	case *asr.DTMF:
+		s.e.marks <- s.name
+	case *asr.FinalizeInput:
+		s.events <- &asr.Final{}
+		close(s.events)
+	}
+	return nil
+}
+
+func (s *tapeStream) Recv() (asr.Event, error) {
+	ev, ok := <-s.events
+	if !ok {
+		return nil, io.EOF
+	}
+	return ev, nil
+}
+
+func (s *tapeStream) Close() error { return nil }

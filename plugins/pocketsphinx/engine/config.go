@@ -51,6 +51,9 @@ type Config struct {
 	DigitWIP     float64  // -wip for grammars made only of digit words (fewer inserted "oh")
 	WIP          float64  // -wip for other grammars and dictation
 	Args         []string // further pocketsphinx arguments, "-name value" pairs
+	// MLLR is a transform of the model's means for the telephone channel (pocketsphinx -mllr),
+	// estimated by Adapt ("pocketsphinx adapt"); empty: the model as shipped.
+	MLLR string
 	// ConfidenceScale and ConfidenceOffset map the per-frame acoustic score gap between the
 	// grammar and the phone loop to a 0..1 confidence (a logistic curve).
 	// DigitConfidenceOffset replaces ConfidenceOffset for grammars made only of digit words: a
@@ -133,6 +136,11 @@ func FromSettings(s map[string]string) (Config, error) {
 			c.DigitConfidenceOffset, err = strconv.ParseFloat(v, 64)
 		case "args":
 			c.Args = strings.Fields(v)
+		case "mllr":
+			c.MLLR = v
+			if v != "" {
+				_, err = os.Stat(v)
+			}
 		default:
 			return c, fmt.Errorf("pocketsphinx: unknown setting %q", k)
 		}
@@ -196,6 +204,9 @@ func (c *Config) args(full bool, featParams string) []string {
 	}
 	if full {
 		a = append(a, "-dict", c.Dictionary, "-lm", c.LanguageModel)
+	}
+	if c.MLLR != "" {
+		a = append(a, "-mllr", c.MLLR)
 	}
 	return append(a, c.Args...)
 }

@@ -103,6 +103,49 @@ static int mrcpd_ps_cep_mean(ps_decoder_t *ps, const int16 *pcm, size_t n, float
 	return total > 0 ? ncep : 0;
 }
 
+// mrcpd_ps_cepstra runs pcm through the decoder's front end only and copies up to max frames of
+// cepstra into out (ncep floats each), the frames a search would see (the voice-activity detector
+// drops silence the same way). It returns the number of frames, -1 on failure. Call it between
+// utterances: it restarts the front end.
+static int mrcpd_ps_cepstra(ps_decoder_t *ps, const int16 *pcm, size_t n, float *out, int max, int ncepWant) {
+	fe_t *fe = ps_get_fe(ps);
+	if (fe == NULL || fe_get_output_size(fe) != ncepWant) {
+		return -1;
+	}
+	enum { BATCH = 128 };
+	int ncep = ncepWant, i, j, total = 0, guard = 0;
+	mfcc_t *store = calloc(BATCH * ncep, sizeof(mfcc_t));
+	mfcc_t *rows[BATCH];
+	if (store == NULL) {
+		return -1;
+	}
+	for (i = 0; i < BATCH; i++) {
+		rows[i] = store + i * ncep;
+	}
+	fe_start_utt(fe);
+	while (n > 0 && guard++ < 100000) {
+		int32 nfr = BATCH;
+		if (fe_process_frames(fe, &pcm, &n, rows, &nfr, NULL) < 0) {
+			break;
+		}
+		for (i = 0; i < nfr && total < max; i++, total++) {
+			for (j = 0; j < ncep; j++) {
+				out[total * ncep + j] = (float)rows[i][j];
+			}
+		}
+	}
+	int32 last = 0;
+	fe_end_utt(fe, rows[0], &last);
+	if (last > 0 && total < max) {
+		for (j = 0; j < ncep; j++) {
+			out[total * ncep + j] = (float)rows[0][j];
+		}
+		total++;
+	}
+	free(store);
+	return total;
+}
+
 static void mrcpd_ps_set_float(ps_decoder_t *ps, char *name, double v) {
 	cmd_ln_set_float_r(ps_get_config(ps), name, v);
 }
@@ -264,6 +307,26 @@ func (d *decoder) cepMean(pcm []int16) ([]float32, int) {
 	var frames C.int
 	n := C.mrcpd_ps_cep_mean(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), (*C.float)(unsafe.Pointer(&v[0])), 64, &frames)
 	return v[:n], int(frames)
+}
+
+// cepstra returns the cepstra (ncep per frame) the decoder's front end makes of pcm: the
+// features a search would see, for estimating an adaptation transform on them.
+func (d *decoder) cepstra(pcm []int16) ([][]float32, error) {
+	const ncep = 13
+	if len(pcm) == 0 {
+		return nil, nil
+	}
+	maxFrames := len(pcm)/160 + 2 // 10 ms frames at 16 kHz
+	flat := make([]float32, maxFrames*ncep)
+	n := C.mrcpd_ps_cepstra(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), (*C.float)(unsafe.Pointer(&flat[0])), C.int(maxFrames), ncep)
+	if n < 0 {
+		return nil, errors.New("pocketsphinx: front end failed")
+	}
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = flat[i*ncep : (i+1)*ncep]
+	}
+	return out, nil
 }
 
 func (d *decoder) start() error {

@@ -62,6 +62,11 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MLLR != "" {
+		if _, err := os.Stat(cfg.MLLR); err != nil {
+			return nil, fmt.Errorf("pocketsphinx: setting mllr: %w", err)
+		}
+	}
 	lex, err := loadLexicon(cfg.Dictionary)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 		if setDir != "" {
 			os.RemoveAll(setDir)
 		}
+		if mllrDir != "" {
+			os.RemoveAll(mllrDir)
+		}
 	}))
 }
 

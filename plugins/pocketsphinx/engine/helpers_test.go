@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
 // phraseGrammar is a hand-written JSGF grammar with an interpretation table, standing in for
@@ -159,4 +163,46 @@ func newTestEngine(t testing.TB, cfg Config) *Engine {
 	withTestGrammars(e)
 	t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// The telephone-channel transform is estimated once per test binary, the way "pocketsphinx adapt
+// -synthesize" does: on speechset's adaptation voices, none of which speaks the test set.
+var (
+	mllrOnce sync.Once
+	mllrDir  string
+	mllrErr  error
+)
+
+func telephoneMLLR(t testing.TB) string {
+	t.Helper()
+	mllrOnce.Do(func() {
+		mllrDir, mllrErr = os.MkdirTemp("", "mllr-")
+		if mllrErr != nil {
+			return
+		}
+		ctx := context.Background()
+		var us []speechset.Utterance
+		us, mllrErr = speechset.GenerateAdaptation(ctx, mllrDir)
+		if mllrErr != nil {
+			return
+		}
+		utts := make([]AdaptUtterance, len(us))
+		for i, u := range us {
+			utts[i] = AdaptUtterance{Text: u.Text, PCM: upsample(u.PCM)}
+		}
+		e, err := New(DefaultConfig())
+		if err != nil {
+			mllrErr = err
+			return
+		}
+		defer e.Close()
+		mllrErr = e.Adapt(ctx, mllrDir, filepath.Join(mllrDir, "telephone.mllr"), utts)
+	})
+	if errors.Is(mllrErr, speechset.ErrNoSynth) || errors.Is(mllrErr, ErrNoSphinxTrain) {
+		t.Skip(mllrErr)
+	}
+	if mllrErr != nil {
+		t.Fatal(mllrErr)
+	}
+	return filepath.Join(mllrDir, "telephone.mllr")
 }

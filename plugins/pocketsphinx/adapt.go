@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/engine"
+	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
+)
+
+const adaptUsage = `usage: pocketsphinx adapt -out FILE [-synthesize | DIR]
+
+Estimates an MLLR transform of the en-us model for telephone audio and writes it to FILE, for the
+plugin's "mllr" setting. The speech is either DIR's recordings (every NAME.wav, 8 or 16 kHz mono
+16-bit, with its words in NAME.txt) or, with -synthesize, a set generated with espeak-ng voices
+through a 300-3400 Hz, G.711 telephone channel. Needs Debian's sphinxtrain (bw, mllr_solve).
+Other plugin settings (-setting key=value, repeatable) apply as in the mrcpd config.
+`
+
+func adaptMain(args []string) error {
+	fs := flag.NewFlagSet("adapt", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), adaptUsage); fs.PrintDefaults() }
+	out := fs.String("out", "", "where to write the transform")
+	synth := fs.Bool("synthesize", false, "adapt on generated telephone speech instead of DIR")
+	settings := map[string]string{}
+	fs.Func("setting", "a plugin setting, key=value", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("want key=value, got %q", s)
+		}
+		settings[k] = v
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || (*synth == (fs.NArg() == 1)) || fs.NArg() > 1 {
+		fs.Usage()
+		return errors.New("pocketsphinx adapt: -out and one of -synthesize or DIR are required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	work, err := os.MkdirTemp("", "mrcpd-adapt-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	var utts []engine.AdaptUtterance
+	if *synth {
+		utts, err = synthesized(ctx, work)
+	} else {
+		utts, err = recordings(fs.Arg(0))
+	}
+	if err != nil {
+		return err
+	}
+	delete(settings, "mllr") // the transform adapts the model as shipped
+	cfg, err := engine.FromSettings(settings)
+	if err != nil {
+		return err
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	tmp := *out + ".tmp"
+	if err := e.Adapt(ctx, work, tmp, utts); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "pocketsphinx adapt: %d utterances -> %s\n", len(utts), *out)
+	return os.Rename(tmp, *out)
+}
+
+func synthesized(ctx context.Context, dir string) ([]engine.AdaptUtterance, error) {
+	us, err := speechset.GenerateAdaptation(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.AdaptUtterance, len(us))
+	for i, u := range us {
+		out[i] = engine.AdaptUtterance{Text: u.Text, PCM: to16k(u.PCM, speechset.Rate)}
+	}
+	return out, nil
+}
+
+// recordings reads DIR/*.wav with their DIR/*.txt transcripts.
+func recordings(dir string) ([]engine.AdaptUtterance, error) {
+	wavs, err := filepath.Glob(filepath.Join(dir, "*.wav"))
+	if err != nil {
+		return nil, err
+	}
+	if len(wavs) == 0 {
+		return nil, fmt.Errorf("pocketsphinx adapt: no .wav files in %s", dir)
+	}
+	var out []engine.AdaptUtterance
+	for _, w := range wavs {
+		txt, err := os.ReadFile(strings.TrimSuffix(w, ".wav") + ".txt")
+		if err != nil {
+			return nil, fmt.Errorf("pocketsphinx adapt: transcript of %s: %w", w, err)
+		}
+		f, err := os.Open(w)
+		if err != nil {
+			return nil, err
+		}
+		pcm, rate, err := media.ReadWAV(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("pocketsphinx adapt: %s: %w", w, err)
+		}
+		if rate != 8000 && rate != 16000 {
+			return nil, fmt.Errorf("pocketsphinx adapt: %s: %d Hz, want 8000 or 16000", w, rate)
+		}
+		out = append(out, engine.AdaptUtterance{Text: strings.TrimSpace(string(txt)), PCM: to16k(pcm, rate)})
+	}
+	return out, nil
+}
+
+// to16k upsamples telephone audio with the resampler mrcpd's host uses, so that the features
+// match what the plugin receives in a call.
+func to16k(pcm []int16, rate int) []int16 {
+	if rate == 16000 {
+		return pcm
+	}
+	return media.NewResampler(rate, 16000).Process(nil, pcm)
+}

@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Channel adaptation: an MLLR transform of the 16 kHz model's means, estimated on narrowband
+// speech that went through this engine's own front end (upsampling, band extension, features).
+// The model never heard speech with an empty 4-8 kHz band; folding fills the band but leaves the
+// cepstra some way from anything it was trained on, and no fixed cepstral mean moves them back.
+// A linear transform of the Gaussians' means is the textbook remedy for a channel the model was
+// not trained on, and pocketsphinx applies one at load time (-mllr).
+//
+// Estimating it needs per-frame state posteriors: sphinxtrain's bw (Debian package sphinxtrain)
+// collects them and its mllr_solve solves for the transform. Their inputs are made here: the
+// features (written as .mfc by the decoder's own front end, so they match what a search sees
+// exactly), a text model definition, and the mixture weights, which Debian's model ships only
+// quantised in pocketsphinx's sendump.
+
+// AdaptUtterance is one recording of adaptation speech and what was said.
+type AdaptUtterance struct {
+	Text string  // the words, lower case, space separated; every word must be in the dictionary
+	PCM  []int16 // 16 kHz; telephone audio upsampled as the host does
+}
+
+// SphinxTrainDir is where Debian's sphinxtrain package installs bw and mllr_solve.
+const SphinxTrainDir = "/usr/lib/sphinxtrain"
+
+// ErrNoSphinxTrain reports that bw or mllr_solve is missing.
+var ErrNoSphinxTrain = errors.New("pocketsphinx: sphinxtrain's bw and mllr_solve not found (Debian package sphinxtrain)")
+
+// Adapt estimates a global MLLR transform from utts and writes it to out (the file the `mllr`
+// setting takes). work is a scratch directory. The engine's own transform, if any, is not used
+// while estimating: the transform adapts the model as shipped.
+func (e *Engine) Adapt(ctx context.Context, work, out string, utts []AdaptUtterance) error {
+	bw, solve := filepath.Join(SphinxTrainDir, "bw"), filepath.Join(SphinxTrainDir, "mllr_solve")
+	for _, p := range []string{bw, solve} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%w: %v", ErrNoSphinxTrain, err)
+		}
+	}
+	if len(utts) == 0 {
+		return errors.New("pocketsphinx: adapt: no utterances")
+	}
+	if err := os.MkdirAll(filepath.Join(work, "mfc"), 0o755); err != nil {
+		return err
+	}
+	if err := e.writeAdaptData(ctx, work, utts); err != nil {
+		return err
+	}
+	hmm := e.cfg.AcousticModel
+	mdef := filepath.Join(work, "mdef.txt")
+	if err := run(ctx, work, "pocketsphinx_mdef_convert", "-text", filepath.Join(hmm, "mdef"), mdef); err != nil {
+		return err
+	}
+	mixw := filepath.Join(work, "mixture_weights")
+	if err := sendumpToMixw(filepath.Join(hmm, "sendump"), mixw); err != nil {
+		return err
+	}
+	fp, err := e.cfg.featParams()
+	if err != nil {
+		return err
+	}
+	svspec := "0-12/13-25/26-38"
+	for _, line := range strings.Split(string(fp), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "-svspec "); ok {
+			svspec = strings.TrimSpace(v)
+		}
+	}
+	err = run(ctx, work, bw,
+		"-hmmdir", hmm, "-moddeffn", mdef, "-mixwfn", mixw, "-ts2cbfn", ".ptm.",
+		"-feat", "1s_c_d_dd", "-svspec", svspec, "-cmn", "current", "-agc", "none",
+		"-dictfn", filepath.Join(work, "adapt.dict"), "-fdictfn", filepath.Join(hmm, "noisedict"),
+		"-ctlfn", filepath.Join(work, "adapt.fileids"), "-lsnfn", filepath.Join(work, "adapt.transcription"),
+		"-cepdir", filepath.Join(work, "mfc"), "-cepext", "mfc", "-accumdir", work)
+	if err != nil {
+		return err
+	}
+	return run(ctx, work, solve, "-meanfn", filepath.Join(hmm, "means"), "-varfn", filepath.Join(hmm, "variances"),
+		"-outmllrfn", out, "-accumdir", work)
+}
+
+// writeAdaptData writes the features, the control and transcription files and a dictionary of
+// the words used.
+func (e *Engine) writeAdaptData(ctx context.Context, work string, utts []AdaptUtterance) error {
+	d, err := e.pool.get(ctx, false, "")
+	if err != nil {
+		return err
+	}
+	defer e.pool.put(d, true)
+	var ids, trans bytes.Buffer
+	var words []string
+	for i, u := range utts {
+		ws := strings.Fields(strings.ToLower(u.Text))
+		if len(ws) == 0 {
+			return fmt.Errorf("pocketsphinx: adapt: utterance %d has no words", i)
+		}
+		bwe := newBandExtender(e.cfg.BandExtension)
+		bwe.fric = e.cfg.FricativeGain
+		cep, err := d.cepstra(bwe.process(u.PCM))
+		if err != nil {
+			return err
+		}
+		if len(cep) < 10 {
+			continue // nothing the front end kept as speech
+		}
+		id := fmt.Sprintf("u%04d", i)
+		if err := writeMFC(filepath.Join(work, "mfc", id+".mfc"), cep); err != nil {
+			return err
+		}
+		fmt.Fprintln(&ids, id)
+		fmt.Fprintf(&trans, "<s> %s </s> (%s)\n", strings.Join(ws, " "), id)
+		words = append(words, ws...)
+	}
+	prons, missing := e.lex.lookup(words)
+	if len(missing) > 0 {
+		return fmt.Errorf("pocketsphinx: adapt: words not in the dictionary: %s", strings.Join(missing, ", "))
+	}
+	var dict bytes.Buffer
+	for _, w := range slices.Sorted(maps.Keys(prons)) {
+		ps := prons[w]
+		for i, p := range ps {
+			name := w
+			if i > 0 {
+				name = fmt.Sprintf("%s(%d)", w, i+1)
+			}
+			fmt.Fprintf(&dict, "%s %s\n", name, p)
+		}
+	}
+	for name, b := range map[string][]byte{"adapt.fileids": ids.Bytes(), "adapt.transcription": trans.Bytes(), "adapt.dict": dict.Bytes()} {
+		if err := os.WriteFile(filepath.Join(work, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMFC writes cepstra in Sphinx's feature file format: the number of floats, then the floats
+// (little-endian; readers detect the byte order from the count).
+func writeMFC(path string, cep [][]float32) error {
+	n := 0
+	for _, f := range cep {
+		n += len(f)
+	}
+	b := make([]byte, 4+4*n)
+	binary.LittleEndian.PutUint32(b, uint32(n))
+	o := 4
+	for _, f := range cep {
+		for _, v := range f {
+			binary.LittleEndian.PutUint32(b[o:], math.Float32bits(v))
+			o += 4
+		}
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// sendumpToMixw rebuilds the s3 mixture_weights file bw reads from pocketsphinx's quantised
+// sendump (header strings, then for each feature stream and each of the codebook's densities one
+// byte per senone: -log1.0001(weight) >> 10), the inverse of sphinxtrain's mk_s2sendump.
+func sendumpToMixw(in, out string) error {
+	b, err := os.ReadFile(in)
+	if err != nil {
+		return fmt.Errorf("pocketsphinx: adapt: %w", err)
+	}
+	bad := func(why string) error { return fmt.Errorf("pocketsphinx: adapt: %s: %s", in, why) }
+	le := binary.LittleEndian
+	off, nfeat, shift := 0, 1, 10
+	u32 := func() (int, bool) {
+		if off+4 > len(b) {
+			return 0, false
+		}
+		v := le.Uint32(b[off:])
+		off += 4
+		return int(v), true
+	}
+	for first := true; ; first = false {
+		n, ok := u32()
+		if !ok || n > 65536 {
+			return bad("not a little-endian sendump")
+		}
+		if n == 0 {
+			break
+		}
+		if off+n > len(b) {
+			return bad("truncated header")
+		}
+		s := strings.TrimRight(string(b[off:off+n]), "\x00")
+		off += n
+		if first {
+			continue // the format description
+		}
+		k, v, _ := strings.Cut(s, " ")
+		var x int
+		fmt.Sscan(v, &x)
+		switch k {
+		case "feature_count":
+			nfeat = x
+		case "mixw_shift":
+			shift = x
+		case "cluster_count":
+			if x != 0 {
+				return bad("clustered sendump not supported")
+			}
+		}
+	}
+	ndens, ok1 := u32()
+	nsen, ok2 := u32()
+	if !ok1 || !ok2 || ndens <= 0 || nsen <= 0 || off+nfeat*ndens*nsen != len(b) {
+		return bad("sizes do not match the file")
+	}
+	var w bytes.Buffer
+	w.WriteString("s3\nversion 1.0\nendhdr\n")
+	for _, v := range []uint32{0x11223344, uint32(nsen), uint32(nfeat), uint32(ndens), uint32(nsen * nfeat * ndens)} {
+		binary.Write(&w, le, v)
+	}
+	// sendump is [feature][density][senone]; mixture_weights is [senone][feature][density].
+	vals := make([]float32, nsen*nfeat*ndens)
+	for f := 0; f < nfeat; f++ {
+		for g := 0; g < ndens; g++ {
+			row := b[off+(f*ndens+g)*nsen:]
+			for s := 0; s < nsen; s++ {
+				vals[(s*nfeat+f)*ndens+g] = float32(math.Pow(1.0001, -float64(int(row[s])<<shift)))
+			}
+		}
+	}
+	binary.Write(&w, le, vals)
+	return os.WriteFile(out, w.Bytes(), 0o644)
+}
+
+func run(ctx context.Context, dir, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	outb, err := cmd.CombinedOutput()
+	if err != nil {
+		tail := outb
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		return fmt.Errorf("pocketsphinx: adapt: %s: %w\n%s", filepath.Base(name), err, tail)
+	}
+	return nil
+}

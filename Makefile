@@ -8,7 +8,7 @@ GOFLAGS_T ?= -race -count=1 -timeout 30m
 
 # System packages: real engines (PocketSphinx, espeak-ng, flite), codecs (Opus), and real peers (sipp, sox).
 DEB_PKGS := gcc pkg-config sip-tester sox espeak-ng libespeak-ng-dev flite flite1-dev \
-            pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
+            pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev sphinxtrain \
             libopus-dev libopusfile-dev
 
 PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))
@@ -35,6 +35,9 @@ build: deps
 	$(GO) build -o $(BIN)/ ./cmd/...
 	@mkdir -p $(BIN)/plugins
 	@for d in $(PLUGIN_DIRS); do echo "build $$d"; $(GO) build -o $(BIN)/plugins/ ./$$d || exit 1; done
+	@# PocketSphinx's telephone-channel transform (plugins/pocketsphinx/README.md, "Telephone
+	@# adaptation"), estimated once on generated speech; delete it to estimate it again.
+	@test -f $(BIN)/plugins/pocketsphinx.mllr || $(BIN)/plugins/pocketsphinx adapt -synthesize -out $(BIN)/plugins/pocketsphinx.mllr
 
 run: build
 	$(BIN)/mrcpd --config $(CONFIG)

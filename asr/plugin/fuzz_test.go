@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -117,8 +118,9 @@ func FuzzInputBatchAudio(f *testing.F) {
 	})
 }
 
-// FuzzUnmarshalInputBatch checks the plugin's aliasing InputBatch decoder against
-// proto.Unmarshal.
+// FuzzUnmarshalInputBatch checks the plugin's InputBatch decoder against proto.Unmarshal, with
+// the message in one piece, in 7-byte pieces and in 1-byte pieces, so that every field, varint
+// and sample straddles a piece boundary somewhere.
 func FuzzUnmarshalInputBatch(f *testing.F) {
 	for _, b := range []*pb.InputBatch{
 		{Audio: []byte{1, 0, 2, 0, 3, 0}, AudioStreams: []uint64{1, 300}, AudioLengths: []uint32{2, 4}},
@@ -132,18 +134,37 @@ func FuzzUnmarshalInputBatch(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var want, got pb.InputBatch
+		var want pb.InputBatch
 		werr := proto.Unmarshal(raw, &want)
-		gerr := unmarshalInputBatch(raw, &got)
-		if (werr == nil) != (gerr == nil) {
-			t.Fatalf("errors differ: proto %v, ours %v", werr, gerr)
-		}
-		if werr != nil {
-			return
-		}
 		want.ProtoReflect().SetUnknown(nil)
-		if !proto.Equal(&want, &got) {
-			t.Fatalf("decoded %v, proto.Unmarshal %v", &got, &want)
+		var got pb.InputBatch // reused across the splits, as the plugin reuses it
+		for _, size := range []int{len(raw), 7, 1} {
+			var pieces [][]byte
+			for rest := raw; len(rest) > 0; {
+				k := min(max(size, 1), len(rest))
+				pieces, rest = append(pieces, rest[:k]), rest[k:]
+			}
+			audio, gerr := unmarshalInputBatch(pieces, &got, nil)
+			if (werr == nil) != (gerr == nil) {
+				t.Fatalf("%d-byte pieces: errors differ: proto %v, ours %v", size, werr, gerr)
+			}
+			if werr != nil {
+				continue
+			}
+			var joined []byte
+			for _, a := range audio {
+				joined = append(joined, a...)
+			}
+			if got.Audio != nil {
+				t.Fatalf("%d-byte pieces: Audio set; it belongs in the slices returned", size)
+			}
+			got.Audio = joined
+			if !proto.Equal(&want, &got) {
+				t.Fatalf("%d-byte pieces: decoded %v, proto.Unmarshal %v", size, &got, &want)
+			}
+			if pcm, wpcm := appendDecodedPieces(nil, audio), decodePCM(want.Audio); !slices.Equal(pcm, wpcm) {
+				t.Fatalf("%d-byte pieces: samples %v, want %v", size, pcm, wpcm)
+			}
 		}
 	})
 }

@@ -59,7 +59,8 @@ func (p *bufferPool) Put(b *[]byte) {
 type codec struct {
 	pool  *bufferPool
 	stock encoding.CodecV2
-	held  sync.Map // *pb.InputBatch -> the mem.Buffer its Audio aliases, until release
+	held  sync.Map  // *pb.InputBatch -> its *batchHold, until release
+	holds sync.Pool // *batchHold, released
 }
 
 func newCodec() *codec {
@@ -88,15 +89,29 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.stock.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(c.pool)
 	if b, ok := m.(*pb.InputBatch); ok {
-		if err := unmarshalInputBatch(buf.ReadOnlyData(), b); err != nil || b.Audio == nil {
-			buf.Free()
+		h, _ := c.holds.Get().(*batchHold)
+		if h == nil {
+			h = &batchHold{}
+		}
+		h.pieces = h.pieces[:0]
+		for _, d := range data {
+			h.pieces = append(h.pieces, d.ReadOnlyData())
+		}
+		audio, err := unmarshalInputBatch(h.pieces, b, h.audio)
+		clear(h.pieces)
+		h.audio = audio
+		if err != nil || len(audio) == 0 {
+			clear(h.audio)
+			c.holds.Put(h)
 			return err
 		}
-		c.held.Store(b, buf)
+		data.Ref() // gRPC frees data when Unmarshal returns; the audio is decoded later
+		h.bufs = data
+		c.held.Store(b, h)
 		return nil
 	}
+	buf := data.MaterializeToBuffer(c.pool)
 	defer buf.Free()
 	return proto.Unmarshal(buf.ReadOnlyData(), m)
 }

@@ -137,18 +137,23 @@ func (a *arena) add(lo, hi int) *asr.Audio {
 // flatten turns a batch into deliveries in each stream's order, starting and cancelling streams
 // on the way: first the audio field, then the inputs (see InputBatch).
 func (p *pluginSession) flatten(b *pb.InputBatch, list []delivery, a *arena) []delivery {
+	var audio [][]byte
 	if p.codec != nil {
-		defer p.codec.release(b) // b.Audio is decoded into a below
+		audio = p.codec.audio(b)
+		defer p.codec.release(b) // the audio, in the received buffers, is decoded into a below
+	} else if b.Audio != nil {
+		audio = [][]byte{b.Audio} // the stock codec's
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if n := min(len(b.AudioStreams), len(b.AudioLengths)); n > 0 {
-		a.pcm = appendDecodedPCM(a.pcm, b.Audio)
+		a.pcm = appendDecodedPieces(a.pcm, audio)
 		a.audio = slices.Grow(a.audio, n)
+		size := 2 * len(a.pcm)
 		off := 0
 		for i, id := range b.AudioStreams[:n] {
 			l := int(b.AudioLengths[i])
-			if l%2 != 0 || off+l > len(b.Audio) {
+			if l%2 != 0 || off+l > size {
 				break // not from a host of this protocol
 			}
 			lo, hi := off/2, (off+l)/2

@@ -216,7 +216,10 @@ func sendumpToMixw(in, out string) error {
 	}
 	ndens, ok1 := u32()
 	nsen, ok2 := u32()
-	if !ok1 || !ok2 || ndens <= 0 || nsen <= 0 || off+nfeat*ndens*nsen != len(b) {
+	if nfeat < 1 || nfeat > 64 || shift < 0 || shift > 20 {
+		return bad(fmt.Sprintf("feature_count %d or mixw_shift %d out of range", nfeat, shift))
+	}
+	if !ok1 || !ok2 || ndens <= 0 || nsen <= 0 || ndens > 1<<16 || nsen > 1<<20 || off+nfeat*ndens*nsen != len(b) {
 		return bad("sizes do not match the file")
 	}
 	var w bytes.Buffer

@@ -28,7 +28,7 @@ func BenchmarkRecognize(b *testing.B) {
 		{"digits", speechset.Digits, "", []asr.Grammar{{ID: "d", URI: "builtin:grammar/digits?length=4", Mode: "voice"}}},
 		{"dictation", speechset.Dictation, "", nil},
 	}
-	e := newTestEngine(b, DefaultConfig())
+	e := newTestEngine(b, adaptedConfig(b))
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			var u speechset.Utterance
@@ -58,7 +58,7 @@ func BenchmarkRecognize(b *testing.B) {
 // percentile. Audio is sent as fast as the stream takes it, so the time also covers the few
 // batches (at most the stream's 8-batch queue, ~160 ms of audio) still queued at FinalizeInput.
 func BenchmarkFinalizeLatency(b *testing.B) {
-	e := newTestEngine(b, DefaultConfig())
+	e := newTestEngine(b, adaptedConfig(b))
 	for _, c := range []struct {
 		set string
 		g   asr.Grammar

@@ -206,3 +206,10 @@ func telephoneMLLR(t testing.TB) string {
 	}
 	return filepath.Join(mllrDir, "telephone.mllr")
 }
+
+// adaptedConfig is DefaultConfig with the telephone transform, as conf/mrcpd.yaml runs the plugin.
+func adaptedConfig(t testing.TB) Config {
+	cfg := DefaultConfig()
+	cfg.MLLR = telephoneMLLR(t)
+	return cfg
+}

@@ -73,9 +73,9 @@ func (e *Engine) Adapt(ctx context.Context, work, out string, utts []AdaptUttera
 		return err
 	}
 	svspec := "0-12/13-25/26-38"
-	for _, line := range strings.Split(string(fp), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "-svspec "); ok {
-			svspec = strings.TrimSpace(v)
+	for i := 0; i+1 < len(fp); i += 2 {
+		if fp[i] == "-svspec" {
+			svspec = fp[i+1]
 		}
 	}
 	err = run(ctx, work, bw,

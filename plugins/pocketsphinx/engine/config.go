@@ -195,17 +195,22 @@ func (c *Config) fill() {
 	}
 }
 
-// args builds the pocketsphinx command line of a decoder. featParams replaces the model's
-// feat.params, whose values would otherwise override ours (pocketsphinx 0.8 reads it last).
-func (c *Config) args(full bool, featParams string) []string {
-	a := []string{
+// args builds the pocketsphinx command line of a decoder from featArgs (featParams as arguments).
+// Pocketsphinx 0.8 reads the model's feat.params after the command line, so its -cmn, -cmninit
+// and -upperf would win over ours: the model's front-end settings are given on the command line
+// with ours in their place, and -featparams points at an empty file so that nothing overrides
+// them (and no temporary file is left behind by a plugin that is killed).
+func (c *Config) args(full bool, featArgs []string) []string {
+	a := append([]string{
 		"-hmm", c.AcousticModel,
-		"-featparams", featParams,
+		"-featparams", os.DevNull,
+	}, featArgs...)
+	a = append(a,
 		"-samprate", "16000",
-		"-logfn", "/dev/null",
+		"-logfn", os.DevNull,
 		"-remove_noise", yesno(c.RemoveNoise),
 		"-wip", fmt.Sprint(c.WIP),
-	}
+	)
 	if full {
 		a = append(a, "-dict", c.Dictionary, "-lm", c.LanguageModel)
 	}
@@ -215,8 +220,9 @@ func (c *Config) args(full bool, featParams string) []string {
 	return append(a, c.Args...)
 }
 
-// featParams is the model's feat.params with our front-end settings in place of its own.
-func (c *Config) featParams() ([]byte, error) {
+// featParams is the model's feat.params with our front-end settings in place of its own, as
+// "-name value" pairs.
+func (c *Config) featParams() ([]string, error) {
 	b, err := os.ReadFile(filepath.Join(c.AcousticModel, "feat.params"))
 	if err != nil {
 		return nil, fmt.Errorf("pocketsphinx: acoustic model: %w", err)
@@ -227,16 +233,19 @@ func (c *Config) featParams() ([]byte, error) {
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
-		k, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
 		if _, over := ours[k]; over || k == "" {
 			continue
 		}
-		out = append(out, line)
+		if !strings.HasPrefix(k, "-") {
+			return nil, fmt.Errorf("pocketsphinx: acoustic model: feat.params line %q", line)
+		}
+		out = append(out, k, strings.TrimSpace(v))
 	}
 	for _, k := range []string{"-cmn", "-cmninit", "-lowerf", "-upperf"} {
-		out = append(out, k+" "+ours[k])
+		out = append(out, k, ours[k])
 	}
-	return []byte(strings.Join(out, "\n") + "\n"), nil
+	return out, nil
 }
 
 // beams parses GrammarBeams ("-beam 1e-80 ...") into search parameters.

@@ -146,6 +146,14 @@ static int mrcpd_ps_cepstra(ps_decoder_t *ps, const int16 *pcm, size_t n, float 
 	return total;
 }
 
+static const char *mrcpd_ps_str(ps_decoder_t *ps, const char *name) {
+	return cmd_ln_str_r(ps_get_config(ps), name);
+}
+
+static double mrcpd_ps_float(ps_decoder_t *ps, const char *name) {
+	return cmd_ln_float_r(ps_get_config(ps), name);
+}
+
 static void mrcpd_ps_set_float(ps_decoder_t *ps, char *name, double v) {
 	cmd_ln_set_float_r(ps_get_config(ps), name, v);
 }
@@ -327,6 +335,22 @@ func (d *decoder) cepstra(pcm []int16) ([][]float32, error) {
 		out[i] = flat[i*ncep : (i+1)*ncep]
 	}
 	return out, nil
+}
+
+// configString and configFloat read the decoder's effective configuration.
+func (d *decoder) configString(name string) string {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if v := C.mrcpd_ps_str(d.ps, cn); v != nil {
+		return C.GoString(v)
+	}
+	return ""
+}
+
+func (d *decoder) configFloat(name string) float64 {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	return float64(C.mrcpd_ps_float(d.ps, cn))
 }
 
 func (d *decoder) start() error {

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,7 +34,6 @@ type Engine struct {
 	lex     *lexicon
 	pool    *pool
 	compile func(asr.Grammar) (*compiled, error)
-	tmpDir  string // holds our feat.params
 	beams   map[string]float64
 }
 
@@ -75,19 +73,10 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "mrcpd-pocketsphinx-")
-	if err != nil {
-		return nil, fmt.Errorf("pocketsphinx: %w", err)
-	}
-	fpPath := filepath.Join(dir, "feat.params")
-	if err := os.WriteFile(fpPath, fp, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pocketsphinx: %w", err)
-	}
-	e := &Engine{cfg: cfg, cmn: cmn, lex: lex, tmpDir: dir, beams: beams}
+	e := &Engine{cfg: cfg, cmn: cmn, lex: lex, beams: beams}
 	e.compile = e.compileGrammar
 	e.pool = newPool(cfg.PoolSize, cfg.IdleDecoders, func(full bool) (*decoder, error) {
-		return newDecoder(cfg.args(full, fpPath), cmn, full)
+		return newDecoder(cfg.args(full, fp), cmn, full)
 	})
 	return e, nil
 }
@@ -95,7 +84,7 @@ func New(cfg Config) (*Engine, error) {
 // Close frees idle decoders. Streams still open keep theirs until they end.
 func (e *Engine) Close() error {
 	e.pool.close()
-	return os.RemoveAll(e.tmpDir)
+	return nil
 }
 
 // Info implements asr.Recognizer.

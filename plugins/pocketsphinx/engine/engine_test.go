@@ -234,3 +234,26 @@ func TestRecognizeCancel(t *testing.T) {
 		t.Error("Send after Close succeeded")
 	}
 }
+
+// TestFrontEndSettingsWin: the model's feat.params must not override our front-end settings
+// (pocketsphinx 0.8 reads it after the command line), while its other settings still apply.
+func TestFrontEndSettingsWin(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.UpperF, cfg.LowerF, cfg.CMNInit = 3500, 200, "41,-5,0"
+	e := newTestEngine(t, cfg)
+	d, err := e.pool.get(context.Background(), false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.pool.put(d, true)
+	for name, want := range map[string]float64{"-upperf": 3500, "-lowerf": 200, "-samprate": 16000} {
+		if got := d.configFloat(name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	for name, want := range map[string]string{"-cmn": "live", "-cmninit": "41,-5,0", "-feat": "1s_c_d_dd", "-svspec": "0-12/13-25/26-38", "-transform": "dct", "-featparams": os.DevNull} {
+		if got := d.configString(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}

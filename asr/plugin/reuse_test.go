@@ -8,7 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/mem"
+
 	"github.com/mrcpd/mrcpd/asr"
+	pb "github.com/mrcpd/mrcpd/asr/pluginpb"
 )
 
 // TestAudioSurvivesBufferReuse checks that every stream's engine hears exactly the samples sent
@@ -153,3 +156,80 @@ func (s *tapeStream) Recv() (asr.Event, error) {
 }
 
 func (s *tapeStream) Close() error { return nil }
+
+// TestCodecDecodesAudioFromPieces follows a batch through the plugin's codec and flatten as gRPC
+// hands it over, in HTTP/2-frame-sized pieces whose boundaries split samples: every stream must
+// get its own samples, and the received buffers must stay alive until they are decoded, then be
+// freed.
+func TestCodecDecodesAudioFromPieces(t *testing.T) {
+	c := newCodec()
+	want := map[uint64][]int16{}
+	var batch pb.InputBatch
+	for i, id := range []uint64{1, 2, 1} {
+		seg := make([]int16, 700)
+		for j := range seg {
+			seg[j] = int16(i*1000 + j - 350)
+		}
+		want[id] = append(want[id], seg...)
+		batch.Audio = appendPCM(batch.Audio, seg)
+		batch.AudioStreams = append(batch.AudioStreams, id)
+		batch.AudioLengths = append(batch.AudioLengths, uint32(2*len(seg)))
+	}
+	out, err := c.Marshal(&batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := out.Materialize()
+	out.Free()
+	pool := &countingPool{}
+	var data mem.BufferSlice
+	for rest := raw; len(rest) > 0; {
+		k := min(1001, len(rest)) // odd: samples straddle pieces
+		b := make([]byte, k, 4096)
+		copy(b, rest)
+		data, rest = append(data, mem.NewBuffer(&b, pool)), rest[k:]
+	}
+	var got pb.InputBatch
+	if err := c.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	data.Free() // as gRPC does once Unmarshal returns
+	if n := pool.freed(); n != 0 {
+		t.Fatalf("%d received buffers freed before their audio was decoded", n)
+	}
+	st1, st2 := &pluginStream{cancel: func() {}}, &pluginStream{cancel: func() {}}
+	p := &pluginSession{codec: c, streams: map[uint64]*pluginStream{1: st1, 2: st2}}
+	heard := map[*pluginStream][]int16{}
+	for _, d := range p.flatten(&got, nil, &arena{}) {
+		heard[d.st] = append(heard[d.st], d.in.(*asr.Audio).PCM...)
+	}
+	if !slices.Equal(heard[st1], want[1]) || !slices.Equal(heard[st2], want[2]) {
+		t.Errorf("streams heard %d and %d samples unlike the %d and %d sent", len(heard[st1]), len(heard[st2]), len(want[1]), len(want[2]))
+	}
+	if n := pool.freed(); n != len(data) {
+		t.Errorf("%d of %d received buffers freed after decoding", n, len(data))
+	}
+}
+
+// countingPool is a mem.BufferPool that counts the buffers given back.
+type countingPool struct {
+	mu   sync.Mutex
+	puts int
+}
+
+func (p *countingPool) Get(n int) *[]byte {
+	b := make([]byte, n)
+	return &b
+}
+
+func (p *countingPool) Put(*[]byte) {
+	p.mu.Lock()
+	p.puts++
+	p.mu.Unlock()
+}
+
+func (p *countingPool) freed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.puts
+}

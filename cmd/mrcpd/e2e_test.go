@@ -43,7 +43,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // freePort finds a port free on 127.0.0.1 for both UDP and TCP (SIP listens on both).
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		u, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -64,7 +64,7 @@ func freePort(t *testing.T) int {
 
 // startMrcpd runs the mrcpd binary with yaml as its config file; it is stopped with SIGTERM at
 // the end of the test and must exit cleanly.
-func startMrcpd(t *testing.T, yaml string) *daemonProc {
+func startMrcpd(t testing.TB, yaml string) *daemonProc {
 	t.Helper()
 	bin := mrcptest.Binary(t, "mrcpd")
 	dir := t.TempDir()

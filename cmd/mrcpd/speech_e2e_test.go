@@ -37,7 +37,7 @@ var minAccuracyThroughMrcpd = map[string]float64{
 const defaultConfidenceThreshold = 0.5
 
 // speechConfig is an mrcpd configuration (YAML) with the given engines; plugins are real binaries.
-func speechConfig(t *testing.T, e EnginesConfig) string {
+func speechConfig(t testing.TB, e EnginesConfig) string {
 	t.Helper()
 	b, err := yaml.Marshal(map[string]EnginesConfig{"engines": e})
 	if err != nil {
@@ -82,7 +82,7 @@ func telephoneMLLR(t *testing.T, bin string) string {
 	return out
 }
 
-func espeakPlugin(t *testing.T) PluginConfig {
+func espeakPlugin(t testing.TB) PluginConfig {
 	return PluginConfig{Name: "espeak", Kind: "synthesizer", Path: mrcptest.Binary(t, "plugins/espeak")}
 }
 

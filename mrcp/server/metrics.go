@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,6 +17,7 @@ type Metrics struct {
 	refused     *prometheus.CounterVec
 	messages    *prometheus.CounterVec
 	completions *prometheus.CounterVec
+	firstAudio  prometheus.Histogram
 	rtp         *rtpCollector
 }
 
@@ -34,8 +36,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		completions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_completions_total",
 			Help: "Completed requests, by resource and Completion-Cause."}, []string{"resource", "cause"}),
 	}
+	// The speechsynth target is first audio at the pacer within 50 ms of SPEAK (issue 4).
+	m.firstAudio = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mrcpd_speak_first_audio_seconds",
+		Help:    "From the start of a SPEAK's synthesis to its first audio handed to the RTP pacer.",
+		Buckets: []float64{.005, .01, .02, .05, .1, .2, .5, 1, 2}})
 	m.rtp = newRTPCollector()
-	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions, m.rtp)
+	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions, m.firstAudio, m.rtp)
 	return m
 }
 
@@ -64,6 +70,12 @@ func (m *Metrics) sessionEnded(cause error) {
 		reason = "shutdown"
 	}
 	m.ended.WithLabelValues(reason).Inc()
+}
+
+func (m *Metrics) speakFirstAudio(d time.Duration) {
+	if m != nil {
+		m.firstAudio.Observe(d.Seconds())
+	}
 }
 
 func (m *Metrics) rejected(reason string) {

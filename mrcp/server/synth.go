@@ -119,10 +119,12 @@ func (s *synthesizer) start(m *mrcp.Message) {
 	if ptime <= 0 {
 		ptime = 20 * time.Millisecond
 	}
+	clock, begun := se.srv.cfg.Clock, se.srv.cfg.Clock.Now()
+	first := func() { se.srv.cfg.Metrics.speakFirstAudio(clock.Now().Sub(begun)) }
 	se.wg.Add(1)
 	go func() {
 		defer se.wg.Done()
-		err := pump(ctx, synth, req, tx)
+		err := pump(ctx, synth, req, tx, first)
 		if err != nil {
 			se.post(func() { s.finished(u, err) })
 			return
@@ -135,7 +137,8 @@ func (s *synthesizer) start(m *mrcp.Message) {
 
 // pump moves the engine's audio into the paced sender and returns once the last packet has left
 // (SPEAK-COMPLETE must not overtake the audio, §8.5).
-func pump(ctx context.Context, synth asr.Synthesizer, req asr.SynthesizeRequest, tx Sender) error {
+// first is called when the first audio has been handed to the pacer.
+func pump(ctx context.Context, synth asr.Synthesizer, req asr.SynthesizeRequest, tx Sender, first func()) error {
 	stream, err := synth.Synthesize(ctx, req)
 	if err != nil {
 		return err
@@ -152,6 +155,10 @@ func pump(ctx context.Context, synth asr.Synthesizer, req asr.SynthesizeRequest,
 		if a, ok := ev.(*asr.SynthAudio); ok {
 			if err := tx.Write(a.PCM); err != nil {
 				return err
+			}
+			if first != nil && len(a.PCM) > 0 {
+				first()
+				first = nil
 			}
 		}
 	}

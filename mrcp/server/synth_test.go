@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/mrcp"
@@ -125,5 +128,39 @@ func TestSpeakErrors(t *testing.T) {
 				t.Fatalf("got %d, want %d", m.StatusCode, tt.status)
 			}
 		})
+	}
+}
+
+// TestSpeakFirstAudioMetric: mrcpd_speak_first_audio_seconds measures from the start of
+// synthesis to the first audio handed to the pacer, on the server's clock.
+func TestSpeakFirstAudioMetric(t *testing.T) {
+	g := &gateSynth{release: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, func(c *Config) { c.Backends.Synthesizer = g; c.Metrics = NewMetrics(reg) })
+	ids, _ := h.offer("call-1", sdpBody(t, modSynthInvite))
+	cl := h.dial()
+	cl.send(speak(1, ids[0], "one"))
+	if m := cl.next(); m.State != mrcp.StateInProgress {
+		t.Fatalf("SPEAK: %s", m.State)
+	}
+	h.clock.Advance(30 * time.Millisecond) // the engine takes 30 ms to its first chunk
+	g.release <- struct{}{}
+	var count uint64
+	var sum float64
+	waitFor(t, "a first-audio observation", func() bool {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "mrcpd_speak_first_audio_seconds" {
+				hist := mf.GetMetric()[0].GetHistogram()
+				count, sum = hist.GetSampleCount(), hist.GetSampleSum()
+			}
+		}
+		return count > 0
+	})
+	if count != 1 || sum != 0.03 {
+		t.Fatalf("first audio: %d observations, sum %v s, want 1 of 0.03 s", count, sum)
 	}
 }

@@ -68,6 +68,9 @@ func (w *worker) collect(g *compiled, n int) []candidate {
 			return
 		}
 		seen[text] = true
+		if g == nil {
+			segs = unshift(segs)
+		}
 		c := candidate{g: g, text: text, score: score, segs: segs}
 		if g != nil {
 			interp, ok := g.interpret(strings.Fields(text))
@@ -170,6 +173,21 @@ func gap(hyp, phones []segment) float64 {
 	return float64(ha)/float64(hf) - float64(pa)/float64(pf)
 }
 
+// senscrShift is pocketsphinx's SENSCR_SHIFT: its n-gram search reports a segment's acoustic
+// score shifted left by it, the grammar searches (and so the phone loop) do not. Unshifted, a
+// dictation transcript scored -9113600 over 236 frames against the phone loop's -7161 over 256.
+const senscrShift = 10
+
+// unshift returns dictation segments on the grammar searches' score scale.
+func unshift(segs []segment) []segment {
+	out := make([]segment, len(segs))
+	for i, s := range segs {
+		s.ascr >>= senscrShift
+		out[i] = s
+	}
+	return out
+}
+
 func acoustic(segs []segment) (ascr int64, frames int) {
 	for _, s := range segs {
 		ascr += int64(s.ascr)
@@ -191,7 +209,10 @@ func (w *worker) confidence(g *compiled, hyp, phones []segment) float64 {
 		return 0
 	}
 	off := w.e.cfg.ConfidenceOffset
-	if g != nil && g.digits {
+	switch {
+	case g == nil:
+		off = w.e.cfg.DictationConfidenceOffset
+	case g.digits:
 		off = w.e.cfg.DigitConfidenceOffset
 	}
 	return 1 / (1 + math.Exp(-(w.e.cfg.ConfidenceScale*diff + off)))

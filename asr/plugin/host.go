@@ -189,6 +189,8 @@ type gen struct {
 	sess    *session
 	nextID  atomic.Uint64
 	muxDone chan struct{} // closed when the session's goroutines have ended
+	// stopping is set before stop kills the process (slogWriter then logs its exit as a stop).
+	stopping *atomic.Bool
 	// closeConn ends an in-process test connection (NewTestHost), which has no client or cmd.
 	closeConn func()
 }
@@ -198,6 +200,9 @@ func (g *gen) add(d int64) { g.mu.Lock(); g.active += d; g.mu.Unlock() }
 
 func (g *gen) stop() {
 	g.cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin process stopped"))
+	if g.stopping != nil {
+		g.stopping.Store(true)
+	}
 	// A hung process ignores the graceful shutdown go-plugin tries first; kill it outright.
 	if g.cmd != nil && g.cmd.Process != nil {
 		_ = g.cmd.Process.Kill()
@@ -231,6 +236,7 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 	cmd := exec.Command(cfg.Path, cfg.Args...)
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	cmd.Env = append(cmd.Env, EnvSettings+"="+string(settings), EnvName+"="+cfg.Name)
+	stopping := new(atomic.Bool)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
 		VersionedPlugins: pluginSets(ServeConfig{}),
@@ -239,7 +245,7 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 		GRPCDialOptions:  dialOptions(),
 		StartTimeout:     cfg.StartTimeout,
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Name: "plugin", Output: slogWriter{in.log}, Level: hclog.Info, JSONFormat: true,
+			Name: "plugin", Output: slogWriter{log: in.log, stopping: stopping}, Level: hclog.Info, JSONFormat: true,
 		}),
 	})
 	fail := func(err error) (*gen, error) {
@@ -257,7 +263,7 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 	if err != nil {
 		return fail(err)
 	}
-	g := &gen{client: client, cmd: cmd, cl: raw.(*clients), started: time.Now()}
+	g := &gen{client: client, cmd: cmd, cl: raw.(*clients), started: time.Now(), stopping: stopping}
 	if err := in.h.attach(ctx, g); err != nil {
 		return fail(err)
 	}

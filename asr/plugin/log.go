@@ -5,10 +5,16 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 )
 
 // slogWriter turns hclog JSON lines (go-plugin's log output on both sides) into slog records.
-type slogWriter struct{ log *slog.Logger }
+// stopping, when set, says the host is stopping the process on purpose: go-plugin's "plugin
+// process exited" error about the kill is then an expected stop, not an error.
+type slogWriter struct {
+	log      *slog.Logger
+	stopping *atomic.Bool
+}
 
 func (w slogWriter) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
@@ -22,6 +28,9 @@ func (w slogWriter) Write(p []byte) (int, error) {
 		}
 		msg, _ := m["@message"].(string)
 		lvl := hclogLevel(m["@level"])
+		if msg == "plugin process exited" && w.stopping != nil && w.stopping.Load() {
+			msg, lvl = "plugin process stopped", slog.LevelInfo
+		}
 		attrs := make([]slog.Attr, 0, len(m))
 		for k, v := range m {
 			if strings.HasPrefix(k, "@") {

@@ -37,7 +37,7 @@ func Serve(cfg ServeConfig) {
 		VersionedPlugins: pluginSets(cfg),
 		GRPCServer:       func(opts []grpc.ServerOption) *grpc.Server { return newGRPCServer(c, opts) },
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Output: slogWriter{log}, Level: hclog.Info, JSONFormat: true,
+			Output: slogWriter{log: log}, Level: hclog.Info, JSONFormat: true,
 		}),
 	})
 }

@@ -20,14 +20,19 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/dtmf"
+	"github.com/mrcpd/mrcpd/asr/noop"
 	"github.com/mrcpd/mrcpd/asr/plugin"
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/server"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
 
-// dtmfEngine names the built-in DTMF recognizer in the engine registry.
-const dtmfEngine = "dtmf"
+// dtmfEngine and noopEngine name the built-in recognizers in the engine registry: native DTMF,
+// and asr/noop, which hears nothing (load tests of mrcpd itself; plugins/noop is its plugin twin).
+const (
+	dtmfEngine = "dtmf"
+	noopEngine = "noop"
+)
 
 // daemon is mrcpd assembled from its configuration: SIP agent, MRCP server, RTP ports, engines
 // and the HTTP endpoint for metrics and health.
@@ -145,6 +150,12 @@ func (d *daemon) engines(ctx context.Context, configPath string) (server.Backend
 	// but never the default for voice grammars.
 	if err := reg.AddRecognizer(dtmfEngine, m.Recognizer(dtmfEngine, dtmf.New(d.log.With("engine", dtmfEngine)))); err != nil {
 		return b, 0, fmt.Errorf("engines.plugins: the name %q is reserved for the built-in DTMF recognizer", dtmfEngine)
+	}
+	if err := reg.AddRecognizer(noopEngine, m.Recognizer(noopEngine, noop.Recognizer{})); err != nil {
+		return b, 0, fmt.Errorf("engines.plugins: the name %q is reserved for the built-in no-op recognizer", noopEngine)
+	}
+	if d.cfg.Engines.Recognizer == noopEngine {
+		hasRec = true
 	}
 	if err := reg.SetDefaults(d.cfg.Engines.Recognizer, d.cfg.Engines.Synthesizer); err != nil {
 		return b, 0, fmt.Errorf("engines: %w", err)

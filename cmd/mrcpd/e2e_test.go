@@ -62,9 +62,10 @@ func freePort(t testing.TB) int {
 	return 0
 }
 
-// startMrcpd runs the mrcpd binary with yaml as its config file; it is stopped with SIGTERM at
-// the end of the test and must exit cleanly.
-func startMrcpd(t testing.TB, yaml string) *daemonProc {
+// startMrcpd runs the mrcpd binary with yaml as its config file and extra flags after ours (a
+// flag given twice takes the later value); it is stopped with SIGTERM at the end of the test and
+// must exit cleanly.
+func startMrcpd(t testing.TB, yaml string, extra ...string) *daemonProc {
 	t.Helper()
 	bin := mrcptest.Binary(t, "mrcpd")
 	dir := t.TempDir()
@@ -77,6 +78,7 @@ func startMrcpd(t testing.TB, yaml string) *daemonProc {
 	d := &daemonProc{sip: addr(freePort(t)), mrcp: addr(freePort(t)), http: addr(freePort(t)), log: &syncBuffer{}}
 	d.cmd = exec.Command(bin, "--config", cfg, "--sip-addr", d.sip, "--mrcp-addr", d.mrcp,
 		"--http-addr", d.http, "--rtp-ports", fmt.Sprintf("%d-%d", rtp, rtp+200))
+	d.cmd.Args = append(d.cmd.Args, extra...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -160,3 +160,31 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestE2ENoopRecognizer: the built-in no-op recognizer and its plugin twin both end a spoken
+// RECOGNIZE with 001 no-match at end of speech, as the load benchmark relies on.
+func TestE2ENoopRecognizer(t *testing.T) {
+	utt, err := speechset.GenerateText(context.Background(), t.TempDir(), "u", "yes", speechset.Voice{Synth: "espeak-ng", Name: "en-us"})
+	if err != nil {
+		t.Skip(err)
+	}
+	plug := mrcptest.Binary(t, "plugins/noop")
+	for name, yaml := range map[string]string{
+		"builtin": "engines:\n  recognizer: noop\n",
+		"plugin":  fmt.Sprintf("engines:\n  recognizer: np\n  plugins:\n    - {name: np, kind: recognizer, path: %s}\n", plug),
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := startMrcpd(t, yaml)
+			c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := oneRecognition(ctx, c, utt.PCM); err != nil {
+				t.Fatalf("%v\n%s", err, d.log)
+			}
+		})
+	}
+}

@@ -256,7 +256,7 @@ func TestE2ESpeechAccuracyThroughMrcpd(t *testing.T) {
 			case speechset.Boolean: // yeah, yep, sure... are right answers too
 				good = o.in.Instance == boolean[o.u.Text]
 			case speechset.Digits: // "oh" for zero is right too: the instance is the digit string
-				good = o.in.Instance == digitString(o.u.Text)
+				good = o.in.Instance == speechset.DigitString(o.u.Text)
 			}
 			if good {
 				ok++
@@ -409,15 +409,4 @@ func onlyInterpretation(t *testing.T, out string) nlsml.Interpretation {
 		t.Fatalf("NLSML %v:\n%s", err, out)
 	}
 	return res.Interpretations[0]
-}
-
-// digitString is the instance builtin:grammar/digits gives for spoken digits.
-func digitString(words string) string {
-	digits := map[string]string{"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-		"five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-	var b strings.Builder
-	for _, w := range strings.Fields(words) {
-		b.WriteString(digits[w])
-	}
-	return b.String()
 }

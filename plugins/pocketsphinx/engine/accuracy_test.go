@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -75,7 +74,7 @@ func TestAccuracy(t *testing.T) {
 			case speechset.Boolean: // yeah/yep/sure... are right answers too
 				good = matched && a.Interpretation == map[string]string{"yes": "true", "no": "false"}[u.Text]
 			case speechset.Digits: // "oh" for "zero" gives the application the same digits
-				good = matched && a.Interpretation == digitString(u.Text)
+				good = matched && a.Interpretation == speechset.DigitString(u.Text)
 			}
 			pv := perVoice[u.Voice.Synth]
 			pv[1]++
@@ -136,7 +135,7 @@ func TestAccuracy(t *testing.T) {
 	t.Logf("grammar sets: %v audio in %v wall (%.2f x real time, 2 cores shared)", audio, cpu, cpu.Seconds()/audio.Seconds())
 
 	// Dictation: word error rate on the en-us language model.
-	var errs, words, n int
+	var errs, words int
 	var dictConf []float64
 	for _, u := range utts {
 		if u.Set != speechset.Dictation {
@@ -150,7 +149,6 @@ func TestAccuracy(t *testing.T) {
 		d := editDistance(strings.Fields(u.Text), strings.Fields(a.Text))
 		errs += d
 		words += len(strings.Fields(u.Text))
-		n++
 		dictConf = append(dictConf, a.Confidence)
 		t.Logf("dictation %s: %q -> %q (%.2f)", u.Voice, u.Text, a.Text, a.Confidence)
 	}
@@ -159,7 +157,7 @@ func TestAccuracy(t *testing.T) {
 	}
 	// A transcript must survive MRCP's default Confidence-Threshold: dictation scores used to be
 	// on another scale than the phone loop's (senscrShift), and every transcript scored 0.
-	if kept := above(dictConf, 0.5); n > 0 && kept < minDictationKeptAtHalf {
+	if kept := above(dictConf, 0.5); len(dictConf) > 0 && kept < minDictationKeptAtHalf {
 		t.Errorf("the default Confidence-Threshold 0.5 keeps %.0f%% of dictation transcripts, want >= %.0f%%", 100*kept, 100*minDictationKeptAtHalf)
 	}
 }
@@ -217,12 +215,3 @@ func above(v []float64, th float64) float64 {
 }
 
 // digitString is the interpretation builtin:grammar/digits gives spoken digit words.
-func digitString(words string) string {
-	var b strings.Builder
-	for _, w := range strings.Fields(words) {
-		b.WriteByte("0123456789"[slices.Index(digitNames, w)])
-	}
-	return b.String()
-}
-
-var digitNames = []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}

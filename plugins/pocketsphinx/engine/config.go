@@ -144,10 +144,7 @@ func FromSettings(s map[string]string) (Config, error) {
 		case "args":
 			c.Args = strings.Fields(v)
 		case "mllr":
-			c.MLLR = v
-			if v != "" {
-				_, err = os.Stat(v)
-			}
+			c.MLLR = v // New checks that it exists
 		default:
 			return c, fmt.Errorf("pocketsphinx: unknown setting %q", k)
 		}

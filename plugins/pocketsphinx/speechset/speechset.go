@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/zaf/g711"
@@ -74,15 +75,10 @@ type Utterance struct {
 func Phrases(set string, n int) []string {
 	switch set {
 	case Digits:
-		words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 		r := rand.New(rand.NewSource(4)) // fixed: the set must be the same on every run
 		out := make([]string, n)
 		for i := range out {
-			d := make([]string, 4)
-			for j := range d {
-				d[j] = words[r.Intn(len(words))]
-			}
-			out[i] = strings.Join(d, " ")
+			out[i] = randomWords(r, digitNames[:10], 4)
 		}
 		return out
 	case Boolean:
@@ -269,16 +265,12 @@ func GenerateAdaptation(ctx context.Context, dir string) ([]Utterance, error) {
 	if len(voices) == 0 {
 		return nil, ErrNoSynth
 	}
-	words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh"}
 	r := rand.New(rand.NewSource(77))
 	var out []Utterance
 	for _, v := range voices {
 		for k := 0; k < 8; k++ {
-			d := make([]string, 3+r.Intn(4))
-			for j := range d {
-				d[j] = words[r.Intn(len(words))]
-			}
-			text := strings.Join(d, " ")
+			// Drawn for the sentences too: the set (and so the transform) stays what was measured.
+			text := randomWords(r, digitNames, 3+r.Intn(4))
 			if k >= 5 {
 				text = adaptationSentences[r.Intn(len(adaptationSentences))]
 			}
@@ -290,4 +282,28 @@ func GenerateAdaptation(ctx context.Context, dir string) ([]Utterance, error) {
 		}
 	}
 	return out, nil
+}
+
+// digitNames are the spoken digits, index = value; "oh" is zero too.
+var digitNames = []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh"}
+
+// randomWords is n words drawn from words, space separated.
+func randomWords(r *rand.Rand, words []string, n int) string {
+	d := make([]string, n)
+	for j := range d {
+		d[j] = words[r.Intn(len(words))]
+	}
+	return strings.Join(d, " ")
+}
+
+// DigitString is the interpretation builtin:grammar/digits gives for spoken digits ("oh" is 0),
+// the answer the accuracy tests compare with.
+func DigitString(words string) string {
+	var b strings.Builder
+	for _, w := range strings.Fields(words) {
+		if i := slices.Index(digitNames, w); i >= 0 {
+			b.WriteByte("01234567890"[i])
+		}
+	}
+	return b.String()
 }

@@ -185,9 +185,11 @@ func render(ctx context.Context, text string, v Voice, path string, padMS int) (
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("speechset: %s %q: %w: %s", v, text, err, b)
 	}
-	// Telephone band (300-3400 Hz), 8 kHz, a little headroom, silence around the phrase.
+	// Telephone band (300-3400 Hz), 8 kHz, a little headroom, silence around the phrase. -R: sox
+	// dithers when it requantises, from a fresh random seed each run unless told otherwise, so
+	// every run generated slightly different audio (and an accuracy that moved by a string).
 	pad := fmt.Sprintf("%.3f", float64(padMS)/1000)
-	sox := exec.CommandContext(ctx, "sox", raw, "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-",
+	sox := exec.CommandContext(ctx, "sox", "-R", raw, "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-",
 		"sinc", "300-3400", "rate", "-v", "8000", "norm", "-3", "pad", pad, pad)
 	var stdout, stderr bytes.Buffer
 	sox.Stdout, sox.Stderr = &stdout, &stderr

@@ -306,7 +306,7 @@ func (w *worker) rescan() error {
 	a := math.Pow(cmnWindow/(cmnWindow+float64(n)), float64(w.e.cfg.RescanPasses))
 	if w.e.cfg.MLLR != "" {
 		// The transform was estimated on features normalised by their own utterance's mean
-		// (bw -cmn current): decode from that mean too. Test set, digits: 23/24 from the
+		// (bw -cmn current): decode from that mean too. Test set, digits: 22-23/24 from the
 		// utterance mean and the same across leading and trailing silence of 0-1.5 s, vs 21-23/24
 		// from the 4-pass mean, which moves with the silence around the words.
 		a = 0

@@ -14,7 +14,7 @@ import (
 
 func transcriptMessage(b *testing.B, contentType, contains string) []byte {
 	b.Helper()
-	data, err := os.ReadFile("../../shared/fixtures/freeswitch-esl/inbound-session-transcript.txt")
+	data, err := os.ReadFile("testdata/inbound-session-transcript.txt")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func TestSendDTMFPausesInGo(t *testing.T) {
 }
 
 func TestParseNLSML(t *testing.T) {
-	raw, err := os.ReadFile("../../shared/fixtures/unimrcp-server-1.8/RECOGNITION-COMPLETE-nlsml.mrcp")
+	raw, err := os.ReadFile("testdata/RECOGNITION-COMPLETE-nlsml.mrcp")
 	if err != nil {
 		t.Fatal(err)
 	}

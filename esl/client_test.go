@@ -81,7 +81,7 @@ func nextNamed(t *testing.T, ctx context.Context, call *esl.Call, name string) *
 
 // TestBadPassword replays FreeSWITCH's exact bytes for a wrong password.
 func TestBadPassword(t *testing.T) {
-	want, err := os.ReadFile("../../shared/fixtures/freeswitch-esl/bad-password.esl")
+	want, err := os.ReadFile("testdata/bad-password.esl")
 	if err != nil {
 		t.Fatal(err)
 	}

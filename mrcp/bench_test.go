@@ -11,7 +11,7 @@ import (
 
 func readFixture(b *testing.B, rel string) []byte {
 	b.Helper()
-	in, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(b), rel))
+	in, err := os.ReadFile(filepath.Join(mrcptest.Fixtures(b), rel))
 	if err != nil {
 		b.Fatal(err)
 	}

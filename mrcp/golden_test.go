@@ -13,12 +13,12 @@ import (
 // goldenFiles lists every MRCP capture from real peers plus the RFC 6787 examples.
 func goldenFiles(t testing.TB) []string {
 	t.Helper()
-	shared, err := filepath.Glob(filepath.Join(mrcptest.SharedFixtures(t), "*", "*.mrcp"))
+	shared, err := filepath.Glob(filepath.Join(mrcptest.Fixtures(t), "*", "*.mrcp"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(shared) == 0 {
-		t.Fatal("no shared MRCP fixtures found")
+		t.Fatal("no captured MRCP fixtures found")
 	}
 	rfc, err := filepath.Glob(filepath.Join("testdata", "rfc6787", "*.mrcp"))
 	if err != nil {

@@ -169,7 +169,7 @@ func TestE2EBadInput(t *testing.T) {
 }
 
 func modRecogSDP(t *testing.T) string {
-	b, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(t), "freeswitch-mod_unimrcp", "01-INVITE-recog.sip"))
+	b, err := os.ReadFile(filepath.Join(mrcptest.Fixtures(t), "freeswitch-mod_unimrcp", "01-INVITE-recog.sip"))
 	if err != nil {
 		t.Fatal(err)
 	}

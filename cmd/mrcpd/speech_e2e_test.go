@@ -121,7 +121,7 @@ func generateSpeech(t *testing.T, sizes map[string]int, opt speechset.Options) [
 // mod_unimrcp fixture (07-DEFINE-GRAMMAR-file-srgs-sisr), written to a file for mrcpclient.
 func departmentsGrammar(t *testing.T) (path string, body []byte) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(t), "freeswitch-mod_unimrcp", "07-DEFINE-GRAMMAR-file-srgs-sisr.mrcp"))
+	b, err := os.ReadFile(filepath.Join(mrcptest.Fixtures(t), "freeswitch-mod_unimrcp", "07-DEFINE-GRAMMAR-file-srgs-sisr.mrcp"))
 	if err != nil {
 		t.Fatal(err)
 	}

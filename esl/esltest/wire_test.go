@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const transcriptPath = "../../../shared/fixtures/freeswitch-esl/inbound-session-transcript.txt"
+const transcriptPath = "testdata/inbound-session-transcript.txt"
 
 func loadTranscript(t *testing.T) *Transcript {
 	t.Helper()

@@ -21,10 +21,10 @@ func fixtureGrammar(t testing.TB, path string) []byte {
 	return b[i:]
 }
 
-const fixtures = "../../../shared/fixtures/"
+const fixtures = "testdata/"
 
 func TestFixtureSISR(t *testing.T) {
-	g, err := Parse("application/srgs+xml; charset=UTF-8", fixtureGrammar(t, fixtures+"freeswitch-mod_unimrcp/07-DEFINE-GRAMMAR-file-srgs-sisr.mrcp"))
+	g, err := Parse("application/srgs+xml; charset=UTF-8", fixtureGrammar(t, fixtures+"07-DEFINE-GRAMMAR-file-srgs-sisr.mrcp"))
 	if err != nil {
 		t.Fatal(err)
 	}

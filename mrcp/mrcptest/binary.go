@@ -66,16 +66,18 @@ func ModuleRoot() (string, error) {
 	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
-// SharedFixtures is ../shared/fixtures beside the repository: wire captures from real peers.
-func SharedFixtures(t testing.TB) string {
+// Fixtures is the directory of wire captures from real peers (FreeSWITCH mod_unimrcp, the UniMRCP
+// client and server, FreeSWITCH's Event Socket), kept in this package's testdata so that a plain
+// clone of the repository runs every test. testdata/wire/README.md says where each came from.
+func Fixtures(t testing.TB) string {
 	t.Helper()
 	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatalf("mrcptest: %v", err)
 	}
-	dir := filepath.Join(root, "..", "shared", "fixtures")
+	dir := filepath.Join(root, "mrcp", "mrcptest", "testdata", "wire")
 	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("mrcptest: shared fixtures not found at %s: %v", dir, err)
+		t.Fatalf("mrcptest: wire fixtures not found at %s: %v", dir, err)
 	}
 	return dir
 }

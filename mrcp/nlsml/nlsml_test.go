@@ -74,7 +74,7 @@ func TestGolden(t *testing.T) {
 // TestUniMRCPLayout checks Marshal against the reference server's RECOGNITION-COMPLETE body,
 // byte for byte except the stray space UniMRCP writes after <result>.
 func TestUniMRCPLayout(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(t), "unimrcp-server-1.8", "RECOGNITION-COMPLETE-nlsml.mrcp"))
+	raw, err := os.ReadFile(filepath.Join(mrcptest.Fixtures(t), "unimrcp-server-1.8", "RECOGNITION-COMPLETE-nlsml.mrcp"))
 	if err != nil {
 		t.Fatal(err)
 	}

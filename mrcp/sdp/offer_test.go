@@ -157,7 +157,7 @@ func TestNewChannelID(t *testing.T) {
 
 // TestParseAnswer reads UniMRCP's answers the way a client does.
 func TestParseAnswer(t *testing.T) {
-	dir := mrcptest.SharedFixtures(t)
+	dir := mrcptest.Fixtures(t)
 	b, err := os.ReadFile(filepath.Join(dir, "unimrcp-server-1.8", "recog-200-OK-answer-to-mod_unimrcp.sip"))
 	if err != nil {
 		t.Fatal(err)

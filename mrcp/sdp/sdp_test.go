@@ -89,7 +89,7 @@ func withoutOrigin(b []byte) []string {
 // by line with UniMRCP 1.8's answer to the same INVITE (ports and channel id taken from it), or
 // with our golden file where the capture has no reference answer.
 func TestGoldenAnswers(t *testing.T) {
-	dir := mrcptest.SharedFixtures(t)
+	dir := mrcptest.Fixtures(t)
 	refs := map[string][]byte{} // Call-ID -> reference answer SDP
 	refFiles, _ := filepath.Glob(filepath.Join(dir, "unimrcp-server-1.8", "*.sip"))
 	for _, f := range refFiles {

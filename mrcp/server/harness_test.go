@@ -223,7 +223,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 
 func fixture(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(t), rel))
+	b, err := os.ReadFile(filepath.Join(mrcptest.Fixtures(t), rel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func newPeer(t testing.TB, s *Server, transport string) *peer {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &peer{t: t, transport: transport, conn: conn, rd: bufio.NewReader(conn), server: server,
-		fixtures: mrcptest.SharedFixtures(t)}
+		fixtures: mrcptest.Fixtures(t)}
 }
 
 // fixture loads a captured message and points it at this peer and the server under test.

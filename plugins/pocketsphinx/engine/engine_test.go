@@ -76,7 +76,7 @@ func find(t testing.TB, set, text, synth string) speechset.Utterance {
 // fixtureMenu is the SRGS grammar with SISR tags that mod_unimrcp sends in DEFINE-GRAMMAR.
 func fixtureMenu(t testing.TB) asr.Grammar {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mrcptest.SharedFixtures(t), "freeswitch-mod_unimrcp", "07-DEFINE-GRAMMAR-file-srgs-sisr.mrcp"))
+	b, err := os.ReadFile(filepath.Join(mrcptest.Fixtures(t), "freeswitch-mod_unimrcp", "07-DEFINE-GRAMMAR-file-srgs-sisr.mrcp"))
 	if err != nil {
 		t.Fatal(err)
 	}

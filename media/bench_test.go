@@ -96,14 +96,3 @@ func (nullConn) WriteTo(b []byte, _ net.Addr) (int, error) {
 func BenchmarkReceiveG722(b *testing.B) {
 	benchReceive(b, media.Format{PT: 9, Name: "G722", ClockRate: 8000, Channels: 1}, 16000)
 }
-
-// BenchmarkResample8to16 is the 8->16 kHz stage alone for one 20 ms frame.
-func BenchmarkResample8to16(b *testing.B) {
-	r := media.NewResampler(8000, 16000)
-	in := mediatest.Tone(8000, 0.02, 0.3, 440)
-	out := make([]int16, 0, 400)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		out = r.Process(out[:0], in)
-	}
-}

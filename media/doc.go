@@ -1,6 +1,7 @@
 // Package media is mrcpd's RTP media path: receive (RTP parsing, adaptive jitter buffer, packet-loss
 // concealment, decoding, resampling, DTMF detection) and send (resampling, encoding, packetising and a
-// drift-free pacer), plus the helpers around them (VAD, port pool, WAV files).
+// drift-free pacer), plus the helpers around them (VAD, port pool). Sample-level code that plugins need
+// too (resampler, WAV files) lives in media/audio, which links no RTP code.
 //
 // Each stage is a small type with a String method, so a whole pipeline prints on one line:
 //

@@ -9,5 +9,4 @@ var (
 	ErrNoPorts           = errors.New("media: no free RTP port in range")
 	ErrNotRunning        = errors.New("media: sender is not running")
 	ErrBadDigit          = errors.New("media: not a DTMF digit")
-	ErrBadWAV            = errors.New("media: unsupported or malformed WAV")
 )

@@ -3,6 +3,8 @@ package media
 import (
 	"fmt"
 	"math"
+
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
 // PLC conceals lost packets. For waveform codecs (G.711, L16, G.722) it is pitch-based waveform
@@ -77,7 +79,7 @@ func (p *PLC) Good(pcm []int16) {
 			syn := p.synth(p.scratch[:0], ol)
 			for i := 0; i < ol; i++ {
 				w := float32(i+1) / float32(ol+1)
-				pcm[i] = clamp16(float32(pcm[i])*w + float32(syn[i])*(1-w))
+				pcm[i] = audio.Clamp16(float32(pcm[i])*w + float32(syn[i])*(1-w))
 			}
 		}
 	}
@@ -156,7 +158,7 @@ func (p *PLC) interpolate(out []int16, n int) {
 		fwd := gF * float32(h[end-bestF+k%bestF])
 		back := gB * float32(f[bestB-1-(n-1-k)%bestB])
 		wt := float32(k+1) / float32(n+1)
-		out[k] = clamp16(fwd*(1-wt) + back*wt)
+		out[k] = audio.Clamp16(fwd*(1-wt) + back*wt)
 	}
 	p.interp = true
 }
@@ -235,7 +237,7 @@ func (p *PLC) synth(dst []int16, n int) []int16 {
 				g = 0
 			}
 		}
-		dst = append(dst, clamp16(p.pbuf[p.pos]*g))
+		dst = append(dst, audio.Clamp16(p.pbuf[p.pos]*g))
 		p.pos++
 		if p.pos >= p.pbufLen {
 			p.pos = 0

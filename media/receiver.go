@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
 // Sink receives the output of a Receiver, from the receiver's goroutine only.
@@ -65,7 +67,7 @@ type Receiver struct {
 	tsMul  int // PCM samples per RTP timestamp unit ×1000 (G.722: 2000)
 	jb     *JitterBuffer
 	plc    *PLC
-	rs     *Resampler
+	rs     *audio.Resampler
 	events eventDetector
 	inband *inbandDetector
 
@@ -121,7 +123,7 @@ func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
 	r.tsMul = r.rate * 1000 / r.audio.ClockRate
 	r.jb = NewJitterBuffer(cfg.Jitter, r.audio.ClockRate)
 	r.plc = NewPLC(r.rate, r.pts[r.audio.PT].dec)
-	r.rs = NewResampler(r.rate, r.cfg.OutputRate)
+	r.rs = audio.NewResampler(r.rate, r.cfg.OutputRate)
 	r.events.clockRate = r.audio.ClockRate
 	if !haveTE {
 		r.events.clockRate = 8000

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
 // SenderConfig configures a Sender.
@@ -59,7 +61,7 @@ type Sender struct {
 	mu       sync.Mutex
 	remote   net.Addr
 	remoteAP netip.AddrPort
-	rs       *Resampler
+	rs       *audio.Resampler
 	queue    []int16
 	head     int
 	written  int64 // samples ever queued
@@ -107,7 +109,7 @@ func NewSender(conn net.PacketConn, remote net.Addr, cfg SenderConfig) (*Sender,
 	}
 	s.frameN = int(int64(s.rate) * int64(cfg.Ptime) / int64(time.Second))
 	s.tsPerPkt = uint32(int64(cfg.Format.ClockRate) * int64(cfg.Ptime) / int64(time.Second))
-	s.rs = NewResampler(cfg.InputRate, s.rate)
+	s.rs = audio.NewResampler(cfg.InputRate, s.rate)
 	s.frame = make([]int16, s.frameN)
 	s.payload = make([]byte, 0, 4*s.frameN+64)
 	s.pkt = make([]byte, 12+cap(s.payload))
@@ -117,7 +119,7 @@ func NewSender(conn net.PacketConn, remote net.Addr, cfg SenderConfig) (*Sender,
 }
 
 func (s *Sender) String() string {
-	return fmt.Sprintf("Resample(%s->%s) -> Encode(%s) -> RTP(%s, %s) -> Pacer", khz(s.rs.in), khz(s.rate),
+	return fmt.Sprintf("%s -> Encode(%s) -> RTP(%s, %s) -> Pacer", s.rs,
 		s.format.Name, s.format, s.ptime)
 }
 

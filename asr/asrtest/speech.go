@@ -7,7 +7,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
 // Speak renders text with the espeak-ng program at test time and returns it at rate, with 300 ms
@@ -26,7 +26,7 @@ func Speak(t testing.TB, text string, rate int) []int16 {
 	if err != nil {
 		t.Fatalf("espeak-ng output: %v", err)
 	}
-	speech := media.NewResampler(inRate, rate).Process(nil, pcm)
+	speech := audio.NewResampler(inRate, rate).Process(nil, pcm)
 	pad := make([]int16, rate*3/10)
 	return append(append(append([]int16(nil), pad...), speech...), pad...)
 }

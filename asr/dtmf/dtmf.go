@@ -25,7 +25,7 @@ import (
 	"sync"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/asr/grammar"
 )
 
 // Recognizer is the DTMF recognizer. The zero value is not usable; call New.

@@ -16,6 +16,7 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
 // The process-boundary cost target: 500 concurrent real-time recognition streams through the
@@ -103,11 +104,11 @@ func runStreams(b *testing.B, rec asr.Recognizer, pids []int, media bool) {
 
 func oneStream(rec asr.Recognizer, frame []int16, withMedia bool) error {
 	rate := 8000
-	var rs *media.Resampler
+	var rs *audio.Resampler
 	var vad *media.VAD
 	if withMedia {
 		rate = 16000
-		rs = media.NewResampler(8000, 16000)
+		rs = audio.NewResampler(8000, 16000)
 		vad = media.NewVAD(media.VADConfig{SampleRate: 16000, Sensitivity: 0.5})
 	}
 	s, err := rec.Recognize(context.Background(), asr.RecognizeRequest{SampleRate: rate})

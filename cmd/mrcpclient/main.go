@@ -19,7 +19,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
 )
@@ -157,7 +157,7 @@ func recognize(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		req.Audio, req.AudioRate, err = media.ReadWAV(f)
+		req.Audio, req.AudioRate, err = audio.ReadWAV(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", fs.Arg(0), err)
@@ -250,7 +250,7 @@ func speak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if ferr != nil {
 		return errors.Join(err, ferr)
 	}
-	werr := media.WriteWAV(f, res.Audio, res.Rate)
+	werr := audio.WriteWAV(f, res.Audio, res.Rate)
 	err = errors.Join(err, werr, f.Close())
 	fmt.Fprintf(stdout, "Completion-Cause: %s\npackets: %d\naudio: %v\nlast RTP packet -> SPEAK-COMPLETE: %v\n",
 		res.Cause, res.Packets, time.Duration(len(res.Audio))*time.Second/time.Duration(res.Rate), res.CompleteAfterLastRTP())

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
@@ -231,7 +231,7 @@ func TestE2ESpeakTones(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pcm, rate, err := media.ReadWAV(f)
+	pcm, rate, err := audio.ReadWAV(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestE2ESpeakEspeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pcm, rate, err := media.ReadWAV(f)
+	pcm, rate, err := audio.ReadWAV(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
 // Sweep returns a logarithmic sine sweep from f0 to f1 Hz at amplitude amp (0..1).
@@ -105,7 +106,7 @@ func Speech(t testing.TB, text string, rate int) []int16 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcm, got, err := media.ReadWAV(bytes.NewReader(b))
+	pcm, got, err := audio.ReadWAV(bytes.NewReader(b))
 	if err != nil || got != rate {
 		t.Fatalf("reading sox output: rate %d, %v", got, err)
 	}

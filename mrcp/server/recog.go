@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/grammar"
 	"github.com/mrcpd/mrcpd/mrcp"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
 

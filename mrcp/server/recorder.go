@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 
@@ -196,7 +196,7 @@ func (r *recorder) write(a *recording) (string, error) {
 		return "", err
 	}
 	rate := r.ch.se.srv.cfg.InputRate
-	if err := media.WriteWAV(f, a.pcm, rate); err != nil {
+	if err := audio.WriteWAV(f, a.pcm, rate); err != nil {
 		f.Close()
 		return "", err
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/plugins/internal/synthkit"
 )
 
@@ -104,7 +104,7 @@ func (e *Engine) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr
 	ctx, cancel := context.WithCancel(ctx)
 	j := &job{Pipe: synthkit.NewPipe[chunk](ctx, 256)}
 	go e.run(j, req)
-	return &stream{j: j, cancel: cancel, rs: media.NewResampler(e.rate, rate)}, nil
+	return &stream{j: j, cancel: cancel, rs: audio.NewResampler(e.rate, rate)}, nil
 }
 
 func (e *Engine) run(j *job, req asr.SynthesizeRequest) {
@@ -187,7 +187,7 @@ func (j *job) deliver(pcm []int16, marks []markAt) bool {
 type stream struct {
 	j      *job
 	cancel context.CancelFunc
-	rs     *media.Resampler
+	rs     *audio.Resampler
 	buf    []int16
 }
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/plugins/internal/synthkit"
 )
 
@@ -110,12 +110,12 @@ type job struct {
 	*synthkit.Pipe[[]int16]
 	gain    float64
 	outRate int
-	rs      *media.Resampler // created on the first chunk, when the voice's rate is known
+	rs      *audio.Resampler // created on the first chunk, when the voice's rate is known
 }
 
 func (j *job) deliver(pcm []int16, rate int) bool {
 	if j.rs == nil {
-		j.rs = media.NewResampler(rate, j.outRate)
+		j.rs = audio.NewResampler(rate, j.outRate)
 	}
 	if j.gain != 1 {
 		for i, v := range pcm {

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/engine"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
@@ -110,7 +110,7 @@ func recordings(dir string) ([]engine.AdaptUtterance, error) {
 		if err != nil {
 			return nil, err
 		}
-		pcm, rate, err := media.ReadWAV(f)
+		pcm, rate, err := audio.ReadWAV(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("pocketsphinx adapt: %s: %w", w, err)
@@ -129,5 +129,5 @@ func to16k(pcm []int16, rate int) []int16 {
 	if rate == 16000 {
 		return pcm
 	}
-	return media.NewResampler(rate, 16000).Process(nil, pcm)
+	return audio.NewResampler(rate, 16000).Process(nil, pcm)
 }

@@ -10,7 +10,7 @@ import (
 	"unicode"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/asr/grammar"
 )
 
 // Grammars are a request's voice grammars, parsed once: the phrases a vendor is told to favour and

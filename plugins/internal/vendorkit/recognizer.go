@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/asr/grammar"
 )
 
 // GrammarTypes are the grammar media types CompileGrammars takes, for RecognizerInfo.

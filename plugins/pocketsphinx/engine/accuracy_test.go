@@ -44,7 +44,7 @@ func TestAccuracy(t *testing.T) {
 	e := newTestEngine(t, cfg)
 	ctx := context.Background()
 	grammars := map[string]asr.Grammar{
-		// IDs other than the hand-written test grammars' (withTestGrammars): mrcp/grammar's builtins.
+		// IDs other than the hand-written test grammars' (withTestGrammars): asr/grammar's builtins.
 		speechset.Digits:  {ID: "builtin-digits", URI: "builtin:grammar/digits?length=4", Mode: "voice"},
 		speechset.Boolean: {ID: "builtin-boolean", URI: "builtin:grammar/boolean", Mode: "voice"},
 		speechset.Menu:    fixtureMenu(t),

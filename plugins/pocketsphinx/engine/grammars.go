@@ -2,10 +2,10 @@ package engine
 
 import (
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/mrcp/grammar"
+	"github.com/mrcpd/mrcpd/asr/grammar"
 )
 
-// grammarSource is what a parsed grammar (mrcp/grammar) offers the engine.
+// grammarSource is what a parsed grammar (asr/grammar) offers the engine.
 type grammarSource interface {
 	Words() []string
 	ToJSGF() (string, error)

@@ -12,12 +12,12 @@ import (
 	"testing"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
 // phraseGrammar is a hand-written JSGF grammar with an interpretation table, standing in for
-// mrcp/grammar in tests of the engine alone.
+// asr/grammar in tests of the engine alone.
 type phraseGrammar struct {
 	jsgf   string
 	words  []string
@@ -92,7 +92,7 @@ func withTestGrammars(e *Engine) {
 
 // upsample converts 8 kHz telephone audio the way the host does (media's band-limited resampler).
 func upsample(pcm []int16) []int16 {
-	return media.NewResampler(8000, 16000).Process(nil, pcm)
+	return audio.NewResampler(8000, 16000).Process(nil, pcm)
 }
 
 // result is what one recognition produced.

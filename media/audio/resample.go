@@ -1,4 +1,4 @@
-package media
+package audio
 
 import (
 	"fmt"
@@ -186,7 +186,7 @@ func (r *Resampler) Process(dst, src []int16) []int16 {
 		default:
 			y = dot(ph.h, x)
 		}
-		dst = append(dst, clamp16(y))
+		dst = append(dst, Clamp16(y))
 		start += step
 		if p += frac; p >= l {
 			p -= l
@@ -325,9 +325,9 @@ func khz(rate int) string {
 	return fmt.Sprintf("%.2fk", float64(rate)/1000)
 }
 
-// clamp16 converts with saturation; truncation towards zero costs under one LSB and saves a rounding
+// Clamp16 converts with saturation; truncation towards zero costs under one LSB and saves a rounding
 // step per sample.
-func clamp16(y float32) int16 {
+func Clamp16(y float32) int16 {
 	v := int32(y)
 	if v > 32767 {
 		return 32767

@@ -1,12 +1,16 @@
-package media
+package audio
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/zaf/g711"
 )
+
+// ErrBadWAV is returned by ReadWAV for a file it cannot read; the wrapped error says why.
+var ErrBadWAV = errors.New("audio: unsupported or malformed WAV")
 
 // ReadWAV reads a RIFF/WAVE file of 16-bit PCM, 8-bit µ-law or A-law; several channels are mixed down
 // to mono.

@@ -20,6 +20,7 @@ const (
 	evUpdate                     // UPDATE: session refresh (RFC 4028 §7)
 	evLocalBye                   // Server.Bye
 	evCancelled                  // the INVITE was CANCELled as we answered it
+	evAnswered                   // the INVITE's 2xx has left: retransmit it until the ACK
 )
 
 type dialogEvent struct {
@@ -44,6 +45,7 @@ type dialog struct {
 	reinviting atomic.Bool // a re-INVITE is being answered (RFC 3261 §14.2: one at a time)
 	mu         sync.Mutex
 	answer     []byte // our current SDP, for a re-INVITE without an offer
+	remoteCSeq uint32 // the highest CSeq of the client's requests (RFC 3261 §12.2.2)
 
 	// Owned by run.
 	remoteTarget sip.Uri // the client's Contact, else its From URI (mod_unimrcp sends no Contact)
@@ -68,7 +70,26 @@ func newDialog(s *Server, call *Call, req *sip.Request, timer sessionTimer, answ
 	if c := req.Contact(); c != nil {
 		d.remoteTarget = c.Address
 	}
+	if c := req.CSeq(); c != nil {
+		d.remoteCSeq = c.SeqNo
+	}
 	return d
+}
+
+// inOrder takes the CSeq of an in-dialog request: one not above the last is out of order
+// (RFC 3261 §12.2.2: 500). A retransmission never gets here; sipgo's transaction absorbs it.
+func (d *dialog) inOrder(req *sip.Request) bool {
+	c := req.CSeq()
+	if c == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.SeqNo <= d.remoteCSeq {
+		return false
+	}
+	d.remoteCSeq = c.SeqNo
+	return true
 }
 
 // post hands an event to the dialog goroutine; false when the dialog has ended.
@@ -173,7 +194,6 @@ func (d *dialog) loop(ctx context.Context, ok *sip.Response) string {
 	if c := ok.CSeq(); c != nil {
 		d.pendingCSeq = c.SeqNo
 	}
-	tm.awaitAck()
 	tm.refresh(d.timer)
 	for {
 		select {
@@ -217,6 +237,10 @@ func (d *dialog) handle(ctx context.Context, ev dialogEvent, tm *dialogTimers) (
 		return "bye", true
 	case evCancelled:
 		return "cancelled", true
+	case evAnswered:
+		if d.pending != nil { // else the ACK came first
+			tm.awaitAck()
+		}
 	case evLocalBye:
 		bctx, cancel := context.WithCancel(ev.ctx)
 		err := d.sendBye(bctx, 64*tm.t1)

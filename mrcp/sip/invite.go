@@ -22,6 +22,9 @@ type offerResult struct {
 // onInvite answers an initial INVITE (RFC 3261 §13.3) or passes a re-INVITE to its dialog.
 // Every path ends in a final response: 100 Trying goes out first, then the answer or the error.
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if s.rejectBadRequest(req, tx) {
+		return
+	}
 	cid := callID(req)
 	log := s.log.With("call_id", cid)
 	if toTag(req) != "" {
@@ -134,6 +137,12 @@ func (s *Server) awaitOffer(ctx context.Context, call *Call, body []byte, p *pen
 
 // accept sends the 200 OK and hands the dialog to its goroutine, which retransmits the 2xx
 // until the ACK arrives (RFC 3261 §13.3.1.4; sipgo's transaction leaves that to us, RFC 6026).
+//
+// A CANCEL can still win until the 200 has left (RFC 3261 §9.2): sipgo then answers 487 and
+// keeps retransmitting the transaction's last final response (Timer G), which a 2xx handed to
+// it afterwards would replace. So a 2xx is never handed over once the CANCEL is seen, and if
+// the CANCEL won during the hand-over the 487 is put back; the dialog retransmits nothing
+// until the 200 has gone out.
 func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, call *Call, timer sessionTimer, answer []byte, cancelled *atomic.Bool) {
 	res := s.okResponse(req, call, timer, answer)
 	d := newDialog(s, call, req, timer, answer)
@@ -144,13 +153,21 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, call *Call, 
 		s.handler.Ended(call.CallID, "rejected")
 		return
 	}
-	if err := tx.Respond(res); err != nil {
+	if cancelled.Load() {
+		d.post(dialogEvent{kind: evCancelled})
+		return
+	}
+	err := tx.Respond(res)
+	if cancelled.Load() {
+		// The CANCEL took the transaction while we handed it the 2xx, which it did not send.
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 487, reasonPhrase(487), nil))
+		d.post(dialogEvent{kind: evCancelled})
+		return
+	}
+	if err != nil {
 		call.Logger.Warn("200 OK not sent", "error", err)
 	}
-	if cancelled.Load() {
-		// The CANCEL won the race: the client got 487 and will never ACK our 200.
-		d.post(dialogEvent{kind: evCancelled})
-	}
+	d.post(dialogEvent{kind: evAnswered})
 	call.Logger.Info("dialog accepted", "remote", call.Remote, "transport", call.Transport)
 }
 
@@ -214,6 +231,10 @@ func reasonPhrase(code int) string {
 		return "Method Not Allowed"
 	case 415:
 		return "Unsupported Media Type"
+	case 513:
+		return "Message Too Large"
+	case 420:
+		return "Bad Extension"
 	case 422:
 		return "Session Interval Too Small"
 	case 480:

@@ -110,10 +110,16 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 // startServer runs a Server on 127.0.0.1 with a free port until the test ends.
 func startServer(t testing.TB, cfg Config, h Handler) *Server {
 	t.Helper()
+	return startServerLog(t, cfg, h, discardLogger())
+}
+
+// startServerLog is startServer logging to log.
+func startServerLog(t testing.TB, cfg Config, h Handler, log *slog.Logger) *Server {
+	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	s, err := NewServer(cfg, h, discardLogger())
+	s, err := NewServer(cfg, h, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -18,6 +19,10 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	log := d.call.Logger
 	s.respond(tx, req, 100, "Trying", log)
+	if !d.inOrder(req) {
+		s.respondOutOfOrder(tx, req, log)
+		return
+	}
 	if !d.reinviting.CompareAndSwap(false, true) {
 		s.respond(tx, req, 491, reasonPhrase(491), log, sip.NewHeader("Retry-After", "1"))
 		return
@@ -65,9 +70,16 @@ func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 
 // onBye answers 200 and ends the dialog (RFC 3261 §15.1.2).
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if s.rejectBadRequest(req, tx) {
+		return
+	}
 	d := s.lookup(req)
 	if d == nil {
 		s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
+		return
+	}
+	if !d.inOrder(req) {
+		s.respondOutOfOrder(tx, req, d.call.Logger)
 		return
 	}
 	s.respond(tx, req, 200, "OK", d.call.Logger)
@@ -82,6 +94,9 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 
 // onOptions is the health probe of load balancers and mod_unimrcp's profile check.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if s.rejectBadRequest(req, tx) {
+		return
+	}
 	log := s.log.With("call_id", callID(req))
 	hdrs := []sip.Header{sip.NewHeader("Allow", allowed), sip.NewHeader("Accept", "application/sdp"),
 		sip.NewHeader("Supported", "timer")}
@@ -94,9 +109,16 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 
 // onUpdate refreshes the session timer of a dialog (RFC 4028 §7.4).
 func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	if s.rejectBadRequest(req, tx) {
+		return
+	}
 	d := s.lookup(req)
 	if d == nil {
 		s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
+		return
+	}
+	if !d.inOrder(req) {
+		s.respondOutOfOrder(tx, req, d.call.Logger)
 		return
 	}
 	if ok, _ := d.request(context.Background(), dialogEvent{kind: evUpdate, req: req, tx: tx}); !ok {
@@ -112,4 +134,11 @@ func (s *Server) onOther(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.respond(tx, req, 405, reasonPhrase(405), log, sip.NewHeader("Allow", allowed))
+}
+
+// respondOutOfOrder answers an in-dialog request whose CSeq is not above the last (RFC 3261
+// §12.2.2).
+func (s *Server) respondOutOfOrder(tx sip.ServerTransaction, req *sip.Request, log *slog.Logger) {
+	log.Info("request out of order", "method", req.Method, "cseq", req.CSeq().SeqNo)
+	s.respondError(tx, req, &statusError{500, "CSeq out of order"}, log)
 }

@@ -117,9 +117,10 @@ func NewServer(cfg Config, h Handler, log *slog.Logger) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
+	layers := slog.New(newTransportLog(log.Handler())) // what remotes send is logged bounded
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(layers)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(layers)))
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("sip: user agent: %w", err)

@@ -209,16 +209,22 @@ type SilenceParams struct {
 	Threshold   int           // energy threshold, FreeSWITCH's examples use 200-300
 	SilenceHits int           // consecutive silent 20 ms frames required
 	ListenHits  int           // frames of audio required before silence counts
-	Timeout     time.Duration // give up after this
+	Timeout     time.Duration // give up after this many frames' worth of audio read
 }
 
-// WaitForSilence runs wait_for_silence on the leg. FreeSWITCH does not say
-// whether it found silence or hit the timeout, so callers confirm the outcome
-// from what follows (the IVR runner listens for the remote's reaction).
-func (call *Call) WaitForSilence(ctx context.Context, p SilenceParams) error {
+// WaitForSilence runs wait_for_silence on the leg and reports whether it found
+// silence (its wait_for_silence_timeout variable is "false") rather than
+// timing out. It scores only frames that carry an RTP sequence number, so on
+// legs without RTP (loopback) it never hears the audio that must come before
+// the silence, and its timeout counts frames read rather than time: use
+// WatchSilence to find the end of a prompt.
+func (call *Call) WaitForSilence(ctx context.Context, p SilenceParams) (bool, error) {
 	arg := fmt.Sprintf("%d %d %d %d", p.Threshold, p.SilenceHits, p.ListenHits, p.Timeout.Milliseconds())
-	_, err := call.Execute(ctx, "wait_for_silence", arg)
-	return err
+	ev, err := call.Execute(ctx, "wait_for_silence", arg)
+	if err != nil {
+		return false, err
+	}
+	return ev.Var("wait_for_silence_timeout") == "false", nil
 }
 
 // RecordSession starts recording the whole call to path.

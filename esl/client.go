@@ -47,7 +47,8 @@ type Config struct {
 // baseEvents are always subscribed: the client's own matching needs them.
 var baseEvents = []string{EventChannelCreate, EventChannelProgress, EventChannelProgressMedia,
 	EventChannelAnswer, EventChannelExecute, EventChannelExecuteComplete, EventChannelBridge,
-	EventChannelHangup, EventChannelHangupComplete, EventDTMF, EventBackgroundJob, EventDetectedSpeech}
+	EventChannelHangup, EventChannelHangupComplete, EventDTMF, EventBackgroundJob, EventDetectedSpeech,
+	EventRecordStop}
 
 func (cfg *Config) setDefaults() {
 	if cfg.Logger == nil {

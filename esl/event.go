@@ -23,6 +23,7 @@ const (
 	EventBackgroundJob          = "BACKGROUND_JOB"
 	EventHeartbeat              = "HEARTBEAT"
 	EventDetectedSpeech         = "DETECTED_SPEECH"
+	EventRecordStop             = "RECORD_STOP"
 )
 
 // Synthetic events the client puts into a call's mailbox; they never come from

@@ -57,6 +57,24 @@ func (s *Server) api(line string, received time.Time) (string, func()) {
 			return v, nil
 		}
 		return "_undef_", nil
+	case "uuid_setvar":
+		// "<uuid> <var> [<value>]": no value unsets (mod_commands).
+		f := strings.SplitN(strings.TrimSpace(arg), " ", 3)
+		if len(f) < 2 {
+			return "-USAGE: <uuid> <var> [value]\n", nil
+		}
+		ch := s.channel(f[0])
+		if ch == nil {
+			return "-ERR No such channel!\n", nil
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if len(f) == 2 {
+			ch.unsetVar(f[1])
+		} else {
+			ch.setVar(f[1], f[2])
+		}
+		return "+OK\n", nil
 	case "uuid_dump":
 		id, _, _ := strings.Cut(arg, " ")
 		ch := s.channel(id)

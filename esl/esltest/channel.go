@@ -31,6 +31,8 @@ type channel struct {
 	vars      []esl.Header
 	apps      []AppRecord
 	recording string
+	bugs      []*recordBug
+	started   *recordBug // attached by the running record_session
 	breaks    int
 	said      int  // Behavior.Says consumed
 	inbound   bool // created by Outbound: a caller calling in
@@ -75,6 +77,15 @@ func (ch *channel) setVar(k, v string) {
 		}
 	}
 	ch.vars = append(ch.vars, esl.Header{Name: k, Value: v})
+}
+
+func (ch *channel) unsetVar(k string) {
+	for i := range ch.vars {
+		if ch.vars[i].Name == k {
+			ch.vars = append(ch.vars[:i], ch.vars[i+1:]...)
+			return
+		}
+	}
 }
 
 func (ch *channel) getVar(k string) (string, bool) {
@@ -164,6 +175,7 @@ func (ch *channel) hangup(cause string) {
 	ch.cause = cause
 	ch.setVar("hangup_cause", cause)
 	ch.event(esl.EventChannelHangup, "switch_channel_perform_hangup")
+	ch.closeBugs()
 	ch.event(esl.EventChannelHangupComplete, "switch_core_session_reporting_state")
 	s := ch.s
 	rep := ch.report()
@@ -211,6 +223,12 @@ func (ch *channel) execute(app, arg, appUUID string) {
 		ch.hangup(hangupCause)
 		return
 	}
+	if b := ch.started; b != nil {
+		ch.started = nil
+		if b.selfStopping() {
+			ch.runBug(b)
+		}
+	}
 	ch.remoteGone()
 }
 
@@ -239,6 +257,7 @@ func (ch *channel) run(app, arg string) (resp, hangup string) {
 		return "", ""
 	case "wait_for_silence":
 		return ch.waitForSilence(arg), ""
+
 	case "play_and_detect_speech":
 		return ch.detect(arg)
 	case "send_dtmf":
@@ -248,8 +267,10 @@ func (ch *channel) run(app, arg string) (resp, hangup string) {
 		ch.inband = true
 		return "", ""
 	case "record_session":
-		ch.recording = arg
+		ch.started = ch.recordSession(arg)
 		return "", ""
+	case "stop_record_session":
+		return ch.stopRecordSession(arg), ""
 	case "transfer":
 		ch.setVar("transfer_destination", arg)
 		return "", ""
@@ -286,22 +307,6 @@ func mediaLength(file string) time.Duration {
 		return 500 * time.Millisecond
 	}
 	return time.Second
-}
-
-// waitForSilence: "<threshold> <silence_hits> <listen_hits> <timeout_ms>".
-func (ch *channel) waitForSilence(arg string) string {
-	var thresh, silenceHits, listenHits, timeoutMS int
-	if n, _ := fmt.Sscanf(arg, "%d %d %d %d", &thresh, &silenceHits, &listenHits, &timeoutMS); n != 4 {
-		return "-ERR usage"
-	}
-	timeout := time.Duration(timeoutMS) * time.Millisecond
-	if ch.remote == nil {
-		ch.now += time.Duration(silenceHits) * frame
-		return ""
-	}
-	at, _ := ch.remote.silenceUntil(ch.now, silenceHits, listenHits, timeout)
-	ch.now = at
-	return ""
 }
 
 // detect handles "<prompt> detect:unimrcp:<profile> {k=v,...}<grammar>".

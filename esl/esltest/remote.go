@@ -28,6 +28,14 @@ type Attendant struct {
 	Confirm      string // said when the extension is accepted
 	Agent        string // said by the extension once connected
 	Reprompt     string
+	// HangupOnAccept: once the extension is accepted (and Confirm said, if
+	// not "-"), the attendant hands the call off and the leg ends.
+	HangupOnAccept bool
+	// Idle is what the far end sends while it is not talking; the default
+	// is nothing at all, as FreeSWITCH does while nothing plays.
+	Idle        Idle
+	SpeechLevel int // energy of its speech frames, default 2000
+	NoiseLevel  int // energy of IdleNoise frames, default 60
 }
 
 // NewAttendant builds the usual attendant with a prompt of the given length:
@@ -66,6 +74,12 @@ func (a *Attendant) defaults() {
 	}
 	if a.Reprompt == "" {
 		a.Reprompt = "sorry i did not get that"
+	}
+	if a.SpeechLevel == 0 {
+		a.SpeechLevel = defaultSpeechLevel
+	}
+	if a.NoiseLevel == 0 {
+		a.NoiseLevel = defaultNoiseLevel
 	}
 }
 
@@ -171,13 +185,26 @@ func (r *remote) onDigit(d digitAt) {
 		got := string(r.buf)
 		if got == r.a.Extension {
 			r.Accepted = append(r.Accepted, got)
-			end := r.say(d.at+300*time.Millisecond, r.a.Confirm, 2*time.Second)
-			r.say(end+time.Second, r.a.Agent, 2500*time.Millisecond)
-			r.state = rsConnected
+			r.accept(d.at)
 			return
 		}
 		r.miss(d.at)
 	}
+}
+
+// accept confirms the extension and connects it, or hands the call off.
+func (r *remote) accept(at time.Duration) {
+	end := at + 300*time.Millisecond
+	if r.a.Confirm != "-" {
+		end = r.say(end, r.a.Confirm, 2*time.Second)
+	}
+	if r.a.HangupOnAccept {
+		r.state = rsHangingUp
+		r.deadline = end
+		return
+	}
+	r.say(end+time.Second, r.a.Agent, 2500*time.Millisecond)
+	r.state = rsConnected
 }
 
 func (r *remote) onDeadline(at time.Duration) {
@@ -233,29 +260,6 @@ func (r *remote) textBetween(from, to time.Duration) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// silenceUntil finds when wait_for_silence would return, starting at t:
-// after listenHits frames of audio, silenceHits consecutive silent frames.
-func (r *remote) silenceUntil(t time.Duration, silenceHits, listenHits int, timeout time.Duration) (time.Duration, bool) {
-	heard, quiet := 0, 0
-	for at := t; at < t+timeout; at += frame {
-		if end, ok := r.gone(at); ok {
-			return end, false
-		}
-		if r.speaking(at) {
-			heard++
-			quiet = 0
-			continue
-		}
-		if heard >= listenHits {
-			quiet++
-			if quiet >= silenceHits {
-				return at + frame, true
-			}
-		}
-	}
-	return t + timeout, false
 }
 
 // detect is what an MRCP recogniser on the leg reports, listening from t:

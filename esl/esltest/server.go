@@ -48,6 +48,11 @@ type Options struct {
 	// extension of loopback/<ext>/<context>) to its behaviour.
 	Numbers map[string]Behavior
 	Default Behavior
+	// LoseEvent, when it returns true for an event, drops it from every
+	// listener's queue, and FreeSWITCH's CRIT log line for a lost event goes
+	// to connections subscribed to logs ("Lost [1] events! ..."), as
+	// mod_event_socket does when a listener's queue overflows.
+	LoseEvent func(name string) bool
 }
 
 // Server is the fake FreeSWITCH.
@@ -536,6 +541,14 @@ func (s *Server) emit(name string, date time.Time, callingFunc string, hs []esl.
 		esl.Header{Name: "Event-Sequence", Value: fmt.Sprint(s.seq)},
 	)
 	all = append(all, hs...)
+	if s.opts.LoseEvent != nil && s.opts.LoseEvent(name) {
+		for c := range s.conns {
+			if c.authed && c.wants(name, all) && c.logLevel >= 2 {
+				c.enqueue(LogData(2, fmt.Sprintf("Lost [1] events! Event Queue size: [%d/%d]\n", maxQueueLen, maxQueueLen)))
+			}
+		}
+		return
+	}
 	var plain, js []byte
 	for c := range s.conns {
 		if !c.authed || !c.wants(name, all) {
@@ -586,3 +599,6 @@ func (c *fconn) bgapi(rest, jobUUID string, received time.Time) {
 }
 
 var errNoChannel = errors.New("no such channel")
+
+// maxQueueLen is mod_event_socket's MAX_QUEUE_LEN, in its lost-events notice.
+const maxQueueLen = 100000

@@ -106,7 +106,9 @@ type WaitMedia struct{}
 // WaitPromptEnd modes:
 //   - fixed: sleep Delay on the leg (what most scripts do, and wrong for one
 //     prompt length or another),
-//   - silence: FreeSWITCH's wait_for_silence on the leg (end of audio energy),
+//   - silence: quiet on what the leg receives after audio, timed by a
+//     record_session media bug (no packets, comfort noise and low-energy
+//     audio are all quiet),
 //   - speech: mrcpd's end-of-speech via play_and_detect_speech,
 //   - keyword: listen through mrcpd until a Keyword is heard, then until that
 //     utterance ends.
@@ -115,9 +117,10 @@ type WaitPromptEnd struct {
 	Delay      Duration `yaml:"delay"`
 	Keywords   []string `yaml:"keywords"`
 	SilenceMS  int      `yaml:"silence_ms"`  // silence that ends the prompt, default 1000
-	Threshold  int      `yaml:"threshold"`   // wait_for_silence energy, default 200
+	Threshold  int      `yaml:"threshold"`   // energy below which a frame is quiet, default 200
 	CompleteMS int      `yaml:"complete_ms"` // speech-complete-timeout, default 800
-	NoInputMS  int      `yaml:"no_input_ms"` // no-input-timeout, default 8000
+	NoInputMS  int      `yaml:"no_input_ms"` // nothing heard at all for this long fails, default 8000
+	RecordDir  string   `yaml:"record_dir"`  // silence: scratch directory on the FreeSWITCH host, default /tmp
 	Grammar    string   `yaml:"grammar"`     // default builtin:speech/transcribe
 	MaxListens int      `yaml:"max_listens"` // keyword mode, default 6
 }
@@ -236,7 +239,14 @@ func (f *Flow) Validate() error {
 				if p.Delay <= 0 {
 					return bad(i, "fixed mode needs delay")
 				}
-			case "silence", "speech":
+			case "silence":
+				if p.SilenceMS < 0 || p.Threshold < 0 || p.NoInputMS < 0 {
+					return bad(i, "silence_ms, threshold and no_input_ms must not be negative")
+				}
+				if strings.ContainsAny(p.RecordDir, " \t{}") {
+					return bad(i, "record_dir %q must not contain spaces or braces", p.RecordDir)
+				}
+			case "speech":
 			case "keyword":
 				if len(p.Keywords) == 0 {
 					return bad(i, "keyword mode needs keywords")

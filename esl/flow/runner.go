@@ -81,8 +81,13 @@ type run struct {
 	last      result
 	tries     map[string]int
 	state     callState
-	handedOff bool // transferred: no longer ours to hang up
-	dtmfOK    bool // dtmf_type checked
+	handedOff bool   // transferred: no longer ours to hang up
+	dtmfOK    bool   // dtmf_type checked
+	watch     *watch // the silence detector running, if any
+	watches   int    // detectors started, for unique scratch paths
+	// digits is the last digits sent while nothing else was said to the far
+	// end since: a hangup now is the far end's answer to them.
+	digits *Mark
 }
 
 type result struct {
@@ -224,10 +229,7 @@ func (ru *run) loop(ctx context.Context) error {
 
 // step runs one step under its timeout and picks what comes next.
 func (ru *run) step(ctx context.Context, s *Step) (string, error) {
-	timeout := s.Timeout.D()
-	if timeout == 0 {
-		timeout = ru.r.StepTimeout
-	}
+	timeout := ru.timeout(s)
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ru.drain()
@@ -321,7 +323,15 @@ func (ru *run) apply(ev *esl.Event) {
 			ru.rep.HangupCause = ru.state.cause
 			ru.mark("", "hangup", ru.state.cause)
 		}
+	case esl.EventRecordStop:
+		// After a hangup the cause says nothing about the prompt.
+		if w := ru.watch; w != nil && !ru.state.hungup && ev.Get("Record-File-Path") == w.Path {
+			w.cause = orDefault(ev.Get("Record-Completion-Cause"), "none")
+		}
 	case esl.EventResync:
+		if ru.watch != nil {
+			ru.watch.resync = true
+		}
 		ru.mark("", "resync", ev.Get("Resync-Reason"))
 		if ev.Get("Answer-State") == "answered" && !ru.state.answered {
 			ru.state.answered, ru.state.media = true, true
@@ -346,6 +356,22 @@ func (ru *run) wait(ctx context.Context, cond func() bool) error {
 	return nil
 }
 
+// hungUpAfterDigits says plainly that the far end ended the call after our
+// digits, which is usually its way of acting on them (an attendant that
+// transferred the call away or ended it), rather than blaming whatever step
+// noticed the hangup.
+func (ru *run) hungUpAfterDigits() string {
+	after := ""
+	for _, m := range ru.rep.Timeline {
+		if m.What == "hangup" && !m.At.Before(ru.digits.At) {
+			after = " " + m.At.Sub(ru.digits.At).Round(10*time.Millisecond).String()
+			break
+		}
+	}
+	return fmt.Sprintf("the remote hung up%s after the digits %s were sent (cause %s): the far end transferred or ended the call",
+		after, ru.digits.Detail, ru.state.cause)
+}
+
 // finish records the result, hangs up a call we still own, and collects the
 // hangup cause.
 func (ru *run) finish(ctx context.Context, err error) {
@@ -353,6 +379,9 @@ func (ru *run) finish(ctx context.Context, err error) {
 	if err != nil {
 		ru.rep.Result = "failed"
 		ru.rep.Reason = err.Error()
+		if ru.state.hungup && ru.digits != nil {
+			ru.rep.Reason = ru.hungUpAfterDigits() + " (" + ru.rep.Reason + ")"
+		}
 		ru.rep.Throttled = errors.Is(err, esl.ErrThrottled)
 	} else {
 		ru.rep.Result = "success"

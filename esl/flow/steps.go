@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/mrcpd/mrcpd/esl"
 )
@@ -21,6 +20,9 @@ func (ru *run) do(ctx context.Context, s *Step) (string, error) {
 		return "", fail(s.Kind()+" before originate", nil)
 	}
 	v := func(x string) string { return expand(x, ru.vars) }
+	if talks(s) {
+		ru.digits = nil
+	}
 	switch {
 	case s.Originate != nil:
 		return "", ru.originate(ctx, s)
@@ -80,6 +82,16 @@ func (ru *run) do(ctx context.Context, s *Step) (string, error) {
 		return "", nil
 	}
 	return "", fail("step without action", nil)
+}
+
+// talks reports whether the step says or does something to the far end (so a
+// hangup after it is no longer an answer to digits sent before it).
+func talks(s *Step) bool {
+	if d := s.DetectSpeech; d != nil {
+		return d.Prompt != "" && !strings.HasPrefix(d.Prompt, "silence_stream://")
+	}
+	return s.Originate != nil || s.Answer != nil || s.Playback != nil || s.Speak != nil || s.Transfer != nil ||
+		s.Bridge != nil || s.Hangup != nil || s.SendDTMF != nil
 }
 
 func orDefault(s, def string) string {
@@ -169,13 +181,7 @@ func (ru *run) waitPromptEnd(ctx context.Context, s *Step) error {
 	case "fixed":
 		err = ru.call.Sleep(ctx, p.Delay.D())
 	case "silence":
-		silence := time.Duration(orInt(p.SilenceMS, 1000)) * time.Millisecond
-		timeout := ru.r.StepTimeout
-		if s.Timeout > 0 {
-			timeout = s.Timeout.D()
-		}
-		err = ru.call.WaitForSilence(ctx, esl.SilenceParams{Threshold: orInt(p.Threshold, 200),
-			SilenceHits: int(silence / (20 * time.Millisecond)), ListenHits: 10, Timeout: timeout})
+		err = ru.waitSilence(ctx, s)
 	case "speech", "keyword":
 		err = ru.listenForPromptEnd(ctx, s)
 	}
@@ -251,6 +257,8 @@ func (ru *run) sendDTMF(ctx context.Context, s *Step) error {
 		return err
 	}
 	ru.mark(s.ID, "digits_sent", digits)
+	last := ru.rep.Timeline[len(ru.rep.Timeline)-1]
+	ru.digits = &last
 	return nil
 }
 

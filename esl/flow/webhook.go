@@ -74,6 +74,7 @@ func (ru *run) webhook(ctx context.Context, s *Step) (string, error) {
 		if ru.call == nil {
 			return "", fail("webhook say without a call", nil)
 		}
+		ru.digits = nil
 		if err := ru.call.Speak(ctx, ru.tts(), "", reply.Say); err != nil {
 			return "", err
 		}

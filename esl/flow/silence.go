@@ -89,6 +89,9 @@ func (w *watch) result() error {
 		return nil
 	case esl.RecordNoInput:
 		return fail("no prompt heard", fmt.Errorf("nothing above energy %d for %v", w.Threshold, w.NoInput))
+	case esl.RecordDiscarded, "success-maxtime":
+		return fail("never quiet", fmt.Errorf("no %v below energy %d within %v (a noisy line needs a higher threshold)",
+			w.Silence, w.Threshold, w.Limit))
 	}
 	return fail("silence detector ended without silence", fmt.Errorf("%s", w.cause))
 }

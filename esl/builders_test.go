@@ -155,6 +155,30 @@ func TestDetectArg(t *testing.T) {
 	}
 }
 
+func TestSilenceWatchArg(t *testing.T) {
+	w := esl.SilenceWatch{Path: "/tmp/p.wav", Silence: time.Second, NoInput: 8 * time.Second, Threshold: 200,
+		Limit: 29500 * time.Millisecond}
+	arg, err := w.Arg()
+	want := "/tmp/p.wav +30 {RECORD_READ_ONLY=true,RECORD_INITIAL_TIMEOUT_MS=8000,RECORD_FINAL_TIMEOUT_MS=1000," +
+		"RECORD_SILENCE_THRESHOLD=200,RECORD_MIN_SEC=31}"
+	if err != nil || arg != want {
+		t.Fatalf("got %q %v\nwant %q", arg, err, want)
+	}
+	for _, bad := range []func(*esl.SilenceWatch){
+		func(w *esl.SilenceWatch) { w.Path = "/tmp/a b.wav" },
+		func(w *esl.SilenceWatch) { w.Path = "/tmp/{x}.wav" },
+		func(w *esl.SilenceWatch) { w.Silence = 0 },
+		func(w *esl.SilenceWatch) { w.Threshold = 0 },
+		func(w *esl.SilenceWatch) { w.Limit = 500 * time.Millisecond },
+	} {
+		b := w
+		bad(&b)
+		if _, err := b.Arg(); !errors.Is(err, esl.ErrInvalidValue) {
+			t.Errorf("%+v accepted: %v", b, err)
+		}
+	}
+}
+
 // TestOutboundSession plays FreeSWITCH's side of the socket application:
 // connect, myevents, linger, events, then a lingering disconnect notice.
 func TestOutboundSession(t *testing.T) {

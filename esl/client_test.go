@@ -470,7 +470,7 @@ func TestLostEventsNoticeTriggersResync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer call.Release()
-	s.SendLog(2, "Lost [1532] events! Event Queue size: 100000/100000\n")
+	s.SendLog(2, "Lost [1532] events! Event Queue size: [100000/100000]\n")
 	if ev := nextNamed(t, ctx, call, esl.EventResync); ev.Get("Resync-Reason") != "lost_events" {
 		t.Fatalf("resync %+v", ev.Headers)
 	}

@@ -304,6 +304,9 @@ func (ch *channel) stopBug(b *recordBug, cause string) {
 	b.stopped = true
 	b.cause = cause
 	recorded := ch.now - b.start
+	if b.threshold == 0 && recorded > 0 {
+		b.speech = true // "No silence detection configured; assuming start of speech"
+	}
 	switch {
 	case recorded < time.Duration(b.minSec)*time.Second:
 		ch.setVar("RECORD_DISCARDED", "true")

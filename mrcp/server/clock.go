@@ -18,3 +18,11 @@ type RealClock struct{}
 
 func (RealClock) Now() time.Time                            { return time.Now() }
 func (RealClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// stopTimer stops *t, if running, and forgets it.
+func stopTimer(t *Timer) {
+	if *t != nil {
+		(*t).Stop()
+		*t = nil
+	}
+}

@@ -49,6 +49,16 @@ func (se *session) recognizerFor(engine string) (r asr.Recognizer, name string, 
 	return b.Recognizer, "", nil
 }
 
+// pickRecognizer is recognizerFor with the engine's declaration, for one request.
+func (se *session) pickRecognizer(engine string) (asr.Recognizer, asr.RecognizerInfo, string, error) {
+	backend, name, err := se.recognizerFor(engine)
+	if err != nil {
+		return nil, asr.RecognizerInfo{}, name, err
+	}
+	info, _ := se.srv.recognizerInfo(name, backend)
+	return backend, info, name, nil
+}
+
 // synthesizerFor is recognizerFor for SPEAK.
 func (se *session) synthesizerFor(engine string) (asr.Synthesizer, error) {
 	b := se.srv.cfg.Backends

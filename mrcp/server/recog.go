@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/grammar"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
+	"github.com/mrcpd/mrcpd/mrcp/server/recog"
 )
 
 // Recognizer states of RFC 6787 §9.1: IDLE, RECOGNIZING (active != nil), RECOGNIZED (result set
@@ -211,14 +211,14 @@ func (r *recognizer) resolveURI(uri string) (*grammarDef, error) {
 func (r *recognizer) recognize(m *mrcp.Message) (*mrcp.Message, error) {
 	p := &params{ch: r.ch, m: m}
 	if r.active != nil {
-		// §9.4.21 Cancel-If-Queue of the request in progress decides: true cancels it, false
+		// §9.4.27 Cancel-If-Queue of the request in progress decides: true cancels it, false
 		// would queue the new one, which this server does not do (it answers 402).
 		if !r.active.cancelIfQueue {
 			return nil, &statusError{Code: mrcp.Status402, Reason: "a recognition is in progress"}
 		}
-		r.complete(mrcp.RecogCancelled, nil)
+		r.active.handle(recog.Cancel{})
 	}
-	rec := newRecognition(r, m, p)
+	rec := newRecognition(r.env(), m, p)
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -226,44 +226,48 @@ func (r *recognizer) recognize(m *mrcp.Message) (*mrcp.Message, error) {
 	if err != nil {
 		return grammarFailure(m, err), nil
 	}
+	var voice []*grammarDef
 	for _, d := range defs {
-		if d.mode == grammar.ModeDTMF && d.g != nil {
-			rec.dtmf = append(rec.dtmf, &dtmfGrammar{def: d, m: d.g.NewDTMFMatcher()})
-		} else {
-			rec.voice = append(rec.voice, d)
+		if d.mode != grammar.ModeDTMF || d.g == nil {
+			voice = append(voice, d)
 		}
 	}
 	r.result = nil
 	r.active = rec
 	// mod_unimrcp treats anything but 200 IN-PROGRESS as a failed RECOGNIZE.
 	r.ch.send(m.NewResponse(mrcp.Status200, mrcp.StateInProgress))
-	if len(rec.voice) > 0 {
-		if err := rec.startVoice(); err != nil {
-			r.complete(causeOf(err), nil)
-			return nil, nil
-		}
+	var startErr error
+	if len(voice) > 0 {
+		startErr = rec.startVoice(voice)
 	}
-	if rec.timersOn {
-		rec.armNoInput()
+	rec.start(defs)
+	if startErr != nil {
+		rec.handle(recog.EngineEnded{Err: startErr})
 	}
 	return nil, nil
 }
 
-// causeOf maps a backend failure onto §9.4.11.
-func causeOf(err error) mrcp.RecogCause {
-	switch asr.KindOf(err) {
-	case asr.ErrBadGrammar:
-		return mrcp.RecogGrammarCompilationFailure
-	case asr.ErrLanguage:
-		return mrcp.RecogLanguageUnsupported
+// env is what this channel's recognitions are given.
+func (r *recognizer) env() recogEnv {
+	ch, se := r.ch, r.ch.se
+	cfg := &se.srv.cfg
+	return recogEnv{
+		channel:  ch.id,
+		log:      ch.log,
+		now:      cfg.Clock.Now,
+		after:    se.after,
+		send:     ch.send,
+		complete: r.complete,
+		active:   func(rec *recognition) bool { return r.active == rec },
+		finalize: cfg.FinalizeTimeout,
+		engines: engineSource{ctx: se.ctx, wg: &se.wg, post: se.post, rate: cfg.InputRate,
+			newEndpointer: cfg.NewEndpointer, pick: se.pickRecognizer},
 	}
-	return mrcp.RecogRecognizerError
 }
 
 // complete ends the active recognition with RECOGNITION-COMPLETE (§9.14).
-func (r *recognizer) complete(cause mrcp.RecogCause, res *nlsml.Result) {
-	rec := r.active
-	if rec == nil {
+func (r *recognizer) complete(rec *recognition, cause mrcp.RecogCause, res *nlsml.Result) {
+	if r.active != rec {
 		return
 	}
 	rec.close()
@@ -293,11 +297,8 @@ func (r *recognizer) getResult(m *mrcp.Message) (*mrcp.Message, error) {
 // startInputTimers implements §9.12. After the recognition ended (mod_unimrcp sends it when its
 // prompt ends, which may be after a quick DTMF result) it is a harmless no-op.
 func (r *recognizer) startInputTimers(m *mrcp.Message) (*mrcp.Message, error) {
-	if rec := r.active; rec != nil && !rec.timersOn {
-		rec.timersOn = true
-		if !rec.inputStarted {
-			rec.armNoInput()
-		}
+	if rec := r.active; rec != nil {
+		rec.startInputTimers()
 	}
 	return m.NewResponse(mrcp.Status200, mrcp.StateComplete), nil
 }

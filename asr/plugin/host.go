@@ -180,6 +180,7 @@ type gen struct {
 	cancel  context.CancelCauseFunc
 	client  *goplugin.Client
 	cmd     *exec.Cmd
+	run     *procRunner
 	cl      *clients
 	recInfo *asr.RecognizerInfo
 	synInfo *asr.SynthesizerInfo
@@ -234,13 +235,15 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 		return nil, err
 	}
 	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.Env = append(os.Environ(), cfg.Env...)
+	// go-plugin adds the host's environment and its handshake variables (procRunner).
+	cmd.Env = append(cmd.Env, cfg.Env...)
 	cmd.Env = append(cmd.Env, EnvSettings+"="+string(settings), EnvName+"="+cfg.Name)
 	stopping := new(atomic.Bool)
+	var run *procRunner
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
 		VersionedPlugins: pluginSets(ServeConfig{}),
-		Cmd:              cmd,
+		RunnerFunc:       runnerFunc(cmd, &run),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		GRPCDialOptions:  dialOptions(),
 		StartTimeout:     cfg.StartTimeout,
@@ -263,7 +266,7 @@ func (in *instance) launch(ctx context.Context) (*gen, error) {
 	if err != nil {
 		return fail(err)
 	}
-	g := &gen{client: client, cmd: cmd, cl: raw.(*clients), started: time.Now(), stopping: stopping}
+	g := &gen{client: client, cmd: cmd, run: run, cl: raw.(*clients), started: time.Now(), stopping: stopping}
 	if err := in.h.attach(ctx, g); err != nil {
 		return fail(err)
 	}

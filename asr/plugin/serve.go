@@ -30,6 +30,7 @@ func Serve(cfg ServeConfig) {
 	if log == nil {
 		log = NewLogger()
 	}
+	watchLifeline(log)
 	c := newCodec()
 	cfg.codec = c
 	goplugin.Serve(&goplugin.ServeConfig{

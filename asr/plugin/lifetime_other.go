@@ -1,0 +1,8 @@
+//go:build !linux
+
+package plugin
+
+import "os/exec"
+
+// setParentDeathSignal: only Linux has one; the lifeline alone ends plugins elsewhere.
+func setParentDeathSignal(*exec.Cmd) {}

@@ -48,7 +48,7 @@ type Config struct {
 var baseEvents = []string{EventChannelCreate, EventChannelProgress, EventChannelProgressMedia,
 	EventChannelAnswer, EventChannelExecute, EventChannelExecuteComplete, EventChannelBridge,
 	EventChannelHangup, EventChannelHangupComplete, EventDTMF, EventBackgroundJob, EventDetectedSpeech,
-	EventRecordStop}
+	EventRecordStart, EventRecordStop}
 
 func (cfg *Config) setDefaults() {
 	if cfg.Logger == nil {

@@ -23,6 +23,7 @@ const (
 	EventBackgroundJob          = "BACKGROUND_JOB"
 	EventHeartbeat              = "HEARTBEAT"
 	EventDetectedSpeech         = "DETECTED_SPEECH"
+	EventRecordStart            = "RECORD_START"
 	EventRecordStop             = "RECORD_STOP"
 )
 

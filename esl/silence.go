@@ -66,6 +66,18 @@ func (call *Call) WatchSilence(ctx context.Context, w SilenceWatch) error {
 	return appResult("record_session", ev, err)
 }
 
+// HasMediaBug reports whether a media bug with this target (a recording's
+// path) is attached to the channel (uuid_buglist). record_session that cannot
+// open its file attaches nothing, sends no RECORD_START and still completes
+// without an error.
+func (call *Call) HasMediaBug(ctx context.Context, target string) (bool, error) {
+	list, err := call.API(ctx, "uuid_buglist")
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(list, "<target>"+target+"</target>"), nil
+}
+
 // SilenceOutcome reads the completion cause of the last recording that ended
 // on the channel, "" while none has.
 func (call *Call) SilenceOutcome(ctx context.Context) (string, error) {

@@ -57,6 +57,14 @@ func (s *Server) api(line string, received time.Time) (string, func()) {
 			return v, nil
 		}
 		return "_undef_", nil
+	case "uuid_buglist":
+		ch := s.channel(arg)
+		if ch == nil {
+			return "", nil // mod_commands answers an unknown uuid with nothing
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		return ch.bugList(), nil
 	case "uuid_setvar":
 		// "<uuid> <var> [<value>]": no value unsets (mod_commands).
 		f := strings.SplitN(strings.TrimSpace(arg), " ", 3)

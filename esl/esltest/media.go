@@ -201,6 +201,12 @@ func (ch *channel) recordSession(arg string) *recordBug {
 		return nil
 	}
 	b := &recordBug{path: expandGlobals(f[0]), start: ch.now}
+	if !ch.s.writable(b.path) {
+		// switch_ivr_record_session_event: no bug, no event, no hangup
+		// (RECORD_HANGUP_ON_ERROR is off by default).
+		ch.s.SendLog(3, "Error opening "+b.path+"\n")
+		return nil
+	}
 	rest := f[1:]
 	if len(rest) > 0 && strings.HasPrefix(rest[0], "+") {
 		n, _ := strconv.Atoi(rest[0][1:])
@@ -320,7 +326,7 @@ func (ch *channel) stopBug(b *recordBug, cause string) {
 	}
 	ch.setVar("record_ms", strconv.FormatInt(recorded.Milliseconds(), 10))
 	ch.setVar("record_completion_cause", b.cause)
-	ch.event("RECORD_STOP", "record_callback", append(b.headers(),
+	ch.event("RECORD_STOP", "send_record_stop_event", append(b.headers(),
 		esl.Header{Name: "Record-Completion-Cause", Value: b.cause})...)
 }
 
@@ -330,20 +336,38 @@ func (b *recordBug) setCause(c string) {
 	}
 }
 
+func (s *Server) writable(path string) bool {
+	for _, d := range s.opts.RecordDirs {
+		if strings.HasPrefix(path, strings.TrimSuffix(d, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// bugList is uuid_buglist's XML (switch_core_media_bug_enumerate).
+func (ch *channel) bugList() string {
+	var b strings.Builder
+	b.WriteString("<media-bugs>\n")
+	for _, bug := range ch.bugs {
+		if !bug.stopped {
+			fmt.Fprintf(&b, " <media-bug>\n  <function>session_record</function>\n  <target>%s</target>\n"+
+				"  <thread-locked>0</thread-locked>\n </media-bug>\n", bug.path)
+		}
+	}
+	b.WriteString("</media-bugs>\n")
+	return b.String()
+}
+
 // stopRecordSession is switch_ivr_stop_record_session: a path or "all".
 func (ch *channel) stopRecordSession(arg string) string {
 	path := expandGlobals(strings.TrimSpace(arg))
-	found := false
 	for _, b := range ch.bugs {
 		if !b.stopped && (strings.EqualFold(path, "all") || b.path == path) {
 			ch.stopBug(b, "")
-			found = true
 		}
 	}
-	if !found {
-		return fmt.Sprintf("-ERR no recording of %s", path)
-	}
-	return ""
+	return "" // the application sets no response either way
 }
 
 // closeBugs runs at hangup, between CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE

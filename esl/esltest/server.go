@@ -53,6 +53,9 @@ type Options struct {
 	// to connections subscribed to logs ("Lost [1] events! ..."), as
 	// mod_event_socket does when a listener's queue overflows.
 	LoseEvent func(name string) bool
+	// RecordDirs are the directories record_session can write in; default
+	// /tmp. A path elsewhere fails as a file FreeSWITCH cannot open does.
+	RecordDirs []string
 }
 
 // Server is the fake FreeSWITCH.
@@ -101,6 +104,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.MaxSessions == 0 {
 		opts.MaxSessions = 1000
+	}
+	if opts.RecordDirs == nil {
+		opts.RecordDirs = []string{"/tmp"}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -577,6 +583,8 @@ func callingFile(fn string) string {
 		return "switch_core_session.c"
 	case "switch_core_session_run":
 		return "switch_core_state_machine.c"
+	case "record_callback", "send_record_stop_event":
+		return "switch_ivr_async.c"
 	}
 	return "switch_channel.c"
 }

@@ -323,6 +323,10 @@ func (ru *run) apply(ev *esl.Event) {
 			ru.rep.HangupCause = ru.state.cause
 			ru.mark("", "hangup", ru.state.cause)
 		}
+	case esl.EventRecordStart:
+		if w := ru.watch; w != nil && ev.Get("Record-File-Path") == w.Path {
+			w.started = true
+		}
 	case esl.EventRecordStop:
 		// After a hangup the cause says nothing about the prompt.
 		if w := ru.watch; w != nil && !ru.state.hungup && ev.Get("Record-File-Path") == w.Path {

@@ -11,8 +11,9 @@ import (
 // watch is one silence detector on the leg, identified by its file path.
 type watch struct {
 	esl.SilenceWatch
-	cause  string // its RECORD_STOP's completion cause, "" until then
-	resync bool   // events may have been lost while it ran
+	started bool   // its RECORD_START was seen
+	cause   string // its RECORD_STOP's completion cause, "" until then
+	resync  bool   // events may have been lost while it ran
 }
 
 // waitSilence finds the end of the far end's prompt from what the leg
@@ -38,6 +39,9 @@ func (ru *run) waitSilence(ctx context.Context, s *Step) error {
 	if err := ru.call.WatchSilence(ctx, w); err != nil {
 		return err
 	}
+	if err := ru.checkStarted(ctx); err != nil {
+		return err
+	}
 	for {
 		err := ru.wait(ctx, func() bool { return ru.watch.cause != "" || ru.watch.resync })
 		if err == nil && ru.watch.cause == "" {
@@ -52,6 +56,25 @@ func (ru *run) waitSilence(ctx context.Context, s *Step) error {
 		}
 		return ru.watch.result()
 	}
+}
+
+// checkStarted: RECORD_START precedes record_session's completion, so it is
+// normally applied by now. Without it (late, lost, or no bug because the file
+// could not be opened) the channel's bug list and outcome decide.
+func (ru *run) checkStarted(ctx context.Context) error {
+	ru.drain()
+	if ru.watch.started || ru.watch.cause != "" {
+		return nil
+	}
+	on, err := ru.call.HasMediaBug(ctx, ru.watch.Path)
+	if err != nil || on {
+		return err
+	}
+	if err := ru.readOutcome(ctx); err != nil || ru.watch.cause != "" {
+		return err
+	}
+	return fail("silence detector did not start", fmt.Errorf("FreeSWITCH could not open %s: record_dir must exist "+
+		"and be writable by FreeSWITCH", ru.watch.Path))
 }
 
 // readOutcome takes the detector's outcome from the channel variable, for when

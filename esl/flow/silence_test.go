@@ -86,13 +86,14 @@ func TestSilenceModeNothingHeard(t *testing.T) {
 	}
 }
 
-// TestSilenceModeRecordStopLost: FreeSWITCH drops the RECORD_STOP from our
-// listener's queue and logs "Lost [1] events!". The client resyncs, and the
-// runner reads the detector's outcome back from record_completion_cause.
+// TestSilenceModeRecordStopLost: FreeSWITCH drops RECORD_START and RECORD_STOP
+// from our listener's queue and logs "Lost [1] events!". The runner finds its
+// bug in uuid_buglist; the client resyncs, and the runner reads the
+// detector's outcome back from record_completion_cause.
 func TestSilenceModeRecordStopLost(t *testing.T) {
 	e := newEnv(t, esltest.Options{
 		Numbers:   map[string]esltest.Behavior{"15551230000": {Attendant: esltest.NewAttendant(2*time.Second, "1234")}},
-		LoseEvent: func(name string) bool { return name == "RECORD_STOP" },
+		LoseEvent: func(name string) bool { return name == "RECORD_START" || name == "RECORD_STOP" },
 	})
 	rep := e.runner.Run(runCtx(t), dialExtensionVia(t, "loopback/${number}/default"), nil)
 	ch, _ := e.fake.Channel(rep.UUID)
@@ -131,5 +132,23 @@ func TestHangupAfterDigitsSaidPlainly(t *testing.T) {
 				t.Fatalf("report %s %q\nwant reason %q", rep.Result, rep.Reason, want)
 			}
 		})
+	}
+}
+
+// TestSilenceModeRecordDirNotWritable: record_session cannot open its file,
+// attaches nothing and completes as if all were well; the step says why at
+// once instead of waiting out its timeout.
+func TestSilenceModeRecordDirNotWritable(t *testing.T) {
+	e := newEnv(t, esltest.Options{Numbers: map[string]esltest.Behavior{
+		"15551230000": {Attendant: esltest.NewAttendant(2*time.Second, "1234")}}})
+	f := dialExtensionVia(t, "sofia/gateway/pstn/${number}")
+	step(f, "prompt").WaitPromptEnd.RecordDir = "/var/lib/nothere"
+	rep := e.runner.Run(runCtx(t), f, nil)
+	if rep.Result != "failed" || !strings.Contains(rep.Reason, "silence detector did not start") ||
+		!strings.Contains(rep.Reason, "/var/lib/nothere/mrcpd-ivr-") {
+		t.Fatalf("report %s %q", rep.Result, rep.Reason)
+	}
+	if at, _ := rep.Offset("result"); at > 2*time.Second {
+		t.Fatalf("failed only at %v", at)
 	}
 }

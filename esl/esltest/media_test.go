@@ -11,8 +11,7 @@ import (
 )
 
 // mediaCall dials the fake and originates one call to an attendant with a 2 s
-// greeting (answer at 1 s, greeting from 1.3 s to 3.3 s of channel time),
-// listening to RECORD_START too.
+// greeting (answer at 1 s, greeting from 1.3 s to 3.3 s of channel time).
 func mediaCall(t *testing.T, endpoint string, att *Attendant) (*esl.Call, context.Context) {
 	t.Helper()
 	s, err := Start(Options{Numbers: map[string]Behavior{"100": {Attendant: att}}})
@@ -22,8 +21,7 @@ func mediaCall(t *testing.T, endpoint string, att *Attendant) (*esl.Call, contex
 	t.Cleanup(s.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	c, err := esl.Dial(ctx, esl.Config{Addr: s.Addr(), Password: "ClueCon", HeartbeatInterval: -1, Clock: NewManualClock(),
-		Events: []string{"RECORD_START"}})
+	c, err := esl.Dial(ctx, esl.Config{Addr: s.Addr(), Password: "ClueCon", HeartbeatInterval: -1, Clock: NewManualClock()})
 	if err != nil {
 		t.Fatal(err)
 	}

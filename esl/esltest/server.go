@@ -575,20 +575,6 @@ func (s *Server) emit(name string, date time.Time, callingFunc string, hs []esl.
 	}
 }
 
-func callingFile(fn string) string {
-	switch fn {
-	case "api_exec":
-		return "mod_event_socket.c"
-	case "switch_core_session_exec":
-		return "switch_core_session.c"
-	case "switch_core_session_run":
-		return "switch_core_state_machine.c"
-	case "record_callback", "send_record_stop_event":
-		return "switch_ivr_async.c"
-	}
-	return "switch_channel.c"
-}
-
 func (c *fconn) bgapi(rest, jobUUID string, received time.Time) {
 	if jobUUID == "" {
 		jobUUID = esl.NewUUID()

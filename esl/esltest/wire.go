@@ -180,3 +180,19 @@ func ReadCommand(r *bufio.Reader) (*Command, error) {
 	c.Raw = raw.Bytes()
 	return c, nil
 }
+
+// callingFile is the source file FreeSWITCH names in Event-Calling-File for
+// the function that fired an event.
+func callingFile(fn string) string {
+	switch fn {
+	case "api_exec":
+		return "mod_event_socket.c"
+	case "switch_core_session_exec":
+		return "switch_core_session.c"
+	case "switch_core_session_run":
+		return "switch_core_state_machine.c"
+	case "record_callback", "send_record_stop_event":
+		return "switch_ivr_async.c"
+	}
+	return "switch_channel.c"
+}

@@ -10,7 +10,7 @@ import (
 )
 
 // Idle is what a far end sends while it is not talking. FreeSWITCH 1.10
-// itself, and most IVR platforms, send no RTP at all while nothing plays.
+// itself sends no RTP while nothing plays (unless send_silence_when_idle).
 type Idle int
 
 const (

@@ -25,6 +25,8 @@ type channel struct {
 	id       string
 	resource string
 	cmid     string
+	tls      bool  // negotiated as TCP/TLS/MRCPv2
+	conn     *conn // the connection that owns the channel: the first to use it (RFC 6787 §4.2)
 	log      *slog.Logger
 	res      resource
 	audio    *endpoint
@@ -41,7 +43,7 @@ func (ch *channel) bindMedia() {
 
 func (ch *channel) send(m *mrcp.Message) {
 	ch.se.srv.cfg.Metrics.message(ch.resource, m)
-	ch.se.send(m)
+	ch.se.send(ch.conn, m)
 }
 
 // event builds an event on this channel.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mrcpd/mrcpd/mrcp"
@@ -24,6 +25,8 @@ type conn struct {
 	nc         net.Conn
 	remoteHost string
 	tls        bool
+	accepted   time.Time   // on the server's clock
+	bound      atomic.Bool // some channel is bound to it (RFC 6787 §4.2)
 	log        *slog.Logger
 	out        chan *mrcp.Message
 	done       chan struct{}
@@ -32,7 +35,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, isTLS bool) *conn {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
-	return &conn{srv: s, nc: nc, remoteHost: host, tls: isTLS,
+	return &conn{srv: s, nc: nc, remoteHost: host, tls: isTLS, accepted: s.cfg.Clock.Now(),
 		log:  s.log.With("conn", nc.RemoteAddr().String()),
 		out:  make(chan *mrcp.Message, outQueue),
 		done: make(chan struct{})}

@@ -272,6 +272,11 @@ func (h *harness) dial() *client {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return h.wrap(c)
+}
+
+// wrap reads what the server sends on c in the background.
+func (h *harness) wrap(c net.Conn) *client {
 	cl := &client{t: h.t, c: c, dec: mrcp.NewDecoder(c, 1<<20), msgs: make(chan *mrcp.Message, 64), errs: make(chan error, 1)}
 	go func() {
 		for {

@@ -17,6 +17,7 @@ type Metrics struct {
 	refused     *prometheus.CounterVec
 	messages    *prometheus.CounterVec
 	completions *prometheus.CounterVec
+	refusedReqs *prometheus.CounterVec
 	firstAudio  prometheus.Histogram
 	rtp         *rtpCollector
 }
@@ -35,13 +36,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"resource", "kind", "name"}),
 		completions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_completions_total",
 			Help: "Completed requests, by resource and Completion-Cause."}, []string{"resource", "cause"}),
+		refusedReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_control_requests_refused_total",
+			Help: "Requests answered 403 because they came on a connection that may not use their channel, by reason."},
+			[]string{"reason"}),
 	}
 	// The speechsynth target is first audio at the pacer within 50 ms of SPEAK (issue 4).
 	m.firstAudio = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mrcpd_speak_first_audio_seconds",
 		Help:    "From the start of a SPEAK's synthesis to its first audio handed to the RTP pacer.",
 		Buckets: []float64{.005, .01, .02, .05, .1, .2, .5, 1, 2}})
 	m.rtp = newRTPCollector()
-	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions, m.firstAudio, m.rtp)
+	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions, m.refusedReqs, m.firstAudio, m.rtp)
 	return m
 }
 
@@ -93,6 +97,12 @@ func (m *Metrics) message(resource string, msg *mrcp.Message) {
 		name = itoa(uint32(msg.StatusCode))
 	}
 	m.messages.WithLabelValues(resource, msg.Kind.String(), name).Inc()
+}
+
+func (m *Metrics) requestRefused(reason string) {
+	if m != nil {
+		m.refusedReqs.WithLabelValues(reason).Inc()
+	}
 }
 
 func (m *Metrics) completion(resource, cause string) {

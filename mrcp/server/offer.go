@@ -138,6 +138,10 @@ func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
 		}
 		return sdp.AnswerControl{Proto: c.Proto, Cmid: c.Cmid, Rejected: true}, nil
 	}
+	if se.sipTLS && c.Proto != sdp.ProtoTLS {
+		// Not downgraded: what SIP TLS protects must not travel in clear on the control channel.
+		return sdp.AnswerControl{}, sipErrorf(488, nil, "the call came over SIP TLS: the control channel must be %s, not %s", sdp.ProtoTLS, c.Proto)
+	}
 	port, proto := 0, c.Proto
 	switch c.Proto {
 	case sdp.ProtoTCP:
@@ -151,6 +155,9 @@ func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
 		return sdp.AnswerControl{}, sipErrorf(488, nil, "unsupported control proto %q", c.Proto)
 	}
 	ch := se.channelFor(c)
+	if ch != nil && ch.tls != (c.Proto == sdp.ProtoTLS) {
+		return sdp.AnswerControl{}, sipErrorf(488, nil, "channel %s cannot change transport to %s", ch.id, c.Proto)
+	}
 	if ch == nil {
 		var err error
 		if ch, err = se.addChannel(c); err != nil {

@@ -120,7 +120,6 @@ type Server struct {
 	sessions map[string]*session // by Call-ID
 	channels map[string]*session // by channel identifier
 	conns    map[*conn]struct{}
-	accepted map[string]time.Time // last control connection accepted, by client host
 	closed   bool
 
 	infoMu sync.Mutex
@@ -134,8 +133,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Media is required")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sessions: map[string]*session{},
-		channels: map[string]*session{}, conns: map[*conn]struct{}{},
-		accepted: map[string]time.Time{}}
+		channels: map[string]*session{}, conns: map[*conn]struct{}{}}
 	var err error
 	if s.tcp, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: control listener: %w", err)
@@ -257,7 +255,6 @@ func (s *Server) accept(l net.Listener, isTLS bool) error {
 			continue
 		}
 		s.conns[c] = struct{}{}
-		s.accepted[c.remoteHost] = s.cfg.Clock.Now()
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
@@ -298,12 +295,17 @@ func (s *Server) liveConnFrom(host string) bool {
 	return false
 }
 
-// connectedSince reports whether host opened a control connection at or after t.
-func (s *Server) connectedSince(host string, t time.Time) bool {
+// unboundConnSince reports whether a connection from host, opened at or after t, is open and
+// not bound to any channel yet.
+func (s *Server) unboundConnSince(host string, t time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, ok := s.accepted[host]
-	return ok && !at.Before(t)
+	for c := range s.conns {
+		if c.remoteHost == host && !c.bound.Load() && !c.accepted.Before(t) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) lookupChannel(id string) *session {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ type session struct {
 	srv        *Server
 	callID     string
 	remoteHost string
+	sipTLS     bool   // the INVITE came over SIP TLS: every control channel must be TLS too
 	user       string // SIP Request-URI user part: may name the session's engines
 	log        *slog.Logger
 	ctx        context.Context
@@ -34,8 +36,8 @@ type session struct {
 	wg         sync.WaitGroup
 
 	mu      sync.Mutex
-	conn    *conn // the control connection the client last used
-	byeOnce bool  // send BYE when the session ends
+	bound   []*conn // the connections its channels are bound to (RFC 6787 §4.2)
+	byeOnce bool    // send BYE when the session ends
 
 	created           time.Time
 	existing          bool // some channel was answered a=connection:existing
@@ -57,7 +59,7 @@ func newSession(s *Server, call *sip.Call) *session {
 		log = s.log.With("call-id", call.CallID)
 	}
 	ctx, cancel := context.WithCancelCause(s.baseCtx)
-	return &session{srv: s, callID: call.CallID, remoteHost: host, user: call.User,
+	return &session{srv: s, callID: call.CallID, remoteHost: host, user: call.User, sipTLS: call.Transport == "tls",
 		log: log, ctx: ctx, cancel: cancel,
 		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}),
 		channels: map[string]*channel{}, created: s.cfg.Clock.Now()}
@@ -112,14 +114,11 @@ func (se *session) end(cause error, bye bool) {
 func (se *session) boundTo(c *conn) bool {
 	se.mu.Lock()
 	defer se.mu.Unlock()
-	return se.conn == c
+	return slices.Contains(se.bound, c)
 }
 
-// send writes m on the session's control connection.
-func (se *session) send(m *mrcp.Message) {
-	se.mu.Lock()
-	c := se.conn
-	se.mu.Unlock()
+// send writes m on c, the control connection of the channel m belongs to.
+func (se *session) send(c *conn, m *mrcp.Message) {
 	if c == nil || !c.send(m) {
 		se.log.Debug("dropped message: no control connection", "name", m.Name, "request-id", m.RequestID)
 	}
@@ -173,34 +172,26 @@ func (se *session) teardown() {
 const connLossGrace = 2 * time.Second
 
 // connLost ends the session (with a BYE) unless the client's own BYE arrives within the grace
-// period or it uses another connection meanwhile.
+// period: a channel bound to the lost connection can never be reached again (RFC 6787 §4.2).
 func (se *session) connLost() {
-	se.mu.Lock()
-	c := se.conn
-	se.mu.Unlock()
 	se.after(connLossGrace, func() {
-		se.mu.Lock()
-		same := se.conn == c
-		se.mu.Unlock()
-		if same {
-			se.log.Info("ending session", "err", ErrConnLost)
-			se.end(ErrConnLost, true)
-		}
+		se.log.Info("ending session", "err", ErrConnLost)
+		se.end(ErrConnLost, true)
 	})
 }
 
-// checkConnected ends a session whose client never connected: no request arrived on its
-// channels, and the client neither opened a connection since the offer (a=connection:new) nor
-// holds the one it was told to reuse (a=connection:existing). Such a client may simply be silent
-// for now.
+// checkConnected ends a session none of whose channels received a request: connect_timeout is
+// per session. Only a connection from the client's host that is still unbound and was opened
+// since the offer may be this session's own, not used yet; the session waits for it (unbound
+// connections are themselves closed after mrcp.idle_timeout), never for other sessions'.
 func (se *session) checkConnected() {
 	se.mu.Lock()
-	bound := se.conn != nil
+	bound := len(se.bound) > 0
 	se.mu.Unlock()
 	if bound {
 		return
 	}
-	if se.srv.connectedSince(se.remoteHost, se.created) || (se.existing && se.srv.liveConnFrom(se.remoteHost)) {
+	if se.srv.unboundConnSince(se.remoteHost, se.created) {
 		se.connectTimer = se.after(se.srv.cfg.ConnectTimeout, se.checkConnected)
 		return
 	}
@@ -236,18 +227,51 @@ func (se *session) armMediaTimer() {
 	})
 }
 
-// handle runs one request (RFC 6787 §5.2) on its channel.
+// handle runs one request (RFC 6787 §5.2) on its channel, if it came on the channel's connection.
 func (se *session) handle(in inbound) {
-	se.mu.Lock()
-	se.conn = in.c
-	se.mu.Unlock()
 	ch := se.channels[in.m.ChannelID()]
 	if ch == nil { // removed by a re-INVITE after routing
 		in.c.send(errorResponse(in.m, mrcp.Status405, mrcp.HeaderChannelIdentifier, "no such channel"))
 		return
 	}
+	if reason := se.bind(ch, in.c); reason != "" {
+		se.srv.cfg.Metrics.requestRefused(reason)
+		ch.log.Warn("request refused", "method", in.m.Name, "request-id", in.m.RequestID,
+			"conn", in.c.nc.RemoteAddr().String(), "reason", reason)
+		in.c.send(errorResponse(in.m, mrcp.Status403, mrcp.HeaderChannelIdentifier, reason))
+		return
+	}
 	ch.request(in.m)
 }
+
+// bind ties ch to the first connection that uses it (RFC 6787 §4.2: the client opens the
+// connection the answer named); afterwards only that connection is served. It returns why c may
+// not use ch, "" when it may. A connection of the wrong transport never binds: a channel
+// negotiated as TCP/TLS/MRCPv2 is served on TLS only, and a TCP/MRCPv2 one on plain TCP only.
+func (se *session) bind(ch *channel, c *conn) string {
+	switch {
+	case ch.conn == c:
+		return ""
+	case ch.conn != nil:
+		return refusedOtherConn
+	case ch.tls != c.tls:
+		return refusedTransport
+	}
+	ch.conn = c
+	c.bound.Store(true)
+	se.mu.Lock()
+	if !slices.Contains(se.bound, c) {
+		se.bound = append(se.bound, c)
+	}
+	se.mu.Unlock()
+	return ""
+}
+
+// Why a request was refused with 403 (the reason label of mrcpd_control_requests_refused_total).
+const (
+	refusedOtherConn = "other-connection" // the channel is bound to another connection
+	refusedTransport = "transport"        // the channel was negotiated on the other transport
+)
 
 func (se *session) channelFor(c sdp.Control) *channel {
 	if c.Channel != "" {
@@ -262,7 +286,8 @@ func (se *session) channelFor(c sdp.Control) *channel {
 }
 
 func (se *session) addChannel(c sdp.Control) (*channel, error) {
-	ch := &channel{se: se, id: newChannelID(c.Resource), resource: c.Resource, cmid: c.Cmid}
+	ch := &channel{se: se, id: newChannelID(c.Resource), resource: c.Resource, cmid: c.Cmid,
+		tls: c.Proto == sdp.ProtoTLS}
 	ch.log = se.log.With("channel", ch.id)
 	switch c.Resource {
 	case ResourceRecog:

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/client"
+)
+
+// Issue 12, item 1, as it was found: a second TCP connection naming another session's
+// Channel-Identifier took the session over. Now it gets 403, the session's own connection keeps
+// its channel, and the metric counts the attempt.
+func TestE2EChannelHijackRefused(t *testing.T) {
+	d := startMrcpd(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	victim, err := c.Open(ctx, "speechrecog")
+	if err != nil {
+		t.Fatalf("open: %v\n%s", err, d.log)
+	}
+	defer victim.Close(ctx)
+	if resp, err := victim.Send(ctx, victim.NewRequest(mrcp.MethodGetParams)); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("victim's first request: %v %v", resp, err)
+	}
+
+	thief, err := net.Dial("tcp", d.mrcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief.SetDeadline(time.Now().Add(10 * time.Second))
+	dec := mrcp.NewDecoder(thief, 1<<20)
+	for i, m := range []*mrcp.Message{
+		mrcp.NewRequest(mrcp.MethodSetParams, 1000, victim.Channel),
+		mrcp.NewRequest(mrcp.MethodSpeak, 1001, victim.Channel),
+	} {
+		m.Header.Set(mrcp.HeaderNoInputTimeout, "1")
+		if _, err := thief.Write(m.Append(nil)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := dec.Decode()
+		if err != nil || resp.StatusCode != mrcp.Status403 {
+			t.Fatalf("request %d on the other connection: %v %v", i, resp, err)
+		}
+	}
+	thief.Close()
+
+	res, err := victim.Recognize(ctx, client.RecognizeRequest{Grammar: "builtin:dtmf/digits?length=3", DTMF: "123"})
+	if err != nil || !res.Success() {
+		t.Fatalf("victim after the attempt: %v %+v\n%s", err, res, d.log)
+	}
+	if got := metricValue(t, d, `mrcpd_control_requests_refused_total{reason="other-connection"}`); got != "2" {
+		t.Fatalf("refused requests counted %q, want 2", got)
+	}
+}
+
+// metricValue reads one series of mrcpd's /metrics ("" when absent).
+func metricValue(t *testing.T, d *daemonProc, series string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + d.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,6 +1,6 @@
 // Package asr is the contract between mrcpd and its speech backends.
 //
-// In-process backends (the native DTMF recognizer) and out-of-process plugins (go-plugin over gRPC)
+// In-process backends (the no-op recognizer) and out-of-process plugins (go-plugin over gRPC)
 // implement the same two interfaces, so the session layer cannot tell them apart. Audio crosses the
 // contract as signed 16-bit mono PCM at a rate the backend declared; the host resamples.
 //

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/asr/dtmf"
 	"github.com/mrcpd/mrcpd/asr/noop"
 	"github.com/mrcpd/mrcpd/asr/plugin"
 	"github.com/mrcpd/mrcpd/media"
@@ -27,12 +26,10 @@ import (
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
 
-// dtmfEngine and noopEngine name the built-in recognizers in the engine registry: native DTMF,
-// and asr/noop, which hears nothing (load tests of mrcpd itself; plugins/noop is its plugin twin).
-const (
-	dtmfEngine = "dtmf"
-	noopEngine = "noop"
-)
+// noopEngine names the built-in recognizer in the engine registry: asr/noop, which hears nothing
+// (load tests of mrcpd itself; plugins/noop is its plugin twin). DTMF needs no engine: the
+// RECOGNIZE state machine in mrcp/server matches keys against DTMF grammars itself.
+const noopEngine = "noop"
 
 // daemon is mrcpd assembled from its configuration: SIP agent, MRCP server, RTP ports, engines
 // and the HTTP endpoint for metrics and health.
@@ -145,11 +142,6 @@ func (d *daemon) engines(ctx context.Context, configPath string) (server.Backend
 		if err != nil {
 			return b, 0, fmt.Errorf("engines.plugins %s: %w", p.Name, err)
 		}
-	}
-	// The in-process DTMF recognizer sits behind the same middleware; it is selectable by name
-	// but never the default for voice grammars.
-	if err := reg.AddRecognizer(dtmfEngine, m.Recognizer(dtmfEngine, dtmf.New(d.log.With("engine", dtmfEngine)))); err != nil {
-		return b, 0, fmt.Errorf("engines.plugins: the name %q is reserved for the built-in DTMF recognizer", dtmfEngine)
 	}
 	if err := reg.AddRecognizer(noopEngine, m.Recognizer(noopEngine, noop.Recognizer{})); err != nil {
 		return b, 0, fmt.Errorf("engines.plugins: the name %q is reserved for the built-in no-op recognizer", noopEngine)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/grammar"
@@ -16,13 +15,8 @@ import (
 // Grammars are a request's voice grammars, parsed once: the phrases a vendor is told to favour and
 // the matcher that turns its free-text transcript into the grammar's interpretation.
 type Grammars struct {
-	list    []parsed
+	list    []grammar.Ref // G is nil for a text/plain phrase list
 	phrases []string
-}
-
-type parsed struct {
-	id string
-	g  *grammar.Grammar // nil for a text/plain phrase list
 }
 
 // TypePhraseList is a plain list of phrases, one a line, as some MRCP clients send for cloud engines.
@@ -57,7 +51,7 @@ func CompileGrammars(gs []asr.Grammar) (*Grammars, error) {
 			for _, line := range strings.Split(string(ag.Body), "\n") {
 				add(line)
 			}
-			out.list = append(out.list, parsed{id: ag.ID})
+			out.list = append(out.list, grammar.Ref{ID: ag.ID})
 			continue
 		default:
 			g, err = grammar.Parse(ag.ContentType, ag.Body)
@@ -68,7 +62,7 @@ func CompileGrammars(gs []asr.Grammar) (*Grammars, error) {
 		if g.Mode == grammar.ModeDTMF {
 			continue
 		}
-		out.list = append(out.list, parsed{id: ag.ID, g: g})
+		out.list = append(out.list, grammar.Ref{ID: ag.ID, G: g})
 		if g.Dictation {
 			continue
 		}
@@ -96,8 +90,8 @@ func (g *Grammars) Phrases(limit int) []string {
 func (g *Grammars) Words() []string {
 	seen := map[string]bool{}
 	for _, p := range g.phrases {
-		for _, w := range Tokens(p) {
-			seen[w] = true
+		for _, w := range grammar.Tokens(p) {
+			seen[strings.ToLower(w)] = true
 		}
 	}
 	out := make([]string, 0, len(seen))
@@ -111,20 +105,10 @@ func (g *Grammars) Words() []string {
 // Empty reports whether there are no voice grammars (dictation).
 func (g *Grammars) Empty() bool { return len(g.list) == 0 }
 
-// Interpret matches a vendor transcript against the grammars in order. A dictation grammar or a
-// phrase list accepts any text; an SRGS grammar accepts the transcript's tokens when they form a
-// sentence of it, and yields its SISR instance.
+// Interpret matches a vendor transcript against the grammars with grammar.Interpret, the policy
+// the host applies to every engine.
 func (g *Grammars) Interpret(text string) (id, instance string, ok bool) {
-	toks := Tokens(text)
-	for _, p := range g.list {
-		if p.g == nil || p.g.Dictation {
-			return p.id, "", true
-		}
-		if inst, ok := p.g.Interpret(toks); ok {
-			return p.id, inst, true
-		}
-	}
-	return "", "", false
+	return grammar.Interpret(g.list, text, "")
 }
 
 // Apply fills Grammar and Interpretation of each alternative from the grammars. With strict,
@@ -143,14 +127,6 @@ func (g *Grammars) Apply(alts []asr.Alternative, strict bool) []asr.Alternative 
 		out = append(out, a)
 	}
 	return out
-}
-
-// Tokens splits a transcript into lower-case words without the punctuation and capitals cloud
-// engines add ("Book a flight." -> book a flight).
-func Tokens(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' || r == '-')
-	})
 }
 
 // xmlPhrases collects the runs of literal text inside <item> and <rule> elements of an SRGS XML

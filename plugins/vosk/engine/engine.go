@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/coder/websocket"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/grammar"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
 )
 
@@ -74,7 +76,7 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 	if cfg.Grammar {
 		if ph := append(gs.Phrases(0), req.Hints...); len(ph) > 0 {
 			for _, p := range ph {
-				vc.Config.PhraseList = append(vc.Config.PhraseList, vendorkitLower(p))
+				vc.Config.PhraseList = append(vc.Config.PhraseList, voskPhrase(p))
 			}
 			if cfg.Unk {
 				vc.Config.PhraseList = append(vc.Config.PhraseList, "[unk]")
@@ -102,17 +104,9 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 	return newStream(ctx, conn, cfg, req, gs, vc), nil
 }
 
-// vendorkitLower lower-cases a phrase as Vosk's word symbols are.
-func vendorkitLower(p string) string {
-	toks := vendorkit.Tokens(p)
-	out := ""
-	for i, t := range toks {
-		if i > 0 {
-			out += " "
-		}
-		out += t
-	}
-	return out
+// voskPhrase lower-cases a phrase as Vosk's word symbols are.
+func voskPhrase(p string) string {
+	return strings.ToLower(strings.Join(grammar.Tokens(p), " "))
 }
 
 // handshakeError classifies a failed upgrade. vosk-server itself has no authentication or quota;

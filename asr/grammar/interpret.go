@@ -6,12 +6,12 @@ import (
 	"unicode"
 )
 
-// Tokens splits a transcript into the words a voice grammar matches. Engines that transcribe
-// freely add punctuation ("Yes, billing."): it goes, and so does anything else that is neither a
-// letter, a digit, an apostrophe nor a hyphen. Case stays: voice grammars compare words
-// case-insensitively, and meta.current().text keeps the caller's words.
+// Tokens splits a transcript into the lower-case words a voice grammar matches. Engines that
+// transcribe freely add capitals and punctuation ("Yes, billing."): the punctuation goes, and so
+// does anything else that is neither a letter, a digit, an apostrophe nor a hyphen, so that an
+// untagged grammar's instance is the same words whichever engine heard them.
 func Tokens(text string) []string {
-	return strings.FieldsFunc(text, func(r rune) bool {
+	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
 		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' || r == '-')
 	})
 }

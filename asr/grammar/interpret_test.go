@@ -10,8 +10,8 @@ func TestTokens(t *testing.T) {
 		in   string
 		want []string
 	}{
-		{"Yes, billing.", []string{"Yes", "billing"}},
-		{"  I'd like   e-mail!? ", []string{"I'd", "like", "e-mail"}},
+		{"Yes, billing.", []string{"yes", "billing"}},
+		{"  I'd like   e-mail!? ", []string{"i'd", "like", "e-mail"}},
 		{"one two 3", []string{"one", "two", "3"}},
 		{"...", nil},
 	} {
@@ -41,7 +41,7 @@ func TestInterpret(t *testing.T) {
 		{"in grammar", []Ref{dept}, "billing", "", "dept", "B", true},
 		{"punctuation and capitals", []Ref{dept}, "Sales.", "", "dept", "S", true},
 		{"out of grammar", []Ref{dept}, "banana", "", "", "", false},
-		{"second grammar", []Ref{dept, yn}, "Yes!", "", "yn", "Yes", true},
+		{"second grammar", []Ref{dept, yn}, "Yes!", "", "yn", "yes", true},
 		{"engine named a grammar", []Ref{yn, dept}, "support", "dept", "dept", "T", true},
 		{"engine named the wrong grammar", []Ref{yn, dept}, "support", "yn", "", "", false},
 		{"engine named an unknown grammar", []Ref{yn, dept}, "support", "nope", "dept", "T", true},

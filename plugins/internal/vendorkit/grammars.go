@@ -91,7 +91,7 @@ func (g *Grammars) Words() []string {
 	seen := map[string]bool{}
 	for _, p := range g.phrases {
 		for _, w := range grammar.Tokens(p) {
-			seen[strings.ToLower(w)] = true
+			seen[w] = true
 		}
 	}
 	out := make([]string, 0, len(seen))

@@ -106,7 +106,7 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 
 // voskPhrase lower-cases a phrase as Vosk's word symbols are.
 func voskPhrase(p string) string {
-	return strings.ToLower(strings.Join(grammar.Tokens(p), " "))
+	return strings.Join(grammar.Tokens(p), " ")
 }
 
 // handshakeError classifies a failed upgrade. vosk-server itself has no authentication or quota;

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
+	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
 
 func TestOriginateCommand(t *testing.T) {
@@ -140,6 +141,37 @@ func TestParseNLSML(t *testing.T) {
 	}
 	if _, err := esl.ParseNLSML("<result><interpretation>"); err == nil {
 		t.Error("truncated NLSML accepted")
+	}
+	for _, bad := range []string{`<result><interpretation confidence="high"><input>x</input></interpretation></result>`,
+		`<nlsml><interpretation><input>x</input></interpretation></nlsml>`} {
+		if _, err := esl.ParseNLSML(bad); !errors.Is(err, nlsml.ErrNotNLSML) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// TestParseNLSMLSISRAndOrder: an SISR object instance (issue 11's billing
+// grammar) becomes its text for branch matching; 0-100 confidences are
+// scaled; interpretations come best first; DTMF input stays as written.
+func TestParseNLSMLSISRAndOrder(t *testing.T) {
+	rec, err := esl.ParseNLSML(`<?xml version="1.0"?>
+<result>
+  <interpretation grammar="session:a" confidence="40">
+    <instance><department>sales &amp; support</department></instance>
+    <input mode="speech">sales</input>
+  </interpretation>
+  <interpretation grammar="session:b" confidence="0.9">
+    <instance>R&amp;D</instance>
+    <input mode="dtmf">1 2</input>
+  </interpretation>
+</result>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec.Interpretations
+	if len(got) != 2 || got[0].Grammar != "session:b" || got[0].Instance != "R&D" || got[0].Input != "1 2" ||
+		got[0].Mode != "dtmf" || got[1].Confidence != 0.4 || got[1].Instance != "sales & support" {
+		t.Fatalf("%+v", got)
 	}
 }
 

@@ -5,8 +5,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
 
 // DetectRequest is play_and_detect_speech against an MRCP profile of
@@ -86,24 +87,10 @@ func (r *Recognition) Text() string {
 // Matched reports a successful recognition.
 func (r *Recognition) Matched() bool { return len(r.Interpretations) > 0 }
 
-type nlsmlResult struct {
-	Interps []struct {
-		Grammar    string `xml:"grammar,attr"`
-		Confidence string `xml:"confidence,attr"`
-		Instance   struct {
-			Inner string `xml:",innerxml"`
-		} `xml:"instance"`
-		Input struct {
-			Mode    string    `xml:"mode,attr"`
-			Text    string    `xml:",chardata"`
-			NoInput *struct{} `xml:"noinput"`
-			NoMatch *struct{} `xml:"nomatch"`
-		} `xml:"input"`
-	} `xml:"interpretation"`
-}
-
-// ParseNLSML parses detect_speech_result: NLSML (RFC 6787 §9.6) or the
-// "Completion-Cause: NNN ..." text mod_unimrcp leaves when nothing matched.
+// ParseNLSML parses detect_speech_result: NLSML (RFC 6787 §9.6, read by
+// mrcp/nlsml) or the "Completion-Cause: NNN ..." text mod_unimrcp leaves when
+// nothing matched. Interpretations come best first; an SISR instance that is
+// XML is reduced to its text, which is what flows match words against.
 func ParseNLSML(s string) (*Recognition, error) {
 	rec := &Recognition{Raw: s}
 	t := strings.TrimSpace(s)
@@ -115,30 +102,20 @@ func ParseNLSML(s string) (*Recognition, error) {
 		rec.Cause = strings.TrimSpace(cause)
 		return rec, nil
 	}
-	var res nlsmlResult
-	if err := xml.Unmarshal([]byte(t), &res); err != nil {
+	res, err := nlsml.Parse([]byte(t))
+	if err != nil {
 		return nil, &ProtocolError{Reason: "NLSML result", Err: err}
 	}
-	for _, in := range res.Interps {
-		switch {
-		case in.Input.NoInput != nil:
-			rec.Cause = "no-input"
-			continue
-		case in.Input.NoMatch != nil:
-			rec.Cause = "no-match"
-			continue
-		}
-		conf, _ := strconv.ParseFloat(in.Confidence, 64)
-		if conf > 1 { // MRCPv1-style 0-100 confidence
-			conf /= 100
-		}
-		rec.Interpretations = append(rec.Interpretations, Interpretation{
-			Grammar:    in.Grammar,
-			Confidence: conf,
-			Instance:   strings.TrimSpace(stripTags(in.Instance.Inner)),
-			Input:      strings.TrimSpace(in.Input.Text),
-			Mode:       in.Input.Mode,
-		})
+	switch {
+	case res.NoInput:
+		rec.Cause = "no-input"
+	case res.NoMatch:
+		rec.Cause = "no-match"
+	}
+	for _, in := range res.Interpretations {
+		rec.Interpretations = append(rec.Interpretations, Interpretation{Grammar: in.Grammar,
+			Confidence: in.Confidence, Instance: strings.TrimSpace(stripTags(in.Instance)), Input: in.Input,
+			Mode: in.Mode})
 	}
 	sort.SliceStable(rec.Interpretations, func(i, j int) bool {
 		return rec.Interpretations[i].Confidence > rec.Interpretations[j].Confidence
@@ -146,20 +123,23 @@ func ParseNLSML(s string) (*Recognition, error) {
 	return rec, nil
 }
 
+// stripTags keeps the text of an XML instance (an SISR object such as
+// <department>billing</department>); nlsml has unescaped a text instance.
 func stripTags(s string) string {
+	if !strings.HasPrefix(strings.TrimSpace(s), "<") {
+		return s
+	}
 	var b strings.Builder
-	depth := 0
-	for _, r := range s {
-		switch {
-		case r == '<':
-			depth++
-		case r == '>' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteRune(r)
+	d := xml.NewDecoder(strings.NewReader(s))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return b.String()
+		}
+		if cd, ok := tok.(xml.CharData); ok {
+			b.Write(cd)
 		}
 	}
-	return b.String()
 }
 
 // PlayAndDetectSpeech plays the prompt while mrcpd (via mod_unimrcp) listens,

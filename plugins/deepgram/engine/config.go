@@ -35,14 +35,13 @@ type Config struct {
 	MaxKeywords    int
 	Punctuate      bool
 	SmartFormat    bool
-	Strict         bool
 	SampleRates    []int
 	IdleTimeout    time.Duration
 	Backoff        vendorkit.Backoff
 }
 
 var requestKeys = []string{"model", "language", "interim-results", "endpointing", "utterance-end-ms", "vad-events",
-	"keywords", "keyword-boost", "punctuate", "smart-format", "grammar-match"}
+	"keywords", "keyword-boost", "punctuate", "smart-format"}
 
 // ParseConfig reads and validates settings; every error names its setting.
 func ParseConfig(m map[string]string) (Config, error) { return parse(m, true) }
@@ -62,7 +61,6 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		MaxKeywords:    s.Int("max-keywords", 100, 0, 500),
 		Punctuate:      s.Bool("punctuate", false),
 		SmartFormat:    s.Bool("smart-format", false),
-		Strict:         s.OneOf("grammar-match", "interpret", "interpret", "strict") == "strict",
 		IdleTimeout:    s.Duration("idle-timeout", 10*time.Second),
 		Backoff:        s.Backoff(),
 	}

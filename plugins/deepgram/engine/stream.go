@@ -283,7 +283,7 @@ func (s *stream) final() *asr.Final {
 		best.Text = joinText(s.segments, "") // Deepgram's segments may carry stray spaces
 		alts = []asr.Alternative{best}
 	}
-	return &asr.Final{Alternatives: s.gs.Apply(alts, s.cfg.Strict)}
+	return &asr.Final{Alternatives: s.gs.Apply(alts)}
 }
 
 // closed handles the end of the socket. A normal close after the Final (or with nothing heard)

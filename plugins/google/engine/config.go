@@ -25,7 +25,6 @@ type Config struct {
 	Phrases         []string // speech-context phrases added to every request
 	Boost           float64  // speech-context boost, 0: none
 	MaxPhrases      int      // phrases taken from grammars
-	Strict          bool     // grammar-match=strict: out-of-grammar transcripts are no-match
 	SampleRates     []int
 	StreamLimit     time.Duration // Google's stream cap, declared so the host heals before it
 	IdleTimeout     time.Duration // Google's audio timeout, declared so the host sends KeepAlive
@@ -37,7 +36,7 @@ const DefaultEndpoint = "speech.googleapis.com:443"
 
 // requestKeys are the settings a Vendor-Specific-Parameter may change per RECOGNIZE.
 var requestKeys = []string{"language", "model", "use-enhanced", "interim-results", "single-utterance",
-	"voice-activity-events", "max-alternatives", "punctuation", "word-times", "phrases", "boost", "grammar-match"}
+	"voice-activity-events", "max-alternatives", "punctuation", "word-times", "phrases", "boost"}
 
 // ParseConfig reads and validates settings; every error names its setting.
 func ParseConfig(m map[string]string) (Config, error) {
@@ -62,7 +61,6 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		Phrases:         s.List("phrases", nil),
 		Boost:           s.Float("boost", 0, 0, 20),
 		MaxPhrases:      s.Int("max-phrases", 500, 0, 5000),
-		Strict:          s.OneOf("grammar-match", "interpret", "interpret", "strict") == "strict",
 		StreamLimit:     s.Duration("stream-limit", 305*time.Second),
 		IdleTimeout:     s.Duration("idle-timeout", 10*time.Second),
 		Backoff:         s.Backoff(),

@@ -238,7 +238,7 @@ func TestConfigValidation(t *testing.T) {
 		{map[string]string{"modle": "x"}, `unknown setting "modle"`},
 		{map[string]string{"max-alternatives": "0"}, "setting max-alternatives"},
 		{map[string]string{"interim-results": "maybe"}, "setting interim-results"},
-		{map[string]string{"grammar-match": "fuzzy"}, "setting grammar-match"},
+		{map[string]string{"grammar-match": "strict"}, `unknown setting "grammar-match"`},
 		{map[string]string{"sample-rates": "8000,4000"}, "setting sample-rates"},
 		{map[string]string{"insecure": "true", "credentials": "/k.json"}, "setting insecure: credentials are never sent"},
 		{map[string]string{"backoff-min": "soon"}, "setting backoff-min"},

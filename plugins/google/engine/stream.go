@@ -286,7 +286,7 @@ func (s *stream) final() *asr.Final {
 		}
 		alts = []asr.Alternative{vendorkit.Concat(parts)}
 	}
-	return &asr.Final{Alternatives: s.gs.Apply(alts, s.cfg.Strict)}
+	return &asr.Final{Alternatives: s.gs.Apply(alts)}
 }
 
 func alternative(a *speechpb.SpeechRecognitionAlternative) asr.Alternative {

@@ -111,22 +111,16 @@ func (g *Grammars) Interpret(text string) (id, instance string, ok bool) {
 	return grammar.Interpret(g.list, text, "")
 }
 
-// Apply fills Grammar and Interpretation of each alternative from the grammars. With strict,
-// alternatives no grammar accepts are dropped, so that an out-of-grammar utterance is a no-match.
-func (g *Grammars) Apply(alts []asr.Alternative, strict bool) []asr.Alternative {
-	if g.Empty() {
-		return alts
-	}
-	out := alts[:0]
-	for _, a := range alts {
-		id, inst, ok := g.Interpret(a.Text)
-		if !ok && strict {
-			continue
+// Apply fills Grammar and Interpretation of the alternatives a grammar accepts. The others are
+// left as they are for mrcpd, whose policy is the same for every engine: a transcript no grammar
+// accepts is a no-match unless the request or the configuration asked for free text.
+func (g *Grammars) Apply(alts []asr.Alternative) []asr.Alternative {
+	for i, a := range alts {
+		if id, inst, ok := g.Interpret(a.Text); ok {
+			alts[i].Grammar, alts[i].Interpretation = id, inst
 		}
-		a.Grammar, a.Interpretation = id, inst
-		out = append(out, a)
 	}
-	return out
+	return alts
 }
 
 // xmlPhrases collects the runs of literal text inside <item> and <rule> elements of an SRGS XML

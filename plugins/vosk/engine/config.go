@@ -27,13 +27,12 @@ type Config struct {
 	Words           bool // ask for word times and confidences
 	MaxAlternatives int  // ceiling for N-Best-List-Length; 0 asks for the plain result form
 	Interim         bool
-	VoskEndpoint    bool // end the utterance at Vosk's own first result instead of at Finalize
-	Strict          bool
+	VoskEndpoint    bool          // end the utterance at Vosk's own first result instead of at Finalize
 	IdleTimeout     time.Duration // a proxy's idle timeout to declare, so the host sends KeepAlive
 	Backoff         vendorkit.Backoff
 }
 
-var requestKeys = []string{"grammar", "unk", "words", "max-alternatives", "interim-results", "endpointing", "grammar-match"}
+var requestKeys = []string{"grammar", "unk", "words", "max-alternatives", "interim-results", "endpointing"}
 
 // ParseConfig reads and validates settings; every error names its setting.
 func ParseConfig(m map[string]string) (Config, error) { return parse(m, true) }
@@ -49,7 +48,6 @@ func parse(m map[string]string, strict bool) (Config, error) {
 		MaxAlternatives: s.Int("max-alternatives", 0, 0, 20),
 		Interim:         s.Bool("interim-results", true),
 		VoskEndpoint:    s.OneOf("endpointing", "vosk", "host", "vosk") == "vosk",
-		Strict:          s.OneOf("grammar-match", "interpret", "interpret", "strict") == "strict",
 		IdleTimeout:     s.Duration("idle-timeout", 0),
 		Backoff:         s.Backoff(),
 	}

@@ -190,7 +190,7 @@ func (s *stream) emitFinal() {
 		}
 		f.Alternatives = []asr.Alternative{vendorkit.Concat(best)}
 	}
-	f.Alternatives = s.gs.Apply(f.Alternatives, s.cfg.Strict)
+	f.Alternatives = s.gs.Apply(f.Alternatives)
 	s.queue = append(s.queue, f)
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()

@@ -27,7 +27,9 @@ import (
 const usage = `usage:
   mrcpclient recognize --server HOST:PORT --grammar G [--dtmf DIGITS [--inband] | AUDIO.wav]
   mrcpclient speak     --server HOST:PORT --text T [--ssml] --out OUT.wav
-  mrcpclient load      --server HOST:PORT --rate N --duration D [--concurrency N] [--recognize]
+  mrcpclient load      --server HOST:PORT -n N [--rate R] [--hold D | --turns T]
+                       [--grammar G (--dtmf DIGITS [--inband] | AUDIO.wav)] [--speak TEXT] [--json]
+                       (mrcpclient load -h lists every option)
 `
 
 func main() {
@@ -53,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "speak":
 		err = speak(ctx, args[1:], stdout, stderr)
 	case "load":
-		err = load(ctx, args[1:], stdout, stderr)
+		err = runLoad(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -153,20 +155,14 @@ func recognize(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case dtmf == "" && fs.NArg() != 1:
 		return usageError{"give one audio file (WAV) or --dtmf"}
 	case dtmf == "":
-		f, err := os.Open(fs.Arg(0))
-		if err != nil {
+		var err error
+		if req.Audio, req.AudioRate, err = readAudio(fs.Arg(0)); err != nil {
 			return err
 		}
-		req.Audio, req.AudioRate, err = audio.ReadWAV(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", fs.Arg(0), err)
-		}
 	}
-	if body, err := os.ReadFile(grammar); err == nil {
-		req.GrammarBody, req.GrammarType = body, grammarType(grammar, body)
-	} else if !errors.Is(err, os.ErrNotExist) || !strings.Contains(grammar, ":") {
-		return fmt.Errorf("grammar %q is neither a readable file nor a URI: %w", grammar, err)
+	var err error
+	if req.GrammarBody, req.GrammarType, err = readGrammar(grammar); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -192,6 +188,31 @@ func recognize(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	return err
+}
+
+func readAudio(path string) ([]int16, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	pcm, rate, err := audio.ReadWAV(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return pcm, rate, nil
+}
+
+// readGrammar reads a grammar file; a URI (builtin:..., http:...) has no body.
+func readGrammar(grammar string) (body []byte, typ string, err error) {
+	body, err = os.ReadFile(grammar)
+	switch {
+	case err == nil:
+		return body, grammarType(grammar, body), nil
+	case errors.Is(err, os.ErrNotExist) && strings.Contains(grammar, ":"):
+		return nil, "", nil
+	}
+	return nil, "", fmt.Errorf("grammar %q is neither a readable file nor a URI: %w", grammar, err)
 }
 
 // grammarType picks the Content-Type of a grammar file: SRGS XML or ABNF (RFC 6787 §9.5).
@@ -256,37 +277,6 @@ func speak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		res.Cause, res.Packets, time.Duration(len(res.Audio))*time.Second/time.Duration(res.Rate), res.CompleteAfterLastRTP())
 	if err == nil && !strings.HasPrefix(res.Cause, "000") {
 		err = fmt.Errorf("SPEAK ended with %s", res.Cause)
-	}
-	return err
-}
-
-func load(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c common
-	var cfg client.LoadConfig
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	c.register(fs)
-	fs.Float64Var(&cfg.Rate, "rate", 50, "new sessions per second")
-	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to start sessions")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "most sessions alive at once (0: unlimited)")
-	fs.BoolVar(&cfg.Recognize, "recognize", false, "run a one-digit DTMF RECOGNIZE in each session")
-	fs.DurationVar(&cfg.Hold, "hold", 0, "keep each session open this long before BYE")
-	fs.StringVar(&cfg.Resource, "resource", "speechrecog", "resource to open")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout+cfg.Duration)
-	defer cancel()
-	cl, err := c.client(stderr)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	rep, err := cl.Load(ctx, cfg)
-	if rep != nil {
-		fmt.Fprintln(stdout, rep)
-	}
-	if err == nil && rep.Failed > 0 {
-		err = fmt.Errorf("%d of %d sessions failed", rep.Failed, rep.Started)
 	}
 	return err
 }

@@ -126,15 +126,3 @@ func TestOpenRejected(t *testing.T) {
 		t.Fatalf("Open = %v, want 404 naming the resource", err)
 	}
 }
-
-func TestLoad(t *testing.T) {
-	srv := startFakeServer(t)
-	c := newTestClient(t, srv.sip.Addr("udp").String(), "udp")
-	rep, err := c.Load(context.Background(), LoadConfig{Rate: 50, Duration: 400 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Started != 20 || rep.OK != 20 || rep.Failed != 0 || len(rep.Latencies) != 20 || rep.Percentile(99) <= 0 {
-		t.Errorf("report %s", rep)
-	}
-}

@@ -55,9 +55,25 @@ func (c *Client) Open(ctx context.Context, resource string) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: RTP socket: %w", err)
 	}
+	s, err := c.open(ctx, resource, rtpConn, rtpConn.LocalAddr().(*net.UDPAddr).Port)
+	if err != nil { // the socket may have been closed with the session already
+		err = errors.Join(err, ignoreClosed(rtpConn.Close()))
+	}
+	return s, err
+}
+
+// OpenPort is Open for a caller that owns the RTP socket on LocalIP:rtpPort (a load generator
+// running many sessions' media on a few workers): Session.RTP is nil and Close leaves the socket
+// alone.
+func (c *Client) OpenPort(ctx context.Context, resource string, rtpPort int) (*Session, error) {
+	return c.open(ctx, resource, nil, rtpPort)
+}
+
+// open returns a nil Session on every failure; a session whose INVITE succeeded was closed.
+func (c *Client) open(ctx context.Context, resource string, rtpConn *net.UDPConn, rtpPort int) (*Session, error) {
 	s := &Session{c: c, Resource: resource, RTP: rtpConn, CallID: uuid.NewString(), cseq: 1 + rand.Uint32N(1<<30), nextID: 1}
-	if err := s.runInvite(ctx, buildOffer(c.cfg.LocalIP, rtpConn.LocalAddr().(*net.UDPAddr).Port, resource, offeredFormats)); err != nil {
-		return nil, errors.Join(err, rtpConn.Close())
+	if err := s.runInvite(ctx, buildOffer(c.cfg.LocalIP, rtpPort, resource, offeredFormats)); err != nil {
+		return nil, err
 	}
 	if err := s.connect(ctx); err != nil {
 		return nil, errors.Join(err, s.Close(context.WithoutCancel(ctx)))
@@ -306,7 +322,9 @@ func (s *Session) Close(ctx context.Context) error {
 			err = errors.Join(err, ignoreClosed(s.ctrl.Close()))
 		}
 		s.ctrlMu.Unlock()
-		err = errors.Join(err, s.RTP.Close())
+		if s.RTP != nil {
+			err = errors.Join(err, s.RTP.Close())
+		}
 	})
 	return err
 }

@@ -21,8 +21,9 @@ import (
 const ptime = 20 * time.Millisecond
 
 // maxCatchUp is how many ticks a late worker sends back to back before it skips ahead: it
-// absorbs scheduling hiccups without a burst after a long stall.
-const maxCatchUp = 3
+// absorbs a busy machine's scheduling delays (the server then still gets every second of audio)
+// without an unbounded burst after a long stall.
+const maxCatchUp = 10
 
 // Impairment degrades what the engine sends, as a bad network would.
 type Impairment struct {
@@ -82,7 +83,7 @@ type TxStats struct {
 	Packets uint64 `json:"packets"`
 	Dropped uint64 `json:"dropped_on_purpose"` // --loss
 	Late    uint64 `json:"late"`               // sent more than one packet time behind schedule (the client was overloaded)
-	Skipped uint64 `json:"skipped"`            // not sent at all: the worker fell more than 3 ticks behind
+	Skipped uint64 `json:"skipped"`            // not sent at all: the worker fell more than 10 ticks (200 ms) behind
 	Errors  uint64 `json:"errors"`             // refused by the kernel (e.g. ICMP port unreachable)
 }
 

@@ -19,6 +19,8 @@ type Window struct {
 	ServerCPU   float64 `json:"server_cpu_cores"`
 	ServerRSSMB float64 `json:"server_rss_mb"`
 	ClientCPU   float64 `json:"client_cpu_cores"` // this process, for judging whether the client kept up
+	SentPerSec  float64 `json:"rtp_sent_per_second"`
+	LoadAvg     string  `json:"loadavg"` // /proc/loadavg at the end: how busy the machine was
 	Error       string  `json:"error,omitempty"`
 }
 
@@ -40,6 +42,7 @@ func (r *runner) measure(ctx context.Context) *Window {
 		span = 20 * time.Second
 	}
 	start := time.Now()
+	tx0, _ := r.eng.Stats()
 	srv0, err := procCPU(w.PID)
 	self0, err2 := procCPU(os.Getpid())
 	if err != nil || err2 != nil {
@@ -60,6 +63,10 @@ func (r *runner) measure(ctx context.Context) *Window {
 	srv1, err := procCPU(w.PID)
 	self1, err2 := procCPU(os.Getpid())
 	rss, err3 := procRSS(w.PID)
+	tx1, _ := r.eng.Stats()
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		w.LoadAvg = string(bytes.TrimSpace(la))
+	}
 	if err != nil || err2 != nil || err3 != nil {
 		w.Error = fmt.Sprint(err, err2, err3)
 		return w
@@ -68,6 +75,7 @@ func (r *runner) measure(ctx context.Context) *Window {
 	w.ServerCPU = float64(srv1-srv0) / float64(el)
 	w.ClientCPU = float64(self1-self0) / float64(el)
 	w.ServerRSSMB = float64(rss) / (1 << 20)
+	w.SentPerSec = float64(tx1.Packets-tx0.Packets) / el.Seconds()
 	return w
 }
 

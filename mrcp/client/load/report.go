@@ -123,8 +123,11 @@ func (r *Report) String() string {
 	x := r.RTPReceived
 	fmt.Fprintf(&b, "RTP received during SPEAKs: %d packets, missing %d, late %d\n", x.Packets, x.Missing, x.Late)
 	if m := r.Measure; m != nil {
-		fmt.Fprintf(&b, "measured over %.1f s with %d sessions open: server pid %d CPU %.3f cores, RSS %.1f MB; this client CPU %.3f cores\n",
-			m.Seconds, m.Sessions, m.PID, m.ServerCPU, m.ServerRSSMB, m.ClientCPU)
+		fmt.Fprintf(&b, "measured over %.1f s with %d sessions open, %.0f RTP packets/s sent: server pid %d CPU %.3f cores, RSS %.1f MB; this client CPU %.3f cores; loadavg %s\n",
+			m.Seconds, m.Sessions, m.SentPerSec, m.PID, m.ServerCPU, m.ServerRSSMB, m.ClientCPU, m.LoadAvg)
+		if m.Error != "" {
+			fmt.Fprintf(&b, "  measurement: %s\n", m.Error)
+		}
 	}
 	return b.String()
 }

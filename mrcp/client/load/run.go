@@ -31,7 +31,7 @@ type Config struct {
 	SpeakShare float64        // with both, the fraction of sessions that speak (0: one half)
 	Impairment Impairment
 	Workers    int           // RTP workers (0: 2)
-	Timeout    time.Duration // for each INVITE and each turn (0: 30 s)
+	Timeout    time.Duration // for each INVITE, and each turn unless there is a Hold (0: 30 s)
 
 	MeasurePID    int           // a server process to measure once all Sessions are open (0: none)
 	MeasureWindow time.Duration // for this long (0: 20 s)
@@ -102,6 +102,8 @@ func (c *Config) problem() error {
 		return errors.New("a recognition needs a grammar")
 	case c.Idle && (c.Recognize == nil || c.Hold == 0 || c.Speak != nil):
 		return errors.New("idle sessions need audio to send, a hold and no SPEAK")
+	case c.Impairment.Loss < 0 || c.Impairment.Loss > 1 || c.Impairment.Jitter < 0:
+		return errors.New("loss must be within 0..1 and jitter not negative")
 	case c.Turns < 0 || c.Hold < 0 || c.SpeakShare < 0 || c.SpeakShare > 1:
 		return errors.New("turns and hold must not be negative, the speak share within 0..1")
 	}

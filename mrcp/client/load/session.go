@@ -138,7 +138,11 @@ func (x *session) converse(ctx context.Context) error {
 		if x.ctx.Err() != nil {
 			break
 		}
-		tctx, cancel := context.WithTimeout(x.ctx, cfg.Timeout)
+		// With a hold, the hold bounds a turn: a RECOGNIZE may rightly wait longer than Timeout.
+		tctx, cancel := context.WithCancel(x.ctx)
+		if cfg.Hold == 0 {
+			tctx, cancel = context.WithTimeout(x.ctx, cfg.Timeout)
+		}
 		if x.speak {
 			err = x.speakTurn(tctx)
 		} else {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/mrcpd/mrcpd/media"
 )
@@ -303,5 +304,45 @@ func TestStreamReceives(t *testing.T) {
 	}
 	if _, rx := e.Stats(); rx != 5 {
 		t.Errorf("worker counted %d packets", rx)
+	}
+}
+
+// When the worker stalls and skips ticks, the timestamp jumps as time did but an RFC 4733
+// event's packets keep their start's: a receiver sees one key press, not two.
+func TestSkipKeepsTheEvent(t *testing.T) {
+	srv := listen(t)
+	w, err := newWorker(Impairment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{ip: [4]byte{127, 0, 0, 1}, workers: []*worker{w}} // ticked by hand: no goroutine
+	defer func() { w.shutdown(); unix.Close(w.epfd) }()
+	s, err := e.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.takeAdds()
+	p, _ := buildProgram(Input{Digits: "5"}, pcmu, &te)
+	if err := s.Connect(srv.LocalAddr().(*net.UDPAddr), p, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Play(false)
+	now := time.Now()
+	for i := range digitPackets + endCopies {
+		skip := uint32(0)
+		if i == 2 {
+			skip = 7
+		}
+		w.tick(now, skip, false)
+	}
+	start := readRTP(t, srv)
+	for i := 1; i < digitPackets+endCopies-1; i++ {
+		if pk := readRTP(t, srv); pk.pt != 101 || pk.ts != start.ts || pk.seq != start.seq+uint16(i) {
+			t.Fatalf("event packet %d: %+v, want ts %d", i, pk, start.ts)
+		}
+	}
+	after := readRTP(t, srv)
+	if want := start.ts + uint32(digitPackets+endCopies-1+7)*160; after.pt != 0 || after.ts != want {
+		t.Errorf("after the event: %+v, want ts %d", after, want)
 	}
 }

@@ -37,7 +37,7 @@ type Frame struct {
 	Payload []byte
 	Marker  bool
 	Event   bool   // an RFC 4733 packet: payload type TEPT, timestamp of its event's start
-	Back    uint16 // packets since that start
+	Back    uint16 // packets since that start (0: the event starts)
 }
 
 // Digit timing as a keypad gives it (and as mrcpclient recognize sends): 100 ms key, 100 ms gap.

@@ -84,7 +84,7 @@ func (x *session) run(ctx context.Context) error {
 	x.r.opened(1)
 	err = x.converse(ctx)
 	x.r.opened(-1)
-	st.Silence()
+	st.Close() // media stops before the BYE, as a hanging-up caller's does
 	if cerr := s.Close(context.WithoutCancel(ctx)); err == nil && cerr != nil {
 		err = fail("BYE", cerr)
 	}

@@ -41,6 +41,7 @@ type Stream struct {
 	ssrc    uint32
 	seq     uint16
 	ts      uint32
+	eventTS uint32 // of the RFC 4733 event being sent: its packets keep it even across a skip
 }
 
 // Connect sets where the stream goes and, when send is set, starts a continuous line of

@@ -85,12 +85,13 @@ func (w *worker) run(first time.Time) {
 		}
 		w.takeAdds()
 		w.receive()
-		behind := int64(now.Sub(next) / ptime)
-		if behind > maxCatchUp {
-			w.skipped.Add(uint64(behind) * uint64(w.sending))
-			next = next.Add(time.Duration(behind) * ptime)
+		skip := int64(now.Sub(next) / ptime)
+		if skip <= maxCatchUp {
+			skip = 0
 		}
-		w.tick(next, now.Sub(next) > ptime)
+		w.skipped.Add(uint64(skip) * uint64(w.sending))
+		next = next.Add(time.Duration(skip) * ptime)
+		w.tick(next, uint32(skip), now.Sub(next) > ptime)
 		next = next.Add(ptime)
 	}
 }
@@ -113,7 +114,9 @@ func (w *worker) takeAdds() {
 }
 
 // tick sends each stream's packet of the tick due at due and retires the streams that closed.
-func (w *worker) tick(due time.Time, late bool) {
+// After skip ticks not sent, timestamps jump as time did (RFC 3550 §5.1) while sequence numbers
+// go on: the server sees a gap in the audio, not a loss.
+func (w *worker) tick(due time.Time, skip uint32, late bool) {
 	w.sending = 0
 	for i := 0; i < len(w.streams); {
 		s := w.streams[i]
@@ -127,6 +130,7 @@ func (w *worker) tick(due time.Time, late bool) {
 			continue
 		}
 		if s.sending {
+			s.ts += skip * s.prog.TSPerPkt
 			w.send(s, due, late)
 			w.sending++
 		}
@@ -143,7 +147,10 @@ func (w *worker) send(s *Stream, due time.Time, late bool) {
 		f := &p.Frames[s.pos]
 		payload, marker = f.Payload, marker || f.Marker
 		if f.Event {
-			pt, ts = p.TEPT, s.ts-uint32(f.Back)*p.TSPerPkt
+			if f.Back == 0 {
+				s.eventTS = s.ts
+			}
+			pt, ts = p.TEPT, s.eventTS
 		}
 		if s.pos == p.End {
 			s.inputEnd = time.Now() // before the send: the server cannot answer earlier

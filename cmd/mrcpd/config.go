@@ -34,6 +34,9 @@ type SIPConfig struct {
 	TLSKey         string   `yaml:"tls_key"`
 	SessionExpires Duration `yaml:"session_expires"`
 	MaxSessions    int      `yaml:"max_sessions"`
+	// MaxSessionsPerSource caps one source host's sessions; MaxOfferMedia an offer's m-lines.
+	MaxSessionsPerSource int `yaml:"max_sessions_per_source"`
+	MaxOfferMedia        int `yaml:"max_offer_media"`
 	// DrainTimeout bounds how long SIGTERM waits for live sessions before exiting.
 	DrainTimeout Duration `yaml:"drain_timeout"`
 }
@@ -101,7 +104,7 @@ type PluginConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		SIP: SIPConfig{Addr: "127.0.0.1:8060", Transports: []string{"udp", "tcp"},
-			SessionExpires: Duration(600 * time.Second), MaxSessions: 1000,
+			SessionExpires: Duration(600 * time.Second), MaxSessions: 1000, MaxSessionsPerSource: 1000, MaxOfferMedia: 8,
 			DrainTimeout: Duration(30 * time.Second)},
 		MRCP: MRCPConfig{Addr: "127.0.0.1:1544", MaxMessageSize: 1 << 20,
 			ConnectTimeout: Duration(10 * time.Second), FinalizeTimeout: Duration(10 * time.Second)},
@@ -162,6 +165,15 @@ func (c *Config) Validate(file string) error {
 	}
 	if c.MRCP.TLSAddr != "" && (c.MRCP.TLSCert == "" || c.MRCP.TLSKey == "") {
 		return bad("mrcp.tls_addr", "TLS needs mrcp.tls_cert and mrcp.tls_key")
+	}
+	for key, v := range map[string]int{"sip.max_sessions": c.SIP.MaxSessions,
+		"sip.max_sessions_per_source": c.SIP.MaxSessionsPerSource, "sip.max_offer_media": c.SIP.MaxOfferMedia} {
+		if v < 1 {
+			return bad(key, "%d is not a positive number", v)
+		}
+	}
+	if c.SIP.MaxOfferMedia < 2 {
+		return bad("sip.max_offer_media", "%d cannot carry a control channel and its audio", c.SIP.MaxOfferMedia)
 	}
 	if c.MRCP.MaxMessageSize < 1024 {
 		return bad("mrcp.max_message_size", "%d is below 1024 bytes", c.MRCP.MaxMessageSize)

@@ -64,6 +64,7 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),
 		FinalizeTimeout: cfg.MRCP.FinalizeTimeout.D(),
 		MediaTimeout:    cfg.RTP.MediaTimeout.D(), MaxSessions: cfg.SIP.MaxSessions,
+		MaxSessionsPerSource: cfg.SIP.MaxSessionsPerSource, MaxOfferMedia: cfg.SIP.MaxOfferMedia,
 		RecorderDir: cfg.Recorder.Dir, InputRate: inputRate, OutputRate: 8000,
 		NewEndpointer: server.NewVAD, Backends: backends, Logger: log,
 		Metrics: server.NewMetrics(d.reg),
@@ -84,7 +85,7 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	}
 	d.sip, err = sip.NewServer(sip.Config{Addr: cfg.SIP.Addr, Transports: cfg.SIP.Transports,
 		TLSAddr: cfg.SIP.TLSAddr, TLSCert: cfg.SIP.TLSCert, TLSKey: cfg.SIP.TLSKey,
-		SessionExpires: cfg.SIP.SessionExpires.D(), UserAgent: "mrcpd"}, d.mrcp, log)
+		SessionExpires: cfg.SIP.SessionExpires.D(), UserAgent: "mrcpd", Metrics: sip.NewMetrics(d.reg)}, d.mrcp, log)
 	if err != nil {
 		return nil, err
 	}

@@ -29,10 +29,13 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 	if err != nil {
 		return nil, err // *sdp.Error knows its SIP status (488, 404)
 	}
+	if n := len(offer.Raw.MediaDescriptions); n > s.cfg.MaxOfferMedia {
+		s.cfg.Metrics.rejected("media-lines")
+		return nil, sipErrorf(488, nil, "offer has %d m-lines, at most %d accepted", n, s.cfg.MaxOfferMedia)
+	}
 	s.mu.Lock()
 	se := s.sessions[call.CallID]
 	closed := s.closed
-	n := len(s.sessions)
 	s.mu.Unlock()
 	if closed {
 		return nil, sipErrorf(503, ErrClosed, "server shutting down")
@@ -52,22 +55,27 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 	if se != nil {
 		return nil, sipErrorf(491, nil, "session %s exists", call.CallID)
 	}
-	if n >= s.cfg.MaxSessions {
-		s.cfg.Metrics.rejected("capacity")
-		return nil, sipErrorf(503, nil, "at capacity (%d sessions)", n)
+	return s.newSessionFor(ctx, call, offer)
+}
+
+// newSessionFor admits a session, sets it up from its first offer and starts it.
+func (s *Server) newSessionFor(ctx context.Context, call *sip.Call, offer *sdp.Offer) ([]byte, error) {
+	if err := s.admit(sourceHost(call)); err != nil {
+		return nil, err
 	}
-	se = newSession(s, call)
+	se := newSession(s, call)
 	answer, err := se.setup(offer)
 	if err != nil {
-		se.releaseMedia()
+		se.abandon()
 		return nil, err
 	}
 	s.mu.Lock()
 	if s.closed || s.sessions[call.CallID] != nil {
 		s.mu.Unlock()
-		se.releaseMedia()
+		se.abandon()
 		return nil, sipErrorf(503, ErrClosed, "server shutting down")
 	}
+	s.admitted.started()
 	s.sessions[call.CallID] = se
 	for id := range se.channels {
 		s.channels[id] = se
@@ -84,6 +92,66 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 		return nil, err
 	}
 	return answer, nil
+}
+
+// admission counts sessions by source host from admission to their end, and those admitted
+// but not yet started, so that concurrent INVITEs cannot all pass the caps. Guarded by Server.mu.
+type admission struct {
+	pending  int
+	bySource map[string]int
+}
+
+func (a *admission) enter(host string) {
+	if a.bySource == nil {
+		a.bySource = map[string]int{}
+	}
+	a.pending++
+	a.bySource[host]++
+}
+
+// started moves an admitted session from pending to live.
+func (a *admission) started() { a.pending-- }
+
+// abandon gives back the place of a session that never started.
+func (a *admission) abandon(host string) {
+	a.pending--
+	a.leave(host)
+}
+
+// leave gives back the place of a session that has ended.
+func (a *admission) leave(host string) {
+	if a.bySource[host]--; a.bySource[host] <= 0 {
+		delete(a.bySource, host)
+	}
+}
+
+// admit takes a place for a new session from host, or says why there is none: 503, which the
+// SIP agent answers with Retry-After (RFC 3261 §21.5.4).
+func (s *Server) admit(host string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return sipErrorf(503, ErrClosed, "server shutting down")
+	}
+	if n := len(s.sessions) + s.admitted.pending; n >= s.cfg.MaxSessions {
+		s.cfg.Metrics.rejected("capacity")
+		return sipErrorf(503, nil, "at capacity (%d sessions)", n)
+	}
+	if n := s.admitted.bySource[host]; n >= s.cfg.MaxSessionsPerSource {
+		s.cfg.Metrics.rejected("source-capacity")
+		return sipErrorf(503, nil, "%s has %d sessions, the most one source may have", host, n)
+	}
+	s.admitted.enter(host)
+	return nil
+}
+
+// abandon undoes a session that never started: its media, its context, its admission.
+func (se *session) abandon() {
+	se.releaseMedia()
+	se.cancel(nil)
+	se.srv.mu.Lock()
+	se.srv.admitted.abandon(se.remoteHost)
+	se.srv.mu.Unlock()
 }
 
 // Ended implements sip.Handler: the dialog is over (BYE, CANCEL, ACK timeout).

@@ -54,7 +54,12 @@ type Config struct {
 	// that never answers cannot hold the channel; it must exceed the slowest engine's finalize.
 	FinalizeTimeout time.Duration
 	MaxSessions     int
-	RecorderDir     string
+	// MaxSessionsPerSource caps the sessions of one SIP source host (default MaxSessions), so
+	// that one client cannot take every place.
+	MaxSessionsPerSource int
+	// MaxOfferMedia caps the m-lines of an offer (default 8; mod_unimrcp sends two per resource).
+	MaxOfferMedia int
+	RecorderDir   string
 	// InputRate is the PCM rate of received audio (recognizers, recorder); OutputRate that of
 	// synthesized audio handed to the sender.
 	InputRate  int
@@ -81,6 +86,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxSessions == 0 {
 		c.MaxSessions = 1000
+	}
+	if c.MaxSessionsPerSource == 0 {
+		c.MaxSessionsPerSource = c.MaxSessions
+	}
+	if c.MaxOfferMedia == 0 {
+		c.MaxOfferMedia = 8
 	}
 	if c.FinalizeTimeout == 0 {
 		c.FinalizeTimeout = 10 * time.Second
@@ -120,6 +131,7 @@ type Server struct {
 	sessions map[string]*session // by Call-ID
 	channels map[string]*session // by channel identifier
 	conns    map[*conn]struct{}
+	admitted admission
 	closed   bool
 
 	infoMu sync.Mutex
@@ -334,6 +346,7 @@ func (s *Server) removeSession(se *session) {
 	defer s.mu.Unlock()
 	if s.sessions[se.callID] == se {
 		delete(s.sessions, se.callID)
+		s.admitted.leave(se.remoteHost)
 	}
 	for id, x := range s.channels {
 		if x == se {

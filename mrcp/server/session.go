@@ -50,10 +50,7 @@ type session struct {
 }
 
 func newSession(s *Server, call *sip.Call) *session {
-	host, _, err := net.SplitHostPort(call.Remote)
-	if err != nil {
-		host = call.Remote
-	}
+	host := sourceHost(call)
 	log := call.Logger
 	if log == nil {
 		log = s.log.With("call-id", call.CallID)
@@ -63,6 +60,15 @@ func newSession(s *Server, call *sip.Call) *session {
 		log: log, ctx: ctx, cancel: cancel,
 		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}),
 		channels: map[string]*channel{}, created: s.cfg.Clock.Now()}
+}
+
+// sourceHost is the host a call's SIP request came from.
+func sourceHost(call *sip.Call) string {
+	host, _, err := net.SplitHostPort(call.Remote)
+	if err != nil {
+		return call.Remote
+	}
+	return host
 }
 
 // deliver hands a request to the session; false when the session is gone.

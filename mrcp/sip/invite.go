@@ -32,7 +32,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if s.draining.Load() {
-		s.respond(tx, req, 503, "Service Unavailable", log, sip.NewHeader("Retry-After", "5"), warningHeader("draining"))
+		s.respond(tx, req, 503, "Service Unavailable", log, sip.NewHeader("Retry-After", retryAfter), warningHeader("draining"))
 		return
 	}
 	s.respond(tx, req, 100, "Trying", log)
@@ -145,6 +145,10 @@ func (s *Server) awaitOffer(ctx context.Context, call *Call, body []byte, p *pen
 // until the 200 has gone out.
 func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, call *Call, timer sessionTimer, answer []byte, cancelled *atomic.Bool) {
 	res := s.okResponse(req, call, timer, answer)
+	if s.tooLargeForUDP(tx, req, call, res) {
+		s.handler.Ended(call.CallID, "answer too large")
+		return
+	}
 	d := newDialog(s, call, req, timer, answer)
 	if !s.register(d, res) {
 		// A second INVITE with a live Call-ID is a merged request (RFC 3261 §8.2.2.2).
@@ -214,9 +218,36 @@ func checkOffer(req *sip.Request) (int, string) {
 }
 
 // respondError answers with the error's SIP code and a Warning naming the reason.
+// A 503 says when to try again (RFC 3261 §21.5.4), so that clients back off rather than retry at once.
 func (s *Server) respondError(tx sip.ServerTransaction, req *sip.Request, err error, log *slog.Logger, hdrs ...sip.Header) {
 	code, text := classify(err)
+	if code == 503 {
+		hdrs = append(hdrs, sip.NewHeader("Retry-After", retryAfter))
+	}
 	s.respond(tx, req, code, reasonPhrase(code), log, append(hdrs, warningHeader(text))...)
+}
+
+// retryAfter is the Retry-After of every 503, in seconds.
+const retryAfter = "5"
+
+// maxUDPMessage is the largest message sipgo sends over UDP (RFC 3261 §18.1.1: 200 bytes under
+// a 1500-byte path MTU); it drops a larger one.
+var maxUDPMessage = sip.UDPMTUSize - 200
+
+// tooLargeForUDP answers 513 when res cannot travel back over UDP (RFC 3261 §21.5.14), so that
+// the client hears why instead of waiting for a 200 that never comes; it should retry over TCP.
+func (s *Server) tooLargeForUDP(tx sip.ServerTransaction, req *sip.Request, call *Call, res *sip.Response) bool {
+	if call.Transport != "udp" {
+		return false
+	}
+	if n := len(res.String()); n > maxUDPMessage {
+		s.cfg.Metrics.refuse("answer-too-large")
+		call.Logger.Info("answer too large for UDP", "bytes", n, "max", maxUDPMessage)
+		s.respond(tx, req, 513, reasonPhrase(513), call.Logger,
+			warningHeader(fmt.Sprintf("the answer is %d bytes, more than %d fit a UDP datagram: use SIP over TCP", n, maxUDPMessage)))
+		return true
+	}
+	return false
 }
 
 func reasonPhrase(code int) string {

@@ -27,11 +27,12 @@ var remoteFaults = map[string]string{
 // transportLog is the slog.Handler under sipgo's transport and transaction layer loggers.
 type transportLog struct {
 	slog.Handler
-	lim *logLimiter
+	lim     *logLimiter
+	metrics *Metrics
 }
 
-func newTransportLog(h slog.Handler) *transportLog {
-	return &transportLog{Handler: h, lim: &logLimiter{tokens: parseLogBurst}}
+func newTransportLog(h slog.Handler, m *Metrics) *transportLog {
+	return &transportLog{Handler: h, lim: &logLimiter{tokens: parseLogBurst}, metrics: m}
 }
 
 func (h *transportLog) Handle(ctx context.Context, r slog.Record) error {
@@ -39,6 +40,7 @@ func (h *transportLog) Handle(ctx context.Context, r slog.Record) error {
 	if !remote {
 		return h.Handler.Handle(ctx, r)
 	}
+	h.metrics.refuse("unparsable")
 	ok, dropped := h.lim.take(r.Time)
 	if !ok || !h.Handler.Enabled(ctx, slog.LevelWarn) {
 		return nil
@@ -62,11 +64,11 @@ func (h *transportLog) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *transportLog) WithAttrs(as []slog.Attr) slog.Handler {
-	return &transportLog{Handler: h.Handler.WithAttrs(as), lim: h.lim}
+	return &transportLog{Handler: h.Handler.WithAttrs(as), lim: h.lim, metrics: h.metrics}
 }
 
 func (h *transportLog) WithGroup(name string) slog.Handler {
-	return &transportLog{Handler: h.Handler.WithGroup(name), lim: h.lim}
+	return &transportLog{Handler: h.Handler.WithGroup(name), lim: h.lim, metrics: h.metrics}
 }
 
 func excerpt(s string) string {

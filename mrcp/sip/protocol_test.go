@@ -203,3 +203,44 @@ func TestLogLimiter(t *testing.T) {
 		t.Fatal("a second take within the period allowed")
 	}
 }
+
+// TestRetryAfterOn503: a Handler's 503 (capacity) tells the client when to retry.
+func TestRetryAfterOn503(t *testing.T) {
+	h := newFakeHandler()
+	h.offerErr = &statusError{503, "at capacity"}
+	s := startServer(t, Config{}, h)
+	p := newPeer(t, s, "udp")
+	res := p.expect2(p.fixture(recogInvite), 503)
+	if got := header(res, "Retry-After"); got != retryAfter {
+		t.Errorf("Retry-After %q, want %q", got, retryAfter)
+	}
+}
+
+// TestAnswerTooLargeForUDP: an answer that cannot fit a UDP datagram gets 513 and the session
+// is ended (sipgo drops such a 200 and the client heard nothing); over TCP the same offer is
+// answered.
+func TestAnswerTooLargeForUDP(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			h := newFakeHandler()
+			s := startServer(t, Config{}, h)
+			p := newPeer(t, s, transport)
+			invite := p.fixture(recogInvite)
+			head, body, _ := strings.Cut(invite, "\r\n\r\n")
+			ctl, audio, _ := strings.Cut(body[strings.Index(body, "m=application"):], "m=audio")
+			body = body[:strings.Index(body, "m=application")] + strings.Repeat(ctl, 6) + "m=audio" + audio
+			p.send(head + "\r\n\r\n" + body)
+			if transport == "tcp" {
+				p.expect(200)
+				return
+			}
+			res := p.expect(513)
+			if w := header(res, "Warning"); !strings.Contains(w, "TCP") {
+				t.Errorf("Warning %q does not point to TCP", w)
+			}
+			if e := h.waitEnded(t); e.reason != "answer too large" {
+				t.Errorf("Ended %+v", e)
+			}
+		})
+	}
+}

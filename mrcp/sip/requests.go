@@ -49,6 +49,9 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		d.mu.Unlock()
 	}
 	res := s.okResponse(req, d.call, timer, answer)
+	if s.tooLargeForUDP(tx, req, d.call, res) {
+		return // the session keeps the new offer's state; the client believes the old one
+	}
 	// The dialog must expect the ACK before the 2xx leaves.
 	if ok, err := d.request(ctx, dialogEvent{kind: evReinvite, req: req, res: res, timer: timer}); !ok || err != nil {
 		s.respond(tx, req, 481, reasonPhrase(481), log)
@@ -139,6 +142,7 @@ func (s *Server) onOther(req *sip.Request, tx sip.ServerTransaction) {
 // respondOutOfOrder answers an in-dialog request whose CSeq is not above the last (RFC 3261
 // §12.2.2).
 func (s *Server) respondOutOfOrder(tx sip.ServerTransaction, req *sip.Request, log *slog.Logger) {
+	s.cfg.Metrics.refuse("out-of-order")
 	log.Info("request out of order", "method", req.Method, "cseq", req.CSeq().SeqNo)
 	s.respondError(tx, req, &statusError{500, "CSeq out of order"}, log)
 }

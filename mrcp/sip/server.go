@@ -64,6 +64,7 @@ type Config struct {
 	T1 time.Duration
 	// OfferTimeout bounds Handler.Offer (default 10 s) so that no client waits forever.
 	OfferTimeout time.Duration
+	Metrics      *Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -117,7 +118,7 @@ func NewServer(cfg Config, h Handler, log *slog.Logger) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
-	layers := slog.New(newTransportLog(log.Handler())) // what remotes send is logged bounded
+	layers := slog.New(newTransportLog(log.Handler(), cfg.Metrics)) // what remotes send is logged bounded
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(layers)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(layers)))

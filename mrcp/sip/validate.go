@@ -13,6 +13,7 @@ var extensions = map[string]bool{"timer": true}
 // rejection is a request refused before it reaches a dialog or the Handler.
 type rejection struct {
 	code    int
+	reason  string // the metric's label
 	warning string
 	hdrs    []sip.Header
 }
@@ -28,7 +29,7 @@ func checkRequest(req *sip.Request) *rejection {
 		missing bool
 	}{{"Call-ID", req.CallID() == nil || req.CallID().Value() == ""}, {"From", req.From() == nil}, {"To", req.To() == nil}} {
 		if h.missing {
-			return &rejection{code: 400, warning: "missing " + h.name + " header"}
+			return &rejection{code: 400, reason: "bad-request", warning: "missing " + h.name + " header"}
 		}
 	}
 	if req.IsAck() || req.IsCancel() { // §8.2.2.3: Require does not apply to them
@@ -44,7 +45,7 @@ func checkRequest(req *sip.Request) *rejection {
 	}
 	if len(unknown) > 0 {
 		list := strings.Join(unknown, ", ")
-		return &rejection{code: 420, warning: "unsupported extension " + list,
+		return &rejection{code: 420, reason: "bad-extension", warning: "unsupported extension " + list,
 			hdrs: []sip.Header{sip.NewHeader("Unsupported", list)}}
 	}
 	return nil
@@ -56,6 +57,7 @@ func (s *Server) rejectBadRequest(req *sip.Request, tx sip.ServerTransaction) bo
 	if r == nil {
 		return false
 	}
+	s.cfg.Metrics.refuse(r.reason)
 	log := s.log.With("call_id", callID(req))
 	log.Info("request rejected", "method", req.Method, "code", r.code, "reason", r.warning)
 	s.respond(tx, req, r.code, reasonPhrase(r.code), log, append(r.hdrs, warningHeader(r.warning))...)

@@ -10,6 +10,10 @@ import (
 // us buffer without end.
 const DefaultMaxMessageSize = 1 << 20
 
+// MaxStartLine bounds a start line ("MRCP/2.0 <length> <method> <request-id>" and the like are
+// well under 100 bytes).
+const MaxStartLine = 1024
+
 // Decoder reads messages from a TCP control connection (RFC 6787 §4.2). It copes with partial
 // reads and with several messages in one read, and reuses one buffer: it allocates per message,
 // never per byte.
@@ -51,6 +55,12 @@ func (d *Decoder) Decode() (*Message, error) {
 			return d.decodeFramed(end)
 		}
 		d.scanned = lastLineStart(d.buf[d.start:d.end])
+		if d.scanned == 0 && d.end-d.start > MaxStartLine {
+			// No start line is this long: bytes without a line end are refused early, not
+			// buffered up to the message size limit.
+			return nil, d.fail(statusErr(Status408, "start-line", "no line end in the first "+
+				strconv.Itoa(MaxStartLine)+" bytes", ErrMalformed))
+		}
 		if d.end-d.start > d.max {
 			return nil, d.fail(d.tooLarge("header section exceeds the limit"))
 		}
@@ -59,6 +69,10 @@ func (d *Decoder) Decode() (*Message, error) {
 		}
 	}
 }
+
+// Buffered is how many bytes of the next message have been read but not decoded yet: a caller
+// bounding the time a message may take to arrive knows from it that one has begun.
+func (d *Decoder) Buffered() int { return d.end - d.start }
 
 // decodeFramed finishes a message whose header section is the first end bytes of the buffer.
 func (d *Decoder) decodeFramed(end int) (*Message, error) {

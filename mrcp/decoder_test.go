@@ -96,6 +96,22 @@ func TestDecoderErrors(t *testing.T) {
 	}
 }
 
+// Bytes without a line end are refused once they pass the start-line bound, long before the
+// message size limit, without waiting for more (issue 12, item 4).
+func TestDecoderStartLineBound(t *testing.T) {
+	r := io.MultiReader(strings.NewReader(strings.Repeat("\x17", 3*MaxStartLine)), blockingReader{})
+	_, err := NewDecoder(r, 1<<20).Decode()
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != Status408 || !se.Fatal() || !errors.Is(err, ErrMalformed) {
+		t.Fatalf("got %v, want fatal 408", err)
+	}
+}
+
+// blockingReader is a peer that sends nothing more: a read would wait forever.
+type blockingReader struct{}
+
+func (blockingReader) Read([]byte) (int, error) { select {} }
+
 func TestDecoderUnexpectedEOF(t *testing.T) {
 	d := NewDecoder(strings.NewReader("MRCP/2.0 90 SPEAK 1\r\nContent-Length: 40\r\n\r\nabc"), 0)
 	if _, err := d.Decode(); err != io.ErrUnexpectedEOF {

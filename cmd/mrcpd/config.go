@@ -48,6 +48,12 @@ type MRCPConfig struct {
 	TLSKey         string   `yaml:"tls_key"`
 	MaxMessageSize int      `yaml:"max_message_size"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// Control connection limits (docs/security.md).
+	MaxConnections        int      `yaml:"max_connections"`
+	MaxConnectionsPerHost int      `yaml:"max_connections_per_host"`
+	MessageTimeout        Duration `yaml:"message_timeout"`
+	IdleTimeout           Duration `yaml:"idle_timeout"`
+	WriteTimeout          Duration `yaml:"write_timeout"`
 	// FinalizeTimeout bounds the wait for an engine's result after end of speech.
 	FinalizeTimeout Duration `yaml:"finalize_timeout"`
 }
@@ -107,7 +113,9 @@ func DefaultConfig() Config {
 			SessionExpires: Duration(600 * time.Second), MaxSessions: 1000, MaxSessionsPerSource: 1000, MaxOfferMedia: 8,
 			DrainTimeout: Duration(30 * time.Second)},
 		MRCP: MRCPConfig{Addr: "127.0.0.1:1544", MaxMessageSize: 1 << 20,
-			ConnectTimeout: Duration(10 * time.Second), FinalizeTimeout: Duration(10 * time.Second)},
+			ConnectTimeout: Duration(10 * time.Second), FinalizeTimeout: Duration(10 * time.Second),
+			MaxConnections: 2000, MaxConnectionsPerHost: 1000, MessageTimeout: Duration(10 * time.Second),
+			IdleTimeout: Duration(30 * time.Second), WriteTimeout: Duration(30 * time.Second)},
 		RTP: RTPConfig{IP: "127.0.0.1", Ports: PortRange{Min: 10000, Max: 11999},
 			MediaTimeout: Duration(60 * time.Second), InbandDTMF: true,
 			Jitter: JitterConfig{Initial: Duration(50 * time.Millisecond),
@@ -177,6 +185,18 @@ func (c *Config) Validate(file string) error {
 	}
 	if c.MRCP.MaxMessageSize < 1024 {
 		return bad("mrcp.max_message_size", "%d is below 1024 bytes", c.MRCP.MaxMessageSize)
+	}
+	for key, n := range map[string]int{"mrcp.max_connections": c.MRCP.MaxConnections,
+		"mrcp.max_connections_per_host": c.MRCP.MaxConnectionsPerHost} {
+		if n < 1 {
+			return bad(key, "%d: at least one connection is needed", n)
+		}
+	}
+	for key, d := range map[string]Duration{"mrcp.message_timeout": c.MRCP.MessageTimeout,
+		"mrcp.idle_timeout": c.MRCP.IdleTimeout, "mrcp.write_timeout": c.MRCP.WriteTimeout} {
+		if d <= 0 {
+			return bad(key, "%v is not a positive duration", d.D())
+		}
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -22,6 +22,8 @@ func TestLoadConfig(t *testing.T) {
 		{"inverted port range", "rtp:\n  ports: 6000-5000\n", "key rtp.ports"},
 		{"bad address", "sip:\n  addr: nowhere\n", "key sip.addr"},
 		{"tls without cert", "sip:\n  transports: [udp, tls]\n", "key sip.transports"},
+		{"no connections", "mrcp:\n  max_connections_per_host: 0\n", "key mrcp.max_connections_per_host"},
+		{"zero idle timeout", "mrcp:\n  idle_timeout: 0s\n", "key mrcp.idle_timeout"},
 		{"plugin without kind", "engines:\n  plugins:\n    - {name: x, path: /bin/true}\n", "engines.plugins[0].kind"},
 	}
 	for _, tt := range tests {

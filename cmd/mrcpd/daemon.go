@@ -62,6 +62,9 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),
+		MaxConnections: cfg.MRCP.MaxConnections, MaxConnectionsPerHost: cfg.MRCP.MaxConnectionsPerHost,
+		MessageTimeout: cfg.MRCP.MessageTimeout.D(), IdleTimeout: cfg.MRCP.IdleTimeout.D(),
+		WriteTimeout:    cfg.MRCP.WriteTimeout.D(),
 		FinalizeTimeout: cfg.MRCP.FinalizeTimeout.D(),
 		MediaTimeout:    cfg.RTP.MediaTimeout.D(), MaxSessions: cfg.SIP.MaxSessions,
 		MaxSessionsPerSource: cfg.SIP.MaxSessionsPerSource, MaxOfferMedia: cfg.SIP.MaxOfferMedia,

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,3 +87,53 @@ func metricValue(t *testing.T, d *daemonProc, series string) string {
 	}
 	return ""
 }
+
+// Issue 12, item 4, as it was found: connections without end, bytes without a line end buffered
+// silently, idle connections kept forever. Each limit now answers, closes, and is counted.
+func TestE2EControlConnectionLimits(t *testing.T) {
+	d := startMrcpd(t, "mrcp:\n  max_connections_per_host: 5\n  idle_timeout: 500ms\n  message_timeout: 500ms\n")
+	read := func(nc net.Conn) (*mrcp.Message, error) {
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		return mrcp.NewDecoder(nc, 1<<20).Decode()
+	}
+	dial := func() net.Conn {
+		nc, err := net.Dial("tcp", d.mrcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	var conns []net.Conn
+	for range 6 {
+		conns = append(conns, dial())
+	}
+	// The sixth is closed at once; the five others only when idle_timeout has passed.
+	if _, err := read(conns[5]); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("connection past the per-host cap: %v", err)
+	}
+	for i, nc := range conns[:5] {
+		if _, err := read(nc); !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Fatalf("idle connection %d: %v", i, err)
+		}
+	}
+	// Bytes without a line end: answered 408 at once, not buffered up to max_message_size.
+	nc := dial()
+	if _, err := nc.Write(bytes.Repeat([]byte{0x17}, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := read(nc); err != nil || m.StatusCode != mrcp.Status408 {
+		t.Fatalf("bytes without a line end: %v %v", m, err)
+	}
+	for series, want := range map[string]string{
+		`mrcpd_control_connections_closed_total{reason="max-connections-per-host"}`: "1",
+		`mrcpd_control_connections_closed_total{reason="idle"}`:                     "5",
+		`mrcpd_control_connections_closed_total{reason="bad-message"}`:              "1",
+	} {
+		if got := metricValue(t, d, series); got != want {
+			t.Errorf("%s = %q, want %s", series, got, want)
+		}
+	}
+}
+
+func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }

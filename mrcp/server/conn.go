@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,9 +15,17 @@ import (
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 
-// outQueue bounds what a connection buffers for a client that does not read: past it the
-// connection is closed instead of blocking the sessions that write to it.
-const outQueue = 256
+// Flow control of a connection's answers and events. The reader stops reading requests while
+// outHighWater messages wait to be written and resumes below outLowWater: a client pipelining
+// requests is slowed down, not dropped (a=connection:existing carries many sessions). Sessions
+// never block on a connection: past outQueue (events of requests already running, for a client
+// that does not read at all) the connection is closed, as it is when one write waits longer than
+// mrcp.write_timeout.
+const (
+	outHighWater = 256
+	outLowWater  = 64
+	outQueue     = 4096
+)
 
 // conn is one control connection (RFC 6787 §4.2). Any number of channels of any number of
 // sessions may share it; requests are routed by Channel-Identifier.
@@ -26,19 +35,22 @@ type conn struct {
 	remoteHost string
 	tls        bool
 	accepted   time.Time   // on the server's clock
+	opened     time.Time   // on the wall clock, for the idle deadline
 	bound      atomic.Bool // some channel is bound to it (RFC 6787 §4.2)
 	log        *slog.Logger
 	out        chan *mrcp.Message
+	drained    chan struct{} // the writer got below outLowWater
 	done       chan struct{}
 	closeOnce  sync.Once
 }
 
 func newConn(s *Server, nc net.Conn, isTLS bool) *conn {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
-	return &conn{srv: s, nc: nc, remoteHost: host, tls: isTLS, accepted: s.cfg.Clock.Now(),
-		log:  s.log.With("conn", nc.RemoteAddr().String()),
-		out:  make(chan *mrcp.Message, outQueue),
-		done: make(chan struct{})}
+	return &conn{srv: s, nc: nc, remoteHost: host, tls: isTLS, accepted: s.cfg.Clock.Now(), opened: time.Now(),
+		log:     s.log.With("conn", nc.RemoteAddr().String()),
+		out:     make(chan *mrcp.Message, outQueue),
+		drained: make(chan struct{}, 1),
+		done:    make(chan struct{})}
 }
 
 // send queues m; it never blocks the caller. It reports false when the connection is gone.
@@ -55,9 +67,23 @@ func (c *conn) send(m *mrcp.Message) bool {
 		return false
 	default:
 		c.log.Warn("closing control connection", "err", ErrSlowClient)
+		c.srv.cfg.Metrics.connClosed(closedSlowClient)
 		c.close()
 		return false
 	}
+}
+
+// waitDrained holds the reader while too many answers wait to be written (flow control: a
+// pipelining client is read more slowly); false when the connection is gone.
+func (c *conn) waitDrained() bool {
+	for len(c.out) >= outHighWater {
+		select {
+		case <-c.drained:
+		case <-c.done:
+			return false
+		}
+	}
+	return true
 }
 
 func (c *conn) close() {
@@ -118,31 +144,53 @@ func (c *conn) writeLoop() {
 			return
 		}
 		buf = m.Append(buf[:0])
-		if _, err := w.Write(buf); err != nil {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		_, err := w.Write(buf)
+		if err == nil && len(c.out) == 0 {
+			err = w.Flush()
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.log.Warn("closing control connection", "err", ErrSlowClient)
+				c.srv.cfg.Metrics.connClosed(closedSlowClient)
+			}
 			c.close()
 			return
 		}
-		if len(c.out) == 0 {
-			if err := w.Flush(); err != nil {
-				c.close()
-				return
+		if len(c.out) < outLowWater {
+			select {
+			case c.drained <- struct{}{}:
+			default:
 			}
 		}
 	}
 }
 
 func (c *conn) readLoop() error {
-	dec := mrcp.NewDecoder(c.nc, c.srv.cfg.MaxMessageSize)
+	r := &deadlineReader{c: c}
+	dec := mrcp.NewDecoder(r, c.srv.cfg.MaxMessageSize)
+	r.dec = dec
 	for {
+		if !c.waitDrained() {
+			return net.ErrClosed
+		}
 		m, err := dec.Decode()
+		r.messageDone()
 		if err != nil {
 			var se *mrcp.StatusError
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if retry, err := r.timedOut(); !retry {
+					return err
+				}
+				continue
+			}
 			if !errors.As(err, &se) {
 				return err
 			}
 			c.log.Info("bad message on control connection", "status", se.Status(), "fatal", se.Fatal(), "err", err)
 			c.send(errorResponse(se.Message, se.Status(), se.Header, se.Reason))
 			if se.Fatal() {
+				c.srv.cfg.Metrics.connClosed(closedBadMessage)
 				// The stream cannot be re-framed (RFC 6787 §5.1 frames by message-length):
 				// the answer above is the last thing the client gets.
 				return err

@@ -15,6 +15,8 @@ var (
 	ErrUnknownResource = errors.New("server: unknown resource")
 	ErrSlowClient      = errors.New("server: client does not read its control connection")
 	ErrShutdown        = errors.New("server: shutting down")
+	ErrMessageTimeout  = errors.New("server: message not received in time")
+	ErrIdleConnection  = errors.New("server: control connection never used")
 )
 
 // sipError is an Offer failure that knows its SIP response; mrcp/sip answers with Code and puts

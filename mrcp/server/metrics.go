@@ -18,6 +18,8 @@ type Metrics struct {
 	messages    *prometheus.CounterVec
 	completions *prometheus.CounterVec
 	refusedReqs *prometheus.CounterVec
+	conns       prometheus.Gauge
+	connsClosed *prometheus.CounterVec
 	firstAudio  prometheus.Histogram
 	rtp         *rtpCollector
 }
@@ -39,13 +41,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		refusedReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_control_requests_refused_total",
 			Help: "Requests answered 403 because they came on a connection that may not use their channel, by reason."},
 			[]string{"reason"}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mrcpd_control_connections",
+			Help: "Open MRCP control connections."}),
+		connsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_control_connections_closed_total",
+			Help: "Control connections refused or closed by a limit, by reason (docs/security.md)."},
+			[]string{"reason"}),
 	}
 	// The speechsynth target is first audio at the pacer within 50 ms of SPEAK (issue 4).
 	m.firstAudio = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mrcpd_speak_first_audio_seconds",
 		Help:    "From the start of a SPEAK's synthesis to its first audio handed to the RTP pacer.",
 		Buckets: []float64{.005, .01, .02, .05, .1, .2, .5, 1, 2}})
 	m.rtp = newRTPCollector()
-	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions, m.refusedReqs, m.firstAudio, m.rtp)
+	reg.MustRegister(m.sessions, m.ended, m.refused, m.messages, m.completions, m.refusedReqs, m.conns, m.connsClosed, m.firstAudio, m.rtp)
 	return m
 }
 
@@ -102,6 +109,24 @@ func (m *Metrics) message(resource string, msg *mrcp.Message) {
 func (m *Metrics) requestRefused(reason string) {
 	if m != nil {
 		m.refusedReqs.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) connOpened() {
+	if m != nil {
+		m.conns.Inc()
+	}
+}
+
+func (m *Metrics) connGone() {
+	if m != nil {
+		m.conns.Dec()
+	}
+}
+
+func (m *Metrics) connClosed(reason string) {
+	if m != nil {
+		m.connsClosed.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -46,6 +47,14 @@ type Config struct {
 	// AdvertiseIP is put in the SDP answer's c= line; RTP binds there too.
 	AdvertiseIP    string
 	MaxMessageSize int
+	// Control connection limits (docs/security.md): connections in total and from one host,
+	// the time a message may take to arrive once begun, how long a connection no channel is
+	// bound to stays open, and how long one write to a client that does not read may wait.
+	MaxConnections        int
+	MaxConnectionsPerHost int
+	MessageTimeout        time.Duration
+	IdleTimeout           time.Duration
+	WriteTimeout          time.Duration
 	// ConnectTimeout ends a session whose client never sends on a control connection.
 	ConnectTimeout time.Duration
 	// MediaTimeout ends a session that receives no RTP for this long while it consumes input.
@@ -77,6 +86,21 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = 1 << 20
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 2000
+	}
+	if c.MaxConnectionsPerHost == 0 {
+		c.MaxConnectionsPerHost = 1000
+	}
+	if c.MessageTimeout == 0 {
+		c.MessageTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 10 * time.Second
@@ -132,7 +156,10 @@ type Server struct {
 	channels map[string]*session // by channel identifier
 	conns    map[*conn]struct{}
 	admitted admission
+	perHost  map[string]int // open connections by client host
 	closed   bool
+
+	refusedLog atomic.Int64 // unix second of the last "connection refused" warning
 
 	infoMu sync.Mutex
 	infos  map[string]asr.RecognizerInfo // recognizer declarations by engine name ("" default)
@@ -145,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Media is required")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sessions: map[string]*session{},
-		channels: map[string]*session{}, conns: map[*conn]struct{}{}}
+		channels: map[string]*session{}, conns: map[*conn]struct{}{}, perHost: map[string]int{}}
 	var err error
 	if s.tcp, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: control listener: %w", err)
@@ -260,14 +287,10 @@ func (s *Server) accept(l net.Listener, isTLS bool) error {
 			return fmt.Errorf("server: accept: %w", err)
 		}
 		c := newConn(s, nc, isTLS)
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
+		if reason := s.admitConn(c); reason != "" {
+			s.refuse(nc, reason)
 			continue
 		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -281,7 +304,7 @@ func (s *Server) accept(l net.Listener, isTLS bool) error {
 // connection carries the session; without it no request can reach the resources).
 func (s *Server) connGone(c *conn) {
 	s.mu.Lock()
-	delete(s.conns, c)
+	s.forgetConn(c)
 	var ended []*session
 	for _, se := range s.sessions {
 		if se.boundTo(c) {

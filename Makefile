@@ -43,9 +43,26 @@ run: build
 	$(BIN)/mrcpd --config $(CONFIG)
 
 # Integration tests use the binaries built above (MRCPD_BIN_DIR); run alone they build their own.
+# Then every fuzz target runs for FUZZTIME_CI (their seed corpora already ran as tests).
 test: build
 	$(GO) vet ./...
 	MRCPD_BIN_DIR=$(BIN) $(GO) test $(GOFLAGS_T) ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)
+
+# Fuzzing: every Fuzz target of the module (each network parser has one: MRCP, SIP, SDP, NLSML,
+# SRGS XML and ABNF, RTP, RFC 4733, ESL, the vendor wire formats) runs for FUZZTIME. A failing
+# input is written under the package's testdata/fuzz/ and fails the run; commit it with the fix.
+FUZZTIME    ?= 1m
+FUZZTIME_CI ?= 2s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  for n in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzz $$(dirname $$f) $$n ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$n\$$" -fuzztime $(FUZZTIME) $$(dirname $$f) >/tmp/mrcpd-fuzz.$$$$ 2>&1 || \
+	      { cat /tmp/mrcpd-fuzz.$$$$; rm -f /tmp/mrcpd-fuzz.$$$$; exit 1; }; \
+	    rm -f /tmp/mrcpd-fuzz.$$$$; \
+	  done; \
+	done
 
 bench: build
 	MRCPD_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench . -benchmem ./...

@@ -41,3 +41,24 @@ func FuzzParseOffer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAnswer: what a client (mrcpclient, the load tool) reads from a server's answer. No
+// input panics, every failure is an *Error, and an accepted answer names a channel for each
+// control line it did not refuse. Seeds: testdata/fuzz/FuzzParseAnswer (UniMRCP's answers).
+func FuzzParseAnswer(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ParseAnswer(b)
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) || se.Warning == "" {
+				t.Fatalf("error %v is not an *Error", err)
+			}
+			return
+		}
+		for _, c := range a.Control {
+			if c.Port != 0 && c.Resource == "" {
+				t.Fatalf("accepted control line %d without a resource", c.Index)
+			}
+		}
+	})
+}

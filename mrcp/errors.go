@@ -15,6 +15,26 @@ var (
 	ErrUnsupportedHeader = errors.New("mrcp: header not supported by the resource")
 )
 
+// Failure is how an error chooses the response to the request that caused it, as mrcp/sip's
+// errors choose theirs with SIPStatus: the RFC 6787 §5.4 status code, and the header field at
+// fault (for 403, 404, 406, 409 ...), which the response echoes; "" for none. StatusError and
+// HeaderError implement it.
+type Failure interface {
+	error
+	Status() int
+	FaultyHeader() string
+}
+
+// StatusOf is the status code and header at fault that err carries anywhere in its chain, or
+// 501 server-internal-error (and no header) for an error that does not know its status.
+func StatusOf(err error) (code int, header string) {
+	var f Failure
+	if errors.As(err, &f) {
+		return f.Status(), f.FaultyHeader()
+	}
+	return Status501, ""
+}
+
 // StatusError is a decode or validation failure that maps onto an RFC 6787 §5.4 status code, so
 // the server can answer the offending request with it.
 type StatusError struct {
@@ -32,6 +52,9 @@ type StatusError struct {
 
 // Status is the §5.4 status code to answer with.
 func (e *StatusError) Status() int { return e.Code }
+
+// FaultyHeader is the header field at fault, if any.
+func (e *StatusError) FaultyHeader() string { return e.Header }
 
 // Fatal reports that the decoder lost the message boundaries: nothing more can be read from the
 // stream. Non-fatal errors leave the decoder positioned at the next message.
@@ -63,6 +86,9 @@ type HeaderError struct {
 
 // Status is 404, "illegal value for header field".
 func (e *HeaderError) Status() int { return Status404 }
+
+// FaultyHeader is the header field whose value is illegal.
+func (e *HeaderError) FaultyHeader() string { return e.Name }
 
 func (e *HeaderError) Error() string {
 	return "mrcp: header " + e.Name + ": illegal value " + strconv.Quote(e.Value) + ": " + e.Reason

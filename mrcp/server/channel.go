@@ -76,10 +76,10 @@ func (ch *channel) request(m *mrcp.Message) {
 
 func (ch *channel) validate(m *mrcp.Message) (*mrcp.Message, error) {
 	if !mrcp.MethodAllowed(mrcp.Resource(ch.resource), m.Name) {
-		return nil, &statusError{Code: mrcp.Status401, Reason: m.Name + " is not a " + ch.resource + " method"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status401, Reason: m.Name + " is not a " + ch.resource + " method"}
 	}
 	if m.RequestID <= ch.lastID && ch.lastID != 0 {
-		return nil, &statusError{Code: mrcp.Status410, Reason: "request-id not increasing"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status410, Reason: "request-id not increasing"}
 	}
 	ch.lastID = m.RequestID
 	// 403 for a header of another resource, 404 for a value of the wrong syntax; extension
@@ -89,15 +89,7 @@ func (ch *channel) validate(m *mrcp.Message) (*mrcp.Message, error) {
 
 // failure turns err into the response to m, naming the offending header (§5.4).
 func (ch *channel) failure(m *mrcp.Message, err error) *mrcp.Message {
-	code, header := mrcp.Status501, ""
-	switch e := err.(type) {
-	case *statusError:
-		code, header = e.Code, e.Header
-	case *mrcp.HeaderError:
-		code, header = e.Status(), e.Name
-	case *mrcp.StatusError:
-		code, header = e.Code, e.Header
-	}
+	code, header := mrcp.StatusOf(err)
 	ch.log.Info("request failed", "method", m.Name, "request-id", m.RequestID, "status", code, "err", err)
 	return errorResponse(m, code, header, err.Error())
 }

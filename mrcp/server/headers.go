@@ -1,8 +1,8 @@
 package server
 
 import (
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,50 +45,6 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func illegal(name, v, reason string) error {
-	return &mrcp.HeaderError{Name: name, Value: v, Reason: reason}
-}
-
-func parseBool(name, v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, illegal(name, v, "not true or false")
-}
-
-func parseUint(name, v string) (uint64, error) {
-	n, err := strconv.ParseUint(v, 10, 32)
-	if err != nil {
-		return 0, illegal(name, v, "not a non-negative integer")
-	}
-	return n, nil
-}
-
-func parseMS(name, v string) (time.Duration, error) {
-	n, err := parseUint(name, v)
-	return time.Duration(n) * time.Millisecond, err
-}
-
-// parseUnit reads a 0.0-1.0 float (Confidence-Threshold, Sensitivity-Level, ... §9.4.1-3).
-func parseUnit(name, v string) (float64, error) {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 1 {
-		return 0, illegal(name, v, "not a number from 0.0 to 1.0")
-	}
-	return f, nil
-}
-
-// parseTermChar reads DTMF-Term-Char (§9.4.16): one of 0-9 * # A-D.
-func parseTermChar(v string) (rune, error) {
-	if len(v) == 1 && strings.ContainsRune("0123456789*#ABCDabcd", rune(v[0])) {
-		return rune(strings.ToUpper(v)[0]), nil
-	}
-	return 0, illegal(mrcp.HeaderDTMFTermChar, v, "not a DTMF digit")
-}
-
 // params reads the typed values a request runs with: its own header, else SET-PARAMS, else
 // the default.
 type params struct {
@@ -104,36 +60,24 @@ func (p *params) raw(name string) string {
 	return defaultParams[name]
 }
 
-func (p *params) bool(name string) bool {
-	b, err := parseBool(name, p.raw(name))
-	p.keep(err)
-	return b
-}
-
-func (p *params) ms(name string) time.Duration {
-	d, err := parseMS(name, p.raw(name))
-	p.keep(err)
-	return d
-}
-
-func (p *params) unit(name string) float64 {
-	v := p.raw(name)
-	if v == "" {
-		return 0
+// read parses the value in force for name with one of mrcp's typed accessors ((*mrcp.Header).Bool,
+// Duration, ...), keeping the first error; an absent value reads as the type's zero.
+func read[T any](p *params, name string, accessor func(*mrcp.Header, string) (T, bool, error)) T {
+	var h mrcp.Header
+	if v := p.raw(name); v != "" {
+		h.Set(name, v)
 	}
-	f, err := parseUnit(name, v)
+	v, _, err := accessor(&h, name)
 	p.keep(err)
-	return f
+	return v
 }
 
-func (p *params) uint(name string) uint64 {
-	v := p.raw(name)
-	if v == "" {
-		return 0
-	}
-	n, err := parseUint(name, v)
-	p.keep(err)
-	return n
+func (p *params) bool(name string) bool        { return read(p, name, (*mrcp.Header).Bool) }
+func (p *params) ms(name string) time.Duration { return read(p, name, (*mrcp.Header).Duration) }
+func (p *params) unit(name string) float64     { return read(p, name, (*mrcp.Header).Fraction) }
+func (p *params) uint(name string) uint64      { return read(p, name, (*mrcp.Header).Uint) }
+func (p *params) termChar() rune {
+	return read(p, mrcp.HeaderDTMFTermChar, func(h *mrcp.Header, _ string) (rune, bool, error) { return h.DTMFTermChar() })
 }
 
 func (p *params) keep(err error) {
@@ -179,4 +123,11 @@ func vendorKey(v map[string]string, names ...string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// listed reports whether a STOP's Active-Request-Id-List (§6.2.2) includes id; no list means all.
+// Validate has checked the list.
+func listed(m *mrcp.Message, id uint32) bool {
+	ids, ok, _ := m.Header.ActiveRequestIDs()
+	return !ok || slices.Contains(ids, id)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,7 +102,7 @@ func (m *Metrics) message(resource string, msg *mrcp.Message) {
 	}
 	name := msg.Name
 	if msg.Kind == mrcp.KindResponse {
-		name = itoa(uint32(msg.StatusCode))
+		name = strconv.Itoa(msg.StatusCode)
 	}
 	m.messages.WithLabelValues(resource, msg.Kind.String(), name).Inc()
 }

@@ -31,17 +31,17 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 	}
 	if n := len(offer.Raw.MediaDescriptions); n > s.cfg.MaxOfferMedia {
 		s.cfg.Metrics.rejected("media-lines")
-		return nil, sipErrorf(488, nil, "offer has %d m-lines, at most %d accepted", n, s.cfg.MaxOfferMedia)
+		return nil, sip.Errorf(488, nil, "offer has %d m-lines, at most %d accepted", n, s.cfg.MaxOfferMedia)
 	}
 	s.mu.Lock()
 	se := s.sessions[call.CallID]
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return nil, sipErrorf(503, ErrClosed, "server shutting down")
+		return nil, sip.Errorf(503, ErrClosed, "server shutting down")
 	}
 	if reinvite && se == nil {
-		return nil, sipErrorf(481, ErrSessionEnded, "session %s has ended", call.CallID)
+		return nil, sip.Errorf(481, ErrSessionEnded, "session %s has ended", call.CallID)
 	}
 	if reinvite {
 		var answer []byte
@@ -53,7 +53,7 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 		return answer, err
 	}
 	if se != nil {
-		return nil, sipErrorf(491, nil, "session %s exists", call.CallID)
+		return nil, sip.Errorf(491, nil, "session %s exists", call.CallID)
 	}
 	return s.newSessionFor(ctx, call, offer)
 }
@@ -73,7 +73,7 @@ func (s *Server) newSessionFor(ctx context.Context, call *sip.Call, offer *sdp.O
 	if s.closed || s.sessions[call.CallID] != nil {
 		s.mu.Unlock()
 		se.abandon()
-		return nil, sipErrorf(503, ErrClosed, "server shutting down")
+		return nil, sip.Errorf(503, ErrClosed, "server shutting down")
 	}
 	s.admitted.started()
 	s.sessions[call.CallID] = se
@@ -131,15 +131,15 @@ func (s *Server) admit(host string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return sipErrorf(503, ErrClosed, "server shutting down")
+		return sip.Errorf(503, ErrClosed, "server shutting down")
 	}
 	if n := len(s.sessions) + s.admitted.pending; n >= s.cfg.MaxSessions {
 		s.cfg.Metrics.rejected("capacity")
-		return sipErrorf(503, nil, "at capacity (%d sessions)", n)
+		return sip.Errorf(503, nil, "at capacity (%d sessions)", n)
 	}
 	if n := s.admitted.bySource[host]; n >= s.cfg.MaxSessionsPerSource {
 		s.cfg.Metrics.rejected("source-capacity")
-		return sipErrorf(503, nil, "%s has %d sessions, the most one source may have", host, n)
+		return sip.Errorf(503, nil, "%s has %d sessions, the most one source may have", host, n)
 	}
 	s.admitted.enter(host)
 	return nil
@@ -208,7 +208,7 @@ func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
 	}
 	if se.sipTLS && c.Proto != sdp.ProtoTLS {
 		// Not downgraded: what SIP TLS protects must not travel in clear on the control channel.
-		return sdp.AnswerControl{}, sipErrorf(488, nil, "the call came over SIP TLS: the control channel must be %s, not %s", sdp.ProtoTLS, c.Proto)
+		return sdp.AnswerControl{}, sip.Errorf(488, nil, "the call came over SIP TLS: the control channel must be %s, not %s", sdp.ProtoTLS, c.Proto)
 	}
 	port, proto := 0, c.Proto
 	switch c.Proto {
@@ -216,15 +216,15 @@ func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
 		port = tcpPort(se.srv.Addr())
 	case sdp.ProtoTLS:
 		if se.srv.tls == nil {
-			return sdp.AnswerControl{}, sipErrorf(488, nil, "%s not configured", c.Proto)
+			return sdp.AnswerControl{}, sip.Errorf(488, nil, "%s not configured", c.Proto)
 		}
 		port = tcpPort(se.srv.TLSAddr())
 	default:
-		return sdp.AnswerControl{}, sipErrorf(488, nil, "unsupported control proto %q", c.Proto)
+		return sdp.AnswerControl{}, sip.Errorf(488, nil, "unsupported control proto %q", c.Proto)
 	}
 	ch := se.channelFor(c)
 	if ch != nil && ch.tls != (c.Proto == sdp.ProtoTLS) {
-		return sdp.AnswerControl{}, sipErrorf(488, nil, "channel %s cannot change transport to %s", ch.id, c.Proto)
+		return sdp.AnswerControl{}, sip.Errorf(488, nil, "channel %s cannot change transport to %s", ch.id, c.Proto)
 	}
 	if ch == nil {
 		var err error
@@ -259,7 +259,7 @@ func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, err
 	if ep == nil {
 		pc, err := mf.Listen()
 		if err != nil {
-			return sdp.AnswerAudio{}, sipErrorf(503, err, "no RTP port free")
+			return sdp.AnswerAudio{}, sip.Errorf(503, err, "no RTP port free")
 		}
 		ep = &endpoint{mid: au.Mid, index: au.Index, conn: pc}
 		se.media = append(se.media, ep)

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"strings"
 	"time"
@@ -55,7 +53,7 @@ func (r *recognizer) request(m *mrcp.Message) (*mrcp.Message, error) {
 	case mrcp.MethodStop:
 		return r.stopRequest(m)
 	}
-	return nil, &statusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
+	return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
 }
 
 // defineGrammar implements §9.8: the grammar is compiled now so that errors surface here, and kept
@@ -63,7 +61,7 @@ func (r *recognizer) request(m *mrcp.Message) (*mrcp.Message, error) {
 // Completion-Cause 000 success.
 func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
 	if r.active != nil {
-		return nil, &statusError{Code: mrcp.Status402, Reason: "DEFINE-GRAMMAR while recognizing"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status402, Reason: "DEFINE-GRAMMAR while recognizing"}
 	}
 	id := strings.Trim(m.Header.Value(mrcp.HeaderContentID), "<>")
 	if len(m.Body) == 0 {
@@ -74,7 +72,7 @@ func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
 		return completeWith(m, mrcp.Status200, mrcp.RecogSuccess.String()), nil
 	}
 	if id == "" {
-		return nil, &statusError{Code: mrcp.Status406, Header: mrcp.HeaderContentID, Reason: "DEFINE-GRAMMAR needs a Content-Id"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status406, Header: mrcp.HeaderContentID, Reason: "DEFINE-GRAMMAR needs a Content-Id"}
 	}
 	def, err := r.parseGrammar(requestEngine(r.ch, m), "session:"+id, m.Header.Value(mrcp.HeaderContentType), m.Body)
 	if err != nil {
@@ -149,12 +147,12 @@ func oneLine(s string) string {
 // grammarsOf resolves the grammars of a RECOGNIZE (§9.9): a text/uri-list of session:, builtin:
 // URIs, or an inline grammar (kept under its Content-Id, if any).
 func (r *recognizer) grammarsOf(m *mrcp.Message) ([]*grammarDef, error) {
-	ct := strings.ToLower(strings.TrimSpace(m.Header.Value(mrcp.HeaderContentType)))
+	ct := m.Header.ContentType()
 	if len(m.Body) == 0 {
 		return nil, &grammar.Error{Cause: grammar.CauseLoadFailure, Msg: "RECOGNIZE without a grammar", Err: grammar.ErrEmptyGrammar}
 	}
-	if !strings.HasPrefix(ct, "text/uri-list") {
-		id := strings.Trim(m.Header.Value(mrcp.HeaderContentID), "<>")
+	if ct != "text/uri-list" {
+		id := m.Header.ContentID()
 		name := "session:" + id
 		if id == "" {
 			name = "inline"
@@ -168,21 +166,18 @@ func (r *recognizer) grammarsOf(m *mrcp.Message) ([]*grammarDef, error) {
 		}
 		return []*grammarDef{def}, nil
 	}
-	var defs []*grammarDef
-	sc := bufio.NewScanner(bytes.NewReader(m.Body))
-	for sc.Scan() {
-		uri := strings.TrimSpace(sc.Text())
-		if uri == "" || strings.HasPrefix(uri, "#") {
-			continue
-		}
+	uris, err := mrcp.ParseURIList(m.Body)
+	if err != nil {
+		// §9.4.11: a grammar list that names no grammar is a load failure (407, 004).
+		return nil, &grammar.Error{Cause: grammar.CauseLoadFailure, Msg: err.Error(), Err: grammar.ErrEmptyGrammar}
+	}
+	defs := make([]*grammarDef, 0, len(uris))
+	for _, uri := range uris {
 		def, err := r.resolveURI(uri)
 		if err != nil {
 			return nil, err
 		}
 		defs = append(defs, def)
-	}
-	if len(defs) == 0 {
-		return nil, &grammar.Error{Cause: grammar.CauseLoadFailure, Msg: "empty uri-list", Err: grammar.ErrEmptyGrammar}
 	}
 	return defs, nil
 }
@@ -214,7 +209,7 @@ func (r *recognizer) recognize(m *mrcp.Message) (*mrcp.Message, error) {
 		// §9.4.27 Cancel-If-Queue of the request in progress decides: true cancels it, false
 		// would queue the new one, which this server does not do (it answers 402).
 		if !r.active.cancelIfQueue {
-			return nil, &statusError{Code: mrcp.Status402, Reason: "a recognition is in progress"}
+			return nil, &mrcp.StatusError{Code: mrcp.Status402, Reason: "a recognition is in progress"}
 		}
 		r.active.handle(recog.Cancel{})
 	}
@@ -286,7 +281,7 @@ func (r *recognizer) complete(rec *recognition, cause mrcp.RecogCause, res *nlsm
 // getResult implements §9.10: the last result, in the RECOGNIZED state only.
 func (r *recognizer) getResult(m *mrcp.Message) (*mrcp.Message, error) {
 	if r.active != nil || r.result == nil {
-		return nil, &statusError{Code: mrcp.Status402, Reason: "no recognition result"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status402, Reason: "no recognition result"}
 	}
 	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
 	resp.Header.Set(mrcp.HeaderContentType, "application/x-nlsml")
@@ -313,7 +308,7 @@ func (r *recognizer) stopRequest(m *mrcp.Message) (*mrcp.Message, error) {
 	}
 	rec.close()
 	r.active = nil
-	resp.Header.Set(mrcp.HeaderActiveRequestIDList, itoa(rec.id))
+	resp.Header.SetActiveRequestIDs(rec.id)
 	return resp, nil
 }
 

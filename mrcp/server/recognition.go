@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,11 +70,7 @@ func newRecognition(env recogEnv, m *mrcp.Message, p *params) *recognition {
 	rec.language = p.raw(mrcp.HeaderSpeechLanguage)
 	rec.vendor = p.vendor()
 	rec.readVendor()
-	if v := p.raw(mrcp.HeaderDTMFTermChar); v != "" {
-		c, err := parseTermChar(v)
-		p.keep(err)
-		rec.set.TermChar = c
-	}
+	rec.set.TermChar = p.termChar()
 	return rec
 }
 
@@ -181,19 +176,3 @@ func (rec *recognition) close() {
 	}
 	rec.engine.close()
 }
-
-// listed reports whether a STOP's Active-Request-Id-List (§6.2.2) includes id; no list means all.
-func listed(m *mrcp.Message, id uint32) bool {
-	v, ok := m.Header.Get(mrcp.HeaderActiveRequestIDList)
-	if !ok {
-		return true
-	}
-	for _, s := range strings.Split(v, ",") {
-		if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32); err == nil && uint32(n) == id {
-			return true
-		}
-	}
-	return false
-}
-
-func itoa(id uint32) string { return strconv.FormatUint(uint64(id), 10) }

@@ -61,13 +61,13 @@ func (r *recorder) request(m *mrcp.Message) (*mrcp.Message, error) {
 		}
 		return m.NewResponse(mrcp.Status200, mrcp.StateComplete), nil
 	}
-	return nil, &statusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
+	return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
 }
 
 // record implements §10.5.
 func (r *recorder) record(m *mrcp.Message) (*mrcp.Message, error) {
 	if r.active != nil {
-		return nil, &statusError{Code: mrcp.Status402, Reason: "a recording is in progress"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status402, Reason: "a recording is in progress"}
 	}
 	p := &params{ch: r.ch, m: m}
 	a := &recording{id: m.RequestID, started: r.ch.se.srv.cfg.Clock.Now()}
@@ -81,10 +81,10 @@ func (r *recorder) record(m *mrcp.Message) (*mrcp.Message, error) {
 		return nil, p.err
 	}
 	if mt := strings.ToLower(p.raw(mrcp.HeaderMediaType)); mt != "audio/wav" && mt != "audio/x-wav" {
-		return nil, &statusError{Code: mrcp.Status409, Header: mrcp.HeaderMediaType, Reason: "only audio/wav is recorded"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status409, Header: mrcp.HeaderMediaType, Reason: "only audio/wav is recorded"}
 	}
 	if r.ch.audio == nil || r.ch.audio.rx == nil {
-		return nil, &statusError{Code: mrcp.Status407, Reason: "no audio stream to record"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: "no audio stream to record"}
 	}
 	if f := r.ch.se.srv.cfg.NewEndpointer; f != nil {
 		a.endpoint = f(r.ch.se.srv.cfg.InputRate, sens)
@@ -218,7 +218,7 @@ func (r *recorder) write(a *recording) (string, error) {
 func (r *recorder) stopRequest(m *mrcp.Message) *mrcp.Message {
 	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
 	if a := r.active; a != nil && listed(m, a.id) {
-		resp.Header.Set(mrcp.HeaderActiveRequestIDList, itoa(a.id))
+		resp.Header.SetActiveRequestIDs(a.id)
 		r.complete(mrcp.RecordSuccessSilence, resp)
 	}
 	return resp

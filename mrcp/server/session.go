@@ -95,7 +95,7 @@ func (se *session) call(ctx context.Context, f func() error) error {
 	select {
 	case se.calls <- func() { res <- f() }:
 	case <-se.done:
-		return sipErrorf(481, ErrSessionEnded, "session ended")
+		return sip.Errorf(481, ErrSessionEnded, "session ended")
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -303,7 +303,7 @@ func (se *session) addChannel(c sdp.Control) (*channel, error) {
 	case ResourceRecorder:
 		ch.res = newRecorder(ch)
 	default:
-		return nil, sipErrorf(404, ErrUnknownResource, "resource %q not available", c.Resource)
+		return nil, sip.Errorf(404, ErrUnknownResource, "resource %q not available", c.Resource)
 	}
 	ch.audio = se.mediaByMid(c.Cmid, -1)
 	se.channels[ch.id] = ch

@@ -50,7 +50,7 @@ func (s *synthesizer) request(m *mrcp.Message) (*mrcp.Message, error) {
 	case mrcp.MethodControl:
 		return s.control(m)
 	}
-	return nil, &statusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
+	return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: m.Name + " is not implemented"}
 }
 
 var speakTypes = map[string]bool{"text/plain": true, "application/ssml+xml": true, "application/synthesis+ssml": true}
@@ -59,10 +59,10 @@ var speakTypes = map[string]bool{"text/plain": true, "application/ssml+xml": tru
 func (s *synthesizer) speak(m *mrcp.Message) (*mrcp.Message, error) {
 	ct, _, _ := strings.Cut(strings.ToLower(m.Header.Value(mrcp.HeaderContentType)), ";")
 	if !speakTypes[strings.TrimSpace(ct)] {
-		return nil, &statusError{Code: mrcp.Status409, Header: mrcp.HeaderContentType, Reason: "SPEAK body must be text/plain or SSML"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status409, Header: mrcp.HeaderContentType, Reason: "SPEAK body must be text/plain or SSML"}
 	}
 	if len(m.Body) == 0 {
-		return nil, &statusError{Code: mrcp.Status406, Header: mrcp.HeaderContentLength, Reason: "SPEAK without content"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status406, Header: mrcp.HeaderContentLength, Reason: "SPEAK without content"}
 	}
 	p := &params{ch: s.ch, m: m}
 	p.bool(mrcp.HeaderKillOnBargeIn)
@@ -206,19 +206,19 @@ func (s *synthesizer) next() {
 }
 
 // kill stops the requests listed (all when no list), without SPEAK-COMPLETE, and returns their ids.
-func (s *synthesizer) kill(m *mrcp.Message) []string {
-	var ids []string
+func (s *synthesizer) kill(m *mrcp.Message) []uint32 {
+	var ids []uint32
 	keep := s.queue[:0]
 	for _, q := range s.queue {
 		if listed(m, q.RequestID) {
-			ids = append(ids, itoa(q.RequestID))
+			ids = append(ids, q.RequestID)
 		} else {
 			keep = append(keep, q)
 		}
 	}
 	s.queue = keep
 	if u := s.active; u != nil && listed(m, u.id) {
-		ids = append([]string{itoa(u.id)}, ids...)
+		ids = append([]uint32{u.id}, ids...)
 		u.done = true
 		u.cancel()
 		s.active = nil
@@ -238,7 +238,7 @@ func (s *synthesizer) kill(m *mrcp.Message) []string {
 func (s *synthesizer) stopRequest(m *mrcp.Message) *mrcp.Message {
 	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
 	if ids := s.kill(m); len(ids) > 0 {
-		resp.Header.Set(mrcp.HeaderActiveRequestIDList, strings.Join(ids, ","))
+		resp.Header.SetActiveRequestIDs(ids...)
 	}
 	return resp
 }
@@ -255,7 +255,7 @@ func (s *synthesizer) bargeIn(m *mrcp.Message) (*mrcp.Message, error) {
 	}
 	all := &mrcp.Message{}
 	if ids := s.kill(all); len(ids) > 0 {
-		resp.Header.Set(mrcp.HeaderActiveRequestIDList, strings.Join(ids, ","))
+		resp.Header.SetActiveRequestIDs(ids...)
 	}
 	return resp, nil
 }
@@ -263,25 +263,25 @@ func (s *synthesizer) bargeIn(m *mrcp.Message) (*mrcp.Message, error) {
 // pause and resume implement §8.7 and §8.8 (402 when nothing is speaking / paused).
 func (s *synthesizer) pause(m *mrcp.Message) (*mrcp.Message, error) {
 	if s.active == nil {
-		return nil, &statusError{Code: mrcp.Status402, Reason: "PAUSE while not speaking"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status402, Reason: "PAUSE while not speaking"}
 	}
 	if !s.paused {
 		s.sender().Pause()
 		s.paused = true
 	}
 	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
-	resp.Header.Set(mrcp.HeaderActiveRequestIDList, itoa(s.active.id))
+	resp.Header.SetActiveRequestIDs(s.active.id)
 	return resp, nil
 }
 
 func (s *synthesizer) resume(m *mrcp.Message) (*mrcp.Message, error) {
 	if s.active == nil || !s.paused {
-		return nil, &statusError{Code: mrcp.Status402, Reason: "RESUME while not paused"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status402, Reason: "RESUME while not paused"}
 	}
 	s.sender().Resume()
 	s.paused = false
 	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
-	resp.Header.Set(mrcp.HeaderActiveRequestIDList, itoa(s.active.id))
+	resp.Header.SetActiveRequestIDs(s.active.id)
 	return resp, nil
 }
 
@@ -289,13 +289,13 @@ func (s *synthesizer) resume(m *mrcp.Message) (*mrcp.Message, error) {
 // request); Jump-Size is not supported (409).
 func (s *synthesizer) control(m *mrcp.Message) (*mrcp.Message, error) {
 	if s.active == nil {
-		return nil, &statusError{Code: mrcp.Status402, Reason: "CONTROL while not speaking"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status402, Reason: "CONTROL while not speaking"}
 	}
 	if _, ok := m.Header.Get(mrcp.HeaderJumpSize); ok {
-		return nil, &statusError{Code: mrcp.Status409, Header: mrcp.HeaderJumpSize, Reason: "not supported"}
+		return nil, &mrcp.StatusError{Code: mrcp.Status409, Header: mrcp.HeaderJumpSize, Reason: "not supported"}
 	}
 	resp := m.NewResponse(mrcp.Status200, mrcp.StateComplete)
-	resp.Header.Set(mrcp.HeaderActiveRequestIDList, itoa(s.active.id))
+	resp.Header.SetActiveRequestIDs(s.active.id)
 	return resp, nil
 }
 

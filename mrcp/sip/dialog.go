@@ -267,7 +267,7 @@ func (d *dialog) handle(ctx context.Context, ev dialogEvent, tm *dialogTimers) (
 // update answers a session refresh by UPDATE (RFC 4028 §7.4; RFC 3311).
 func (d *dialog) update(req *sip.Request, tx sip.ServerTransaction) {
 	if len(req.Body()) > 0 {
-		d.s.respondError(tx, req, &statusError{488, "UPDATE with an SDP offer is not supported; use re-INVITE"}, d.call.Logger)
+		d.s.respondError(tx, req, &StatusError{Code: 488, Warning: "UPDATE with an SDP offer is not supported; use re-INVITE"}, d.call.Logger)
 		return
 	}
 	timer, err := negotiateTimer(req, d.s.cfg.SessionExpires)

@@ -23,15 +23,24 @@ type sipStatuser interface{ SIPStatus() int }
 // sipWarninger lets an error give a Warning text other than its Error() string.
 type sipWarninger interface{ SIPWarning() string }
 
-// statusError is a SIP failure this package decides on by itself.
-type statusError struct {
-	code    int
-	warning string
+// StatusError is a failure that knows its SIP response: this package's own, and a Handler's
+// (mrcp/server answers offers it cannot take with it). Warning goes into the Warning header; Err,
+// if any, is the cause errors.Is finds.
+type StatusError struct {
+	Code    int
+	Warning string
+	Err     error
 }
 
-func (e *statusError) Error() string      { return fmt.Sprintf("sip: %d %s", e.code, e.warning) }
-func (e *statusError) SIPStatus() int     { return e.code }
-func (e *statusError) SIPWarning() string { return e.warning }
+// Errorf returns a StatusError with code, cause and a Warning formatted as fmt.Sprintf does.
+func Errorf(code int, cause error, format string, args ...any) *StatusError {
+	return &StatusError{Code: code, Warning: fmt.Sprintf(format, args...), Err: cause}
+}
+
+func (e *StatusError) Error() string      { return fmt.Sprintf("sip: %d %s", e.Code, e.Warning) }
+func (e *StatusError) SIPStatus() int     { return e.Code }
+func (e *StatusError) SIPWarning() string { return e.Warning }
+func (e *StatusError) Unwrap() error      { return e.Err }
 
 // classify maps a Handler error to the response code and Warning text.
 func classify(err error) (int, string) {

@@ -44,11 +44,11 @@ func negotiateTimer(req *sip.Request, ours time.Duration) (sessionTimer, error) 
 		v, _, _ := strings.Cut(h.Value(), ";")
 		secs, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			return sessionTimer{}, &statusError{400, "bad Session-Expires " + strconv.Quote(h.Value())}
+			return sessionTimer{}, &StatusError{Code: 400, Warning: "bad Session-Expires " + strconv.Quote(h.Value())}
 		}
 		asked := time.Duration(secs) * time.Second
 		if asked < floor {
-			return sessionTimer{}, &statusError{422, "Session-Expires below Min-SE"}
+			return sessionTimer{}, &StatusError{Code: 422, Warning: "Session-Expires below Min-SE"}
 		}
 		se = min(se, asked)
 	}

@@ -57,7 +57,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	case r.err != nil && errors.Is(ctxErr, context.DeadlineExceeded):
 		log.Warn("offer handler timed out", "timeout", s.cfg.OfferTimeout)
-		s.respondError(tx, req, &statusError{500, ErrOfferTimeout.Error()}, log)
+		s.respondError(tx, req, &StatusError{Code: 500, Warning: ErrOfferTimeout.Error()}, log)
 	case r.err != nil:
 		log.Info("offer rejected", "error", r.err)
 		s.respondError(tx, req, r.err, log)
@@ -73,7 +73,7 @@ func (s *Server) runOffer(req *sip.Request, tx sip.ServerTransaction, call *Call
 	runCtx := s.runCtx
 	s.mu.Unlock()
 	if runCtx == nil || runCtx.Err() != nil {
-		return offerResult{err: &statusError{503, "shutting down"}}, nil
+		return offerResult{err: &StatusError{Code: 503, Warning: "shutting down"}}, nil
 	}
 	ctx, cancel := context.WithTimeout(runCtx, s.cfg.OfferTimeout)
 	defer cancel()
@@ -83,7 +83,7 @@ func (s *Server) runOffer(req *sip.Request, tx sip.ServerTransaction, call *Call
 	}
 	p := &pendingOffer{result: make(chan offerResult, 1)}
 	if !s.goOffer(func() { s.awaitOffer(ctx, call, req.Body(), p, cancelled) }) {
-		return offerResult{err: &statusError{503, "shutting down"}}, nil
+		return offerResult{err: &StatusError{Code: 503, Warning: "shutting down"}}, nil
 	}
 	select {
 	case r = <-p.result:
@@ -153,7 +153,7 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, call *Call, 
 	if !s.register(d, res) {
 		// A second INVITE with a live Call-ID is a merged request (RFC 3261 §8.2.2.2).
 		call.Logger.Warn("call-id already has a dialog")
-		s.respondError(tx, req, &statusError{482, "Call-ID already in use"}, call.Logger)
+		s.respondError(tx, req, &StatusError{Code: 482, Warning: "Call-ID already in use"}, call.Logger)
 		s.handler.Ended(call.CallID, "rejected")
 		return
 	}

@@ -144,5 +144,5 @@ func (s *Server) onOther(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) respondOutOfOrder(tx sip.ServerTransaction, req *sip.Request, log *slog.Logger) {
 	s.cfg.Metrics.refuse("out-of-order")
 	log.Info("request out of order", "method", req.Method, "cseq", req.CSeq().SeqNo)
-	s.respondError(tx, req, &statusError{500, "CSeq out of order"}, log)
+	s.respondError(tx, req, &StatusError{Code: 500, Warning: "CSeq out of order"}, log)
 }

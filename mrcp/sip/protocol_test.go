@@ -207,7 +207,7 @@ func TestLogLimiter(t *testing.T) {
 // TestRetryAfterOn503: a Handler's 503 (capacity) tells the client when to retry.
 func TestRetryAfterOn503(t *testing.T) {
 	h := newFakeHandler()
-	h.offerErr = &statusError{503, "at capacity"}
+	h.offerErr = &StatusError{Code: 503, Warning: "at capacity"}
 	s := startServer(t, Config{}, h)
 	p := newPeer(t, s, "udp")
 	res := p.expect2(p.fixture(recogInvite), 503)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
 
@@ -90,13 +91,13 @@ func TestSendDTMFPausesInGo(t *testing.T) {
 	go func() {
 		done <- call.SendDTMF(ctx, esl.DTMFRequest{Digits: "12w3W4", Duration: 80 * time.Millisecond}, clk)
 	}()
-	eventually(t, "first pause", func() bool { return clk.Waiters() == 1 })
+	testkit.Eventually(t, "first pause", func() bool { return clk.Waiters() == 1 })
 	clk.Advance(499 * time.Millisecond)
 	if clk.Waiters() != 1 {
 		t.Fatal("pause ended early")
 	}
 	clk.Advance(time.Millisecond)
-	eventually(t, "second pause", func() bool { return clk.Waiters() == 1 })
+	testkit.Eventually(t, "second pause", func() bool { return clk.Waiters() == 1 })
 	clk.Advance(time.Second)
 	if err := <-done; err != nil {
 		t.Fatal(err)

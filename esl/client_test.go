@@ -16,6 +16,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 )
@@ -50,20 +51,6 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// eventually polls a condition; the fake and the client talk over real
-// loopback sockets, so some state changes are only observable, not awaitable.
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func nextNamed(t *testing.T, ctx context.Context, call *esl.Call, name string) *esl.Event {
@@ -288,7 +275,7 @@ func TestReplyAfterCancel(t *testing.T) {
 		_, err := c.API(ctx1, "first")
 		firstDone <- err
 	}()
-	eventually(t, "first command pending", func() bool { return gaugeValue(t, reg, "esl_pending_commands") == 1 })
+	testkit.Eventually(t, "first command pending", func() bool { return gaugeValue(t, reg, "esl_pending_commands") == 1 })
 	cancel1()
 	if err := <-firstDone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("first: %v", err)
@@ -383,12 +370,12 @@ func TestReconnectRestoresAndResyncs(t *testing.T) {
 	defer dead.Release()
 
 	s.DropConnections()
-	eventually(t, "reconnect backoff armed", func() bool { return clk.Waiters() > 0 })
+	testkit.Eventually(t, "reconnect backoff armed", func() bool { return clk.Waiters() > 0 })
 	// While we are down, one call ends: its hangup events are lost to us.
 	if _, err := esltestAPI(s, "uuid_kill "+dead.UUID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "channel killed", func() bool { r, _ := s.Channel(dead.UUID); return r != nil && r.Cause != "" })
+	testkit.Eventually(t, "channel killed", func() bool { r, _ := s.Channel(dead.UUID); return r != nil && r.Cause != "" })
 	clk.Advance(100 * time.Millisecond)
 
 	ev := nextNamed(t, ctx, live, esl.EventResync)
@@ -443,17 +430,17 @@ func TestHeartbeatDetectsWedgedServer(t *testing.T) {
 		cfg.HeartbeatInterval = 15 * time.Second
 		cfg.HeartbeatTimeout = 5 * time.Second
 	})
-	eventually(t, "heartbeat armed", func() bool { return clk.Waiters() == 1 })
+	testkit.Eventually(t, "heartbeat armed", func() bool { return clk.Waiters() == 1 })
 	s.Stall(true)
 	clk.Advance(15 * time.Second)
-	eventually(t, "heartbeat timeout armed", func() bool { return clk.Waiters() == 1 })
+	testkit.Eventually(t, "heartbeat timeout armed", func() bool { return clk.Waiters() == 1 })
 	clk.Advance(5 * time.Second)
-	eventually(t, "reconnect backoff armed", func() bool {
+	testkit.Eventually(t, "reconnect backoff armed", func() bool {
 		return counterValue(t, reg, "esl_connected") == 0 && clk.Waiters() == 1
 	})
 	s.Stall(false)
 	clk.Advance(100 * time.Millisecond)
-	eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
+	testkit.Eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
 	if s.Accepted() != 2 {
 		t.Fatalf("accepted %d", s.Accepted())
 	}

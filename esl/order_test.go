@@ -9,6 +9,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/percipia/eslgo"
 )
 
@@ -122,7 +123,7 @@ func inOrder(s []uint64) bool {
 }
 
 func eventuallyLen(t *testing.T, mu *sync.Mutex, s *[]uint64, n int) {
-	eventually(t, "all events delivered", func() bool {
+	testkit.Eventually(t, "all events delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(*s) >= n

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,10 +43,10 @@ func TestEveryConnectionDeathReconnects(t *testing.T) {
 				t.Fatal(err)
 			}
 			k.kill(s)
-			eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 && counterValue(t, reg, "esl_connected") == 0 })
+			testkit.Eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 && counterValue(t, reg, "esl_connected") == 0 })
 			clk.Advance(100 * time.Millisecond)
-			eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
-			eventually(t, "the fake noticed the old connection closed", func() bool { return s.Connections() == 1 })
+			testkit.Eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
+			testkit.Eventually(t, "the fake noticed the old connection closed", func() bool { return s.Connections() == 1 })
 			subs := s.Subscriptions()
 			if len(subs) != 1 || subs[0] != "plain filter=Unique-ID:keep-me log=2" {
 				t.Fatalf("restored subscriptions %q", subs)
@@ -83,19 +84,19 @@ func TestBackoffGrows(t *testing.T) {
 	want := int32(1) // the first dial
 	for _, wait := range []time.Duration{100, 200, 400, 400} {
 		wait *= time.Millisecond
-		eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 && attempts.Load() == want })
+		testkit.Eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 && attempts.Load() == want })
 		clk.Advance(wait - time.Millisecond)
 		if attempts.Load() != want {
 			t.Fatalf("attempt before %v elapsed", wait)
 		}
 		clk.Advance(time.Millisecond)
 		want++
-		eventually(t, fmt.Sprintf("attempt after %v", wait), func() bool { return attempts.Load() == want })
+		testkit.Eventually(t, fmt.Sprintf("attempt after %v", wait), func() bool { return attempts.Load() == want })
 	}
 	refuse.Store(false)
-	eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 })
+	testkit.Eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 })
 	clk.Advance(400 * time.Millisecond)
-	eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
+	testkit.Eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
 }
 
 // TestMailboxOverflowIsBoundedAndReported: a call whose consumer does not read

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 )
 
 func startNoop(t testing.TB, mut func(*HostConfig)) *Host {
@@ -114,22 +115,18 @@ func TestCancelCrossesBoundary(t *testing.T) {
 	}
 }
 
-// waitWorking polls until a new stream gets its Ready: the restarted process serves again.
+// waitWorking waits until a new stream gets its Ready: the restarted process serves again.
 func waitWorking(t *testing.T, h *Host) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, "the plugin to come back", func() bool {
 		s, err := h.Recognizer().Recognize(context.Background(), asr.RecognizeRequest{SampleRate: 8000})
-		if err == nil {
-			_, err = s.Recv()
-			s.Close()
-			if err == nil {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("plugin did not come back")
+		defer s.Close()
+		_, err = s.Recv()
+		return err == nil
+	})
 }
 
 func TestCrashAndHangFailStreamsAndRestart(t *testing.T) {

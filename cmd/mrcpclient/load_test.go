@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp/client/load"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 )
 
 // mrcpdWithTones runs the real mrcpd with cmd/mrcpd's tone synthesizer plugin and the no-op
 // recognizer (DTMF grammars are mrcpd's own), and more mrcpd flags.
 func mrcpdWithTones(t *testing.T, yaml string, extra ...string) string {
 	t.Helper()
-	root, err := mrcptest.ModuleRoot()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp/sip/siptest"
 )
 
@@ -21,7 +21,7 @@ import (
 // after ours; it returns the SIP address once mrcpd logged that it is ready.
 func startMrcpd(t *testing.T, extra ...string) string {
 	t.Helper()
-	bin := mrcptest.Binary(t, "mrcpd")
+	bin := testkit.Binary(t, "mrcpd")
 	sipAddr := "127.0.0.1:" + strconv.Itoa(siptest.FreePort(t))
 	rtp := 20000 + 2*(os.Getpid()%2000)
 	cmd := exec.Command(bin, "--sip-addr", sipAddr,
@@ -70,7 +70,7 @@ func mrcpclient(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mrcptest.Binary(t, "mrcpclient"), args...)
+	cmd := exec.CommandContext(ctx, testkit.Binary(t, "mrcpclient"), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

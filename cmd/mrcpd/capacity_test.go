@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp/client/load"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 )
 
 // TestCapacity is issue 10's CI-sized capacity run through the real binaries: `mrcpclient load`
@@ -32,7 +32,7 @@ func TestCapacity(t *testing.T) {
 	d := startMrcpd(t, "engines:\n  recognizer: noop\n", "--rtp-ports", fmt.Sprintf("%d-%d", rtp, min(rtp+4*n, 65534)))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mrcptest.Binary(t, "mrcpclient"), "load", "--server", d.sip,
+	cmd := exec.CommandContext(ctx, testkit.Binary(t, "mrcpclient"), "load", "--server", d.sip,
 		"-n", strconv.Itoa(n), "--rate", "100", "--hold", "10s", "--grammar", "builtin:dtmf/digits?length=4",
 		"--dtmf", "4071", "--json", "--progress", "2s", "--measure-pid", strconv.Itoa(d.cmd.Process.Pid), "--measure", "5s")
 	var out, errb bytes.Buffer

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 )
 
 // TestE2EKillLeavesNoPlugins: kill -9 of mrcpd takes its plugin processes along, however it
 // dies (issue 12 §12); before, they lived on under PID 1.
 func TestE2EKillLeavesNoPlugins(t *testing.T) {
-	plug := mrcptest.Binary(t, "plugins/noop")
+	plug := testkit.Binary(t, "plugins/noop")
 	d := startMrcpd(t, fmt.Sprintf("engines:\n  recognizer: np\n  plugins:\n    - {name: np, kind: recognizer, path: %s, pool: 2}\n", plug))
 	kids := childPIDs(t, d.cmd.Process.Pid)
 	if len(kids) != 2 {

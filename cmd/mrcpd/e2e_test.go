@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/media/audio"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
 
@@ -67,7 +67,7 @@ func freePort(t testing.TB) int {
 // must exit cleanly.
 func startMrcpd(t testing.TB, yaml string, extra ...string) *daemonProc {
 	t.Helper()
-	bin := mrcptest.Binary(t, "mrcpd")
+	bin := testkit.Binary(t, "mrcpd")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mrcpd.yaml")
 	yaml += fmt.Sprintf("\nrecorder:\n  dir: %s\n", filepath.Join(dir, "rec"))
@@ -123,7 +123,7 @@ func runClient(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mrcptest.Binary(t, "mrcpclient"), args...)
+	cmd := exec.CommandContext(ctx, testkit.Binary(t, "mrcpclient"), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -204,7 +204,7 @@ func sox(t *testing.T, args ...string) {
 // SPEAK-COMPLETE arrives after the last RTP packet.
 func TestE2ESpeakTones(t *testing.T) {
 	plug := filepath.Join(t.TempDir(), "toneplugin")
-	root, err := mrcptest.ModuleRoot()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func goertzel(x []int16, rate int, f float64) float64 {
 
 // (c) with the real espeak-ng plugin: speech arrives, then SPEAK-COMPLETE.
 func TestE2ESpeakEspeak(t *testing.T) {
-	plug := mrcptest.Binary(t, "plugins/espeak")
+	plug := testkit.Binary(t, "plugins/espeak")
 	d := startMrcpd(t, fmt.Sprintf("engines:\n  plugins:\n    - {name: espeak, kind: synthesizer, path: %s}\n", plug))
 	wav := filepath.Join(t.TempDir(), "out.wav")
 	out, err := runClient(t, "speak", "--server", d.sip, "--text", "Welcome. Please say the name of the department you want.", "--out", wav)

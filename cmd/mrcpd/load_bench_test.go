@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
@@ -36,7 +36,7 @@ func BenchmarkRecognize500(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	plug := mrcptest.Binary(b, "plugins/noop")
+	plug := testkit.Binary(b, "plugins/noop")
 	inproc := loadTarget(b, "engines:\n  recognizer: noop\n", n)
 	plugin := loadTarget(b, fmt.Sprintf("engines:\n  recognizer: noop-plugin\n  plugins:\n    - {name: noop-plugin, kind: recognizer, path: %s}\n", plug), n)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -168,7 +168,7 @@ func TestE2ENoopRecognizer(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	plug := mrcptest.Binary(t, "plugins/noop")
+	plug := testkit.Binary(t, "plugins/noop")
 	for name, yaml := range map[string]string{
 		"builtin": "engines:\n  recognizer: noop\n",
 		"plugin":  fmt.Sprintf("engines:\n  recognizer: np\n  plugins:\n    - {name: np, kind: recognizer, path: %s}\n", plug),

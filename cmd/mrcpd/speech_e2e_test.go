@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
 	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
@@ -49,7 +50,7 @@ func speechConfig(t testing.TB, e EnginesConfig) string {
 // pocketsphinxPlugin is configured as conf/mrcpd.yaml configures it: with the telephone-channel
 // transform.
 func pocketsphinxPlugin(t *testing.T) PluginConfig {
-	bin := mrcptest.Binary(t, "plugins/pocketsphinx")
+	bin := testkit.Binary(t, "plugins/pocketsphinx")
 	return PluginConfig{Name: "pocketsphinx", Kind: "recognizer", Path: bin,
 		Settings: map[string]string{"mllr": telephoneMLLR(t, bin)}}
 }
@@ -83,7 +84,7 @@ func telephoneMLLR(t *testing.T, bin string) string {
 }
 
 func espeakPlugin(t testing.TB) PluginConfig {
-	return PluginConfig{Name: "espeak", Kind: "synthesizer", Path: mrcptest.Binary(t, "plugins/espeak")}
+	return PluginConfig{Name: "espeak", Kind: "synthesizer", Path: testkit.Binary(t, "plugins/espeak")}
 }
 
 // generateSpeech synthesises speechset sets concurrently (one synthesis per set at a time);

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/plugins/deepgram/deepgramtest"
 	"github.com/mrcpd/mrcpd/plugins/google/googletest"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
@@ -46,7 +46,7 @@ func TestE2EVendorSwitchByConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			settings, served := tt.start(t)
-			plugin := PluginConfig{Name: tt.name, Kind: "recognizer", Path: mrcptest.Binary(t, "plugins/"+tt.name), Settings: settings}
+			plugin := PluginConfig{Name: tt.name, Kind: "recognizer", Path: testkit.Binary(t, "plugins/"+tt.name), Settings: settings}
 			d := startMrcpd(t, speechConfig(t, EnginesConfig{Recognizer: tt.name, Plugins: []PluginConfig{plugin}}))
 			out, err := runClient(t, "recognize", "--server", d.sip, "--grammar", "builtin:grammar/boolean", wav)
 			if err != nil {
@@ -93,7 +93,7 @@ func TestE2EOutOfGrammarTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	vendor, ep := googletest.Start(t, googletest.Script{})
-	plugin := PluginConfig{Name: "google", Kind: "recognizer", Path: mrcptest.Binary(t, "plugins/google"), Settings: googletest.PluginSettings(ep)}
+	plugin := PluginConfig{Name: "google", Kind: "recognizer", Path: testkit.Binary(t, "plugins/google"), Settings: googletest.PluginSettings(ep)}
 	d := startMrcpd(t, speechConfig(t, EnginesConfig{Recognizer: "google", Plugins: []PluginConfig{plugin}}))
 	for _, tc := range []struct {
 		said, params string

@@ -14,6 +14,7 @@ import (
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
 	"github.com/mrcpd/mrcpd/esl/flow"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"go.uber.org/goleak"
 )
 
@@ -256,15 +257,13 @@ steps:
 	ctx := runCtx(t)
 	go func() { done <- e.runner.Run(ctx, f, nil) }()
 	var uuid string
-	for uuid == "" {
+	testkit.Eventually(t, "the flow's originate", func() bool {
 		for _, o := range e.fake.Originates() {
 			uuid = o.UUID
 		}
-		time.Sleep(time.Millisecond)
-	}
-	for e.fake.PressDigits(uuid, "4242#") != nil {
-		time.Sleep(time.Millisecond)
-	}
+		return uuid != ""
+	})
+	testkit.Eventually(t, "the call to take digits", func() bool { return e.fake.PressDigits(uuid, "4242#") == nil })
 	rep := <-done
 	if rep.Result != "success" || rep.Vars["pin"] != "4242" {
 		t.Fatalf("%s %q vars %v", rep.Result, rep.Reason, rep.Vars)

@@ -1,77 +1,26 @@
-// Package mrcptest holds helpers for tests that run the real mrcpd, mrcpclient and plugin binaries.
+// Package mrcptest holds the wire captures MRCP and SIP tests replay (Fixtures). The binaries tests
+// run are built by internal/testkit.
 package mrcptest
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
+
+	"github.com/mrcpd/mrcpd/internal/testkit"
 )
 
-var (
-	buildMu  sync.Mutex
-	built    = map[string]string{}
-	buildDir string
-)
-
-// Binary returns the path of a binary of this module: cmd/<name> (mrcpd, mrcpclient, ...) or
-// plugins/<name> when name is "plugins/<name>". It uses $MRCPD_BIN_DIR (set by `make test`,
-// where plugins live in bin/plugins/) when the binary is there, and otherwise builds it once per
-// test process, so `go test ./...` works on its own.
-func Binary(t testing.TB, name string) string {
-	t.Helper()
-	if dir := os.Getenv("MRCPD_BIN_DIR"); dir != "" {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[name]; ok {
-		return p
-	}
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatalf("mrcptest: %v", err)
-	}
-	if buildDir == "" {
-		buildDir, err = os.MkdirTemp("", "mrcpd-bin-")
-		if err != nil {
-			t.Fatalf("mrcptest: %v", err)
-		}
-	}
-	pkg := "./cmd/" + name
-	if strings.HasPrefix(name, "plugins/") {
-		pkg = "./" + name
-	}
-	out := filepath.Join(buildDir, filepath.FromSlash(name))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mrcptest: go build %s: %v\n%s", pkg, err, b)
-	}
-	built[name] = out
-	return out
-}
-
-// ModuleRoot is the directory holding this module's go.mod.
-func ModuleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
-}
+// Binary is testkit.Binary.
+//
+// Deprecated: use testkit.Binary; this stays only while tests in flight move over.
+func Binary(t testing.TB, name string) string { t.Helper(); return testkit.Binary(t, name) }
 
 // Fixtures is the directory of wire captures from real peers (FreeSWITCH mod_unimrcp, the UniMRCP
 // client and server, FreeSWITCH's Event Socket), kept in this package's testdata so that a plain
 // clone of the repository runs every test. testdata/wire/README.md says where each came from.
 func Fixtures(t testing.TB) string {
 	t.Helper()
-	root, err := ModuleRoot()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatalf("mrcptest: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/media"
 )
 
@@ -61,7 +62,7 @@ func TestRTPSymmetricRTCPAndMetrics(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "a received packet", func() bool { return ep.rx.(StatsReceiver).Stats().Received > 0 })
+	testkit.Eventually(t, "a received packet", func() bool { return ep.rx.(StatsReceiver).Stats().Received > 0 })
 	// RTCP SR from the caller's RTCP port: we answer with receiver reports (RFC 3550 §6.4).
 	sr := []byte{0x80, 200, 0, 6, 0, 0, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 160}
 	if _, err := natRTCP.WriteTo(sr, &net.UDPAddr{IP: ours.IP, Port: port + 1}); err != nil {
@@ -122,17 +123,6 @@ func (h *harness) endpoint(t *testing.T) *endpoint {
 		t.Fatalf("no sendrecv endpoint: %v", err)
 	}
 	return ep
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 
@@ -147,7 +148,7 @@ func TestSpeakFirstAudioMetric(t *testing.T) {
 	g.release <- struct{}{}
 	var count uint64
 	var sum float64
-	waitFor(t, "a first-audio observation", func() bool {
+	testkit.Eventually(t, "a first-audio observation", func() bool {
 		mfs, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)

@@ -12,12 +12,12 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
 	"github.com/mrcpd/mrcpd/asr/plugin"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 )
 
 // hostConfig is how mrcpd starts the binary built from plugins/<name>; pool 0 is the host's default.
 func hostConfig(t testing.TB, name string, pool int, settings map[string]string) plugin.HostConfig {
-	return plugin.HostConfig{Name: name, Path: mrcptest.Binary(t, "plugins/"+name), Pool: pool, Settings: settings,
+	return plugin.HostConfig{Name: name, Path: testkit.Binary(t, "plugins/"+name), Pool: pool, Settings: settings,
 		MinBackoff: 20 * time.Millisecond}
 }
 

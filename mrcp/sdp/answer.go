@@ -32,6 +32,9 @@ type AnswerAudio struct {
 	Mid            string
 	Ptime          int
 	Rejected       bool
+	// Crypto is our SRTP key (NegotiateCrypto) for an RTP/SAVP line, which the answer keeps
+	// as RTP/SAVP; nil answers RTP/AVP.
+	Crypto *Crypto
 }
 
 // Answer is what the server decided; BuildAnswer renders it against the offer.
@@ -120,7 +123,11 @@ func controlAnswer(off Control, ans AnswerControl) *sdp.MediaDescription {
 }
 
 func audioAnswer(off Audio, ans AnswerAudio) (*sdp.MediaDescription, error) {
-	m := &sdp.MediaDescription{MediaName: sdp.MediaName{Media: "audio", Protos: []string{"RTP", "AVP"}}}
+	proto := ProtoRTP
+	if ans.Crypto != nil || (ans.Rejected || off.Port == 0) && off.Proto == ProtoSRTP {
+		proto = ProtoSRTP
+	}
+	m := &sdp.MediaDescription{MediaName: sdp.MediaName{Media: "audio", Protos: strings.Split(proto, "/")}}
 	if ans.Rejected || off.Port == 0 {
 		for _, f := range off.Formats {
 			m.MediaName.Formats = append(m.MediaName.Formats, strconv.Itoa(int(f.PT)))
@@ -165,6 +172,9 @@ func audioAnswer(off Audio, ans AnswerAudio) (*sdp.MediaDescription, error) {
 	}
 	if mid != "" {
 		m.Attributes = append(m.Attributes, sdp.NewAttribute("mid", mid))
+	}
+	if ans.Crypto != nil {
+		m.Attributes = append(m.Attributes, sdp.NewAttribute("crypto", ans.Crypto.attribute()))
 	}
 	return m, nil
 }

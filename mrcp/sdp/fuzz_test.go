@@ -26,7 +26,14 @@ func FuzzParseOffer(f *testing.F) {
 		}
 		for _, au := range o.Audio {
 			codec, te, err := NegotiateAudio(au, supported)
-			a.Audio = append(a.Audio, AnswerAudio{Port: 5000, Format: codec, TelephoneEvent: te, Rejected: err != nil})
+			var local *Crypto
+			if au.Proto == ProtoSRTP && err == nil {
+				var remote *Crypto
+				if remote, local, err = NegotiateCrypto(au); err == nil && len(remote.Key) != KeySaltLen {
+					t.Fatalf("negotiated a %d-byte key", len(remote.Key))
+				}
+			}
+			a.Audio = append(a.Audio, AnswerAudio{Port: 5000, Format: codec, TelephoneEvent: te, Rejected: err != nil, Crypto: local})
 		}
 		ans, err := BuildAnswer(o, a)
 		if err != nil {

@@ -46,7 +46,9 @@ type Control struct {
 type Audio struct {
 	Index     int
 	Port      int
-	ConnAddr  string // media-level c= when present, else the session-level one
+	Proto     string   // ProtoRTP or ProtoSRTP
+	Crypto    []Crypto // RTP/SAVP: the usable a=crypto alternatives, in the offer's order
+	ConnAddr  string   // media-level c= when present, else the session-level one
 	Formats   []Format
 	Direction string // sendrecv, sendonly, recvonly or inactive (RFC 3264 §5.1)
 	Mid       string
@@ -162,7 +164,10 @@ func parseControl(idx int, md *sdp.MediaDescription, answer bool) (Control, erro
 
 func parseAudio(idx int, md *sdp.MediaDescription, sessionAddr, sessionDir string) (Audio, error) {
 	a := Audio{Index: idx, Port: md.MediaName.Port.Value, ConnAddr: sessionAddr,
-		Direction: direction(md.Attributes, sessionDir)}
+		Direction: direction(md.Attributes, sessionDir), Proto: strings.Join(md.MediaName.Protos, "/")}
+	if a.Proto != ProtoRTP && a.Proto != ProtoSRTP && a.Port != 0 {
+		return a, notAcceptable("unsupported audio proto %q (want %s or %s)", a.Proto, ProtoRTP, ProtoSRTP)
+	}
 	if c := md.ConnectionInformation; c != nil && c.Address != nil {
 		a.ConnAddr = c.Address.Address // media-level c= overrides session-level (RFC 4566 §5.7)
 	}
@@ -195,6 +200,17 @@ func parseAudio(idx int, md *sdp.MediaDescription, sessionAddr, sessionDir strin
 			}
 		case "mid":
 			a.Mid = at.Value
+		case "crypto":
+			if a.Proto != ProtoSRTP || len(a.Crypto) == maxCryptoLines {
+				continue // SDES keys belong to RTP/SAVP lines only (RFC 4568 §5)
+			}
+			c, ok, err := parseCrypto(at.Value)
+			if err != nil {
+				return a, notAcceptable("%v", err)
+			}
+			if ok {
+				a.Crypto = append(a.Crypto, c)
+			}
 		case "ptime":
 			if p, err := strconv.Atoi(at.Value); err == nil && p > 0 {
 				a.Ptime = p

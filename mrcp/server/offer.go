@@ -249,6 +249,11 @@ func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, err
 		}
 		return sdp.AnswerAudio{Mid: au.Mid, Rejected: true}, nil
 	}
+	if au.Proto == sdp.ProtoSRTP {
+		// The SDES keys parse and negotiate (sdp.NegotiateCrypto), but the media path has no
+		// SRTP stage yet: refusing is better than answering keys that would not be used.
+		return sdp.AnswerAudio{}, sip.Errorf(488, nil, "RTP/SAVP (SRTP) is not available on this server; offer RTP/AVP")
+	}
 	mf := se.srv.cfg.Media
 	codec, te, err := sdp.NegotiateAudio(au, mf.Formats())
 	if err != nil {

@@ -5,9 +5,17 @@ import (
 	"maps"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mrcpd/mrcpd/asr"
 	pb "github.com/mrcpd/mrcpd/asr/pluginpb"
 )
+
+// maxStartSize bounds a recognition start on the wire. gRPC refuses a message over 4 MB, and
+// the mux may batch a start with others' inputs: 1.5 MiB leaves room for two in one batch.
+// mrcpd's own limits (mrcp.max_channel_params, mrcp.max_channel_grammars, mrcp.max_message_size)
+// keep a RECOGNIZE under it by default.
+const maxStartSize = 3 << 20 / 2
 
 type hostRecognizer struct{ h *Host }
 
@@ -29,6 +37,13 @@ func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest
 	if g.recInfo == nil {
 		return nil, asr.Errorf(asr.ErrUnavailable, false, "plugin %s serves no recognizer", r.h.cfg.Name)
 	}
+	req.Params = maps.Clone(req.Params) // the start is encoded later, on the mux's goroutine
+	start := startToPB(req)
+	if n := proto.Size(start); n > maxStartSize {
+		// One process's streams share one gRPC stream, which a message over gRPC's limit
+		// (4 MB) would end for all of them: this recognition fails alone.
+		return nil, asr.Errorf(asr.ErrBadParameter, false, "plugin %s: a recognition start of %d bytes (grammars and parameters) is over %d", r.h.cfg.Name, n, maxStartSize)
+	}
 	sctx, cancel := streamContext(ctx, g)
 	cfg := r.h.cfg
 	g.add(1)
@@ -37,8 +52,6 @@ func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest
 	s.readyTimer = time.AfterFunc(cfg.ReadyTimeout, func() {
 		cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin %s did not answer a recognition within %v", cfg.Name, cfg.ReadyTimeout))
 	})
-	req.Params = maps.Clone(req.Params) // the start is encoded later, on the mux's goroutine
-	start := startToPB(req)
 	start.StreamId = s.id
 	g.sess.add(s)
 	s.mux.id = s.id

@@ -48,6 +48,9 @@ type MRCPConfig struct {
 	TLSKey         string   `yaml:"tls_key"`
 	MaxMessageSize int      `yaml:"max_message_size"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// What one channel may store, bytes (docs/security.md).
+	MaxChannelParams   int `yaml:"max_channel_params"`
+	MaxChannelGrammars int `yaml:"max_channel_grammars"`
 	// Control connection limits (docs/security.md).
 	MaxConnections        int      `yaml:"max_connections"`
 	MaxConnectionsPerHost int      `yaml:"max_connections_per_host"`
@@ -114,7 +117,7 @@ func DefaultConfig() Config {
 			DrainTimeout: Duration(30 * time.Second)},
 		MRCP: MRCPConfig{Addr: "127.0.0.1:1544", MaxMessageSize: 1 << 20,
 			ConnectTimeout: Duration(10 * time.Second), FinalizeTimeout: Duration(10 * time.Second),
-			MaxConnections: 2000, MaxConnectionsPerHost: 1000, MessageTimeout: Duration(10 * time.Second),
+			MaxChannelParams: 64 << 10, MaxChannelGrammars: 1 << 20, MaxConnections: 2000, MaxConnectionsPerHost: 1000, MessageTimeout: Duration(10 * time.Second),
 			IdleTimeout: Duration(30 * time.Second), WriteTimeout: Duration(30 * time.Second)},
 		RTP: RTPConfig{IP: "127.0.0.1", Ports: PortRange{Min: 10000, Max: 11999},
 			MediaTimeout: Duration(60 * time.Second), InbandDTMF: true,
@@ -185,6 +188,12 @@ func (c *Config) Validate(file string) error {
 	}
 	if c.MRCP.MaxMessageSize < 1024 {
 		return bad("mrcp.max_message_size", "%d is below 1024 bytes", c.MRCP.MaxMessageSize)
+	}
+	for key, n := range map[string]int{"mrcp.max_channel_params": c.MRCP.MaxChannelParams,
+		"mrcp.max_channel_grammars": c.MRCP.MaxChannelGrammars} {
+		if n < 1024 {
+			return bad(key, "%d is below 1024 bytes", n)
+		}
 	}
 	for key, n := range map[string]int{"mrcp.max_connections": c.MRCP.MaxConnections,
 		"mrcp.max_connections_per_host": c.MRCP.MaxConnectionsPerHost} {

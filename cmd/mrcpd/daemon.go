@@ -62,6 +62,7 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),
+		MaxChannelParams: cfg.MRCP.MaxChannelParams, MaxChannelGrammars: cfg.MRCP.MaxChannelGrammars,
 		MaxConnections: cfg.MRCP.MaxConnections, MaxConnectionsPerHost: cfg.MRCP.MaxConnectionsPerHost,
 		MessageTimeout: cfg.MRCP.MessageTimeout.D(), IdleTimeout: cfg.MRCP.IdleTimeout.D(),
 		WriteTimeout:    cfg.MRCP.WriteTimeout.D(),

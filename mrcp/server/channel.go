@@ -100,7 +100,8 @@ func (ch *channel) setParams(m *mrcp.Message) (*mrcp.Message, error) {
 	if ch.params == nil {
 		ch.params = map[string]string{}
 	}
-	staged := map[string]string{} // all or nothing: Validate has checked every value
+	staged := map[string]string{} // all or nothing: Validate has checked every value with the
+	// parsers requests read it with, so a stored value is always one a request can run with
 	for _, f := range m.Header.Fields {
 		c := canonical(f.Name)
 		if !settable(c) {
@@ -112,6 +113,9 @@ func (ch *channel) setParams(m *mrcp.Message) (*mrcp.Message, error) {
 			// one vendor parameter does not lose the others.
 			staged[c] = old + ";" + f.Value
 		}
+	}
+	if err := ch.fits(staged); err != nil {
+		return nil, err
 	}
 	for k, v := range staged {
 		ch.params[k] = v

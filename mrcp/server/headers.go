@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -43,6 +44,30 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// fits reports whether the channel's parameters, with staged set over them, stay within
+// mrcp.max_channel_params bytes: what one channel stores, and so what GET-PARAMS returns and
+// what a RECOGNIZE hands an engine, is bounded. 409: the value is legal, but more than this
+// server keeps.
+func (ch *channel) fits(staged map[string]string) error {
+	size, over := 0, ""
+	for k, v := range ch.params {
+		if _, ok := staged[k]; !ok {
+			size += len(k) + len(v)
+		}
+	}
+	for _, k := range sortedKeys(staged) {
+		if size += len(k) + len(staged[k]); size > ch.se.srv.cfg.MaxChannelParams && over == "" {
+			over = k
+		}
+	}
+	if over == "" {
+		return nil
+	}
+	ch.se.srv.cfg.Metrics.requestRefused(refusedParamsFull)
+	return &mrcp.StatusError{Code: mrcp.Status409, Header: over,
+		Reason: fmt.Sprintf("the channel's parameters would take %d bytes, more than mrcp.max_channel_params (%d)", size, ch.se.srv.cfg.MaxChannelParams)}
 }
 
 // params reads the typed values a request runs with: its own header, else SET-PARAMS, else
@@ -130,4 +155,22 @@ func vendorKey(v map[string]string, names ...string) (string, bool) {
 func listed(m *mrcp.Message, id uint32) bool {
 	ids, ok, _ := m.Header.ActiveRequestIDs()
 	return !ok || slices.Contains(ids, id)
+}
+
+// grammarsFit reports whether the channel's defined grammars, with id's body of n bytes, stay
+// within mrcp.max_channel_grammars bytes (409 otherwise, and nothing is stored).
+func (r *recognizer) grammarsFit(id string, n int) error {
+	size := n
+	for k, d := range r.grammars {
+		if k != id {
+			size += len(d.body)
+		}
+	}
+	limit := r.ch.se.srv.cfg.MaxChannelGrammars
+	if size <= limit {
+		return nil
+	}
+	r.ch.se.srv.cfg.Metrics.requestRefused(refusedGrammarsFull)
+	return &mrcp.StatusError{Code: mrcp.Status409, Header: mrcp.HeaderContentID,
+		Reason: fmt.Sprintf("the channel's grammars would take %d bytes, more than mrcp.max_channel_grammars (%d)", size, limit)}
 }

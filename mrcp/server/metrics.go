@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		completions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_completions_total",
 			Help: "Completed requests, by resource and Completion-Cause."}, []string{"resource", "cause"}),
 		refusedReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mrcpd_control_requests_refused_total",
-			Help: "Requests answered 403 because they came on a connection that may not use their channel, by reason."},
+			Help: "Requests refused by the channel binding (403: other-connection, transport) or a storage limit (409: params-full, grammars-full), by reason."},
 			[]string{"reason"}),
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mrcpd_control_connections",
 			Help: "Open MRCP control connections."}),

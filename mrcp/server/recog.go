@@ -74,6 +74,9 @@ func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
 	if id == "" {
 		return nil, &mrcp.StatusError{Code: mrcp.Status406, Header: mrcp.HeaderContentID, Reason: "DEFINE-GRAMMAR needs a Content-Id"}
 	}
+	if err := r.grammarsFit(id, len(m.Body)); err != nil {
+		return nil, err
+	}
 	def, err := r.parseGrammar(requestEngine(r.ch, m), "session:"+id, m.Header.Value(mrcp.HeaderContentType), m.Body)
 	if err != nil {
 		return grammarFailure(m, err), nil
@@ -162,6 +165,9 @@ func (r *recognizer) grammarsOf(m *mrcp.Message) ([]*grammarDef, error) {
 			return nil, err
 		}
 		if id != "" {
+			if err := r.grammarsFit(id, len(m.Body)); err != nil {
+				return nil, err
+			}
 			r.grammars[id] = def
 		}
 		return []*grammarDef{def}, nil

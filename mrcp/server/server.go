@@ -50,7 +50,10 @@ type Config struct {
 	// Control connection limits (docs/security.md): connections in total and from one host,
 	// the time a message may take to arrive once begun, how long a connection no channel is
 	// bound to stays open, and how long one write to a client that does not read may wait.
-	MaxConnections        int
+	MaxConnections int
+	// What one channel may store (SET-PARAMS values, DEFINE-GRAMMAR bodies), bytes.
+	MaxChannelParams      int
+	MaxChannelGrammars    int
 	MaxConnectionsPerHost int
 	MessageTimeout        time.Duration
 	IdleTimeout           time.Duration
@@ -86,6 +89,12 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = 1 << 20
+	}
+	if c.MaxChannelParams == 0 {
+		c.MaxChannelParams = 64 << 10
+	}
+	if c.MaxChannelGrammars == 0 {
+		c.MaxChannelGrammars = 1 << 20
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = 2000

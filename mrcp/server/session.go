@@ -275,8 +275,10 @@ func (se *session) bind(ch *channel, c *conn) string {
 
 // Why a request was refused with 403 (the reason label of mrcpd_control_requests_refused_total).
 const (
-	refusedOtherConn = "other-connection" // the channel is bound to another connection
-	refusedTransport = "transport"        // the channel was negotiated on the other transport
+	refusedOtherConn    = "other-connection" // the channel is bound to another connection
+	refusedTransport    = "transport"        // the channel was negotiated on the other transport
+	refusedParamsFull   = "params-full"      // SET-PARAMS past mrcp.max_channel_params (409)
+	refusedGrammarsFull = "grammars-full"    // DEFINE-GRAMMAR past mrcp.max_channel_grammars (409)
 )
 
 func (se *session) channelFor(c sdp.Control) *channel {

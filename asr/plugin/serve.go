@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -64,4 +66,35 @@ func NewLogger() *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// Main is the whole main function of a plugin binary: it reads the settings mrcpd passes
+// (Settings), has build make the backends from them with the plugin's logger (NewLogger), and
+// serves them. A settings or build error goes to stderr, where mrcpd reports it under the plugin's
+// name, and the process exits 1. Backends that hold resources (io.Closer) are closed when serving
+// ends.
+func Main(build func(settings map[string]string, log *slog.Logger) (ServeConfig, error)) {
+	log := NewLogger()
+	settings, err := Settings()
+	var cfg ServeConfig
+	if err == nil {
+		cfg, err = build(settings, log)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log
+	}
+	defer closeBackends(cfg)
+	Serve(cfg)
+}
+
+func closeBackends(cfg ServeConfig) {
+	for _, b := range []any{cfg.Recognizer, cfg.Synthesizer} {
+		if c, ok := b.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"strconv"
 	"sync"
@@ -17,16 +18,20 @@ import (
 	"github.com/mrcpd/mrcpd/asr/plugin"
 )
 
+// main hands plugin.Main the settings of engines.plugins[] in mrcpd's config to make the backend
+// from; plugin.Main serves it until mrcpd stops the plugin.
 func main() {
-	settings, err := plugin.Settings() // engines.plugins[].settings from mrcpd's config
-	if err != nil {
-		panic(err)
-	}
-	threshold := 500.0
-	if v, err := strconv.ParseFloat(settings["threshold"], 64); err == nil {
-		threshold = v
-	}
-	plugin.Serve(plugin.ServeConfig{Recognizer: &detector{threshold: threshold}})
+	plugin.Main(func(settings map[string]string, _ *slog.Logger) (plugin.ServeConfig, error) {
+		threshold := 500.0
+		if v, ok := settings["threshold"]; ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return plugin.ServeConfig{}, fmt.Errorf("setting threshold=%q: %v", v, err)
+			}
+			threshold = f
+		}
+		return plugin.ServeConfig{Recognizer: &detector{threshold: threshold}}, nil
+	})
 }
 
 type detector struct{ threshold float64 }

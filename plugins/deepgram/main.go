@@ -3,24 +3,15 @@
 package main
 
 import (
-	"fmt"
-	"os"
+	"log/slog"
 
 	"github.com/mrcpd/mrcpd/asr/plugin"
 	"github.com/mrcpd/mrcpd/plugins/deepgram/engine"
 )
 
 func main() {
-	log := plugin.NewLogger()
-	settings, err := plugin.Settings()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	eng, err := engine.New(settings, log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	plugin.Serve(plugin.ServeConfig{Recognizer: eng, Logger: log})
+	plugin.Main(func(settings map[string]string, log *slog.Logger) (plugin.ServeConfig, error) {
+		eng, err := engine.New(settings, log)
+		return plugin.ServeConfig{Recognizer: eng}, err
+	})
 }

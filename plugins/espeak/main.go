@@ -3,23 +3,14 @@
 package main
 
 import (
-	"fmt"
-	"os"
+	"log/slog"
 
 	"github.com/mrcpd/mrcpd/asr/plugin"
 )
 
 func main() {
-	log := plugin.NewLogger()
-	settings, err := plugin.Settings()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	eng, err := NewEngine(configFromSettings(settings), log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	plugin.Serve(plugin.ServeConfig{Synthesizer: eng, Logger: log})
+	plugin.Main(func(settings map[string]string, log *slog.Logger) (plugin.ServeConfig, error) {
+		eng, err := NewEngine(configFromSettings(settings), log)
+		return plugin.ServeConfig{Synthesizer: eng}, err
+	})
 }

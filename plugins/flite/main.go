@@ -3,27 +3,18 @@
 package main
 
 import (
-	"fmt"
-	"os"
+	"log/slog"
 
 	"github.com/mrcpd/mrcpd/asr/plugin"
 )
 
 func main() {
-	log := plugin.NewLogger()
-	settings, err := plugin.Settings()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	v := settings["voice"]
-	if v == "" {
-		v = "slt"
-	}
-	eng, err := NewEngine(v, log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	plugin.Serve(plugin.ServeConfig{Synthesizer: eng, Logger: log})
+	plugin.Main(func(settings map[string]string, log *slog.Logger) (plugin.ServeConfig, error) {
+		v := settings["voice"]
+		if v == "" {
+			v = "slt"
+		}
+		eng, err := NewEngine(v, log)
+		return plugin.ServeConfig{Synthesizer: eng}, err
+	})
 }

@@ -5,21 +5,17 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"log/slog"
 
 	"github.com/mrcpd/mrcpd/asr/noop"
 	"github.com/mrcpd/mrcpd/asr/plugin"
 )
 
 func main() {
-	log := plugin.NewLogger()
-	settings, err := plugin.Settings()
-	if err == nil && len(settings) > 0 {
-		err = fmt.Errorf("noop: takes no settings, got %d", len(settings))
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	plugin.Serve(plugin.ServeConfig{Recognizer: noop.Recognizer{}, Logger: log})
+	plugin.Main(func(settings map[string]string, _ *slog.Logger) (plugin.ServeConfig, error) {
+		if len(settings) > 0 {
+			return plugin.ServeConfig{}, fmt.Errorf("noop: takes no settings, got %d", len(settings))
+		}
+		return plugin.ServeConfig{Recognizer: noop.Recognizer{}}, nil
+	})
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/mrcpd/mrcpd/asr/plugin"
@@ -22,23 +23,13 @@ func main() {
 		}
 		return
 	}
-	log := plugin.NewLogger()
-	settings, err := plugin.Settings()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cfg, err := engine.FromSettings(settings)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cfg.Logger = log
-	eng, err := engine.New(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	defer eng.Close()
-	plugin.Serve(plugin.ServeConfig{Recognizer: eng, Logger: log})
+	plugin.Main(func(settings map[string]string, log *slog.Logger) (plugin.ServeConfig, error) {
+		cfg, err := engine.FromSettings(settings)
+		if err != nil {
+			return plugin.ServeConfig{}, err
+		}
+		cfg.Logger = log
+		eng, err := engine.New(cfg)
+		return plugin.ServeConfig{Recognizer: eng}, err
+	})
 }

@@ -109,12 +109,12 @@ func openFailure(err error) error {
 // converse runs the turns and holds the session.
 func (x *session) converse(ctx context.Context) error {
 	cfg := &x.r.cfg
-	p, err := x.r.progs.get(x.s.Codec, x.s.DTMF)
-	if err != nil && !x.speak {
-		return fail("codec", err)
-	}
-	if x.speak {
-		p = &Program{Clock: x.s.Codec.ClockRate}
+	p := &Program{Clock: x.s.Codec.ClockRate} // a synthesizer's stream only listens
+	if !x.speak {
+		var err error
+		if p, err = x.r.progs.get(x.s.Codec, x.s.DTMF); err != nil {
+			return fail("codec", err)
+		}
 	}
 	x.prog = p
 	if err := x.st.Connect(x.s.RemoteRTP, p, !x.speak); err != nil {
@@ -134,6 +134,7 @@ func (x *session) converse(ctx context.Context) error {
 	case turns == 0 && cfg.Hold == 0:
 		turns = 1
 	}
+	var err error
 	for ; turns == 0 || x.turn < turns; x.turn++ { // turns < 0: none
 		if x.ctx.Err() != nil {
 			break
@@ -151,7 +152,7 @@ func (x *session) converse(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			if x.ctx.Err() != nil && ctx.Err() == nil {
-				break // the hold ended during the turn
+				return x.hangUp(ctx) // the hold ended during the turn
 			}
 			return err
 		}
@@ -161,6 +162,21 @@ func (x *session) converse(ctx context.Context) error {
 	}
 	if ctx.Err() != nil {
 		return fail("interrupted", ctx.Err())
+	}
+	return nil
+}
+
+// hangUp stops the request a hold's end cut short, as mod_unimrcp sends STOP when the caller
+// hangs up before the BYE; the server must answer it.
+func (x *session) hangUp(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.r.cfg.Timeout)
+	defer cancel()
+	res, err := x.s.Send(sctx, x.s.NewRequest(mrcp.MethodStop))
+	if err != nil {
+		return stepFailure("STOP", err)
+	}
+	if !mrcp.IsSuccess(res.StatusCode) {
+		return fail(fmt.Sprintf("STOP answered %d", res.StatusCode), fmt.Errorf("STOP answered %d", res.StatusCode))
 	}
 	return nil
 }

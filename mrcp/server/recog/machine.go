@@ -78,10 +78,7 @@ type Settings struct {
 }
 
 // Grammar is one grammar of the request. G is nil for a type only the engine reads.
-type Grammar struct {
-	ID string
-	G  *grammar.Grammar
-}
+type Grammar = grammar.Ref
 
 // Machine is one RECOGNIZE in progress. It is not safe for concurrent use.
 type Machine struct {

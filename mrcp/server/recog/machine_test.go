@@ -141,6 +141,8 @@ func TestCompletionCauses(t *testing.T) {
 			`stop no-input|START-OF-INPUT|start recognition 15s|start interdigit 3s|stop interdigit|stop recognition|complete 001 no-match`},
 		{"001 term char before a sentence", withTerm('#'), []string{digits}, keys("1#"),
 			`stop no-input|START-OF-INPUT|start recognition 15s|start interdigit 3s|stop interdigit|stop recognition|complete 001 no-match`},
+		{"000 transcript with the engine's capitals and punctuation", voice(nil), []string{boolean}, steps(SpeechStarted{}, Final{Alternatives: []asr.Alternative{{Text: "Yes.", Confidence: 0.9}}}),
+			`stop no-input|START-OF-INPUT|start recognition 15s|stop recognition|complete 000 success speech="true"`},
 		{"001 out-of-grammar transcript", voice(nil), []string{boolean}, steps(SpeechStarted{}, Final{Alternatives: []asr.Alternative{{Text: "banana", Confidence: 0.9}}}),
 			`stop no-input|START-OF-INPUT|start recognition 15s|stop recognition|complete 001 no-match`},
 		{"001 below Confidence-Threshold", voice(nil), []string{boolean}, steps(SpeechStarted{}, yes(0.3)),

@@ -1,9 +1,8 @@
 package recog
 
 import (
-	"strings"
-
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/grammar"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
@@ -46,32 +45,25 @@ func (m *Machine) final(alts []asr.Alternative) {
 	m.complete(cause, res, "")
 }
 
-// interpret runs text through the voice grammars the host can read. ok is false when there are
-// such grammars and none accepts the text, unless Settings.FreeText keeps it as its own instance.
-// With only engine-read grammars the engine's transcript stands.
+// interpret gives a transcript its grammar and instance with grammar.Interpret, the policy of
+// every engine (vendorkit applies the same function in the plugins). ok is false when no grammar
+// accepts the text, unless Settings.FreeText keeps it as its own instance. Without voice grammars
+// there is nothing to judge by and the engine's transcript stands.
 func (m *Machine) interpret(text, gid string) (inst, id string, ok bool) {
-	toks := tokens(text)
-	judged := false
-	for _, g := range m.voice {
-		if g.G == nil || (gid != "" && gid != g.ID) {
-			continue
-		}
-		judged = true
-		if inst, ok := g.G.Interpret(toks); ok {
-			return inst, g.ID, true
-		}
+	if id, inst, ok := grammar.Interpret(m.voice, text, gid); ok {
+		return inst, id, true
 	}
 	if gid == "" && len(m.voice) > 0 {
 		gid = m.voice[0].ID
 	}
-	return text, gid, !judged || m.set.FreeText
+	return text, gid, len(m.voice) == 0 || m.set.FreeText
 }
 
 // incomplete reports whether the engine's latest partial is a prefix that no voice grammar the
 // host can read accepts yet. Without partials, or with grammars only the engine reads, speech
 // counts as complete.
 func incomplete(voice []Grammar, partial string) bool {
-	toks := tokens(strings.ToLower(partial))
+	toks := grammar.Tokens(partial)
 	if len(toks) == 0 {
 		return false
 	}
@@ -87,5 +79,3 @@ func incomplete(voice []Grammar, partial string) bool {
 	}
 	return judged
 }
-
-func tokens(text string) []string { return strings.Fields(text) }

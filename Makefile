@@ -6,10 +6,11 @@ BIN       := $(CURDIR)/bin
 CONFIG    ?= conf/mrcpd.yaml
 GOFLAGS_T ?= -race -count=1 -timeout 30m
 
-# System packages: real engines (PocketSphinx, espeak-ng, flite), codecs (Opus), and real peers (sipp, sox).
+# System packages: real engines (PocketSphinx, espeak-ng, flite), codecs (Opus), and real peers (sipp, sox,
+# kamailio in front of several mrcpd).
 DEB_PKGS := gcc pkg-config sip-tester sox espeak-ng libespeak-ng-dev flite flite1-dev \
             pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev sphinxtrain \
-            libopus-dev libopusfile-dev
+            libopus-dev libopusfile-dev kamailio
 
 PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))
 

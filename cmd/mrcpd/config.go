@@ -79,6 +79,9 @@ type JitterConfig struct {
 
 type HTTPConfig struct {
 	Addr string `yaml:"addr"`
+	// PProf serves net/http/pprof under /debug/pprof/ (off: it exposes heap contents and
+	// lets a caller spend CPU on profiles).
+	PProf bool `yaml:"pprof"`
 }
 
 type LogConfig struct {

@@ -16,49 +16,55 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/asr/noop"
-	"github.com/mrcpd/mrcpd/asr/plugin"
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/server"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
 
-// noopEngine names the built-in recognizer in the engine registry: asr/noop, which hears nothing
-// (load tests of mrcpd itself; plugins/noop is its plugin twin). DTMF needs no engine: the
-// RECOGNIZE state machine in mrcp/server matches keys against DTMF grammars itself.
-const noopEngine = "noop"
-
 // daemon is mrcpd assembled from its configuration: SIP agent, MRCP server, RTP ports, engines
 // and the HTTP endpoint for metrics and health.
 type daemon struct {
-	cfg      Config
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	hosts    []*plugin.Host
-	mrcp     *server.Server
-	sip      *sip.Server
-	http     *http.Server
-	httpLn   net.Listener
-	draining atomic.Bool
+	cfg        Config
+	configPath string
+	log        *slog.Logger
+	level      *slog.LevelVar // log.level, changed by a reload
+	reg        *prometheus.Registry
+	metrics    *asr.Metrics
+	engines    atomic.Pointer[engineSet]
+	mrcp       *server.Server
+	sip        *sip.Server
+	http       *http.Server
+	httpLn     net.Listener
+	draining   atomic.Bool
+
+	hostsMu  sync.Mutex
+	hosts    []*pluginHost  // every plugin started, current or retired
+	retiring sync.WaitGroup // retired hosts stopping
+	reloadMu sync.Mutex     // one reload at a time
 }
 
 // newDaemon provisions everything and binds every socket; nothing runs yet. configPath anchors
 // relative plugin paths.
 func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Logger) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	d := &daemon{cfg: cfg, configPath: configPath, log: log, level: new(slog.LevelVar), reg: prometheus.NewRegistry()}
+	_ = d.level.UnmarshalText([]byte(cfg.Log.Level))
 	defer func() {
 		if err != nil {
 			d.close()
 		}
 	}()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	backends, inputRate, err := d.engines(ctx, configPath)
+	if d.metrics, err = asr.NewMetrics(d.reg); err != nil {
+		return nil, err
+	}
+	set, err := d.buildEngines(ctx, cfg.Engines, configPath, nil)
 	if err != nil {
 		return nil, err
 	}
+	d.engines.Store(set)
+	backends, inputRate := liveEngines{&d.engines}.backends(), set.rate
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),
@@ -97,98 +103,8 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http.addr: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", d.healthz)
-	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	d.http = &http.Server{Handler: d.mux(), ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
-}
-
-// engines starts the plugin processes and picks the default recognizer and synthesizer. The
-// input rate follows the recognizer, so that audio reaches it without another resampling.
-func (d *daemon) engines(ctx context.Context, configPath string) (server.Backends, int, error) {
-	var b server.Backends
-	m, err := asr.NewMetrics(d.reg)
-	if err != nil {
-		return b, 0, err
-	}
-	reg := asr.NewRegistry()
-	hasRec := false
-	for _, p := range d.cfg.Engines.Plugins {
-		path := resolvePath(p.Path, configPath)
-		h, err := plugin.Start(ctx, plugin.HostConfig{Name: p.Name, Path: path,
-			Args: p.Args, Pool: p.Pool, Settings: p.Settings, Logger: d.log.With("plugin", p.Name),
-			OnRestart: func() { m.Restarted(p.Name, "process") }})
-		if err != nil {
-			if !fileExists(path) {
-				err = fmt.Errorf("%w (no such file: run `make build`, or fix the path)", err)
-			}
-			return b, 0, fmt.Errorf("engines.plugins %s (path %s): %w", p.Name, path, err)
-		}
-		d.hosts = append(d.hosts, h)
-		switch p.Kind {
-		case "recognizer":
-			r := h.Recognizer()
-			if r == nil {
-				return b, 0, fmt.Errorf("engines.plugins %s (path %s): the plugin serves no recognizer", p.Name, path)
-			}
-			// Stream limits and idle timeouts of vendors are healed under the metrics, which
-			// count each heal as a restart.
-			r = asr.Healing(r, asr.HealOptions{OnHeal: func(asr.ErrorKind) { m.Restarted(p.Name, "stream") }})
-			err = reg.AddRecognizer(p.Name, m.Recognizer(p.Name, r))
-			hasRec = true
-		case "synthesizer":
-			s := h.Synthesizer()
-			if s == nil {
-				return b, 0, fmt.Errorf("engines.plugins %s (path %s): the plugin serves no synthesizer", p.Name, path)
-			}
-			err = reg.AddSynthesizer(p.Name, m.Synthesizer(p.Name, s))
-		}
-		if err != nil {
-			return b, 0, fmt.Errorf("engines.plugins %s: %w", p.Name, err)
-		}
-	}
-	if err := reg.AddRecognizer(noopEngine, m.Recognizer(noopEngine, noop.Recognizer{})); err != nil {
-		return b, 0, fmt.Errorf("engines.plugins: the name %q is reserved for the built-in no-op recognizer", noopEngine)
-	}
-	if d.cfg.Engines.Recognizer == noopEngine {
-		hasRec = true
-	}
-	if err := reg.SetDefaults(d.cfg.Engines.Recognizer, d.cfg.Engines.Synthesizer); err != nil {
-		return b, 0, fmt.Errorf("engines: %w", err)
-	}
-	rate := 8000
-	if r, err := reg.Recognizer(""); err == nil && hasRec {
-		b.Recognizer = r
-		if info, err := r.Info(ctx); err == nil && len(info.SampleRates) > 0 {
-			rate = info.SampleRates[0]
-		}
-	}
-	if _, err := reg.Synthesizer(""); err == nil {
-		b.Synthesizer = voiceRouter{reg}
-	}
-	b.Named = reg // per-call (Request-URI user) and per-request (engine=) choice
-	return b, rate, nil
-}
-
-// voiceRouter sends each SPEAK to the synthesizer its Voice-Name selects (a plugin name or a
-// voice one of them lists), or to the default one: mod_unimrcp's "default" voice included.
-type voiceRouter struct{ reg *asr.Registry }
-
-func (v voiceRouter) Info(ctx context.Context) (asr.SynthesizerInfo, error) {
-	s, err := v.reg.Synthesizer("")
-	if err != nil {
-		return asr.SynthesizerInfo{}, err
-	}
-	return s.Info(ctx)
-}
-
-func (v voiceRouter) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
-	s, _, err := v.reg.SynthesizerForVoice(ctx, req.Voice)
-	if err != nil {
-		return nil, err
-	}
-	return s.Synthesize(ctx, req)
 }
 
 // resolvePath finds a relative plugin path next to the config file first, then in the working
@@ -208,17 +124,9 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-func (d *daemon) healthz(w http.ResponseWriter, _ *http.Request) {
-	if d.draining.Load() {
-		http.Error(w, "draining", http.StatusServiceUnavailable)
-		return
-	}
-	fmt.Fprintln(w, "ok")
-}
-
 // run serves until ctx ends (SIGTERM/SIGINT), then drains: new calls get 503 while live sessions
 // finish, for at most drainTimeout (or until hard is done: a second signal).
-func (d *daemon) run(ctx, hard context.Context, drainTimeout time.Duration) error {
+func (d *daemon) run(ctx, hard context.Context) error {
 	svc, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
@@ -239,6 +147,7 @@ func (d *daemon) run(ctx, hard context.Context, drainTimeout time.Duration) erro
 	var err error
 	select {
 	case <-ctx.Done():
+		drainTimeout := d.drainTimeout()
 		d.log.Info("draining", "sessions", d.mrcp.Sessions(), "timeout", drainTimeout)
 		d.draining.Store(true)
 		d.sip.SetDraining(true)
@@ -263,11 +172,16 @@ func (d *daemon) run(ctx, hard context.Context, drainTimeout time.Duration) erro
 	return err
 }
 
+// close stops every plugin process, those of retired hosts still draining included.
 func (d *daemon) close() {
-	for _, h := range d.hosts {
-		if err := h.Close(); err != nil {
-			d.log.Warn("plugin close", "err", err)
-		}
-	}
+	d.reloadMu.Lock() // a reload under way finishes first; its plugins are then stopped too
+	defer d.reloadMu.Unlock()
+	d.hostsMu.Lock()
+	hosts := d.hosts
 	d.hosts = nil
+	d.hostsMu.Unlock()
+	for _, p := range hosts {
+		p.shutdown()
+	}
+	d.retiring.Wait()
 }

@@ -67,6 +67,12 @@ func freePort(t testing.TB) int {
 // must exit cleanly.
 func startMrcpd(t testing.TB, yaml string, extra ...string) *daemonProc {
 	t.Helper()
+	return startMrcpdAt(t, yaml, addr(freePort(t)), addr(freePort(t)), addr(freePort(t)), extra...)
+}
+
+// startMrcpdAt is startMrcpd on given SIP, MRCP and HTTP addresses (a restart in place).
+func startMrcpdAt(t testing.TB, yaml, sipAddr, mrcpAddr, httpAddr string, extra ...string) *daemonProc {
+	t.Helper()
 	bin := testkit.Binary(t, "mrcpd")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mrcpd.yaml")
@@ -75,7 +81,7 @@ func startMrcpd(t testing.TB, yaml string, extra ...string) *daemonProc {
 		t.Fatal(err)
 	}
 	rtp := freePort(t) &^ 1
-	d := &daemonProc{sip: addr(freePort(t)), mrcp: addr(freePort(t)), http: addr(freePort(t)), log: &syncBuffer{}}
+	d := &daemonProc{sip: sipAddr, mrcp: mrcpAddr, http: httpAddr, log: &syncBuffer{}}
 	d.cmd = exec.Command(bin, "--config", cfg, "--sip-addr", d.sip, "--mrcp-addr", d.mrcp,
 		"--http-addr", d.http, "--rtp-ports", fmt.Sprintf("%d-%d", rtp, rtp+200))
 	d.cmd.Args = append(d.cmd.Args, extra...)

@@ -61,14 +61,15 @@ func loadConfig(o options) (Config, error) {
 	return cfg, cfg.Validate(o.config)
 }
 
-func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
+// newLogger writes to w at cfg's level, which a reload changes through the returned LevelVar.
+func newLogger(cfg LogConfig, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), level
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), level
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
@@ -80,7 +81,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
+	log, level := newLogger(cfg.Log, stderr)
 	// The first SIGTERM/SIGINT drains; a second one stops at once.
 	soft, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -102,5 +103,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return d.run(soft, hard, cfg.SIP.DrainTimeout.D())
+	d.level = level
+	// SIGHUP reloads the configuration until the drain begins.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = d.reload(ctx, o) // logged; a refused reload changes nothing
+			case <-soft.Done():
+				return
+			}
+		}
+	}()
+	return d.run(soft, hard)
 }

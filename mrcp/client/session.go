@@ -167,10 +167,21 @@ func (s *Session) inDialog(method sip.RequestMethod, cseq uint32) *sip.Request {
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
 	req.AppendHeader(&maxFwd)
+	// The route set is the 2xx's Record-Route in reverse (RFC 3261 §12.1.2), so that ACK and BYE
+	// pass the proxies that asked to stay in the path (Kamailio in front of several mrcpd); with
+	// loose routing the first Route is where the request goes (§12.2.1.1).
+	rr := s.ok.GetHeaders("Record-Route")
+	for i := len(rr) - 1; i >= 0; i-- {
+		req.AppendHeader(sip.NewHeader("Route", rr[i].Value()))
+	}
 	req.SetTransport(transportName(s.c.cfg.Transport))
 	req.SetBody(nil)
 	return req
 }
+
+// ControlAddr is the server's MRCP control address from the answer: which mrcpd serves the
+// session when a proxy chose among several.
+func (s *Session) ControlAddr() string { return s.ctrlAddr }
 
 // readAnswer takes the channel, control port and media parameters from the SDP answer.
 func (s *Session) readAnswer(body []byte) error {

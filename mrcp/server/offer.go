@@ -133,7 +133,7 @@ func (s *Server) admit(host string) error {
 	if s.closed {
 		return sip.Errorf(503, ErrClosed, "server shutting down")
 	}
-	if n := len(s.sessions) + s.admitted.pending; n >= s.cfg.MaxSessions {
+	if n := len(s.sessions) + s.admitted.pending; n >= int(s.maxSessions.Load()) {
 		s.cfg.Metrics.rejected("capacity")
 		return sip.Errorf(503, nil, "at capacity (%d sessions)", n)
 	}

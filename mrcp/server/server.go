@@ -172,6 +172,8 @@ type Server struct {
 
 	infoMu sync.Mutex
 	infos  map[string]asr.RecognizerInfo // recognizer declarations by engine name ("" default)
+
+	maxSessions atomic.Int64 // cfg.MaxSessions, changed live by SetMaxSessions
 }
 
 // New binds the control listeners (so that Addr is known before Run) but starts no goroutine.
@@ -182,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sessions: map[string]*session{},
 		channels: map[string]*session{}, conns: map[*conn]struct{}{}, perHost: map[string]int{}}
+	s.maxSessions.Store(int64(cfg.MaxSessions))
 	var err error
 	if s.tcp, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: control listener: %w", err)
@@ -194,6 +197,23 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// SetMaxSessions changes the session limit for the INVITEs that follow (a configuration reload);
+// sessions above a lowered limit carry on.
+func (s *Server) SetMaxSessions(n int) {
+	if n <= 0 {
+		n = 1000
+	}
+	s.maxSessions.Store(int64(n))
+}
+
+// EnginesChanged forgets the recognizer declarations fetched so far: after a reload a name may
+// stand for another process with other settings.
+func (s *Server) EnginesChanged() {
+	s.infoMu.Lock()
+	s.infos = nil
+	s.infoMu.Unlock()
 }
 
 // SetHangup gives the server the SIP side it uses to end dialogs (sip.Server is built after the

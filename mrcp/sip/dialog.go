@@ -48,10 +48,11 @@ type dialog struct {
 	remoteCSeq uint32 // the highest CSeq of the client's requests (RFC 3261 §12.2.2)
 
 	// Owned by run.
-	remoteTarget sip.Uri // the client's Contact, else its From URI (mod_unimrcp sends no Contact)
-	remoteURI    sip.Uri // the client's From: our To
-	localURI     sip.Uri // the INVITE's To: our From
-	dest         string  // where our requests go: the INVITE's source (its TCP connection, or UDP rport)
+	remoteTarget sip.Uri  // the client's Contact, else its From URI (mod_unimrcp sends no Contact)
+	remoteURI    sip.Uri  // the client's From: our To
+	localURI     sip.Uri  // the INVITE's To: our From
+	dest         string   // where our requests go: the INVITE's source (its TCP connection, or UDP rport)
+	routes       []string // the route set: the INVITE's Record-Route values in order (RFC 3261 §12.1.1)
 	timer        sessionTimer
 	localCSeq    uint32
 	pending      *sip.Response // a 2xx awaiting its ACK
@@ -72,6 +73,9 @@ func newDialog(s *Server, call *Call, req *sip.Request, timer sessionTimer, answ
 	}
 	if c := req.CSeq(); c != nil {
 		d.remoteCSeq = c.SeqNo
+	}
+	for _, h := range req.GetHeaders("Record-Route") {
+		d.routes = append(d.routes, h.Value())
 	}
 	return d
 }
@@ -304,6 +308,9 @@ func (d *dialog) sendBye(ctx context.Context, timeout time.Duration) error {
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.localCSeq, MethodName: sip.BYE})
 	req.AppendHeader(&maxFwd)
 	req.AppendHeader(sip.NewHeader("User-Agent", d.s.cfg.UserAgent))
+	for _, r := range d.routes {
+		req.AppendHeader(sip.NewHeader("Route", r))
+	}
 	req.SetTransport(strings.ToUpper(d.call.Transport))
 	req.SetDestination(d.dest)
 	req.SetBody(nil)

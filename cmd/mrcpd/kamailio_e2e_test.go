@@ -91,7 +91,10 @@ func TestE2EKamailio(t *testing.T) {
 
 	// a comes back on its addresses; the probes put it back in rotation.
 	a = startMrcpdAt(t, "", a.sip, a.mrcp, a.http)
+	back := time.Now()
 	hangUp(openOn(t, call, hangUp, "a"))
+	t.Logf("restarted instance back in rotation after %v; INVITEs retried on the other instance so far: %d",
+		time.Since(back).Round(time.Millisecond), strings.Count(kam.log.String(), "trying the next mrcpd"))
 
 	// Kill b: every INVITE after the kill gets a 200, from a.
 	if err := b.cmd.Process.Kill(); err != nil {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,13 +25,7 @@ import (
 func TestE2EKamailio(t *testing.T) {
 	a, b := startMrcpd(t, ""), startMrcpd(t, "")
 	kam := startKamailio(t, a.sip, b.sip)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	c, err := client.New(client.Config{Server: kam.addr, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ctx, c := newClient(t, kam.addr, 90*time.Second)
 	owner := map[string]string{a.mrcp: "a", b.mrcp: "b"}
 	call := func() (*client.Session, string) {
 		t.Helper()

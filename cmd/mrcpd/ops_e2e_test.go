@@ -35,13 +35,7 @@ func TestE2EReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ctx, c := newClient(t, d.sip, time.Minute)
 	live, err := c.Open(ctx, "speechrecog")
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +81,19 @@ func TestE2EReload(t *testing.T) {
 	if err := live.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newClient is a client of server, closed at the end of the test, and a context for its calls.
+func newClient(t *testing.T, server string, timeout time.Duration) (context.Context, *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	c, err := client.New(client.Config{Server: server, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return ctx, c
 }
 
 // reload writes cfg to path, sends SIGHUP and waits for a new log line containing want.

@@ -26,18 +26,17 @@ import (
 // daemon is mrcpd assembled from its configuration: SIP agent, MRCP server, RTP ports, engines
 // and the HTTP endpoint for metrics and health.
 type daemon struct {
-	cfg        Config
-	configPath string
-	log        *slog.Logger
-	level      *slog.LevelVar // log.level, changed by a reload
-	reg        *prometheus.Registry
-	metrics    *asr.Metrics
-	engines    atomic.Pointer[engineSet]
-	mrcp       *server.Server
-	sip        *sip.Server
-	http       *http.Server
-	httpLn     net.Listener
-	draining   atomic.Bool
+	cfg      Config
+	log      *slog.Logger
+	level    *slog.LevelVar // log.level, changed by a reload
+	reg      *prometheus.Registry
+	metrics  *asr.Metrics
+	engines  atomic.Pointer[engineSet]
+	mrcp     *server.Server
+	sip      *sip.Server
+	http     *http.Server
+	httpLn   net.Listener
+	draining atomic.Bool
 
 	hostsMu  sync.Mutex
 	hosts    []*pluginHost  // every plugin started, current or retired
@@ -48,7 +47,7 @@ type daemon struct {
 // newDaemon provisions everything and binds every socket; nothing runs yet. configPath anchors
 // relative plugin paths.
 func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Logger) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, configPath: configPath, log: log, level: new(slog.LevelVar), reg: prometheus.NewRegistry()}
+	d := &daemon{cfg: cfg, log: log, level: new(slog.LevelVar), reg: prometheus.NewRegistry()}
 	_ = d.level.UnmarshalText([]byte(cfg.Log.Level))
 	defer func() {
 		if err != nil {

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp/client"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 )
 
 // Debian's kamailio, configured by the shipped conf/kamailio/kamailio.cfg, in front of two real
@@ -193,7 +193,7 @@ func startKamailio(t *testing.T, targets ...string) *kamailioProc {
 			t.Fatalf("kamailio not found (Debian package kamailio; `make deps` installs it): %v", err)
 		}
 	}
-	root, err := mrcptest.ModuleRoot()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

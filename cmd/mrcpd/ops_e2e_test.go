@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
@@ -28,7 +28,7 @@ func TestE2EReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plug := mrcptest.Binary(t, "plugins/noop")
+	plug := testkit.Binary(t, "plugins/noop")
 	d := startMrcpd(t, "log:\n  level: info\n")
 	cfgPath := d.cmd.Args[2]
 	base, err := os.ReadFile(cfgPath)
@@ -118,7 +118,7 @@ func reload(t *testing.T, d *daemonProc, path, cfg, want string) {
 // /readyz answers 503 naming a plugin that has no live process (killed, and its binary gone so
 // that the restart fails), while /healthz stays 200: the process is alive, it cannot serve.
 func TestE2EReadyzPluginDown(t *testing.T) {
-	bin, err := os.ReadFile(mrcptest.Binary(t, "plugins/noop"))
+	bin, err := os.ReadFile(testkit.Binary(t, "plugins/noop"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
+	"github.com/mrcpd/mrcpd/internal/testkit"
 )
 
 // conf/systemd/mrcpd.service drains on stop (SIGTERM to mrcpd alone, for longer than the drain
 // timeout), runs hardened as its own user, and passes systemd-analyze verify and a security
 // exposure below 3 ("OK") where systemd-analyze exists.
 func TestSystemdUnit(t *testing.T) {
-	root, err := mrcptest.ModuleRoot()
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	// verify checks that ExecStart exists: point it at a real mrcpd.
 	copyPath := filepath.Join(t.TempDir(), "mrcpd.service")
-	text := strings.Replace(string(unit), "/opt/mrcpd/bin/mrcpd", mrcptest.Binary(t, "mrcpd"), 1)
+	text := strings.Replace(string(unit), "/opt/mrcpd/bin/mrcpd", testkit.Binary(t, "mrcpd"), 1)
 	if err := os.WriteFile(copyPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

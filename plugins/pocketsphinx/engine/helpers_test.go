@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +186,18 @@ func telephoneMLLR(t testing.TB) string {
 		us, mllrErr = speechset.GenerateAdaptation(ctx, mllrDir)
 		if mllrErr != nil {
 			return
+		}
+		if v := os.Getenv("MRCPD_ACCURACY_ADAPT_SNR"); v != "" { // tuning: noisy copies too
+			var snrs []float64
+			for _, f := range strings.Split(v, ",") {
+				x, err := strconv.ParseFloat(f, 64)
+				if err != nil {
+					mllrErr = fmt.Errorf("MRCPD_ACCURACY_ADAPT_SNR: %w", err)
+					return
+				}
+				snrs = append(snrs, x)
+			}
+			us = speechset.WithNoise(us, snrs)
 		}
 		utts := make([]AdaptUtterance, len(us))
 		for i, u := range us {

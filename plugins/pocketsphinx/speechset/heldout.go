@@ -118,6 +118,36 @@ func TuningPairs() []Pair {
 			out = append(out, Pair{Voice: v, Text: p})
 		}
 	}
+	for _, it := range TuningSet() {
+		out = append(out, Pair{Voice: it.Voice, Text: it.Text})
+	}
+	return out
+}
+
+// TuningSet is the held-out set's kinds of phrases spoken by the espeak-ng voices tuning already
+// uses (adaptation, test set, calibration), for choosing settings and calibrating confidence
+// without looking at the held-out set. Its digit strings are drawn from a seed of their own; its
+// out-of-grammar phrases are the adaptation sentences that answer no menu.
+func TuningSet() []Item {
+	r := rand.New(rand.NewSource(2718))
+	var voices []Voice
+	seen := map[string]bool{}
+	for _, v := range slices.Concat(Voices, AdaptationVoices, CalibrationVoices) {
+		if v.Synth == "espeak-ng" && !seen[v.Speaker()] {
+			seen[v.Speaker()] = true
+			voices = append(voices, v)
+		}
+	}
+	var out []Item
+	for i, v := range voices {
+		out = append(out,
+			Item{Set: Digits, Voice: v, Text: randomWords(r, digitNames, 4)},
+			Item{Set: Digits, Voice: v, Text: randomWords(r, digitNames, 4)},
+			Item{Set: DigitsN, Voice: v, Text: randomWords(r, digitNames, 1+r.Intn(10))},
+			Item{Set: Boolean, Voice: v, Text: booleanOrder[i%len(booleanOrder)]},
+			Item{Set: Menu7, Voice: v, Text: menu7Phrases[i%len(menu7Phrases)]},
+			Item{Set: OOG, Voice: v, Text: adaptationSentences[i%6], Against: []string{Menu7, Boolean, Menu, Digits}[i%4]})
+	}
 	return out
 }
 
@@ -205,6 +235,22 @@ func HeldOut() []Item {
 				text = menu7Phrases[(i/2)%len(menu7Phrases)]
 			}
 			out = append(out, Item{Set: OOG, Voice: v, Text: text, Against: against})
+		}
+	}
+	return out
+}
+
+// WithNoise adds to utts a copy of each at each of snrs (pink noise in the telephone band, dB
+// under the speech, seeded by the utterance), for adaptation to noisy lines as well as clean ones.
+func WithNoise(utts []Utterance, snrs []float64) []Utterance {
+	out := slices.Clone(utts)
+	for _, snr := range snrs {
+		c := Condition{Name: fmt.Sprintf("adapt-snr%g", snr), Band: true, Law: Ulaw, SNR: snr}
+		for _, u := range utts {
+			payload, _ := c.Apply(Recording{Item: Item{Text: u.Text, Voice: u.Voice}, Band: u.PCM})
+			n := u
+			n.PCM, n.Path = g711Decode(Ulaw, payload), ""
+			out = append(out, n)
 		}
 	}
 	return out

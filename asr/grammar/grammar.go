@@ -3,6 +3,12 @@
 // DTMF digits against them with SISR semantic interpretation, and converts them to JSGF for
 // engines such as PocketSphinx.
 //
+// It is the one home of grammar semantics for mrcpd and its engines alike, which is why it lives
+// below asr and imports nothing of MRCP: mrcpd's RECOGNIZE state machine (mrcp/server/recog)
+// matches DTMF keys with DTMFMatcher and gives every engine's transcript its grammar and instance
+// with Tokens and Interpret, and the plugins (plugins/internal/vendorkit, pocketsphinx) parse and
+// interpret with the same code.
+//
 // A Grammar is immutable once built and safe for concurrent use.
 package grammar
 

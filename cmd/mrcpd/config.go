@@ -59,6 +59,8 @@ type MRCPConfig struct {
 	WriteTimeout          Duration `yaml:"write_timeout"`
 	// FinalizeTimeout bounds the wait for an engine's result after end of speech.
 	FinalizeTimeout Duration `yaml:"finalize_timeout"`
+	// FreeText keeps transcripts no grammar accepts, as a request's free-text=true does.
+	FreeText bool `yaml:"free_text"`
 }
 
 type RTPConfig struct {

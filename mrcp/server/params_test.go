@@ -70,3 +70,27 @@ func TestInlineDTMFGrammar(t *testing.T) {
 		t.Fatalf("RECOGNIZE session:pin@form: %d %s", r.StatusCode, r.State)
 	}
 }
+
+// Config.FreeText (mrcp.free_text) is the default of a request's free-text vendor parameter,
+// which overrides it either way.
+func TestFreeTextDefault(t *testing.T) {
+	for _, tc := range []struct {
+		config bool
+		vsp    string
+		want   bool
+	}{
+		{false, "", false},
+		{true, "", true},
+		{true, "free-text=false", false},
+		{false, "com.example.free-text=true", true},
+	} {
+		m := mrcp.NewRequest(mrcp.MethodRecognize, 1, "c1@speechrecog")
+		if tc.vsp != "" {
+			m.Header.Set(mrcp.HeaderVendorSpecificParameters, tc.vsp)
+		}
+		rec := newRecognition(recogEnv{now: time.Now, freeText: tc.config}, m, &params{ch: &channel{}, m: m})
+		if rec.set.FreeText != tc.want {
+			t.Errorf("config %v, %q: FreeText %v, want %v", tc.config, tc.vsp, rec.set.FreeText, tc.want)
+		}
+	}
+}

@@ -261,6 +261,7 @@ func (r *recognizer) env() recogEnv {
 		complete: r.complete,
 		active:   func(rec *recognition) bool { return r.active == rec },
 		finalize: cfg.FinalizeTimeout,
+		freeText: cfg.FreeText,
 		engines: engineSource{ctx: se.ctx, wg: &se.wg, post: se.post, rate: cfg.InputRate,
 			newEndpointer: cfg.NewEndpointer, pick: se.pickRecognizer},
 	}

@@ -48,6 +48,7 @@ type recogEnv struct {
 	// a finished one does nothing.
 	active   func(rec *recognition) bool
 	finalize time.Duration // bound on the engine's answer to FinalizeInput
+	freeText bool          // Config.FreeText: the default of free-text
 	engines  engineSource
 }
 
@@ -64,6 +65,7 @@ func newRecognition(env recogEnv, m *mrcp.Message, p *params) *recognition {
 		TermTimeout:      p.ms(mrcp.HeaderDTMFTermTimeout),
 		Threshold:        p.unit(mrcp.HeaderConfidenceThreshold),
 		Finalize:         env.finalize,
+		FreeText:         env.freeText,
 	}
 	rec.sensitivity = p.unit(mrcp.HeaderSensitivityLevel)
 	rec.nbest = int(p.uint(mrcp.HeaderNBestListLength))

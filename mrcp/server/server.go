@@ -65,7 +65,11 @@ type Config struct {
 	// FinalizeTimeout bounds the wait for an engine's Final once it was asked for it, so an engine
 	// that never answers cannot hold the channel; it must exceed the slowest engine's finalize.
 	FinalizeTimeout time.Duration
-	MaxSessions     int
+	// FreeText makes a transcript that no grammar of the request accepts a success whose instance
+	// is the transcript, for every RECOGNIZE, instead of 001 no-match; a request's
+	// Vendor-Specific-Parameters free-text=false or true overrides it.
+	FreeText    bool
+	MaxSessions int
 	// MaxSessionsPerSource caps the sessions of one SIP source host (default MaxSessions), so
 	// that one client cannot take every place.
 	MaxSessionsPerSource int

@@ -214,32 +214,18 @@ func retireReplaced(old, next *engineSet) {
 	}
 }
 
-// countedRecognizer holds its host while a stream is open.
+// countedRecognizer and countedSynthesizer hold their host while a stream is open.
 type countedRecognizer struct {
 	asr.Recognizer
 	p *pluginHost
 }
 
 func (c countedRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	c.p.acquire()
-	st, err := c.Recognizer.Recognize(ctx, req)
+	st, h, err := holding(c.p, func() (asr.RecognitionStream, error) { return c.Recognizer.Recognize(ctx, req) })
 	if err != nil {
-		c.p.release()
 		return nil, err
 	}
-	return &countedRecStream{RecognitionStream: st, p: c.p}, nil
-}
-
-type countedRecStream struct {
-	asr.RecognitionStream
-	p    *pluginHost
-	once sync.Once
-}
-
-func (s *countedRecStream) Close() error {
-	err := s.RecognitionStream.Close()
-	s.once.Do(s.p.release)
-	return err
+	return &countedRecStream{st, h}, nil
 }
 
 type countedSynthesizer struct {
@@ -248,26 +234,44 @@ type countedSynthesizer struct {
 }
 
 func (c countedSynthesizer) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
-	c.p.acquire()
-	st, err := c.Synthesizer.Synthesize(ctx, req)
+	st, h, err := holding(c.p, func() (asr.SynthesisStream, error) { return c.Synthesizer.Synthesize(ctx, req) })
 	if err != nil {
-		c.p.release()
 		return nil, err
 	}
-	return &countedSynthStream{SynthesisStream: st, p: c.p}, nil
+	return &countedSynthStream{st, h}, nil
 }
 
-type countedSynthStream struct {
-	asr.SynthesisStream
+// holding opens a stream with p held; the hold ends with the stream's first Close.
+func holding[S any](p *pluginHost, open func() (S, error)) (S, *hold, error) {
+	p.acquire()
+	st, err := open()
+	if err != nil {
+		p.release()
+		return st, nil, err
+	}
+	return st, &hold{p: p}, nil
+}
+
+type hold struct {
 	p    *pluginHost
 	once sync.Once
 }
 
-func (s *countedSynthStream) Close() error {
-	err := s.SynthesisStream.Close()
-	s.once.Do(s.p.release)
-	return err
+func (h *hold) end() { h.once.Do(h.p.release) }
+
+type countedRecStream struct {
+	asr.RecognitionStream
+	h *hold
 }
+
+func (s *countedRecStream) Close() error { defer s.h.end(); return s.RecognitionStream.Close() }
+
+type countedSynthStream struct {
+	asr.SynthesisStream
+	h *hold
+}
+
+func (s *countedSynthStream) Close() error { defer s.h.end(); return s.SynthesisStream.Close() }
 
 // liveEngines resolves every engine in the current set, so that the server, built once, follows
 // reloads.

@@ -122,11 +122,12 @@ func TestE2EChurn(t *testing.T) {
 			heap, baseHeap := m["go_memstats_heap_alloc_bytes"], base["go_memstats_heap_alloc_bytes"]
 			t.Logf("goroutines %v -> %v, fds %v -> %v, heap allocated %.1f -> %.1f MB (GOGC=10)", base["go_goroutines"], g,
 				base["process_open_fds"], fds, baseHeap/1e6, heap/1e6)
-			// Not back to baseline yet: 10 -> 88 MB after 4,000 sessions, -> 110 MB after 10,000,
-			// so it does not grow in proportion; what stays is not found yet (issue 12). The bound
-			// catches a leak per session larger than that.
-			if perSession := (heap - baseHeap) / float64(n); perSession > 32<<10 {
-				t.Fatalf("heap %.1f MB after churn, %.1f MB before: %.1f KB a session", heap/1e6, baseHeap/1e6, perSession/1024)
+			// Not back to baseline yet: 9 -> 73 MB after 700 sessions, -> 88 MB after 4,000,
+			// -> 110 MB after 10,000: mostly a fixed amount (what the peak of live sessions left,
+			// apparently) plus a little per session; what stays is not found yet (issue 12). The
+			// bound catches a leak of more than 8 KB a session.
+			if limit := baseHeap + 96e6 + 8e3*float64(n); heap > limit {
+				t.Fatalf("heap %.1f MB after churn, %.1f MB before (limit %.1f MB)", heap/1e6, baseHeap/1e6, limit/1e6)
 			}
 			return
 		}
@@ -237,15 +238,6 @@ func newChurnUA(server string) (*churnUA, error) {
 	return &churnUA{rawUA{conn: c, server: server, callID: fmt.Sprintf("churn-%d-%d@test", time.Now().UnixNano(), c.LocalAddr().(*net.UDPAddr).Port)}}, nil
 }
 
-func (u *churnUA) write(msg string) error {
-	ra, err := net.ResolveUDPAddr("udp", u.server)
-	if err != nil {
-		return err
-	}
-	_, err = u.conn.WriteToUDP([]byte(msg), ra)
-	return err
-}
-
 func (u *churnUA) inviteRequest(sdp, branch string) string {
 	me := u.conn.LocalAddr().String()
 	return fmt.Sprintf("INVITE sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;rport;branch=%s\r\nMax-Forwards: 70\r\n"+
@@ -350,23 +342,6 @@ func (u *churnUA) bye(ok string) error {
 		}
 	}
 	return errors.New("no answer to BYE")
-}
-
-func (u *churnUA) waitBye(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		msg, ok := u.read(time.Until(deadline))
-		if !ok {
-			return false
-		}
-		if !strings.HasPrefix(msg, "BYE ") {
-			continue
-		}
-		_ = u.write(fmt.Sprintf("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
-			header(msg, "Via"), header(msg, "From"), header(msg, "To"), header(msg, "Call-ID"), header(msg, "CSeq")))
-		return true
-	}
-	return false
 }
 
 // metrics reads every unlabelled series of mrcpd's /metrics.

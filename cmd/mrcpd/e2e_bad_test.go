@@ -197,10 +197,19 @@ func newRawUA(t *testing.T, server string) *rawUA {
 
 func (u *rawUA) send(msg string) {
 	u.t.Helper()
-	ra, _ := net.ResolveUDPAddr("udp", u.server)
-	if _, err := u.conn.WriteToUDP([]byte(msg), ra); err != nil {
+	if err := u.write(msg); err != nil {
 		u.t.Fatal(err)
 	}
+}
+
+// write sends msg; it needs no *testing.T, so that worker goroutines may use it.
+func (u *rawUA) write(msg string) error {
+	ra, err := net.ResolveUDPAddr("udp", u.server)
+	if err != nil {
+		return err
+	}
+	_, err = u.conn.WriteToUDP([]byte(msg), ra)
+	return err
 }
 
 func (u *rawUA) read(d time.Duration) (string, bool) {
@@ -251,7 +260,7 @@ func (u *rawUA) ack(ok string) {
 		u.server, me, time.Now().UnixNano(), me, header(ok, "To"), u.callID))
 }
 
-// waitBye waits for the server's BYE and answers it.
+// waitBye waits for the server's BYE and answers it (no *testing.T needed: churn workers use it).
 func (u *rawUA) waitBye(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -262,7 +271,7 @@ func (u *rawUA) waitBye(d time.Duration) bool {
 		if !strings.HasPrefix(msg, "BYE ") {
 			continue
 		}
-		u.send(fmt.Sprintf("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
+		_ = u.write(fmt.Sprintf("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
 			header(msg, "Via"), header(msg, "From"), header(msg, "To"), header(msg, "Call-ID"), header(msg, "CSeq")))
 		return true
 	}

@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -52,7 +52,7 @@ func readWAV(t *testing.T, path string) ([]int16, int) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pcm, rate, err := media.ReadWAV(f)
+	pcm, rate, err := audio.ReadWAV(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ var (
 		mrcp.HeaderFinalSilence:            "1500",
 		mrcp.HeaderCaptureOnSpeech:         "false",
 		mrcp.HeaderMediaType:               "audio/wav",
+		mrcp.HeaderSaveWaveform:            "false",
 	}
 )
 

@@ -220,6 +220,7 @@ func (r *recognizer) recognize(m *mrcp.Message) (*mrcp.Message, error) {
 		r.active.handle(recog.Cancel{})
 	}
 	rec := newRecognition(r.env(), m, p)
+	r.captureParams(rec, p)
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -235,6 +236,7 @@ func (r *recognizer) recognize(m *mrcp.Message) (*mrcp.Message, error) {
 	}
 	r.result = nil
 	r.active = rec
+	r.startCapture(rec)
 	// mod_unimrcp treats anything but 200 IN-PROGRESS as a failed RECOGNIZE.
 	r.ch.send(m.NewResponse(mrcp.Status200, mrcp.StateInProgress))
 	var startErr error
@@ -281,6 +283,7 @@ func (r *recognizer) complete(rec *recognition, cause mrcp.RecogCause, res *nlsm
 		ev.Header.Set(mrcp.HeaderContentType, "application/x-nlsml")
 		ev.Body = res.Marshal()
 	}
+	r.finish(rec, endComplete, cause.String(), res, ev)
 	r.ch.se.srv.cfg.Metrics.completion(ResourceRecog, cause.String())
 	r.ch.send(ev)
 }
@@ -315,19 +318,22 @@ func (r *recognizer) stopRequest(m *mrcp.Message) (*mrcp.Message, error) {
 	}
 	rec.close()
 	r.active = nil
+	r.finish(rec, endStop, "", nil, nil)
 	resp.Header.SetActiveRequestIDs(rec.id)
 	return resp, nil
 }
 
 func (r *recognizer) stop() {
-	if r.active != nil {
-		r.active.close()
+	if rec := r.active; rec != nil {
+		rec.close()
 		r.active = nil
+		r.finish(rec, endSession, "", nil, nil)
 	}
 }
 
 func (r *recognizer) audio(pcm []int16) {
 	if r.active != nil {
+		r.active.detail.heard(r.ch.se.srv.cfg.Clock.Now, pcm)
 		r.active.audio(pcm)
 	}
 }

@@ -33,6 +33,8 @@ type recognition struct {
 	interim     bool
 	hints       []string
 	engine      *engineStream
+
+	detail recDetail // detail record and Save-Waveform capture (detail.go, waveform.go)
 }
 
 // recogEnv is what a recognition needs from its channel and server, given to it instead of a
@@ -125,6 +127,7 @@ func (rec *recognition) apply(effects []recog.Effect) {
 		case recog.SendStartOfInput:
 			rec.env.send(mrcp.NewEvent(mrcp.EventStartOfInput, rec.id, mrcp.StateInProgress, rec.env.channel))
 		case recog.StartTimer:
+			rec.detail.timer(x.Timer, rec.env.now)
 			rec.stopTimer(x.Timer)
 			fired := recog.TimerFired{Timer: x.Timer, Seq: x.Seq}
 			rec.timers[x.Timer] = rec.env.after(x.After, func() {

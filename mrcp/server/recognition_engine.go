@@ -45,6 +45,7 @@ func (rec *recognition) startVoice(voice []*grammarDef) error {
 		return err
 	}
 	rec.env.log.Debug("recognizer chosen", "request-id", rec.id, "engine", name)
+	rec.detail.engine = name
 	req := asr.RecognizeRequest{ChannelID: rec.env.channel, Language: rec.language, SampleRate: src.rate,
 		NBest: max(rec.nbest, 1), ConfidenceThreshold: rec.set.Threshold, Sensitivity: rec.sensitivity,
 		Interim: rec.interim, Hints: rec.hints, Params: rec.vendor}
@@ -61,6 +62,7 @@ func (rec *recognition) startVoice(voice []*grammarDef) error {
 		cancel()
 		return err
 	}
+	rec.detail.opened = rec.env.now()
 	es := &engineStream{log: rec.env.log, stream: stream, cancel: cancel, frames: make(chan asr.Input, 512)}
 	// The host endpointer runs even beside an engine with speech events: an engine that declares
 	// them may still never send SpeechEnded (or send it late), and whichever ends speech first

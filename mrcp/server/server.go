@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/mrcp/capture"
+	"github.com/mrcpd/mrcpd/mrcp/records"
 )
 
 // Hangup ends a SIP dialog from the server side; *sip.Server implements it.
@@ -76,6 +78,15 @@ type Config struct {
 	// MaxOfferMedia caps the m-lines of an offer (default 8; mod_unimrcp sends two per resource).
 	MaxOfferMedia int
 	RecorderDir   string
+	// Recordings holds what RECORD captures, with its disk quota; nil opens RecorderDir without
+	// one at the first RECORD.
+	Recordings *capture.Store
+	// Waveforms holds the utterances of Save-Waveform (RFC 6787 §9.4.22), served at WaveformURL
+	// (a base ending in "/"); nil answers Save-Waveform with an empty Waveform-URI.
+	Waveforms   *capture.Store
+	WaveformURL string
+	// Records receives a detail record of every RECOGNIZE and SPEAK; nil writes none.
+	Records *records.Writer
 	// InputRate is the PCM rate of received audio (recognizers, recorder); OutputRate that of
 	// synthesized audio handed to the sender.
 	InputRate  int

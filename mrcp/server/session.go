@@ -162,6 +162,9 @@ func (se *session) teardown() {
 	}
 	se.wg.Wait() // media goroutines: their posts fail fast now that done is closed
 	se.releaseMedia()
+	if w := se.srv.cfg.Waveforms; w != nil {
+		w.Release(se.callID) // §9.4.8: kept until the session ends, retention decides after
+	}
 	se.srv.removeSession(se)
 	se.mu.Lock()
 	bye := se.byeOnce

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -26,6 +27,8 @@ type utterance struct {
 	req    *mrcp.Message
 	cancel context.CancelFunc
 	done   bool
+	began  time.Time    // synthesis started (after any queue)
+	first  atomic.Int64 // Unix ns of the first audio at the pacer, set by the pump
 }
 
 func newSynthesizer(ch *channel) *synthesizer { return &synthesizer{ch: ch} }
@@ -96,7 +99,7 @@ func (s *synthesizer) sender() Sender {
 func (s *synthesizer) start(m *mrcp.Message) {
 	se := s.ch.se
 	ctx, cancel := context.WithCancel(se.ctx)
-	u := &utterance{id: m.RequestID, req: m, cancel: cancel}
+	u := &utterance{id: m.RequestID, req: m, cancel: cancel, began: se.srv.cfg.Clock.Now()}
 	s.active = u
 	if s.paused {
 		s.sender().Resume()
@@ -120,7 +123,11 @@ func (s *synthesizer) start(m *mrcp.Message) {
 		ptime = 20 * time.Millisecond
 	}
 	clock, begun := se.srv.cfg.Clock, se.srv.cfg.Clock.Now()
-	first := func() { se.srv.cfg.Metrics.speakFirstAudio(clock.Now().Sub(begun)) }
+	first := func() {
+		now := clock.Now()
+		u.first.Store(now.UnixNano())
+		se.srv.cfg.Metrics.speakFirstAudio(now.Sub(begun))
+	}
 	se.wg.Add(1)
 	go func() {
 		defer se.wg.Done()
@@ -189,6 +196,7 @@ func (s *synthesizer) finished(u *utterance, err error) {
 	ev := s.ch.event(mrcp.EventSpeakComplete, u.id, mrcp.StateComplete)
 	ev.Header.Set(mrcp.HeaderCompletionCause, cause.String())
 	s.ch.se.srv.cfg.Metrics.completion(ResourceSynth, cause.String())
+	s.record(u, endComplete, cause.String())
 	s.ch.send(ev)
 	s.next()
 }
@@ -222,6 +230,7 @@ func (s *synthesizer) kill(m *mrcp.Message) []uint32 {
 		u.done = true
 		u.cancel()
 		s.active = nil
+		s.record(u, endStop, "")
 		if tx := s.sender(); tx != nil {
 			tx.Flush()
 			if s.paused {
@@ -300,10 +309,11 @@ func (s *synthesizer) control(m *mrcp.Message) (*mrcp.Message, error) {
 }
 
 func (s *synthesizer) stop() {
-	if s.active != nil {
-		s.active.done = true
-		s.active.cancel()
+	if u := s.active; u != nil {
+		u.done = true
+		u.cancel()
 		s.active = nil
+		s.record(u, endSession, "")
 	}
 	s.queue = nil
 }

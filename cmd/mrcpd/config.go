@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -17,13 +18,15 @@ import (
 // Config is mrcpd's whole configuration. Every key is documented in docs/configuration.md; unknown
 // keys are rejected so that a typo never silently falls back to a default.
 type Config struct {
-	SIP      SIPConfig      `yaml:"sip"`
-	MRCP     MRCPConfig     `yaml:"mrcp"`
-	RTP      RTPConfig      `yaml:"rtp"`
-	HTTP     HTTPConfig     `yaml:"http"`
-	Log      LogConfig      `yaml:"log"`
-	Recorder RecorderConfig `yaml:"recorder"`
-	Engines  EnginesConfig  `yaml:"engines"`
+	SIP       SIPConfig       `yaml:"sip"`
+	MRCP      MRCPConfig      `yaml:"mrcp"`
+	RTP       RTPConfig       `yaml:"rtp"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Log       LogConfig       `yaml:"log"`
+	Recorder  RecorderConfig  `yaml:"recorder"`
+	Waveforms WaveformsConfig `yaml:"waveforms"`
+	Records   RecordsConfig   `yaml:"records"`
+	Engines   EnginesConfig   `yaml:"engines"`
 }
 
 type SIPConfig struct {
@@ -93,6 +96,26 @@ type LogConfig struct {
 
 type RecorderConfig struct {
 	Dir string `yaml:"dir"`
+	// MaxBytes is the disk quota of Dir: RECORD is refused, and a recording in progress ends,
+	// once the WAV files there reach it.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+}
+
+// WaveformsConfig keeps the utterances of Save-Waveform, served over HTTP.
+type WaveformsConfig struct {
+	Dir      string   `yaml:"dir"`
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	MaxAge   Duration `yaml:"max_age"`
+	// URL is the base of Waveform-URIs; by default http://<http.addr>/waveforms/ (rtp.ip when
+	// http.addr binds every address).
+	URL string `yaml:"url"`
+}
+
+// RecordsConfig is where detail records go: a file rotated by size, "-" for stdout, "" for none.
+type RecordsConfig struct {
+	Path     string   `yaml:"path"`
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	Keep     int      `yaml:"keep"`
 }
 
 // EnginesConfig names the backends and which serves a request by default.
@@ -130,7 +153,10 @@ func DefaultConfig() Config {
 				Min: Duration(20 * time.Millisecond), Max: Duration(600 * time.Millisecond)}},
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:8061"},
 		Log:      LogConfig{Level: "info", Format: "text"},
-		Recorder: RecorderConfig{Dir: "var/recordings"},
+		Recorder: RecorderConfig{Dir: "var/recordings", MaxBytes: 10 << 30},
+		Waveforms: WaveformsConfig{Dir: "var/waveforms", MaxBytes: 1 << 30,
+			MaxAge: Duration(7 * 24 * time.Hour)},
+		Records: RecordsConfig{MaxBytes: 100 << 20, Keep: 5},
 	}
 }
 
@@ -217,6 +243,9 @@ func (c *Config) Validate(file string) error {
 	default:
 		return bad("log.format", "%q is not text or json", c.Log.Format)
 	}
+	if err := c.validateCapture(bad); err != nil {
+		return err
+	}
 	names := map[string]bool{}
 	for i, p := range c.Engines.Plugins {
 		key := fmt.Sprintf("engines.plugins[%d]", i)
@@ -276,5 +305,58 @@ func (r *PortRange) UnmarshalYAML(n *yaml.Node) error {
 	if err := r.Set(n.Value); err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
+	return nil
+}
+
+func (c *Config) validateCapture(bad func(key, format string, args ...any) error) error {
+	if c.Recorder.MaxBytes < 0 || c.Waveforms.MaxBytes < 0 || c.Records.MaxBytes < 0 {
+		return bad("max_bytes", "negative size")
+	}
+	if c.Waveforms.MaxAge < 0 {
+		return bad("waveforms.max_age", "negative duration")
+	}
+	if c.Records.Keep < 0 || c.Records.Keep > 1000 {
+		return bad("records.keep", "%d is not 0-1000", c.Records.Keep)
+	}
+	if u := c.Waveforms.URL; u != "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || !strings.HasSuffix(p.Path, "/") {
+			return bad("waveforms.url", "%q is not an http(s) URL ending in /", u)
+		}
+	}
+	return nil
+}
+
+// ByteSize is a size in bytes: a plain number, or one with KiB, MiB, GiB, TiB (or KB, MB, GB, TB).
+type ByteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+
+// ParseByteSize reads "512MiB", "10GB", "1048576".
+func ParseByteSize(s string) (ByteSize, error) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size like 512MiB or 10GB", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
 	return nil
 }

@@ -24,6 +24,9 @@ func TestLoadConfig(t *testing.T) {
 		{"tls without cert", "sip:\n  transports: [udp, tls]\n", "key sip.transports"},
 		{"no connections", "mrcp:\n  max_connections_per_host: 0\n", "key mrcp.max_connections_per_host"},
 		{"zero idle timeout", "mrcp:\n  idle_timeout: 0s\n", "key mrcp.idle_timeout"},
+		{"capture keys", "recorder:\n  max_bytes: 2GiB\nwaveforms:\n  max_age: 24h\n  max_bytes: 500MB\n  url: https://mrcpd.example/w/\nrecords:\n  path: \"-\"\n", ""},
+		{"bad size", "recorder:\n  max_bytes: lots\n", "not a size"},
+		{"bad waveform url", "waveforms:\n  url: ftp://x/\n", "key waveforms.url"},
 		{"plugin without kind", "engines:\n  plugins:\n    - {name: x, path: /bin/true}\n", "engines.plugins[0].kind"},
 	}
 	for _, tt := range tests {

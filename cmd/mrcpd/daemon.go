@@ -19,6 +19,8 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/mrcp/capture"
+	"github.com/mrcpd/mrcpd/mrcp/records"
 	"github.com/mrcpd/mrcpd/mrcp/server"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
@@ -42,6 +44,9 @@ type daemon struct {
 	hosts    []*pluginHost  // every plugin started, current or retired
 	retiring sync.WaitGroup // retired hosts stopping
 	reloadMu sync.Mutex     // one reload at a time
+
+	waveforms *capture.Store
+	records   *records.Writer
 }
 
 // newDaemon provisions everything and binds every socket; nothing runs yet. configPath anchors
@@ -64,6 +69,9 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	}
 	d.engines.Store(set)
 	backends, inputRate := liveEngines{&d.engines}.backends(), set.rate
+	if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("http.addr: %w", err)
+	}
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),
@@ -82,6 +90,9 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 				Max: cfg.RTP.Jitter.Max.D()},
 			InbandDTMF: cfg.RTP.InbandDTMF, Symmetric: cfg.RTP.Symmetric, Codecs: cfg.RTP.Codecs}),
 	}
+	if err := d.openCapture(&scfg); err != nil {
+		return nil, err
+	}
 	if cfg.MRCP.TLSCert != "" && cfg.MRCP.TLSAddr != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.MRCP.TLSCert, cfg.MRCP.TLSKey)
 		if err != nil {
@@ -99,9 +110,6 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 		return nil, err
 	}
 	d.mrcp.SetHangup(d.sip)
-	if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
-		return nil, fmt.Errorf("http.addr: %w", err)
-	}
 	d.http = &http.Server{Handler: d.mux(), ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
 }
@@ -134,7 +142,8 @@ func (d *daemon) run(ctx, hard context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- f(svc) }()
 	}
-	wg.Add(1)
+	wg.Add(2)
+	go func() { defer wg.Done(); d.pruneWaveforms(svc) }()
 	go func() {
 		defer wg.Done()
 		if err := d.http.Serve(d.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -173,6 +182,7 @@ func (d *daemon) run(ctx, hard context.Context) error {
 
 // close stops every plugin process, those of retired hosts still draining included.
 func (d *daemon) close() {
+	d.closeCapture()
 	d.reloadMu.Lock() // a reload under way finishes first; its plugins are then stopped too
 	defer d.reloadMu.Unlock()
 	d.hostsMu.Lock()

@@ -76,7 +76,7 @@ func startMrcpdAt(t testing.TB, yaml, sipAddr, mrcpAddr, httpAddr string, extra 
 	bin := testkit.Binary(t, "mrcpd")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mrcpd.yaml")
-	yaml += fmt.Sprintf("\nrecorder:\n  dir: %s\n", filepath.Join(dir, "rec"))
+	yaml += fmt.Sprintf("\nrecorder:\n  dir: %s\nwaveforms:\n  dir: %s\n", filepath.Join(dir, "rec"), filepath.Join(dir, "waveforms"))
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", d.healthz)
 	mux.HandleFunc("/readyz", d.readyz)
+	mux.Handle(waveformsPath, d.waveforms.Handler(waveformsPath))
 	if d.cfg.HTTP.PProf {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -1,14 +1,14 @@
 package server
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/capture"
 )
 
 // recorder is the recorder resource of RFC 6787 §10: IDLE or RECORDING (active != nil).
@@ -26,7 +26,7 @@ type recording struct {
 	finalSilence    time.Duration
 	captureOnSpeech bool
 	inputStarted    bool
-	pcm             []int16
+	file            *capture.Writer // the WAV, written as the audio arrives
 	endpoint        Endpointer
 	noInputT        Timer
 	maxT            Timer
@@ -34,10 +34,6 @@ type recording struct {
 }
 
 func newRecorder(ch *channel) *recorder { return &recorder{ch: ch} }
-
-// maxRecording bounds a RECORD without Max-Time (§10.4.6: 0 means none): the audio is held in
-// memory until the file is written.
-const maxRecording = 30 * time.Minute
 
 func (r *recorder) dtmf(rune) {}
 
@@ -86,11 +82,16 @@ func (r *recorder) record(m *mrcp.Message) (*mrcp.Message, error) {
 	if r.ch.audio == nil || r.ch.audio.rx == nil {
 		return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: "no audio stream to record"}
 	}
+	var err error
+	if a.file, err = r.create(a.id); err != nil {
+		r.ch.log.Error("recording not started", "err", err)
+		if errors.Is(err, capture.ErrQuota) {
+			return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: "recorder disk quota reached"}
+		}
+		return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: "cannot create the recording"}
+	}
 	if f := r.ch.se.srv.cfg.NewEndpointer; f != nil {
 		a.endpoint = f(r.ch.se.srv.cfg.InputRate, sens)
-	}
-	if a.maxTime <= 0 || a.maxTime > maxRecording {
-		a.maxTime = maxRecording
 	}
 	r.active = a
 	r.ch.send(m.NewResponse(mrcp.Status200, mrcp.StateInProgress))
@@ -142,26 +143,28 @@ func (r *recorder) audio(pcm []int16) {
 		}
 	}
 	if !a.captureOnSpeech || a.inputStarted {
-		a.pcm = append(a.pcm, pcm...)
+		if err := a.file.Write(pcm); err != nil {
+			// The quota is reached (or the disk failed): what is on disk is the recording.
+			r.ch.log.Error("recording ended early", "err", err)
+			r.complete(mrcp.RecordError, nil)
+		}
 	}
 }
 
-// complete writes the file and sends RECORD-COMPLETE (§10.8) with its Record-URI, or, for STOP
+// complete closes the file and sends RECORD-COMPLETE (§10.8) with its Record-URI, or, for STOP
 // (resp != nil), puts the Record-URI in the STOP response instead.
 func (r *recorder) complete(cause mrcp.RecordCause, resp *mrcp.Message) {
 	a := r.active
 	if a == nil {
 		return
 	}
-	r.active = nil
-	stopTimer(&a.noInputT)
-	stopTimer(&a.maxT)
-	stopTimer(&a.silenceT)
+	r.end(a)
 	uri := ""
-	if cause != mrcp.RecordNoInputTimeout {
-		var err error
-		if uri, err = r.write(a); err != nil {
-			r.ch.log.Error("recording not written", "err", err)
+	if cause == mrcp.RecordNoInputTimeout {
+		a.file.Discard() // nothing was heard: no recording
+	} else {
+		uri = r.close(a)
+		if uri == "" {
 			cause = mrcp.RecordError
 		}
 	}
@@ -169,6 +172,9 @@ func (r *recorder) complete(cause mrcp.RecordCause, resp *mrcp.Message) {
 	if target == nil {
 		target = r.ch.event(mrcp.EventRecordComplete, a.id, mrcp.StateComplete)
 		target.Header.Set(mrcp.HeaderCompletionCause, cause.String())
+		if err := a.file.Err(); err != nil {
+			target.Header.Set(mrcp.HeaderCompletionReason, oneLine(err.Error()))
+		}
 	}
 	if uri != "" {
 		target.Header.Set(mrcp.HeaderRecordURI, uri)
@@ -179,38 +185,33 @@ func (r *recorder) complete(cause mrcp.RecordCause, resp *mrcp.Message) {
 	}
 }
 
-// write stores the recording as WAV. The file name is built only from our own identifiers
-// (channel id and request-id), so nothing a client sends can steer it outside RecorderDir.
-func (r *recorder) write(a *recording) (string, error) {
-	dir, err := filepath.Abs(r.ch.se.srv.cfg.RecorderDir)
+func (r *recorder) end(a *recording) {
+	r.active = nil
+	stopTimer(&a.noInputT)
+	stopTimer(&a.maxT)
+	stopTimer(&a.silenceT)
+}
+
+// create starts the recording's file. Its name is built only from our own identifiers (channel
+// id and request-id), so nothing a client sends can steer it outside the recorder's directory.
+func (r *recorder) create(id uint32) (*capture.Writer, error) {
+	st, err := r.ch.se.srv.recordings()
 	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
+		return nil, err
 	}
 	sid, _, _ := strings.Cut(r.ch.id, "@")
-	name := filepath.Join(dir, fmt.Sprintf("%s-%d.wav", sid, a.id))
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	return st.Create(fmt.Sprintf("%s-%d.wav", sid, id), r.ch.se.srv.cfg.InputRate, "")
+}
+
+// close finishes the file and gives its Record-URI (§10.4.7: <uri>;size=<octets>;duration=<ms>),
+// "" when it failed.
+func (r *recorder) close(a *recording) string {
+	info, err := a.file.Close()
 	if err != nil {
-		return "", err
+		r.ch.log.Error("recording not written", "file", info.Path, "err", err)
+		return ""
 	}
-	rate := r.ch.se.srv.cfg.InputRate
-	if err := audio.WriteWAV(f, a.pcm, rate); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	dur := time.Duration(len(a.pcm)) * time.Second / time.Duration(rate)
-	st, _ := os.Stat(name)
-	size := int64(0)
-	if st != nil {
-		size = st.Size()
-	}
-	// §10.4.? Record-URI: <uri>;size=<bytes>;duration=<ms>
-	return fmt.Sprintf("<file://%s>;size=%d;duration=%d", filepath.ToSlash(name), size, dur.Milliseconds()), nil
+	return fmt.Sprintf("<file://%s>;size=%d;duration=%d", filepath.ToSlash(info.Path), info.Size, info.Duration.Milliseconds())
 }
 
 // stopRequest implements §10.6: the recording ends, the response carries its Record-URI and no
@@ -224,11 +225,37 @@ func (r *recorder) stopRequest(m *mrcp.Message) *mrcp.Message {
 	return resp
 }
 
+// stop ends a recording with its session (BYE, lost control connection, shutdown) or its
+// audio stream: what was recorded is kept, and a client still connected gets RECORD-COMPLETE.
 func (r *recorder) stop() {
-	if a := r.active; a != nil {
-		stopTimer(&a.noInputT)
-		stopTimer(&a.maxT)
-		stopTimer(&a.silenceT)
-		r.active = nil
+	a := r.active
+	if a == nil {
+		return
 	}
+	r.end(a)
+	uri := r.close(a)
+	r.ch.log.Info("recording ended with the session", "request-id", a.id, "record-uri", uri)
+	ev := r.ch.event(mrcp.EventRecordComplete, a.id, mrcp.StateComplete)
+	cause := mrcp.RecordSuccessSilence
+	if uri == "" {
+		cause = mrcp.RecordError
+	}
+	ev.Header.Set(mrcp.HeaderCompletionCause, cause.String())
+	ev.Header.Set(mrcp.HeaderCompletionReason, "the session ended")
+	if uri != "" {
+		ev.Header.Set(mrcp.HeaderRecordURI, uri)
+	}
+	r.ch.se.srv.cfg.Metrics.completion(ResourceRecorder, cause.String())
+	r.ch.send(ev)
+}
+
+// recordings is the recorder's store: Config.Recordings, else RecorderDir without a quota,
+// opened at the first RECORD.
+func (s *Server) recordings() (*capture.Store, error) {
+	s.recOnce.Do(func() {
+		if s.recStore = s.cfg.Recordings; s.recStore == nil {
+			s.recStore, s.recErr = capture.Open(capture.Config{Dir: s.cfg.RecorderDir, Logger: s.log})
+		}
+	})
+	return s.recStore, s.recErr
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/mrcp"
+	"github.com/mrcpd/mrcpd/mrcp/capture"
 )
 
 var recordURI = regexp.MustCompile(`^<file://([^>]+)>;size=(\d+);duration=(\d+)$`)
@@ -111,5 +112,99 @@ func TestRecord(t *testing.T) {
 	cl.send(mrcp.NewRequest(mrcp.MethodRecord, 10, ch))
 	if m := cl.next(); m.StatusCode != 402 {
 		t.Fatalf("RECORD while recording: %d", m.StatusCode)
+	}
+}
+
+// recorderCall opens a recorder session and starts RECORD 1 (no Max-Time: §10.4.6, none).
+func recorderCall(t *testing.T, mod func(*Config)) (*harness, *client, string, Sink) {
+	h := newHarness(t, mod)
+	body := strings.Replace(string(sdpBody(t, modRecogInvite)), "speechrecog", "recorder", 1)
+	ids, _ := h.offer("call-1", []byte(body))
+	cl := h.dial()
+	cl.send(mrcp.NewRequest(mrcp.MethodRecord, 1, ids[0]))
+	if r := cl.next(); r.StatusCode != 200 || r.State != mrcp.StateInProgress {
+		t.Fatalf("RECORD: %d %s", r.StatusCode, r.State)
+	}
+	return h, cl, ids[0], h.media.receiver(t, 0)
+}
+
+// sync waits until the session handled every frame sent before it.
+func (cl *client) sync(ch string, id uint32) {
+	cl.t.Helper()
+	cl.send(mrcp.NewRequest(mrcp.MethodGetParams, id, ch))
+	if m := cl.next(); m.RequestID != id {
+		cl.t.Fatalf("got %s %d", m.Name, m.RequestID)
+	}
+}
+
+// TestRecordStreamsToDisk: the recording is on disk while it runs (issue 12 §7: it was held in
+// memory until the end), and a BYE keeps it: RECORD-COMPLETE still reaches the client.
+func TestRecordStreamsToDisk(t *testing.T) {
+	dir := t.TempDir()
+	h, cl, ch, sink := recorderCall(t, func(c *Config) { c.RecorderDir = dir })
+	for range 60 { // 1.2 s: past the first flush
+		sink.Audio(frame(100))
+	}
+	cl.sync(ch, 2)
+	sid, _, _ := strings.Cut(ch, "@")
+	path := filepath.Join(dir, sid+"-1.wav")
+	if st, err := os.Stat(path); err != nil || st.Size() < 44+2*8000 {
+		t.Fatalf("recording in progress on disk: %v %v", st, err)
+	}
+	sink.Audio(frame(100))
+	cl.sync(ch, 3)
+	h.srv.Ended("call-1", "BYE")
+	m := cl.next()
+	if m.Name != mrcp.EventRecordComplete || m.Header.Value(mrcp.HeaderCompletionCause) != "000 success-silence" {
+		t.Fatalf("got %s %s", m.Name, m.Header.Value(mrcp.HeaderCompletionCause))
+	}
+	checkRecording(t, m, dir, 61*160)
+}
+
+// TestRecordKeptOnConnectionLoss: the control connection goes; the session ends after the grace
+// period and the recording is complete on disk.
+func TestRecordKeptOnConnectionLoss(t *testing.T) {
+	dir := t.TempDir()
+	h, cl, ch, sink := recorderCall(t, func(c *Config) { c.RecorderDir = dir })
+	for range 3 {
+		sink.Audio(frame(100))
+	}
+	cl.sync(ch, 2)
+	cl.c.Close()
+	h.clock.waitTimers(t, 3) // connect, No-Input-Timeout, then the grace period
+	h.clock.Advance(connLossGrace)
+	select {
+	case <-h.hangup.byes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no BYE after the control connection was lost")
+	}
+	waitSessions(t, h, 0)
+	sid, _, _ := strings.Cut(ch, "@")
+	if st, err := os.Stat(filepath.Join(dir, sid+"-1.wav")); err != nil || st.Size() != 44+3*320 {
+		t.Fatalf("recording after connection loss: %v %v", st, err)
+	}
+}
+
+// TestRecordQuota: the recorder's directory has a quota; the recording that reaches it ends with
+// 004 error and keeps what fit, and the next RECORD is refused with 407.
+func TestRecordQuota(t *testing.T) {
+	dir := t.TempDir()
+	st, err := capture.Open(capture.Config{Dir: dir, MaxBytes: 44 + 4*320})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cl, ch, sink := recorderCall(t, func(c *Config) { c.Recordings = st })
+	for range 6 {
+		sink.Audio(frame(100))
+	}
+	m := cl.next()
+	if m.Name != mrcp.EventRecordComplete || m.Header.Value(mrcp.HeaderCompletionCause) != "004 error" ||
+		!strings.Contains(m.Header.Value(mrcp.HeaderCompletionReason), "quota") {
+		t.Fatalf("got %s %v", m.Name, m.Header.Fields)
+	}
+	checkRecording(t, m, dir, 4*160)
+	cl.send(mrcp.NewRequest(mrcp.MethodRecord, 2, ch))
+	if m := cl.next(); m.StatusCode != 407 {
+		t.Fatalf("RECORD over quota: %d", m.StatusCode)
 	}
 }

@@ -189,6 +189,10 @@ type Server struct {
 	infos  map[string]asr.RecognizerInfo // recognizer declarations by engine name ("" default)
 
 	maxSessions atomic.Int64 // cfg.MaxSessions, changed live by SetMaxSessions
+
+	recOnce  sync.Once
+	recStore *capture.Store
+	recErr   error
 }
 
 // New binds the control listeners (so that Addr is known before Run) but starts no goroutine.

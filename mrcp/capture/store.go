@@ -271,6 +271,14 @@ func (s *Store) ready(name string) bool {
 	return ok && !e.writing
 }
 
+// Lookup is the path of name if it is a finished file of the store.
+func (s *Store) Lookup(name string) (string, bool) {
+	if !validName(name) || !s.ready(name) {
+		return "", false
+	}
+	return s.Path(name), true
+}
+
 func (s *Store) finished(e *entry, size int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

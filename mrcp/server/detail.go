@@ -23,6 +23,7 @@ const (
 // its URI).
 func (r *recognizer) finish(rec *recognition, ended, cause string, res *nlsml.Result, ev *mrcp.Message) {
 	srv := r.ch.se.srv
+	rec.detail.input.close()
 	uri := ""
 	if ev != nil && rec.detail.save {
 		uri = rec.detail.waveformURI(srv)
@@ -52,6 +53,7 @@ func (r *recognizer) finish(rec *recognition, ended, cause string, res *nlsml.Re
 	if ended == endComplete {
 		rd.SpeechEndMS = since(rec.detail.speechEnd, now)
 	}
+	rd.InputWaveformURI = rec.detail.inputURI
 	rd.WaveformURI = strings.TrimPrefix(strings.SplitN(uri, ">", 2)[0], "<")
 	r.ch.writeRecord(rd)
 }

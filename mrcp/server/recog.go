@@ -332,7 +332,7 @@ func (r *recognizer) stop() {
 }
 
 func (r *recognizer) audio(pcm []int16) {
-	if r.active != nil {
+	if r.active != nil && r.active.detail.inputURI == "" { // else the input is a file (inputwave.go)
 		r.active.detail.heard(r.ch.se.srv.cfg.Clock.Now, pcm)
 		r.active.audio(pcm)
 	}

@@ -259,3 +259,12 @@ func (s *Server) recordings() (*capture.Store, error) {
 	})
 	return s.recStore, s.recErr
 }
+
+// recordingsOrNil is the recorder's store if one is configured or was opened.
+func (s *Server) recordingsOrNil() *capture.Store {
+	if s.cfg.Recordings != nil {
+		return s.cfg.Recordings
+	}
+	st, _ := s.recordings()
+	return st
+}

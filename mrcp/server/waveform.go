@@ -19,6 +19,8 @@ type recDetail struct {
 	firstAudio time.Time
 	speechEnd  time.Time // the end of speech that started the completion timer
 	wave       *capture.Writer
+	inputURI   string     // Input-Waveform-URI (§9.4.10): the input comes from this file
+	input      *inputWave // open while the recognition runs
 }
 
 // timer notes when the machine starts Speech-Complete/-Incomplete-Timeout: the end of speech
@@ -33,6 +35,7 @@ func (d *recDetail) timer(t recog.Timer, now func() time.Time) {
 // stored in; only WAV is written, 409 otherwise). Errors are kept in p.
 func (r *recognizer) captureParams(rec *recognition, p *params) {
 	rec.detail.save = p.bool(mrcp.HeaderSaveWaveform)
+	r.inputParam(rec, p)
 	if !rec.detail.save || p.err != nil {
 		return
 	}
@@ -45,6 +48,7 @@ func (r *recognizer) captureParams(rec *recognition, p *params) {
 // records its input "without endpointing" (§9.4.22): every frame from now to the completion.
 // A failure leaves the capture off, and RECOGNITION-COMPLETE then carries an empty Waveform-URI.
 func (r *recognizer) startCapture(rec *recognition) {
+	r.startInput(rec)
 	st := r.ch.se.srv.cfg.Waveforms
 	if !rec.detail.save || st == nil {
 		return

@@ -109,3 +109,63 @@ func TestSaveWaveformStopped(t *testing.T) {
 		t.Fatalf("a stopped recognition left %d files, %d bytes", len(des), st.Bytes())
 	}
 }
+
+// TestInputWaveformURI: a RECOGNIZE whose Input-Waveform-URI (§9.4.10) is a Waveform-URI this
+// server handed out hears that file, paced like RTP and then silence, instead of the line; a URI
+// of anything else is refused with 404 and never fetched or read.
+func TestInputWaveformURI(t *testing.T) {
+	st, _ := capture.Open(capture.Config{Dir: t.TempDir()})
+	h, path := recordsHarness(t, "yes", func(c *Config) {
+		c.Waveforms, c.WaveformURL = st, "http://mrcpd.test/waveforms/"
+	})
+	ids, _ := h.offer("call-input", sdpBody(t, modRecogInvite))
+	cl := h.dial()
+	for i, bad := range []string{"http://mrcpd.test/waveforms/00000000000000000000000000000000.wav",
+		"http://mrcpd.test/waveforms/../records.jsonl", "http://169.254.169.254/latest.wav",
+		"file:///etc/passwd", "file://" + path, "https://evil.example/x.wav"} {
+		cl.send(recognize(uint32(i+1), ids[0], mrcp.HeaderInputWaveformURI, bad))
+		if m := cl.next(); m.StatusCode != 404 || m.Header.Value(mrcp.HeaderInputWaveformURI) != bad {
+			t.Fatalf("Input-Waveform-URI %s: %d %v", bad, m.StatusCode, m.Header.Fields)
+		}
+	}
+	w, _ := st.Create(capture.NewName(), 8000, "")
+	var stored []int16
+	for _, v := range []int16{0, 0, 3000, 3000, 3000, 0} {
+		f := frame(v)
+		f[1] = int16(len(stored))
+		stored = append(stored, f...)
+	}
+	w.Write(stored)
+	w.Close()
+	uri := "http://mrcpd.test/waveforms/" + w.Name()
+	cl.send(recognize(10, ids[0], mrcp.HeaderInputWaveformURI, uri, mrcp.HeaderSaveWaveform, "true"))
+	if m := cl.next(); m.StatusCode != 200 {
+		t.Fatalf("RECOGNIZE: %d %v", m.StatusCode, m.Header.Fields)
+	}
+	h.media.receiver(t, 0).Audio(frame(9999)) // the line is not heard meanwhile
+	var m *mrcp.Message
+	for i := 0; m == nil || m.Name != mrcp.EventRecognitionComplete; i++ {
+		if i > 200 {
+			t.Fatal("no RECOGNITION-COMPLETE")
+		}
+		h.clock.waitTimers(t, 2)
+		h.clock.Advance(inputFrame)
+		select {
+		case m = <-cl.msgs:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if m.Header.Value(mrcp.HeaderCompletionCause) != "000 success" {
+		t.Fatalf("got %s", m.Header.Value(mrcp.HeaderCompletionCause))
+	}
+	u := waveformURI.FindStringSubmatch(m.Header.Value(mrcp.HeaderWaveformURI))
+	f, _ := os.Open(st.Path(u[1]))
+	heard, _, _ := audio.ReadWAV(f)
+	f.Close()
+	if len(heard) < len(stored) || !equalPCM(heard[:len(stored)], stored) {
+		t.Fatalf("the recognizer heard %d samples, not the stored file first", len(heard))
+	}
+	if rd := lastRecord(t, path); rd["input_waveform_uri"] != uri {
+		t.Fatalf("record input_waveform_uri %v", rd["input_waveform_uri"])
+	}
+}

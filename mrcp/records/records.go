@@ -50,6 +50,7 @@ type RTP struct {
 	Reordered  uint64  `json:"reordered"`
 	Duplicated uint64  `json:"duplicated"`
 	Malformed  uint64  `json:"malformed"`
+	Shed       uint64  `json:"shed"`
 	JitterMS   float64 `json:"jitter_ms"`
 }
 

@@ -98,6 +98,7 @@ func (se *session) rtpStats() *records.RTP {
 		out.Reordered += s.Reordered
 		out.Duplicated += s.Duplicated
 		out.Malformed += s.Malformed
+		out.Shed += s.Dropped
 		out.JitterMS = max(out.JitterMS, float64(s.Jitter.Microseconds())/1000)
 	}
 	return out

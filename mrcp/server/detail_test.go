@@ -125,7 +125,7 @@ func TestRecordSuccess(t *testing.T) {
 		"text": "yes", "instance": "true", "confidence": 0.9, "mode": "speech",
 		"setup_ms": 0, "first_audio_ms": 30, "speech_end_to_complete_ms": 800, "duration_ms": 930,
 		"rtp": map[string]any{"received": 42, "lost": 1, "late": 0, "reordered": 0, "duplicated": 0,
-			"malformed": 0, "jitter_ms": 3}})
+			"malformed": 0, "shed": 0, "jitter_ms": 3}})
 	if _, err := time.Parse(time.RFC3339Nano, rd["time"].(string)); err != nil {
 		t.Errorf("time: %v", err)
 	}

@@ -122,7 +122,7 @@ func (s *synthesizer) start(m *mrcp.Message) {
 	if ptime <= 0 {
 		ptime = 20 * time.Millisecond
 	}
-	clock, begun := se.srv.cfg.Clock, se.srv.cfg.Clock.Now()
+	clock, begun := se.srv.cfg.Clock, u.began
 	first := func() {
 		now := clock.Now()
 		u.first.Store(now.UnixNano())

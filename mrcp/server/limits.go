@@ -53,11 +53,13 @@ func (s *Server) forgetConn(c *conn) {
 // read yet): the client sees the connection closed at once; the metric and a warning, at most
 // one a second, tell the operator.
 func (s *Server) refuse(nc net.Conn, reason string) {
-	nc.Close()
 	if reason == "closed" {
+		nc.Close()
 		return
 	}
+	// Counted before the close, so that whoever sees the connection refused sees it counted.
 	s.cfg.Metrics.connClosed(reason)
+	nc.Close()
 	now := time.Now().Unix()
 	if last := s.refusedLog.Load(); last != now && s.refusedLog.CompareAndSwap(last, now) {
 		s.log.Warn("control connection refused", "remote", nc.RemoteAddr().String(), "limit", reason,

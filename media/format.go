@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Format is one RTP payload format as negotiated in SDP (same fields as mrcp/sdp.Format, kept separate so
-// that media does not depend on the signalling packages).
+// Format is one RTP payload format as negotiated in SDP; mrcp/sdp.Format is this type (media does not
+// depend on the signalling packages, they depend on it).
 type Format struct {
 	PT        uint8
 	Name      string

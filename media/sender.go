@@ -211,25 +211,10 @@ func (s *Sender) closeEnds() {
 const maxCatchUp = 3
 
 // Run is the pacer. It returns when ctx is done; pending End channels are then closed and SendDTMF calls
-// return.
+// return. An Engine paces its streams' senders on its workers' tick instead.
 func (s *Sender) Run(ctx context.Context) error {
-	s.mu.Lock()
-	s.running = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.running = false
-		s.closeEnds()
-		if s.dtmf != nil {
-			close(s.dtmf.done)
-			s.dtmf = nil
-		}
-		for _, j := range s.dtmfWait {
-			close(j.done)
-		}
-		s.dtmfWait = nil
-		s.mu.Unlock()
-	}()
+	s.start()
+	defer s.stop()
 	// The timeline starts before the ticker exists, so no tick can precede it.
 	if err := s.PaceAt(s.clock.Now()); err != nil {
 		return err
@@ -246,6 +231,28 @@ func (s *Sender) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// start marks the pacer running (SendDTMF waits for it); stop releases every waiter.
+func (s *Sender) start() {
+	s.mu.Lock()
+	s.running = true
+	s.mu.Unlock()
+}
+
+func (s *Sender) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = false
+	s.closeEnds()
+	if s.dtmf != nil {
+		close(s.dtmf.done)
+		s.dtmf = nil
+	}
+	for _, j := range s.dtmfWait {
+		close(j.done)
+	}
+	s.dtmfWait = nil
 }
 
 // PaceAt sends the packets due by now: the first call sets the start of the timeline, each later one sends
@@ -338,7 +345,7 @@ func (s *Sender) send(pt uint8, marker bool, ts uint32, payload []byte) error {
 	n += copy(s.pkt[n:], payload)
 	s.seq++
 	s.sent++
-	if udp, ok := s.conn.(*net.UDPConn); ok && s.remoteAP.IsValid() {
+	if udp, ok := s.conn.(addrPortWriter); ok && s.remoteAP.IsValid() {
 		_, err = udp.WriteToUDPAddrPort(s.pkt[:n], s.remoteAP)
 	} else {
 		_, err = s.conn.WriteTo(s.pkt[:n], s.remote)
@@ -349,4 +356,9 @@ func (s *Sender) send(pt uint8, marker bool, ts uint32, payload []byte) error {
 		s.log.Debug("rtp send failed", "err", err)
 	}
 	return nil
+}
+
+// addrPortWriter sends without allocating a net.Addr (*net.UDPConn, *Socket).
+type addrPortWriter interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
 }

@@ -25,6 +25,16 @@ func (e VADEvent) String() string {
 	return "none"
 }
 
+// Detector is a voice-activity detector run on a Tap's frames; *VAD is the production one.
+type Detector interface {
+	Process(pcm []int16) VADEvent
+}
+
+// NewDetector is the energy VAD for frames at rate, at MRCP's Sensitivity-Level (0..1).
+func NewDetector(rate int, sensitivity float64) Detector {
+	return NewVAD(VADConfig{SampleRate: rate, Sensitivity: sensitivity})
+}
+
 // VADConfig configures the energy detector. Zero durations take defaults.
 type VADConfig struct {
 	SampleRate int

@@ -74,6 +74,7 @@ type RTPConfig struct {
 	InbandDTMF   bool         `yaml:"inband_dtmf"`
 	Jitter       JitterConfig `yaml:"jitter"`
 	Codecs       []string     `yaml:"codecs"`
+	Workers      int          `yaml:"workers"`
 }
 
 type JitterConfig struct {
@@ -147,7 +148,7 @@ func DefaultConfig() Config {
 			ConnectTimeout: Duration(10 * time.Second), FinalizeTimeout: Duration(10 * time.Second),
 			MaxChannelParams: 64 << 10, MaxChannelGrammars: 1 << 20, MaxConnections: 2000, MaxConnectionsPerHost: 1000, MessageTimeout: Duration(10 * time.Second),
 			IdleTimeout: Duration(30 * time.Second), WriteTimeout: Duration(30 * time.Second)},
-		RTP: RTPConfig{IP: "127.0.0.1", Ports: PortRange{Min: 10000, Max: 11999},
+		RTP: RTPConfig{IP: "127.0.0.1", Ports: PortRange{Min: 10000, Max: 14999},
 			MediaTimeout: Duration(60 * time.Second), InbandDTMF: true,
 			Jitter: JitterConfig{Initial: Duration(50 * time.Millisecond),
 				Min: Duration(20 * time.Millisecond), Max: Duration(600 * time.Millisecond)}},
@@ -201,6 +202,9 @@ func (c *Config) Validate(file string) error {
 	}
 	if c.RTP.Ports.Min <= 0 || c.RTP.Ports.Max > 65535 || c.RTP.Ports.Min >= c.RTP.Ports.Max {
 		return bad("rtp.ports", "%s is not a port range lo-hi", c.RTP.Ports)
+	}
+	if c.RTP.Workers < 0 {
+		return bad("rtp.workers", "%d: want 0 (one per core) or more", c.RTP.Workers)
 	}
 	if ip := net.ParseIP(c.RTP.IP); ip == nil {
 		return bad("rtp.ip", "%q is not an IP address", c.RTP.IP)
@@ -295,7 +299,7 @@ func (r *PortRange) Set(s string) error {
 	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
 	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
 	if !ok || err1 != nil || err2 != nil {
-		return fmt.Errorf("%q is not a port range like 10000-11999", s)
+		return fmt.Errorf("%q is not a port range like 10000-14999", s)
 	}
 	r.Min, r.Max = a, b
 	return nil

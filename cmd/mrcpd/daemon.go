@@ -35,6 +35,7 @@ type daemon struct {
 	metrics  *asr.Metrics
 	engines  atomic.Pointer[engineSet]
 	mrcp     *server.Server
+	media    *media.Engine
 	sip      *sip.Server
 	http     *http.Server
 	httpLn   net.Listener
@@ -72,6 +73,14 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http.addr: %w", err)
 	}
+	d.media, err = media.NewEngine(media.NewPortPool(cfg.RTP.IP, cfg.RTP.Ports.Min, cfg.RTP.Ports.Max), media.EngineConfig{
+		Workers: cfg.RTP.Workers,
+		Jitter: media.JitterConfig{Initial: cfg.RTP.Jitter.Initial.D(), Min: cfg.RTP.Jitter.Min.D(),
+			Max: cfg.RTP.Jitter.Max.D()},
+		InbandDTMF: cfg.RTP.InbandDTMF, Symmetric: cfg.RTP.Symmetric, Codecs: cfg.RTP.Codecs, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("rtp: %w", err)
+	}
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),
@@ -83,12 +92,8 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 		MediaTimeout: cfg.RTP.MediaTimeout.D(), MaxSessions: cfg.SIP.MaxSessions,
 		MaxSessionsPerSource: cfg.SIP.MaxSessionsPerSource, MaxOfferMedia: cfg.SIP.MaxOfferMedia,
 		RecorderDir: cfg.Recorder.Dir, InputRate: inputRate, OutputRate: 8000,
-		NewEndpointer: server.NewVAD, Backends: backends, Logger: log,
-		Metrics: server.NewMetrics(d.reg),
-		Media: server.NewRTP(media.NewPortPool(cfg.RTP.IP, cfg.RTP.Ports.Min, cfg.RTP.Ports.Max), server.RTPConfig{
-			Jitter: media.JitterConfig{Initial: cfg.RTP.Jitter.Initial.D(), Min: cfg.RTP.Jitter.Min.D(),
-				Max: cfg.RTP.Jitter.Max.D()},
-			InbandDTMF: cfg.RTP.InbandDTMF, Symmetric: cfg.RTP.Symmetric, Codecs: cfg.RTP.Codecs}),
+		NewEndpointer: media.NewDetector, Backends: backends, Logger: log,
+		Metrics: server.NewMetrics(d.reg), Media: d.media,
 	}
 	if err := d.openCapture(&scfg); err != nil {
 		return nil, err
@@ -193,4 +198,7 @@ func (d *daemon) close() {
 		p.shutdown()
 	}
 	d.retiring.Wait()
+	if d.media != nil {
+		_ = d.media.Close()
+	}
 }

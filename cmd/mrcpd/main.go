@@ -36,7 +36,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.sipAddr, "sip-addr", "", "SIP listen address, UDP and TCP (default 127.0.0.1:8060)")
 	fs.StringVar(&o.mrcpAddr, "mrcp-addr", "", "MRCPv2 control listen address (default 127.0.0.1:1544)")
 	fs.StringVar(&o.httpAddr, "http-addr", "", "metrics and health listen address (default 127.0.0.1:8061)")
-	fs.Var(&o.rtpPorts, "rtp-ports", "RTP port range lo-hi (default 10000-11999)")
+	fs.Var(&o.rtpPorts, "rtp-ports", "RTP port range lo-hi (default 10000-14999)")
 	return o, fs.Parse(args)
 }
 

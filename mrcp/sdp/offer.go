@@ -10,16 +10,13 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/mrcpd/mrcpd/media"
 )
 
-// Format is one RTP payload format of an audio m-line.
-type Format struct {
-	PT        uint8
-	Name      string
-	ClockRate int
-	Channels  int
-	Fmtp      string
-}
+// Format is one RTP payload format of an audio m-line: the media engine's type, so that what
+// negotiation picks is what the engine runs.
+type Format = media.Format
 
 // Offer is the part of an SDP offer an MRCPv2 server acts on.
 type Offer struct {

@@ -5,12 +5,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 
 // resource is one resource state machine; every method runs on the session goroutine.
 type resource interface {
 	request(m *mrcp.Message) (*mrcp.Message, error)
+	// audio is one received frame, brought to the session goroutine by the endpoint's session tap.
 	audio(pcm []int16)
 	dtmf(d rune)
 	// inputSince reports whether the resource consumes caller input, and since when.
@@ -39,6 +41,14 @@ func (ch *channel) bindMedia() {
 	if ch.audio == nil {
 		ch.audio = ch.se.mediaByMid(ch.cmid, -1)
 	}
+}
+
+// input is the channel's receiving media stream, nil without one.
+func (ch *channel) input() media.Stream {
+	if ch.audio == nil || ch.audio.stream == nil || !ch.audio.receives() {
+		return nil
+	}
+	return ch.audio.stream
 }
 
 func (ch *channel) send(m *mrcp.Message) {

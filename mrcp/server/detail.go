@@ -84,11 +84,10 @@ func (ch *channel) writeRecord(rd *records.Record) {
 func (se *session) rtpStats() *records.RTP {
 	var out *records.RTP
 	for _, ep := range se.media {
-		sr, ok := ep.rx.(StatsReceiver)
-		if !ok || ep.rx == nil {
+		if ep.stream == nil || !ep.receives() {
 			continue
 		}
-		s := sr.Stats()
+		s := ep.stream.Stats()
 		if out == nil {
 			out = &records.RTP{}
 		}

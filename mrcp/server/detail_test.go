@@ -13,11 +13,6 @@ import (
 	"github.com/mrcpd/mrcpd/mrcp/records"
 )
 
-// The fake receiver counts like media.Receiver does, so that records carry RTP stats.
-func (r *fakeReceiver) Stats() media.JitterStats {
-	return media.JitterStats{Received: 42, Lost: 1, Jitter: 3 * time.Millisecond}
-}
-
 // recordsHarness is a server writing detail records to a file, with a voice engine answering
 // text and mrcpd's endpointer replaced by loudVAD.
 func recordsHarness(t *testing.T, text string, mod func(*Config)) (*harness, string) {
@@ -30,7 +25,7 @@ func recordsHarness(t *testing.T, text string, mod func(*Config)) (*harness, str
 	t.Cleanup(func() { w.Close() })
 	h := newHarness(t, func(c *Config) {
 		c.Backends.Recognizer = &holdRecognizer{text: text}
-		c.NewEndpointer = func(int, float64) Endpointer { return &loudVAD{} }
+		c.NewEndpointer = func(int, float64) media.Detector { return &loudVAD{} }
 		c.Records = w
 		if mod != nil {
 			mod(c)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/mrcpd/mrcpd/media"
 	"sync"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func TestHostEndpointerFinalizes(t *testing.T) {
 			h := newHarness(t, func(c *Config) {
 				be = newCaptureRecognizer(c.Clock, "yes", tc.speechEvents)
 				c.Backends.Recognizer = be
-				c.NewEndpointer = NewVAD
+				c.NewEndpointer = media.NewDetector
 			})
 			ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))
 			cl := h.dial()

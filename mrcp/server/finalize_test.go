@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/mrcpd/mrcpd/media"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func (s *muteStream) Send(asr.Input) error { return nil }
 func TestFinalizeTimeoutIsRecognizerError(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.Backends.Recognizer = &muteRecognizer{}
-		c.NewEndpointer = func(int, float64) Endpointer { return &loudVAD{} }
+		c.NewEndpointer = func(int, float64) media.Detector { return &loudVAD{} }
 		c.FinalizeTimeout = 5 * time.Second
 	})
 	ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))

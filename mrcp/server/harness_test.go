@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/mrcpd/mrcpd/media"
 	"io"
 	"net"
 	"os"
@@ -17,7 +18,6 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
-	"github.com/mrcpd/mrcpd/mrcp/sdp"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
 
@@ -103,63 +103,136 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 }
 
-// fakeMedia hands out real loopback UDP sockets but in-memory receivers and senders.
+// fakeMedia hands out real loopback UDP sockets but in-memory streams: tests play the worker,
+// running frames through the installed taps and raising digits.
 type fakeMedia struct {
-	mu sync.Mutex
-	rx []*fakeReceiver
-	tx []*fakeSender
+	mu      sync.Mutex
+	streams []*fakeStream
+	started chan struct{} // a stream opened
 }
 
-func (f *fakeMedia) Formats() []sdp.Format {
-	return []sdp.Format{{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1},
+func (f *fakeMedia) Formats() []media.Format {
+	return []media.Format{{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1},
 		{PT: 8, Name: "PCMA", ClockRate: 8000, Channels: 1},
 		{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1, Fmtp: "0-15"}}
 }
 
 func (f *fakeMedia) Listen() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
 
-func (f *fakeMedia) NewReceiver(net.PacketConn, ReceiverParams) (Receiver, error) {
-	r := &fakeReceiver{sink: make(chan Sink, 1)} // no packet ever: LastPacket is zero
+func (f *fakeMedia) Open(conn net.PacketConn, cfg media.StreamConfig) (media.Stream, error) {
+	s := &fakeStream{cfg: cfg, conn: conn}
+	if cfg.Send {
+		s.tx = &fakeSender{}
+	}
 	f.mu.Lock()
-	f.rx = append(f.rx, r)
-	f.mu.Unlock()
-	return r, nil
-}
-
-func (f *fakeMedia) NewSender(net.PacketConn, SenderParams) (Sender, error) {
-	s := &fakeSender{}
-	f.mu.Lock()
-	f.tx = append(f.tx, s)
+	f.streams = append(f.streams, s)
 	f.mu.Unlock()
 	return s, nil
 }
 
-func (f *fakeMedia) receiver(t *testing.T, i int) Sink {
+// receiver waits for the i-th receiving stream.
+func (f *fakeMedia) receiver(t *testing.T, i int) *fakeStream {
 	t.Helper()
-	f.mu.Lock()
-	r := f.rx[i]
-	f.mu.Unlock()
-	select {
-	case s := <-r.sink:
-		r.sink <- s
-		return s
-	case <-time.After(5 * time.Second):
-		t.Fatal("receiver never started")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		var rx []*fakeStream
+		for _, s := range f.streams {
+			if s.cfg.Receive {
+				rx = append(rx, s)
+			}
+		}
+		f.mu.Unlock()
+		if i < len(rx) {
+			return rx[i]
+		}
+		time.Sleep(time.Millisecond)
 	}
+	t.Fatal("receiver never started")
 	return nil
 }
 
-type fakeReceiver struct {
-	sink chan Sink
-	last time.Time
+func (f *fakeMedia) sender(i int) *fakeSender {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var tx []*fakeSender
+	for _, s := range f.streams {
+		if s.tx != nil {
+			tx = append(tx, s.tx)
+		}
+	}
+	return tx[i]
 }
 
-func (r *fakeReceiver) Run(ctx context.Context, s Sink) error {
-	r.sink <- s
-	<-ctx.Done()
-	return ctx.Err()
+type fakeStream struct {
+	cfg  media.StreamConfig
+	conn net.PacketConn
+	tx   *fakeSender
+	last time.Time // no packet ever: LastPacket is zero
+
+	mu     sync.Mutex // held while a frame runs through the taps, as the worker's
+	taps   []*media.Tap
+	closed bool
 }
-func (r *fakeReceiver) LastPacket() time.Time { return r.last }
+
+// Audio runs a frame through the taps as a worker does, then waits until the session has handled
+// the events it raised (the session drains its events before any call).
+func (s *fakeStream) Audio(pcm []int16) {
+	s.mu.Lock()
+	for _, t := range s.taps {
+		t.Frame(pcm)
+	}
+	s.mu.Unlock()
+	s.settle()
+}
+
+func (s *fakeStream) DTMF(d rune) {
+	s.cfg.Events.MediaEvent(media.Event{Kind: media.EventDigit, Digit: d})
+	s.settle()
+}
+
+func (s *fakeStream) settle() {
+	if de, ok := s.cfg.Events.(*digitEvents); ok {
+		_ = de.se.call(context.Background(), func() error { return nil })
+	}
+}
+
+func (s *fakeStream) AddTap(t *media.Tap) {
+	s.mu.Lock()
+	s.taps = append(s.taps, t)
+	s.mu.Unlock()
+}
+
+func (s *fakeStream) RemoveTap(t *media.Tap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.taps {
+		if x == t {
+			s.taps = append(s.taps[:i], s.taps[i+1:]...)
+			return
+		}
+	}
+}
+
+func (s *fakeStream) LastPacket() time.Time { return s.last }
+
+// Stats counts like media's streams do, so that records carry RTP stats.
+func (s *fakeStream) Stats() media.JitterStats {
+	return media.JitterStats{Received: 42, Lost: 1, Jitter: 3 * time.Millisecond}
+}
+func (s *fakeStream) String() string { return "fakeStream" }
+func (s *fakeStream) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return s.conn.Close()
+}
+func (s *fakeStream) Output() media.Output {
+	if s.tx == nil {
+		return nil
+	}
+	return s.tx
+}
 
 // fakeSender "plays" instantly and records what it was given.
 type fakeSender struct {
@@ -168,7 +241,6 @@ type fakeSender struct {
 	flushed int
 }
 
-func (s *fakeSender) Run(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 func (s *fakeSender) Write(pcm []int16) error {
 	s.mu.Lock()
 	s.written += len(pcm)

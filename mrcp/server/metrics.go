@@ -138,14 +138,14 @@ func (m *Metrics) completion(resource, cause string) {
 }
 
 // receiverStarted and receiverEnded keep the RTP totals (for receivers that count).
-func (m *Metrics) receiverStarted(r Receiver) {
-	if s, ok := r.(StatsReceiver); ok && m != nil {
-		m.rtp.add(s)
+func (m *Metrics) receiverStarted(r StatsReceiver) {
+	if m != nil {
+		m.rtp.add(r)
 	}
 }
 
-func (m *Metrics) receiverEnded(r Receiver) {
-	if s, ok := r.(StatsReceiver); ok && m != nil {
-		m.rtp.remove(s)
+func (m *Metrics) receiverEnded(r StatsReceiver) {
+	if m != nil {
+		m.rtp.remove(r)
 	}
 }

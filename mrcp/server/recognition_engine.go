@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/server/recog"
 )
 
@@ -20,7 +21,7 @@ type engineSource struct {
 	post func(func()) // runs f on the session goroutine
 	// pick resolves the request's engine= (or the call's default) once, with its declaration.
 	pick          func(engine string) (asr.Recognizer, asr.RecognizerInfo, string, error)
-	newEndpointer func(rate int, sensitivity float64) Endpointer
+	newEndpointer func(rate int, sensitivity float64) media.Detector
 	rate          int
 }
 
@@ -32,7 +33,7 @@ type engineStream struct {
 	stream    asr.RecognitionStream
 	cancel    context.CancelFunc
 	frames    chan asr.Input
-	endpoint  Endpointer
+	endpoint  media.Detector
 	finalized bool // FinalizeInput was queued: the engine gets nothing after it
 }
 
@@ -146,9 +147,9 @@ func (rec *recognition) audio(pcm []int16) {
 		return
 	}
 	switch es.endpoint.Process(pcm) {
-	case SpeechStart:
+	case media.SpeechStart:
 		rec.handle(recog.SpeechStarted{})
-	case SpeechEnd:
+	case media.SpeechEnd:
 		rec.handle(recog.SpeechEnded{})
 	}
 }

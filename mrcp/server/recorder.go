@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/capture"
 )
@@ -27,7 +28,7 @@ type recording struct {
 	captureOnSpeech bool
 	inputStarted    bool
 	file            *capture.Writer // the WAV, written as the audio arrives
-	endpoint        Endpointer
+	endpoint        media.Detector
 	noInputT        Timer
 	maxT            Timer
 	silenceT        Timer
@@ -79,7 +80,7 @@ func (r *recorder) record(m *mrcp.Message) (*mrcp.Message, error) {
 	if mt := strings.ToLower(p.raw(mrcp.HeaderMediaType)); mt != "audio/wav" && mt != "audio/x-wav" {
 		return nil, &mrcp.StatusError{Code: mrcp.Status409, Header: mrcp.HeaderMediaType, Reason: "only audio/wav is recorded"}
 	}
-	if r.ch.audio == nil || r.ch.audio.rx == nil {
+	if r.ch.input() == nil {
 		return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: "no audio stream to record"}
 	}
 	var err error
@@ -124,19 +125,19 @@ func (r *recorder) audio(pcm []int16) {
 	if a == nil {
 		return
 	}
-	ev := SpeechNone
+	ev := media.VADNone
 	if a.endpoint != nil {
 		ev = a.endpoint.Process(pcm)
 	}
 	switch ev {
-	case SpeechStart:
+	case media.SpeechStart:
 		stopTimer(&a.silenceT)
 		if !a.inputStarted {
 			a.inputStarted = true
 			stopTimer(&a.noInputT)
 			r.ch.send(r.ch.event(mrcp.EventStartOfInput, a.id, mrcp.StateInProgress))
 		}
-	case SpeechEnd:
+	case media.SpeechEnd:
 		if a.inputStarted && a.finalSilence > 0 {
 			stopTimer(&a.silenceT)
 			a.silenceT = r.after(a, a.finalSilence, func() { r.complete(mrcp.RecordSuccessSilence, nil) })

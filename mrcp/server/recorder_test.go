@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/mrcpd/mrcpd/media"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,7 +39,7 @@ func TestRecord(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, func(c *Config) {
 		c.RecorderDir = dir
-		c.NewEndpointer = func(int, float64) Endpointer { return &loudVAD{} }
+		c.NewEndpointer = func(int, float64) media.Detector { return &loudVAD{} }
 	})
 	body := strings.Replace(string(sdpBody(t, modRecogInvite)), "speechrecog", "recorder", 1)
 	ids, _ := h.offer("call-1", []byte(body))
@@ -116,7 +117,7 @@ func TestRecord(t *testing.T) {
 }
 
 // recorderCall opens a recorder session and starts RECORD 1 (no Max-Time: §10.4.6, none).
-func recorderCall(t *testing.T, mod func(*Config)) (*harness, *client, string, Sink) {
+func recorderCall(t *testing.T, mod func(*Config)) (*harness, *client, string, *fakeStream) {
 	h := newHarness(t, mod)
 	body := strings.Replace(string(sdpBody(t, modRecogInvite)), "speechrecog", "recorder", 1)
 	ids, _ := h.offer("call-1", []byte(body))

@@ -35,7 +35,12 @@ func TestRTPSymmetricRTCPAndMetrics(t *testing.T) {
 	sdpPeer, natPeer, natRTCP := listen(), listen(), listen()
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, func(c *Config) {
-		c.Media = NewRTP(media.NewPortPool("127.0.0.1", 42000, 42998), RTPConfig{Symmetric: true})
+		e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 42000, 42998), media.EngineConfig{Symmetric: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		c.Media = e
 		c.Metrics = NewMetrics(reg)
 	})
 	offer := string(sdpBody(t, modRecogInvite))
@@ -62,14 +67,14 @@ func TestRTPSymmetricRTCPAndMetrics(t *testing.T) {
 			}
 		}
 	}()
-	testkit.Eventually(t, "a received packet", func() bool { return ep.rx.(StatsReceiver).Stats().Received > 0 })
+	testkit.Eventually(t, "a received packet", func() bool { return ep.stream.Stats().Received > 0 })
 	// RTCP SR from the caller's RTCP port: we answer with receiver reports (RFC 3550 §6.4).
 	sr := []byte{0x80, 200, 0, 6, 0, 0, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 160}
 	if _, err := natRTCP.WriteTo(sr, &net.UDPAddr{IP: ours.IP, Port: port + 1}); err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
-		if err := ep.tx.Write(make([]int16, 160)); err != nil {
+		if err := ep.stream.Output().Write(make([]int16, 160)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +124,7 @@ func (h *harness) endpoint(t *testing.T) *endpoint {
 		}
 		return nil
 	})
-	if err != nil || ep == nil || ep.rx == nil || ep.tx == nil {
+	if err != nil || ep == nil || ep.stream == nil || ep.stream.Output() == nil {
 		t.Fatalf("no sendrecv endpoint: %v", err)
 	}
 	return ep
@@ -171,9 +176,6 @@ func TestRTPCollectorTotals(t *testing.T) {
 	}
 }
 
-type statsFake struct {
-	fakeReceiver
-	s media.JitterStats
-}
+type statsFake struct{ s media.JitterStats }
 
 func (f *statsFake) Stats() media.JitterStats { return f.s }

@@ -8,7 +8,7 @@ import (
 	"github.com/mrcpd/mrcpd/media"
 )
 
-// StatsReceiver is a Receiver that counts its stream (media.Receiver does); the server sums them
+// StatsReceiver is a stream that counts what it receives (media.Stream does); the server sums them
 // into its metrics.
 type StatsReceiver interface {
 	Stats() media.JitterStats

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/capture"
 	"github.com/mrcpd/mrcpd/mrcp/records"
 )
@@ -91,10 +92,10 @@ type Config struct {
 	// synthesized audio handed to the sender.
 	InputRate  int
 	OutputRate int
-	// NewEndpointer builds the voice-activity detector for engines without speech events; nil
-	// leaves speech detection to the engine.
-	NewEndpointer func(rate int, sensitivity float64) Endpointer
-	Media         MediaFactory
+	// NewEndpointer builds the voice-activity detector that runs on a recognition's or recording's
+	// input (media.NewDetector in production); nil leaves speech detection to the engine.
+	NewEndpointer func(rate int, sensitivity float64) media.Detector
+	Media         media.Streams
 	Backends      Backends
 	Clock         Clock
 	Logger        *slog.Logger

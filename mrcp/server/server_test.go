@@ -143,9 +143,10 @@ func TestGoldenSpeak(t *testing.T) {
 	h.clock.waitTimers(t, 2) // connect timer and the one-ptime wait after the last packet
 	h.clock.Advance(20 * time.Millisecond)
 	expect(t, cl.next(), wantFixture(t, server18+"SPEAK-COMPLETE.mrcp", ids[0]))
-	h.media.mu.Lock()
-	written := h.media.tx[0].written
-	h.media.mu.Unlock()
+	tx := h.media.sender(0)
+	tx.mu.Lock()
+	written := tx.written
+	tx.mu.Unlock()
 	if written != 5*160 {
 		t.Fatalf("sender got %d samples, want %d", written, 5*160)
 	}

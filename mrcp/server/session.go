@@ -39,6 +39,12 @@ type session struct {
 	bound   []*conn // the connections its channels are bound to (RFC 6787 §4.2)
 	byeOnce bool    // send BYE when the session ends
 
+	// Media events (digits, speech start and end) wait here for the run loop: the media worker
+	// that raises them never blocks on a session.
+	evMu    sync.Mutex
+	evQueue []func()
+	evWake  chan struct{}
+
 	created           time.Time
 	existing          bool // some channel was answered a=connection:existing
 	sdpID, sdpVersion uint64
@@ -58,7 +64,7 @@ func newSession(s *Server, call *sip.Call) *session {
 	ctx, cancel := context.WithCancelCause(s.baseCtx)
 	return &session{srv: s, callID: call.CallID, remoteHost: host, user: call.User, sipTLS: call.Transport == "tls",
 		log: log, ctx: ctx, cancel: cancel,
-		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}),
+		inbox: make(chan inbound, 32), calls: make(chan func()), done: make(chan struct{}), evWake: make(chan struct{}, 1),
 		channels: map[string]*channel{}, created: s.cfg.Clock.Now()}
 }
 
@@ -86,6 +92,34 @@ func (se *session) post(f func()) {
 	select {
 	case se.calls <- f:
 	case <-se.done:
+	}
+}
+
+// postEvent queues f for the session goroutine without blocking (media workers call it); the
+// queue is drained before any request or call, so a call made after an event was raised sees it
+// handled.
+func (se *session) postEvent(f func()) {
+	se.evMu.Lock()
+	se.evQueue = append(se.evQueue, f)
+	se.evMu.Unlock()
+	select {
+	case se.evWake <- struct{}{}:
+	default:
+	}
+}
+
+func (se *session) runEvents() {
+	for {
+		se.evMu.Lock()
+		q := se.evQueue
+		se.evQueue = nil
+		se.evMu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for _, f := range q {
+			f()
+		}
 	}
 }
 
@@ -142,9 +176,13 @@ func (se *session) run() {
 		case <-se.ctx.Done():
 			se.teardown()
 			return
+		case <-se.evWake:
+			se.runEvents()
 		case in := <-se.inbox:
+			se.runEvents()
 			se.handle(in)
 		case f := <-se.calls:
+			se.runEvents()
 			f()
 		}
 	}
@@ -219,10 +257,10 @@ func (se *session) armMediaTimer() {
 		now := se.srv.cfg.Clock.Now()
 		for _, ch := range se.channels {
 			since, active := ch.res.inputSince()
-			if !active || ch.audio == nil || ch.audio.rx == nil {
+			if !active || ch.audio == nil || ch.audio.stream == nil || !ch.audio.receives() {
 				continue
 			}
-			last := ch.audio.rx.LastPacket()
+			last := ch.audio.stream.LastPacket()
 			if last.Before(since) {
 				last = since
 			}

@@ -1,11 +1,11 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"net"
+	"slices"
 	"time"
 
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/sdp"
 )
 
@@ -19,9 +19,7 @@ type endpoint struct {
 	te     *sdp.Format
 	dir    string // our direction, from the answer
 	ptime  time.Duration
-	rx     Receiver
-	tx     Sender
-	cancel context.CancelFunc
+	stream media.Stream // nil until started, or when the stream failed
 }
 
 func (ep *endpoint) receives() bool { return ep.dir == "recvonly" || ep.dir == "sendrecv" }
@@ -52,70 +50,54 @@ func (se *session) startMedia() {
 	}
 }
 
+// startEndpoint opens the endpoint's stream on the media engine: from then on its packets and
+// frames are the engine's, and the session hears of them as events only.
 func (se *session) startEndpoint(ep *endpoint) {
-	if ep.cancel != nil {
+	if ep.stream != nil || (!ep.receives() && !ep.sends()) {
 		return
 	}
-	mf := se.srv.cfg.Media
-	ctx, cancel := context.WithCancel(se.ctx)
-	ep.cancel = cancel
 	log := se.log.With("mid", ep.mid)
-	// The sender first: with symmetric RTP the receiver moves it to where the peer's RTP comes from.
-	var latch func(net.Addr)
-	if ep.sends() {
-		tx, err := mf.NewSender(ep.conn, SenderParams{Remote: ep.remote, Format: ep.codec, TelephoneEvent: ep.te,
-			Ptime: ep.ptime, InputRate: se.srv.cfg.OutputRate, Logger: log})
-		if err != nil {
-			se.log.Error("RTP sender", "err", err)
-		} else {
-			ep.tx = tx
-			if l, ok := tx.(interface{ SetRemote(net.Addr) }); ok {
-				latch = l.SetRemote
-			}
-			se.wg.Add(1)
-			go func() {
-				defer se.wg.Done()
-				if err := tx.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-					log.Warn("RTP sender stopped", "err", err)
-				}
-			}()
-		}
+	cfg := media.StreamConfig{Receive: ep.receives(), Send: ep.sends(), Format: ep.codec, TelephoneEvent: ep.te,
+		Ptime: ep.ptime, InputRate: se.srv.cfg.InputRate, OutputRate: se.srv.cfg.OutputRate,
+		Events: &digitEvents{se: se, ep: ep}, Logger: log}
+	if ep.remote != nil {
+		cfg.Remote = ep.remote
 	}
+	st, err := se.srv.cfg.Media.Open(ep.conn, cfg)
+	if err != nil {
+		se.log.Error("RTP stream", "err", err)
+		return
+	}
+	ep.stream = st
 	if ep.receives() {
-		formats := []sdp.Format{ep.codec}
-		if ep.te != nil {
-			formats = append(formats, *ep.te)
-		}
-		rx, err := mf.NewReceiver(ep.conn, ReceiverParams{Formats: formats, OutputRate: se.srv.cfg.InputRate,
-			OnLatch: latch, Logger: log})
-		if err != nil {
-			se.log.Error("RTP receiver", "err", err)
-		} else {
-			ep.rx = rx
-			metrics := se.srv.cfg.Metrics
-			metrics.receiverStarted(rx)
-			se.wg.Add(1)
-			go func() {
-				defer se.wg.Done()
-				defer metrics.receiverEnded(rx)
-				if err := rx.Run(ctx, &epSink{se: se, ep: ep}); err != nil && !errors.Is(err, context.Canceled) {
-					log.Warn("RTP receiver stopped", "err", err)
-				}
-			}()
-		}
+		se.srv.cfg.Metrics.receiverStarted(st)
+		// The recorder, the detail record's waveform and the host endpointer read frames on the
+		// session goroutine: the session tap queues each frame for it without blocking the worker.
+		st.AddTap(&media.Tap{Writer: &sessionWriter{se: se, ep: ep}})
 	}
 }
 
-func (se *session) closeEndpoint(ep *endpoint) {
-	if ep.cancel != nil {
-		ep.cancel()
+// stopEndpoint closes the endpoint's stream (again is harmless); the engine no longer calls
+// anything of the session's for it once this returns.
+func (se *session) stopEndpoint(ep *endpoint) {
+	if ep.stream == nil {
+		return
 	}
+	ep.stream.Close()
+	if ep.receives() {
+		se.srv.cfg.Metrics.receiverEnded(ep.stream)
+	}
+	// ep.stream stays: its final counts go into the session's detail record.
+}
+
+func (se *session) closeEndpoint(ep *endpoint) {
 	for _, ch := range se.channels {
 		if ch.audio == ep {
 			ch.res.stop()
 			ch.audio = nil
 		}
 	}
+	se.stopEndpoint(ep)
 	ep.conn.Close()
 	for i, x := range se.media {
 		if x == ep {
@@ -128,9 +110,7 @@ func (se *session) closeEndpoint(ep *endpoint) {
 // releaseMedia closes every RTP socket (which returns its port to the pool).
 func (se *session) releaseMedia() {
 	for _, ep := range se.media {
-		if ep.cancel != nil {
-			ep.cancel()
-		}
+		se.stopEndpoint(ep)
 		ep.conn.Close()
 	}
 	se.media = nil
@@ -143,28 +123,38 @@ func (se *session) releaseMedia() {
 	se.srv.mu.Unlock()
 }
 
-// epSink moves decoded media onto the session goroutine.
-type epSink struct {
+// digitEvents brings a stream's DTMF digits onto the session goroutine, to the channels on it.
+type digitEvents struct {
 	se *session
 	ep *endpoint
 }
 
-func (k *epSink) Audio(pcm []int16) {
-	frame := append([]int16(nil), pcm...) // the receiver reuses its buffer
-	k.se.post(func() {
+func (k *digitEvents) MediaEvent(ev media.Event) {
+	if ev.Kind != media.EventDigit {
+		return
+	}
+	k.se.postEvent(func() {
 		for _, ch := range k.se.channels {
 			if ch.audio == k.ep {
-				ch.res.audio(frame)
+				ch.res.dtmf(ev.Digit)
 			}
 		}
 	})
 }
 
-func (k *epSink) DTMF(d rune) {
-	k.se.post(func() {
-		for _, ch := range k.se.channels {
-			if ch.audio == k.ep {
-				ch.res.dtmf(d)
+
+// sessionWriter brings an endpoint's frames onto the session goroutine, to the channels on it.
+type sessionWriter struct {
+	se *session
+	ep *endpoint
+}
+
+func (w *sessionWriter) WriteFrame(pcm []int16) {
+	frame := slices.Clone(pcm) // the worker reuses its buffer
+	w.se.postEvent(func() {
+		for _, ch := range w.se.channels {
+			if ch.audio == w.ep {
+				ch.res.audio(frame)
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 
@@ -88,11 +89,11 @@ func (s *synthesizer) speak(m *mrcp.Message) (*mrcp.Message, error) {
 	return nil, nil
 }
 
-func (s *synthesizer) sender() Sender {
-	if s.ch.audio == nil {
+func (s *synthesizer) sender() media.Output {
+	if s.ch.audio == nil || s.ch.audio.stream == nil {
 		return nil
 	}
-	return s.ch.audio.tx
+	return s.ch.audio.stream.Output()
 }
 
 // start synthesizes m and plays it; the pump reports back on the session goroutine.
@@ -145,7 +146,7 @@ func (s *synthesizer) start(m *mrcp.Message) {
 // pump moves the engine's audio into the paced sender and returns once the last packet has left
 // (SPEAK-COMPLETE must not overtake the audio, §8.5).
 // first is called when the first audio has been handed to the pacer.
-func pump(ctx context.Context, synth asr.Synthesizer, req asr.SynthesizeRequest, tx Sender, first func()) error {
+func pump(ctx context.Context, synth asr.Synthesizer, req asr.SynthesizeRequest, tx media.Output, first func()) error {
 	stream, err := synth.Synthesize(ctx, req)
 	if err != nil {
 		return err

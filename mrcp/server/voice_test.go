@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/mrcpd/mrcpd/media"
 	"io"
 	"strings"
 	"testing"
@@ -16,17 +17,17 @@ import (
 // loudVAD reports speech while frames are non-zero.
 type loudVAD struct{ speaking bool }
 
-func (v *loudVAD) Process(pcm []int16) SpeechEvent {
+func (v *loudVAD) Process(pcm []int16) media.VADEvent {
 	loud := len(pcm) > 0 && pcm[0] != 0
 	switch {
 	case loud && !v.speaking:
 		v.speaking = true
-		return SpeechStart
+		return media.SpeechStart
 	case !loud && v.speaking:
 		v.speaking = false
-		return SpeechEnd
+		return media.SpeechEnd
 	}
-	return SpeechNone
+	return media.VADNone
 }
 
 func frame(v int16) []int16 {
@@ -43,7 +44,7 @@ func frame(v int16) []int16 {
 func TestVoiceRecognition(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.Backends.Recognizer = &holdRecognizer{text: "billing"}
-		c.NewEndpointer = func(int, float64) Endpointer { return &loudVAD{} }
+		c.NewEndpointer = func(int, float64) media.Detector { return &loudVAD{} }
 	})
 	ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))
 	cl := h.dial()
@@ -79,7 +80,7 @@ func TestVoiceRecognition(t *testing.T) {
 func TestVoiceStartInputTimers(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.Backends.Recognizer = &holdRecognizer{text: ""}
-		c.NewEndpointer = func(int, float64) Endpointer { return &loudVAD{} }
+		c.NewEndpointer = func(int, float64) media.Detector { return &loudVAD{} }
 	})
 	ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))
 	cl := h.dial()

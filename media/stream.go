@@ -1,0 +1,172 @@
+package media
+
+import (
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// engineStream is a Stream served by a worker. Everything but the fields set at creation is guarded by
+// the worker's mutex, which the worker holds while it reads sockets and runs a tick.
+type engineStream struct {
+	w      *worker
+	slot   int
+	sock   *Socket
+	rtcp   *Socket // nil when port+1 was unavailable: the stream works, unreported
+	rx     *Receiver
+	tx     *Sender
+	events EventSink
+	log    *slog.Logger
+
+	taps   []*Tap
+	closed bool
+}
+
+func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error) {
+	st := &engineStream{sock: sock, events: cfg.Events, log: cfg.Logger}
+	if st.log == nil {
+		st.log = e.log
+	}
+	// RTCP on the port above (RFC 3550 §11): receiver reports go out once the peer's RTCP is heard.
+	if cfg.Receive {
+		if r, err := e.pool.OpenRTCP(sock); err != nil {
+			st.log.Debug("no RTCP socket", "err", err)
+		} else {
+			st.rtcp = r
+		}
+	}
+	if cfg.Send {
+		tx, err := NewSender(sock, cfg.Remote, SenderConfig{Format: cfg.Format, TelephoneEvent: cfg.TelephoneEvent,
+			Ptime: cfg.Ptime, InputRate: cfg.OutputRate, Clock: e.clock, Logger: st.log})
+		if err != nil {
+			st.release()
+			return nil, err
+		}
+		st.tx = tx
+	}
+	if cfg.Receive {
+		formats := []Format{cfg.Format}
+		if cfg.TelephoneEvent != nil {
+			formats = append(formats, *cfg.TelephoneEvent)
+		}
+		rc := ReceiverConfig{Formats: formats, OutputRate: cfg.InputRate, Jitter: e.cfg.Jitter,
+			InbandDTMF: e.cfg.InbandDTMF, Clock: e.clock, Logger: st.log, Symmetric: e.cfg.Symmetric}
+		if st.rtcp != nil {
+			rc.RTCP = st.rtcp
+		}
+		if e.cfg.Symmetric && st.tx != nil {
+			rc.OnLatch = st.tx.SetRemote
+		}
+		rx, err := NewReceiver(sock, rc)
+		if err != nil {
+			st.release()
+			return nil, err
+		}
+		st.rx = rx
+	}
+	st.log.Debug("media pipeline", "stream", st.String())
+	return st, nil
+}
+
+// String prints the stream's stages on one line.
+func (st *engineStream) String() string {
+	var b strings.Builder
+	if st.rx != nil {
+		b.WriteString(st.rx.String())
+		b.WriteString(" -> Taps")
+	}
+	if st.tx != nil {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(st.tx.String())
+	}
+	return b.String()
+}
+
+func (st *engineStream) AddTap(t *Tap) {
+	st.w.mu.Lock()
+	defer st.w.mu.Unlock()
+	t.heard = false
+	st.taps = append(st.taps, t)
+}
+
+func (st *engineStream) RemoveTap(t *Tap) {
+	st.w.mu.Lock()
+	defer st.w.mu.Unlock()
+	for i, x := range st.taps {
+		if x == t {
+			st.taps = append(st.taps[:i], st.taps[i+1:]...)
+			return
+		}
+	}
+}
+
+func (st *engineStream) LastPacket() time.Time {
+	if st.rx == nil {
+		return time.Time{}
+	}
+	return st.rx.LastPacket()
+}
+
+func (st *engineStream) Stats() JitterStats {
+	if st.rx == nil {
+		return JitterStats{}
+	}
+	return st.rx.Stats()
+}
+
+func (st *engineStream) Output() Output {
+	if st.tx == nil {
+		return nil
+	}
+	return st.tx
+}
+
+// Close closes the RTP socket, which takes the stream off its worker (see Socket.Close).
+func (st *engineStream) Close() error { return st.sock.Close() }
+
+// close takes the stream off its worker; the sockets' owner closes them.
+func (st *engineStream) close() {
+	if st.w != nil {
+		st.w.remove(st)
+	}
+	st.release()
+}
+
+// release frees what the stream holds besides the RTP socket: the RTCP port and the sender's waiters.
+func (st *engineStream) release() {
+	if st.rtcp != nil {
+		_ = st.rtcp.Close()
+	}
+	if st.tx != nil {
+		st.tx.stop()
+	}
+}
+
+// Audio is the receiver's output (Sink): each frame goes through every tap.
+func (st *engineStream) Audio(pcm []int16) {
+	for _, t := range st.taps {
+		t.Frame(pcm)
+	}
+}
+
+// DTMF is the receiver's digit output (Sink).
+func (st *engineStream) DTMF(ev DTMFEvent) {
+	if st.events != nil {
+		st.events.MediaEvent(Event{Kind: EventDigit, Digit: ev.Digit})
+	}
+}
+
+// tick runs one 20 ms step: a frame through the receive stages, and the pacer.
+func (st *engineStream) tick(now time.Time) {
+	if st.rx != nil {
+		st.rx.TickAt(now, st)
+	}
+	if st.tx != nil {
+		_ = st.tx.PaceAt(now) // send errors are logged by the sender; encoding errors cannot recur per tick
+	}
+}
+
+var _ net.PacketConn = (*Socket)(nil)

@@ -1,0 +1,130 @@
+package media
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// stepClock is a clock the benchmark moves by hand; the worker under test is polled directly.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time                        { return c.now }
+func (c *stepClock) NewTicker(time.Duration) Ticker        { panic("stepClock has no tickers") }
+func (c *stepClock) AfterFunc(time.Duration, func()) Timer { panic("stepClock has no timers") }
+func (c *stepClock) advance(d time.Duration) time.Time     { c.now = c.now.Add(d); return c.now }
+func (discardWriter) WriteFrame([]int16)                   {}
+func (w *countingEvents) MediaEvent(Event)                 { w.n++ }
+
+type discardWriter struct{}
+type countingEvents struct{ n int }
+
+// BenchmarkWorkerTick is what one worker spends per received G.711 packet in steady state, amortised
+// over its streams: one tick's epoll_wait, a recvmmsg per socket holding packets, and each stream's
+// stages (RTP parse, jitter buffer, PLC, decode, in-band and RFC 4733 DTMF) into a tap with a VAD and
+// a writer, as a RECOGNIZE has. Sending the packets (another process's work in production) is not
+// timed. ns/packet is the figure; allocs/op are per tick of all streams.
+func BenchmarkWorkerTick(b *testing.B) {
+	for _, n := range []int{1, 50, 250} {
+		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) { benchWorker(b, n) })
+	}
+}
+
+func benchWorker(b *testing.B, n int) {
+	clock := &stepClock{now: time.Unix(1000, 0)}
+	e := &Engine{cfg: EngineConfig{InbandDTMF: true}, pool: NewPortPool("127.0.0.1", 0, 0), clock: clock,
+		log: slog.New(slog.DiscardHandler)}
+	w, err := newWorker(e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.closeFD()
+	client, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.SetWriteBuffer(4 << 20); err != nil {
+		b.Fatal(err)
+	}
+	pcmu := Format{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1}
+	te := Format{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1}
+	addrs := make([]netip.AddrPort, n)
+	for i := range n {
+		sock, err := ListenSocket(netip.MustParseAddrPort("127.0.0.1:0"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sock.Close()
+		st, err := e.newStream(sock, StreamConfig{Receive: true, Format: pcmu, TelephoneEvent: &te, InputRate: 8000,
+			Events: &countingEvents{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.add(st); err != nil {
+			b.Fatal(err)
+		}
+		st.AddTap(&Tap{Writer: discardWriter{}, VAD: NewDetector(8000, 0.5)})
+		addrs[i] = sock.local.AddrPort()
+	}
+	// A 440 Hz tone at -10 dBFS: the in-band detector and the VAD have something to look at.
+	tone := make([]int16, 160)
+	for i := range tone {
+		tone[i] = int16(10000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	pkt := []byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34}
+	pkt, _ = ulawCodec{}.Encode(pkt, tone)
+	seq, ts := uint16(1), uint32(1)
+	step := func() {
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], ts)
+		seq++
+		ts += 160
+		for _, a := range addrs {
+			if _, err := client.WriteToUDPAddrPort(pkt, a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for range 20 { // fill the jitter buffers
+		step()
+		w.poll(clock.advance(FrameDuration))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var cpu time.Duration
+	for range b.N {
+		b.StopTimer()
+		step()
+		now := clock.advance(FrameDuration)
+		b.StartTimer()
+		before := processCPU()
+		w.poll(now)
+		cpu += processCPU() - before
+	}
+	b.StopTimer()
+	// Wall time counts whatever else the machine runs; CPU time is this process's own.
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/packet")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/packet")
+	var rx uint64
+	for _, st := range w.streams {
+		rx += st.Stats().Received
+	}
+	if rx < uint64(n*b.N) { // the loopback must not have dropped any
+		b.Fatalf("received %d of %d packets", rx, n*(b.N+20))
+	}
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

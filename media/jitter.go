@@ -68,7 +68,7 @@ type jitterSlot struct {
 	played  bool // ext was played (or skipped): a second copy is a duplicate
 	skip    bool // not audio (telephone-event): consumes a sequence number, plays nothing
 	n       int
-	payload [jitterSlotBytes]byte
+	payload []byte // allocated when the slot is first used, the size of the stream's packets
 }
 
 // JitterBuffer is an adaptive playout buffer for one RTP stream: preallocated slots indexed by extended
@@ -79,8 +79,9 @@ type JitterBuffer struct {
 
 	cfg       JitterConfig
 	clockRate int
-	slots     []jitterSlot
+	slots     []jitterSlot // a ring that grows on demand up to maxSlots
 	mask      int64
+	maxSlots  int
 
 	started, playing bool
 	ssrc             uint32
@@ -111,8 +112,10 @@ func NewJitterBuffer(cfg JitterConfig, clockRate int) *JitterBuffer {
 	for n*10 < int(cfg.Max/time.Millisecond)*2 && n < 512 {
 		n *= 2
 	}
-	j := &JitterBuffer{cfg: cfg, clockRate: clockRate, slots: make([]jitterSlot, n), mask: int64(n - 1),
-		target: cfg.Initial, pktSamples: clockRate / 50}
+	// The ring starts small (160 ms of 20 ms packets) and doubles when a packet lands beyond it: an
+	// idle or well-behaved stream holds a few slots, a jittery one up to the bound its Max needs.
+	j := &JitterBuffer{cfg: cfg, clockRate: clockRate, slots: make([]jitterSlot, initialSlots),
+		mask: initialSlots - 1, maxSlots: n, target: cfg.Initial, pktSamples: clockRate / 50}
 	j.st.delayNs.Store(int64(cfg.Initial))
 	return j
 }
@@ -173,7 +176,7 @@ func (j *JitterBuffer) push(p *rtp.Packet, at time.Time, skip bool) error {
 	}
 	ext := j.maxExt + int64(int16(p.SequenceNumber-uint16(j.maxExt)))
 	if !skip {
-		if d := ext - j.lastExt; d > -int64(len(j.slots)) && d < int64(len(j.slots)) && !p.Marker {
+		if d := ext - j.lastExt; d > -int64(j.maxSlots) && d < int64(j.maxSlots) && !p.Marker {
 			jump := int64(int32(p.Timestamp - j.lastTS))
 			if jump > absurdJump*int64(j.clockRate) || -jump > absurdJump*int64(j.clockRate) {
 				j.absurd++
@@ -200,6 +203,9 @@ func (j *JitterBuffer) push(p *rtp.Packet, at time.Time, skip bool) error {
 		}
 		return nil
 	}
+	for ext-j.next >= int64(len(j.slots)) && len(j.slots) < j.maxSlots {
+		j.grow()
+	}
 	if ext-j.next >= int64(len(j.slots)) || (p.Marker && !skip && j.count == 0 && ext > j.next && j.playing) {
 		// A jump beyond the buffer, or a new talkspurt after silence suppression (RFC 3551 §4.1 marker
 		// bit): realign the playout point on this packet and buffer it afresh.
@@ -216,7 +222,10 @@ func (j *JitterBuffer) push(p *rtp.Packet, at time.Time, skip bool) error {
 		j.st.reordered.Add(1)
 	}
 	s.ext, s.ts, s.pt, s.marker, s.filled, s.played, s.skip = ext, p.Timestamp, p.PayloadType, p.Marker, true, false, skip
-	s.n = copy(s.payload[:], p.Payload)
+	if cap(s.payload) < len(p.Payload) {
+		s.payload = make([]byte, len(p.Payload))
+	}
+	s.n = copy(s.payload[:cap(s.payload)], p.Payload)
 	j.count++
 	if !skip {
 		j.learn(ext, p.Timestamp, at)
@@ -245,6 +254,22 @@ func (j *JitterBuffer) learn(ext int64, ts uint32, at time.Time) {
 		j.st.jitterNs.Store(int64(j.jitter * float64(time.Second) / float64(j.clockRate)))
 	}
 	j.lastArrival, j.lastJitTS, j.haveTransit = arrival, ts, true
+}
+
+// initialSlots is the ring's starting size (a power of two).
+const initialSlots = 8
+
+// grow doubles the ring, moving each slot that holds or remembers a packet to its place in the new
+// one (extended sequence numbers distinct modulo the old size stay distinct modulo the new).
+func (j *JitterBuffer) grow() {
+	slots := make([]jitterSlot, 2*len(j.slots))
+	mask := int64(len(slots) - 1)
+	for _, s := range j.slots {
+		if s.filled || s.played {
+			slots[s.ext&mask] = s
+		}
+	}
+	j.slots, j.mask = slots, mask
 }
 
 func (j *JitterBuffer) reset(p *rtp.Packet, at time.Time) {

@@ -113,7 +113,8 @@ func NewSender(conn net.PacketConn, remote net.Addr, cfg SenderConfig) (*Sender,
 	s.frame = make([]int16, s.frameN)
 	s.payload = make([]byte, 0, 4*s.frameN+64)
 	s.pkt = make([]byte, 12+cap(s.payload))
-	s.queue = make([]int16, 0, s.rate) // one second; grows for a synthesizer far ahead of real time
+	// s.queue grows with the first utterance (to about a second, more for a synthesizer far ahead of
+	// real time): a stream that never speaks holds none.
 	s.setRemote(remote)
 	return s, nil
 }

@@ -176,8 +176,10 @@ type fakeStream struct {
 }
 
 // Audio runs a frame through the taps as a worker does, then waits until the session has handled
-// the events it raised (the session drains its events before any call).
+// the events it raised (the session drains its events before any call). It first waits for the
+// session to finish what it is doing: a request answered IN-PROGRESS installs its tap just after.
 func (s *fakeStream) Audio(pcm []int16) {
+	s.settle()
 	s.mu.Lock()
 	for _, t := range s.taps {
 		t.Frame(pcm)

@@ -142,7 +142,6 @@ func (k *digitEvents) MediaEvent(ev media.Event) {
 	})
 }
 
-
 // sessionWriter brings an endpoint's frames onto the session goroutine, to the channels on it.
 type sessionWriter struct {
 	se *session

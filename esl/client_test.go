@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
-	"github.com/mrcpd/mrcpd/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 )

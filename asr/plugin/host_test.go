@@ -14,7 +14,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 )
 
 func startNoop(t testing.TB, mut func(*HostConfig)) *Host {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/mrcp/sip/siptest"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 )
 
 // TestE2EKillLeavesNoPlugins: kill -9 of mrcpd takes its plugin processes along, however it

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/media/audio"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"

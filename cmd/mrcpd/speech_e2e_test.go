@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
 	"github.com/mrcpd/mrcpd/mrcp/mrcptest"

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 )
 
 // conf/systemd/mrcpd.service drains on stop (SIGTERM to mrcpd alone, for longer than the drain

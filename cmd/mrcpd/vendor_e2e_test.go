@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/plugins/deepgram/deepgramtest"
 	"github.com/mrcpd/mrcpd/plugins/google/googletest"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"

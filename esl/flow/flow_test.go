@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
 	"github.com/mrcpd/mrcpd/esl/flow"
-	"github.com/mrcpd/mrcpd/internal/testkit"
 	"go.uber.org/goleak"
 )
 

@@ -1,5 +1,5 @@
 // Package mrcptest holds the wire captures MRCP and SIP tests replay (Fixtures). The binaries tests
-// run are built by internal/testkit.
+// run are built by asr/testkit.
 package mrcptest
 
 import (
@@ -7,13 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 )
-
-// Binary is testkit.Binary.
-//
-// Deprecated: use testkit.Binary; this stays only while tests in flight move over.
-func Binary(t testing.TB, name string) string { t.Helper(); return testkit.Binary(t, name) }
 
 // Fixtures is the directory of wire captures from real peers (FreeSWITCH mod_unimrcp, the UniMRCP
 // client and server, FreeSWITCH's Event Socket), kept in this package's testdata so that a plain

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mrcpd/mrcpd/asr"
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
 	"github.com/mrcpd/mrcpd/asr/plugin"
-	"github.com/mrcpd/mrcpd/internal/testkit"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 )
 
 // hostConfig is how mrcpd starts the binary built from plugins/<name>; pool 0 is the host's default.

@@ -1,5 +1,8 @@
 // Package testkit holds what tests of every package of this module share: the module's binaries
-// built once per test process, and Eventually for conditions that other goroutines make true.
+// built once per test process, and Eventually for conditions that other goroutines make true. It
+// imports only the standard library and sits below asr, the bottom of the module's import graph, so
+// that the tests of every package, the plugins' included, may use it without importing mrcp/ or
+// media (the module's top level is fixed by the product: it has no internal/).
 package testkit
 
 import (

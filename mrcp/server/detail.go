@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr/grammar"
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 	"github.com/mrcpd/mrcpd/mrcp/records"
@@ -82,25 +83,22 @@ func (ch *channel) writeRecord(rd *records.Record) {
 
 // rtpStats sums the receive counters of the session's streams (nil without any that count).
 func (se *session) rtpStats() *records.RTP {
-	var out *records.RTP
+	var sum media.JitterStats
+	var jitter time.Duration
+	counted := false
 	for _, ep := range se.media {
 		if ep.stream == nil || !ep.receives() {
 			continue
 		}
 		s := ep.stream.Stats()
-		if out == nil {
-			out = &records.RTP{}
-		}
-		out.Received += s.Received
-		out.Lost += s.Lost
-		out.Late += s.Late
-		out.Reordered += s.Reordered
-		out.Duplicated += s.Duplicated
-		out.Malformed += s.Malformed
-		out.Shed += s.Dropped
-		out.JitterMS = max(out.JitterMS, float64(s.Jitter.Microseconds())/1000)
+		sum, jitter, counted = sumStats(sum, s), max(jitter, s.Jitter), true
 	}
-	return out
+	if !counted {
+		return nil
+	}
+	return &records.RTP{Received: sum.Received, Lost: sum.Lost, Late: sum.Late, Reordered: sum.Reordered,
+		Duplicated: sum.Duplicated, Malformed: sum.Malformed, Shed: sum.Dropped,
+		JitterMS: float64(jitter.Microseconds()) / 1000}
 }
 
 // record writes the detail record of a SPEAK that ended.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -33,11 +32,7 @@ func TestE2ESaveWaveform(t *testing.T) {
 	d := startMrcpd(t, fmt.Sprintf("engines:\n  recognizer: noop\nrecords:\n  path: %s\n", recs))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := d.newClient(t)
 	s, err := c.Open(ctx, "speechrecog")
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -36,11 +35,7 @@ func TestE2EBadInput(t *testing.T) {
 	d := startMrcpd(t, "mrcp:\n  max_message_size: 2048\n  connect_timeout: 1s\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := d.newClient(t)
 	other, err := c.Open(ctx, "speechrecog")
 	if err != nil {
 		t.Fatalf("open: %v\n%s", err, d.log)

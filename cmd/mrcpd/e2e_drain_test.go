@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"syscall"
 	"testing"
@@ -19,11 +18,7 @@ func TestE2EDrain(t *testing.T) {
 	d := startMrcpd(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := d.newClient(t)
 	s, err := c.Open(ctx, "speechrecog")
 	if err != nil {
 		t.Fatal(err)

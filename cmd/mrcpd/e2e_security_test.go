@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -24,11 +23,7 @@ func TestE2EChannelHijackRefused(t *testing.T) {
 	d := startMrcpd(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := d.newClient(t)
 	victim, err := c.Open(ctx, "speechrecog")
 	if err != nil {
 		t.Fatalf("open: %v\n%s", err, d.log)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/media/audio"
+	"github.com/mrcpd/mrcpd/mrcp/client"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 )
 
@@ -65,6 +67,17 @@ func freePort(t testing.TB) int {
 // startMrcpd runs the mrcpd binary with yaml as its config file and extra flags after ours (a
 // flag given twice takes the later value); it is stopped with SIGTERM at the end of the test and
 // must exit cleanly.
+// newClient is a client of d, closed when the test ends.
+func (d *daemonProc) newClient(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func startMrcpd(t testing.TB, yaml string, extra ...string) *daemonProc {
 	t.Helper()
 	return startMrcpdAt(t, yaml, addr(freePort(t)), addr(freePort(t)), addr(freePort(t)), extra...)

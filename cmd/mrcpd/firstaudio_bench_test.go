@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,11 +20,7 @@ import (
 func BenchmarkSpeakFirstAudio(b *testing.B) {
 	d := startMrcpd(b, speechConfig(b, EnginesConfig{Plugins: []PluginConfig{espeakPlugin(b)}}))
 	ctx := context.Background()
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := d.newClient(b)
 	s, err := c.Open(ctx, "speechsynth")
 	if err != nil {
 		b.Fatal(err)

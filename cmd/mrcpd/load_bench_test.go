@@ -75,11 +75,7 @@ type target struct {
 func loadTarget(b *testing.B, yaml string, n int) *target {
 	rtp := freePort(b) &^ 1
 	d := startMrcpd(b, yaml, "--rtp-ports", fmt.Sprintf("%d-%d", rtp, min(rtp+4*n, 65534)))
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
+	c := d.newClient(b)
 	return &target{d: d, c: c}
 }
 

@@ -97,23 +97,31 @@ func readWAVData(r io.Reader, format, channels, bits uint16) ([]int16, error) {
 
 // WriteWAV writes mono 16-bit PCM as a canonical 44-byte-header WAVE file.
 func WriteWAV(w io.Writer, pcm []int16, rate int) error {
-	n := uint32(len(pcm) * 2)
-	b := make([]byte, 0, 44+n)
-	b = append(b, "RIFF"...)
-	b = binary.LittleEndian.AppendUint32(b, 36+n)
-	b = append(b, "WAVEfmt "...)
-	b = binary.LittleEndian.AppendUint32(b, 16)
-	b = binary.LittleEndian.AppendUint16(b, 1)
-	b = binary.LittleEndian.AppendUint16(b, 1)
-	b = binary.LittleEndian.AppendUint32(b, uint32(rate))
-	b = binary.LittleEndian.AppendUint32(b, uint32(rate*2))
-	b = binary.LittleEndian.AppendUint16(b, 2)
-	b = binary.LittleEndian.AppendUint16(b, 16)
-	b = append(b, "data"...)
-	b = binary.LittleEndian.AppendUint32(b, n)
+	b := AppendWAVHeader(make([]byte, 0, WAVHeaderSize+2*len(pcm)), rate, int64(len(pcm)))
 	for _, s := range pcm {
 		b = binary.LittleEndian.AppendUint16(b, uint16(s))
 	}
 	_, err := w.Write(b)
 	return err
+}
+
+// WAVHeaderSize is the length of the canonical header AppendWAVHeader writes.
+const WAVHeaderSize = 44
+
+// AppendWAVHeader appends the canonical header of a mono 16-bit PCM WAVE file of samples samples;
+// a file written as audio arrives rewrites it as the count grows.
+func AppendWAVHeader(b []byte, rate int, samples int64) []byte {
+	n := uint32(2 * samples)
+	b = append(b, "RIFF"...)
+	b = binary.LittleEndian.AppendUint32(b, 36+n)
+	b = append(b, "WAVEfmt "...)
+	b = binary.LittleEndian.AppendUint32(b, 16)
+	b = binary.LittleEndian.AppendUint16(b, 1) // PCM
+	b = binary.LittleEndian.AppendUint16(b, 1) // mono
+	b = binary.LittleEndian.AppendUint32(b, uint32(rate))
+	b = binary.LittleEndian.AppendUint32(b, uint32(rate*2))
+	b = binary.LittleEndian.AppendUint16(b, 2)
+	b = binary.LittleEndian.AppendUint16(b, 16)
+	b = append(b, "data"...)
+	return binary.LittleEndian.AppendUint32(b, n)
 }

@@ -6,9 +6,11 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/mrcpd/mrcpd/media/audio"
 )
 
-const wavHeader = 44
+const wavHeader = audio.WAVHeaderSize
 
 // flushEvery is how much audio is buffered before it goes to the file and the header is brought
 // up to date: a process killed mid-capture leaves a valid WAV of all but the last second.
@@ -125,21 +127,7 @@ func (w *Writer) Discard() {
 	w.s.Remove(w.e.name)
 }
 
-// header is the canonical 44-byte header of a mono 16-bit PCM WAV with samples samples.
+// header is the canonical header of a mono 16-bit PCM WAV with samples samples.
 func header(rate int, samples int64) []byte {
-	n := uint32(2 * samples)
-	b := make([]byte, 0, wavHeader)
-	b = append(b, "RIFF"...)
-	b = binary.LittleEndian.AppendUint32(b, 36+n)
-	b = append(b, "WAVEfmt "...)
-	b = binary.LittleEndian.AppendUint32(b, 16)
-	b = binary.LittleEndian.AppendUint16(b, 1) // PCM
-	b = binary.LittleEndian.AppendUint16(b, 1) // mono
-	b = binary.LittleEndian.AppendUint32(b, uint32(rate))
-	b = binary.LittleEndian.AppendUint32(b, uint32(rate*2))
-	b = binary.LittleEndian.AppendUint16(b, 2)
-	b = binary.LittleEndian.AppendUint16(b, 16)
-	b = append(b, "data"...)
-	b = binary.LittleEndian.AppendUint32(b, n)
-	return b
+	return audio.AppendWAVHeader(make([]byte, 0, wavHeader), rate, samples)
 }

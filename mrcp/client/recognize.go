@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 )
@@ -42,11 +40,7 @@ func (r *RecognizeResult) Success() bool { return len(r.Cause) >= 3 && r.Cause[:
 func (s *Session) Recognize(ctx context.Context, r RecognizeRequest) (*RecognizeResult, error) {
 	uri := r.Grammar
 	if len(r.GrammarBody) > 0 {
-		id := uuid.NewString()
-		def := s.NewRequest(mrcp.MethodDefineGrammar)
-		def.Header.Set(mrcp.HeaderContentType, r.GrammarType)
-		def.Header.Set(mrcp.HeaderContentID, id)
-		def.Body = r.GrammarBody
+		def, ref := s.DefineGrammarMessage(r.GrammarType, r.GrammarBody)
 		res, err := s.Send(ctx, def)
 		if err != nil {
 			return nil, err
@@ -54,7 +48,7 @@ func (s *Session) Recognize(ctx context.Context, r RecognizeRequest) (*Recognize
 		if !mrcp.IsSuccess(res.StatusCode) {
 			return nil, fmt.Errorf("client: DEFINE-GRAMMAR answered %s", describe(res))
 		}
-		uri = "session:" + id
+		uri = ref
 	}
 	rate := r.AudioRate
 	if rate <= 0 {
@@ -66,15 +60,7 @@ func (s *Session) Recognize(ctx context.Context, r RecognizeRequest) (*Recognize
 	}
 	defer tx.stop()
 
-	req := s.NewRequest(mrcp.MethodRecognize)
-	req.Header.Set(mrcp.HeaderContentType, "text/uri-list")
-	req.Header.Set("Cancel-If-Queue", "false")
-	req.Header.Set(mrcp.HeaderStartInputTimers, "true")
-	req.Header.Set(mrcp.HeaderNoInputTimeout, "8000")
-	for _, f := range r.Headers {
-		req.Header.Set(f.Name, f.Value)
-	}
-	req.Body = []byte(uri)
+	req := s.RecognizeMessage(uri, r.Headers)
 	res, err := s.Send(ctx, req)
 	if err != nil {
 		return nil, err

@@ -53,21 +53,7 @@ func (s *Session) Speak(ctx context.Context, r SpeakRequest) (*SpeakResult, erro
 	wg.Go(func() { rxErr = rx.Run(rctx, sink) })
 	defer func() { stop(); wg.Wait() }()
 
-	req := s.NewRequest(mrcp.MethodSpeak)
-	ct := r.ContentType
-	if ct == "" {
-		ct = "text/plain"
-	}
-	voice := r.Voice
-	if voice == "" {
-		voice = "default"
-	}
-	req.Header.Set(mrcp.HeaderContentType, ct)
-	req.Header.Set(mrcp.HeaderVoiceName, voice)
-	for _, f := range r.Headers {
-		req.Header.Set(f.Name, f.Value)
-	}
-	req.Body = []byte(r.Text)
+	req := s.SpeakMessage(r.ContentType, r.Voice, r.Text, r.Headers)
 	res, err := s.Send(ctx, req)
 	if err != nil {
 		return nil, err

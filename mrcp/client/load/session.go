@@ -8,8 +8,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/google/uuid"
-
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
@@ -193,15 +191,7 @@ func (x *session) recognizeTurn(ctx context.Context) error {
 			}
 		}
 	}
-	req := x.s.NewRequest(mrcp.MethodRecognize)
-	req.Header.Set(mrcp.HeaderContentType, "text/uri-list")
-	req.Header.Set("Cancel-If-Queue", "false")
-	req.Header.Set(mrcp.HeaderStartInputTimers, "true")
-	req.Header.Set(mrcp.HeaderNoInputTimeout, "8000")
-	for _, f := range rc.Headers {
-		req.Header.Set(f.Name, f.Value)
-	}
-	req.Body = []byte(x.uri)
+	req := x.s.RecognizeMessage(x.uri, rc.Headers)
 	sent := time.Now()
 	res, err := x.s.Send(ctx, req)
 	if err != nil {
@@ -229,11 +219,7 @@ func (x *session) recognizeTurn(ctx context.Context) error {
 
 func (x *session) defineGrammar(ctx context.Context) error {
 	rc := x.r.cfg.Recognize
-	id := uuid.NewString()
-	def := x.s.NewRequest(mrcp.MethodDefineGrammar)
-	def.Header.Set(mrcp.HeaderContentType, rc.GrammarType)
-	def.Header.Set(mrcp.HeaderContentID, id)
-	def.Body = rc.GrammarBody
+	def, ref := x.s.DefineGrammarMessage(rc.GrammarType, rc.GrammarBody)
 	res, err := x.s.Send(ctx, def)
 	if err != nil {
 		return stepFailure("DEFINE-GRAMMAR", err)
@@ -241,7 +227,7 @@ func (x *session) defineGrammar(ctx context.Context) error {
 	if !mrcp.IsSuccess(res.StatusCode) {
 		return fail(fmt.Sprintf("DEFINE-GRAMMAR answered %d", res.StatusCode), fmt.Errorf("DEFINE-GRAMMAR answered %d", res.StatusCode))
 	}
-	x.uri = "session:" + id
+	x.uri = ref
 	return nil
 }
 
@@ -273,17 +259,7 @@ func normalise(s string) string {
 // speakTurn is one SPEAK (RFC 6787 §8.4): the time to its first RTP packet, and what arrived.
 func (x *session) speakTurn(ctx context.Context) error {
 	sc := x.r.cfg.Speak
-	req := x.s.NewRequest(mrcp.MethodSpeak)
-	ct := sc.ContentType
-	if ct == "" {
-		ct = "text/plain"
-	}
-	req.Header.Set(mrcp.HeaderContentType, ct)
-	req.Header.Set(mrcp.HeaderVoiceName, orDefault(sc.Voice, "default"))
-	for _, f := range sc.Headers {
-		req.Header.Set(f.Name, f.Value)
-	}
-	req.Body = []byte(sc.Text)
+	req := x.s.SpeakMessage(sc.ContentType, sc.Voice, sc.Text, sc.Headers)
 	sent := time.Now()
 	x.st.Listen(sent)
 	res, err := x.s.Send(ctx, req)
@@ -323,11 +299,4 @@ func (x *session) await(ctx context.Context, id uint32, name string) (*mrcp.Mess
 			return ev, nil
 		}
 	}
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package mrcp
 
 import (
+	"bytes"
 	"io"
 	"strconv"
 )
@@ -51,16 +52,17 @@ func (d *Decoder) Decode() (*Message, error) {
 	}
 	for {
 		d.skipBlankLines()
+		if d.startLineTooLong() {
+			// No start line is this long: bytes without a line end are refused early, not
+			// buffered up to the message size limit. Checked before the header scan so that
+			// the answer does not depend on how reads split the stream.
+			return nil, d.fail(statusErr(Status408, "start-line", "no line end in the first "+
+				strconv.Itoa(MaxStartLine)+" bytes", ErrMalformed))
+		}
 		if end := headEnd(d.buf[d.start:d.end], d.scanned); end >= 0 {
 			return d.decodeFramed(end)
 		}
 		d.scanned = lastLineStart(d.buf[d.start:d.end])
-		if d.scanned == 0 && d.end-d.start > MaxStartLine {
-			// No start line is this long: bytes without a line end are refused early, not
-			// buffered up to the message size limit.
-			return nil, d.fail(statusErr(Status408, "start-line", "no line end in the first "+
-				strconv.Itoa(MaxStartLine)+" bytes", ErrMalformed))
-		}
 		if d.end-d.start > d.max {
 			return nil, d.fail(d.tooLarge("header section exceeds the limit"))
 		}
@@ -77,6 +79,10 @@ func (d *Decoder) Buffered() int { return d.end - d.start }
 // decodeFramed finishes a message whose header section is the first end bytes of the buffer.
 func (d *Decoder) decodeFramed(end int) (*Message, error) {
 	d.scanned = 0
+	if end > d.max {
+		// The same answer as when the header section arrives in pieces and outgrows the limit.
+		return nil, d.fail(d.tooLarge("header section exceeds the limit"))
+	}
 	m, info, serr := parseHead(d.buf[d.start : d.start+end])
 	if m == nil {
 		return nil, d.fail(serr)
@@ -146,6 +152,16 @@ func (d *Decoder) fill(need int) error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// startLineTooLong reports whether more than MaxStartLine bytes are buffered before the first
+// line end.
+func (d *Decoder) startLineTooLong() bool {
+	unread := d.buf[d.start:d.end]
+	if len(unread) <= MaxStartLine {
+		return false
+	}
+	return bytes.IndexByte(unread[:MaxStartLine+1], '\n') < 0
 }
 
 // skipBlankLines drops empty lines between messages, which some peers send as keep-alives.

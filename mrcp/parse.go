@@ -210,7 +210,11 @@ func parseFields(m *Message, s string, info *headInfo) *StatusError {
 			if k := len(m.Header.Fields); k > 0 {
 				// Folded continuation (rare): joining needs a new string.
 				f := &m.Header.Fields[k-1]
-				f.Value = f.Value + " " + trimSpace(line)
+				if more := trimSpace(line); f.Value == "" {
+					f.Value = more
+				} else if more != "" {
+					f.Value += " " + more
+				}
 				continue
 			}
 			if serr == nil {
@@ -263,7 +267,8 @@ func cutLine(s string) (line, rest string) {
 }
 
 func trimSpace(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+	// A bare CR is white space too: Append writes it as a space, which the next parse trims.
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r') {
 		s = s[1:]
 	}
 	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t' || s[len(s)-1] == '\r') {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mrcpd/mrcpd/asr/testkit"
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
@@ -86,18 +86,18 @@ func TestSendDTMFPausesInGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer call.Release()
-	clk := esltest.NewManualClock()
+	clk := clock.NewFake()
 	done := make(chan error, 1)
 	go func() {
 		done <- call.SendDTMF(ctx, esl.DTMFRequest{Digits: "12w3W4", Duration: 80 * time.Millisecond}, clk)
 	}()
-	testkit.Eventually(t, "first pause", func() bool { return clk.Waiters() == 1 })
+	clk.Await(t, "first pause", func(c *clock.Fake) bool { return c.Pending() == 1 })
 	clk.Advance(499 * time.Millisecond)
-	if clk.Waiters() != 1 {
+	if clk.Pending() != 1 {
 		t.Fatal("pause ended early")
 	}
 	clk.Advance(time.Millisecond)
-	testkit.Eventually(t, "second pause", func() bool { return clk.Waiters() == 1 })
+	clk.Await(t, "second pause", func(c *clock.Fake) bool { return c.Pending() == 1 })
 	clk.Advance(time.Second)
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/percipia/eslgo/command"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
 )
 
 // Config for an inbound client (we connect to mod_event_socket).
@@ -20,7 +22,7 @@ type Config struct {
 	Password string
 	Logger   *slog.Logger
 	Registry prometheus.Registerer // nil: metrics are kept but not registered
-	Clock    Clock                 // nil: RealClock
+	Clock    clock.Clock           // nil: the wall clock
 
 	// Format is "plain" (default) or "json"; both are decoded the same way.
 	Format string
@@ -55,7 +57,7 @@ func (cfg *Config) setDefaults() {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Format == "" {
 		cfg.Format = "plain"
@@ -93,7 +95,7 @@ type Client struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *Metrics
-	clock   Clock
+	clock   clock.Clock
 	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup
 	resyncq chan string // reasons; capacity 1, written by the reader

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
@@ -35,7 +36,7 @@ func startFake(t *testing.T, opts esltest.Options) *esltest.Server {
 
 func dial(t *testing.T, s *esltest.Server, mod func(*esl.Config)) *esl.Client {
 	t.Helper()
-	cfg := esl.Config{Addr: s.Addr(), Password: "ClueCon", HeartbeatInterval: -1, Clock: esltest.NewManualClock()}
+	cfg := esl.Config{Addr: s.Addr(), Password: "ClueCon", HeartbeatInterval: -1, Clock: clock.NewFake()}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -355,7 +356,7 @@ func TestMalformedEventSkipped(t *testing.T) {
 // injected clock, resubscribes, and tells each call what it may have missed.
 func TestReconnectRestoresAndResyncs(t *testing.T) {
 	s := startFake(t, esltest.Options{})
-	clk := esltest.NewManualClock()
+	clk := clock.NewFake()
 	c := dial(t, s, func(cfg *esl.Config) { cfg.Clock = clk })
 	ctx := testCtx(t)
 	live, err := c.Originate(ctx, esl.OriginateRequest{Dial: "loopback/1/default"})
@@ -370,7 +371,7 @@ func TestReconnectRestoresAndResyncs(t *testing.T) {
 	defer dead.Release()
 
 	s.DropConnections()
-	testkit.Eventually(t, "reconnect backoff armed", func() bool { return clk.Waiters() > 0 })
+	clk.Await(t, "reconnect backoff armed", func(c *clock.Fake) bool { return c.Pending() > 0 })
 	// While we are down, one call ends: its hangup events are lost to us.
 	if _, err := esltestAPI(s, "uuid_kill "+dead.UUID); err != nil {
 		t.Fatal(err)
@@ -422,7 +423,7 @@ func esltestAPI(s *esltest.Server, line string) (string, error) {
 // answering; only the heartbeat's deadline notices.
 func TestHeartbeatDetectsWedgedServer(t *testing.T) {
 	s := startFake(t, esltest.Options{})
-	clk := esltest.NewManualClock()
+	clk := clock.NewFake()
 	reg := prometheus.NewRegistry()
 	_ = dial(t, s, func(cfg *esl.Config) {
 		cfg.Clock = clk
@@ -430,13 +431,13 @@ func TestHeartbeatDetectsWedgedServer(t *testing.T) {
 		cfg.HeartbeatInterval = 15 * time.Second
 		cfg.HeartbeatTimeout = 5 * time.Second
 	})
-	testkit.Eventually(t, "heartbeat armed", func() bool { return clk.Waiters() == 1 })
+	clk.Await(t, "heartbeat armed", func(c *clock.Fake) bool { return c.Pending() == 1 })
 	s.Stall(true)
 	clk.Advance(15 * time.Second)
-	testkit.Eventually(t, "heartbeat timeout armed", func() bool { return clk.Waiters() == 1 })
+	clk.Await(t, "heartbeat timeout armed", func(c *clock.Fake) bool { return c.Pending() == 1 })
 	clk.Advance(5 * time.Second)
 	testkit.Eventually(t, "reconnect backoff armed", func() bool {
-		return counterValue(t, reg, "esl_connected") == 0 && clk.Waiters() == 1
+		return counterValue(t, reg, "esl_connected") == 0 && clk.Pending() == 1
 	})
 	s.Stall(false)
 	clk.Advance(100 * time.Millisecond)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
 )
 
 // DTMF limits FreeSWITCH enforces: switch_core_session_send_dtmf_string ignores
@@ -100,7 +102,7 @@ func splitDigits(digits string) []dtmfChunk {
 // SendDTMF sends digits as RFC 2833/4733 events (or whatever the leg's
 // dtmf_type says). Pauses are timed here with the injected clock rather than
 // by FreeSWITCH, so a caller's context can cancel them and tests need no sleep.
-func (call *Call) SendDTMF(ctx context.Context, req DTMFRequest, clock Clock) error {
+func (call *Call) SendDTMF(ctx context.Context, req DTMFRequest, clk clock.Clock) error {
 	digits, err := ValidateDigits(req.Digits)
 	if err != nil {
 		return err
@@ -112,14 +114,14 @@ func (call *Call) SendDTMF(ctx context.Context, req DTMFRequest, clock Clock) er
 	if d < MinDTMFDuration || d > MaxDTMFDuration {
 		return fmt.Errorf("%w: duration %v outside %v..%v", ErrInvalidDigits, d, MinDTMFDuration, MaxDTMFDuration)
 	}
-	if clock == nil {
-		clock = RealClock{}
+	if clk == nil {
+		clk = clock.Real{}
 	}
 	suffix := "@" + strconv.FormatInt(d.Milliseconds(), 10)
 	for _, ch := range splitDigits(digits) {
 		if ch.pause > 0 {
 			select {
-			case <-clock.After(ch.pause):
+			case <-clk.After(ch.pause):
 			case <-ctx.Done():
 				return ctx.Err()
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
@@ -35,7 +36,7 @@ func TestEveryConnectionDeathReconnects(t *testing.T) {
 	for _, k := range kills {
 		t.Run(k.name, func(t *testing.T) {
 			s := startFake(t, esltest.Options{})
-			clk := esltest.NewManualClock()
+			clk := clock.NewFake()
 			reg := prometheus.NewRegistry()
 			c := dial(t, s, func(cfg *esl.Config) { cfg.Clock = clk; cfg.Registry = reg })
 			ctx := testCtx(t)
@@ -43,7 +44,7 @@ func TestEveryConnectionDeathReconnects(t *testing.T) {
 				t.Fatal(err)
 			}
 			k.kill(s)
-			testkit.Eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 && counterValue(t, reg, "esl_connected") == 0 })
+			testkit.Eventually(t, "backoff armed", func() bool { return clk.Pending() == 1 && counterValue(t, reg, "esl_connected") == 0 })
 			clk.Advance(100 * time.Millisecond)
 			testkit.Eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
 			testkit.Eventually(t, "the fake noticed the old connection closed", func() bool { return s.Connections() == 1 })
@@ -62,7 +63,7 @@ func TestEveryConnectionDeathReconnects(t *testing.T) {
 // attempts doubles from BackoffMin up to BackoffMax, on the injected clock.
 func TestBackoffGrows(t *testing.T) {
 	s := startFake(t, esltest.Options{})
-	clk := esltest.NewManualClock()
+	clk := clock.NewFake()
 	reg := prometheus.NewRegistry()
 	var attempts atomic.Int32
 	var refuse atomic.Bool
@@ -84,7 +85,7 @@ func TestBackoffGrows(t *testing.T) {
 	want := int32(1) // the first dial
 	for _, wait := range []time.Duration{100, 200, 400, 400} {
 		wait *= time.Millisecond
-		testkit.Eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 && attempts.Load() == want })
+		testkit.Eventually(t, "backoff armed", func() bool { return clk.Pending() == 1 && attempts.Load() == want })
 		clk.Advance(wait - time.Millisecond)
 		if attempts.Load() != want {
 			t.Fatalf("attempt before %v elapsed", wait)
@@ -94,7 +95,7 @@ func TestBackoffGrows(t *testing.T) {
 		testkit.Eventually(t, fmt.Sprintf("attempt after %v", wait), func() bool { return attempts.Load() == want })
 	}
 	refuse.Store(false)
-	testkit.Eventually(t, "backoff armed", func() bool { return clk.Waiters() == 1 })
+	clk.Await(t, "backoff armed", func(c *clock.Fake) bool { return c.Pending() == 1 })
 	clk.Advance(400 * time.Millisecond)
 	testkit.Eventually(t, "reconnected", func() bool { return counterValue(t, reg, "esl_reconnects_total") == 1 })
 }

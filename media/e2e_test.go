@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/media/mediatest"
 )
@@ -12,19 +13,19 @@ func newLink(t *testing.T, f media.Format, outRate int, imp mediatest.Impairment
 	t.Helper()
 	te := media.Format{PT: 101, Name: "telephone-event", ClockRate: f.ClockRate, Channels: 1}
 	conn := mediatest.NewConn(1024)
-	clock := mediatest.NewFakeClock()
+	clk := clock.NewFake()
 	snd, err := media.NewSender(conn, conn.From, media.SenderConfig{Format: f, TelephoneEvent: &te,
-		InputRate: outRate, Clock: clock})
+		InputRate: outRate, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rcv, err := media.NewReceiver(mediatest.NewConn(1), media.ReceiverConfig{Formats: []media.Format{f, te},
-		OutputRate: outRate, InbandDTMF: inband, Clock: clock})
+		OutputRate: outRate, InbandDTMF: inband, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := &mediatest.Recorder{}
-	l := &mediatest.Link{Now: clock.Now(), Sender: snd, SendConn: conn, Net: mediatest.NewNetwork(imp),
+	l := &mediatest.Link{Now: clk.Now(), Sender: snd, SendConn: conn, Net: mediatest.NewNetwork(imp),
 		Receiver: rcv, Sink: rec}
 	_ = snd.PaceAt(l.Now)
 	return l, rec

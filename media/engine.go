@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
 )
 
 // This file is the media engine's contract with the session layer (mrcp/server): the session opens
@@ -168,7 +170,7 @@ type EngineConfig struct {
 	// Codecs restricts and orders the codecs offered by name (PCMU, PCMA, L16...); empty keeps
 	// SupportedFormats.
 	Codecs []string
-	Clock  Clock
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
@@ -177,7 +179,7 @@ type EngineConfig struct {
 type Engine struct {
 	cfg     EngineConfig
 	pool    *PortPool
-	clock   Clock
+	clock   clock.Clock
 	log     *slog.Logger
 	workers []*worker
 	cancel  context.CancelFunc
@@ -191,7 +193,7 @@ func NewEngine(pool *PortPool, cfg EngineConfig) (*Engine, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	e := &Engine{cfg: cfg, pool: pool, clock: orRealClock(cfg.Clock), log: cfg.Logger}
+	e := &Engine{cfg: cfg, pool: pool, clock: clock.Or(cfg.Clock), log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

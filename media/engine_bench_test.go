@@ -11,17 +11,20 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
 )
 
 // stepClock is a clock the benchmark moves by hand; the worker under test is polled directly.
 type stepClock struct{ now time.Time }
 
-func (c *stepClock) Now() time.Time                        { return c.now }
-func (c *stepClock) NewTicker(time.Duration) Ticker        { panic("stepClock has no tickers") }
-func (c *stepClock) AfterFunc(time.Duration, func()) Timer { panic("stepClock has no timers") }
-func (c *stepClock) advance(d time.Duration) time.Time     { c.now = c.now.Add(d); return c.now }
-func (discardWriter) WriteFrame([]int16)                   {}
-func (w *countingEvents) MediaEvent(Event)                 { w.n++ }
+func (c *stepClock) Now() time.Time                              { return c.now }
+func (c *stepClock) After(time.Duration) <-chan time.Time        { panic("stepClock has no timers") }
+func (c *stepClock) NewTicker(time.Duration) clock.Ticker        { panic("stepClock has no tickers") }
+func (c *stepClock) AfterFunc(time.Duration, func()) clock.Timer { panic("stepClock has no timers") }
+func (c *stepClock) advance(d time.Duration) time.Time           { c.now = c.now.Add(d); return c.now }
+func (discardWriter) WriteFrame([]int16)                         {}
+func (w *countingEvents) MediaEvent(Event)                       { w.n++ }
 
 type discardWriter struct{}
 type countingEvents struct{ n int }

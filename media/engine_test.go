@@ -9,8 +9,8 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/media"
-	"github.com/mrcpd/mrcpd/media/mediatest"
 )
 
 type frameWriter chan []int16
@@ -31,9 +31,9 @@ func (c eventChan) MediaEvent(ev media.Event) {
 	}
 }
 
-func newTestEngine(t *testing.T, clock media.Clock, workers int) *media.Engine {
+func newTestEngine(t *testing.T, clk clock.Clock, workers int) *media.Engine {
 	t.Helper()
-	e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 0, 0), media.EngineConfig{Workers: workers, Clock: clock,
+	e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 0, 0), media.EngineConfig{Workers: workers, Clock: clk,
 		InbandDTMF: true})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func openStream(t *testing.T, e *media.Engine, remote net.Addr, events media.Eve
 // Streams are served by the workers: opening a hundred starts no goroutine.
 func TestEngineGoroutinesGrowWithWorkersNotStreams(t *testing.T) {
 	before := runtime.NumGoroutine()
-	e := newTestEngine(t, mediatest.NewFakeClock(), 2)
+	e := newTestEngine(t, clock.NewFake(), 2)
 	withWorkers := runtime.NumGoroutine()
 	if withWorkers-before > 2 {
 		t.Fatalf("2 workers started %d goroutines", withWorkers-before)
@@ -89,8 +89,8 @@ func TestEngineGoroutinesGrowWithWorkersNotStreams(t *testing.T) {
 // One stream through a worker on the fake clock: frames reach the tap every tick, a telephone-event
 // becomes a digit event, the tap's VAD reports speech, and written audio is paced out as RTP.
 func TestEngineStream(t *testing.T) {
-	clock := mediatest.NewFakeClock()
-	e := newTestEngine(t, clock, 1)
+	clk := clock.NewFake()
+	e := newTestEngine(t, clk, 1)
 	p := peer(t)
 	events := make(eventChan, 16)
 	st, addr := openStream(t, e, p.LocalAddr(), events)
@@ -102,7 +102,7 @@ func TestEngineStream(t *testing.T) {
 	tap := &media.Tap{Writer: frames, VAD: media.NewDetector(8000, 0.5), Events: speech}
 	st.AddTap(tap)
 
-	tick := func() { clock.Advance(media.FrameDuration) }
+	tick := func() { clk.Advance(media.FrameDuration) }
 	// Loopback delivery may lag a send (softirq under load): wait for an event while time goes on.
 	await := func(c eventChan, what string) media.Event {
 		t.Helper()
@@ -206,8 +206,8 @@ func TestEngineStream(t *testing.T) {
 
 // Closing a stream takes it off its worker at once; its port is free again.
 func TestEngineStreamClose(t *testing.T) {
-	clock := mediatest.NewFakeClock()
-	e := newTestEngine(t, clock, 1)
+	clk := clock.NewFake()
+	e := newTestEngine(t, clk, 1)
 	p := peer(t)
 	st, addr := openStream(t, e, p.LocalAddr(), nil)
 	frames := make(frameWriter, 8)
@@ -218,8 +218,8 @@ func TestEngineStreamClose(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	clock.Advance(media.FrameDuration)
-	clock.Advance(media.FrameDuration)
+	clk.Advance(media.FrameDuration)
+	clk.Advance(media.FrameDuration)
 	if len(frames) != 0 {
 		t.Fatal("a closed stream still delivers frames")
 	}

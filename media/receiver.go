@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/media/audio"
 )
 
@@ -32,7 +33,7 @@ type ReceiverConfig struct {
 	OutputRate int      // PCM rate delivered to the Sink; 0 means the codec's rate
 	Jitter     JitterConfig
 	InbandDTMF bool // detect DTMF tones in the audio as well as RFC 4733 events
-	Clock      Clock
+	Clock      clock.Clock
 	Logger     *slog.Logger
 	// Symmetric latches the peer's address from received RTP (RFC 4961 style symmetric RTP, for callers
 	// behind NAT): OnLatch is called, from the receiver goroutine, whenever the source changes.
@@ -58,7 +59,7 @@ type Receiver struct {
 
 	conn   net.PacketConn
 	cfg    ReceiverConfig
-	clock  Clock
+	clock  clock.Clock
 	log    *slog.Logger
 	pts    [128]rxFormat
 	audio  Format
@@ -83,7 +84,7 @@ type Receiver struct {
 
 // NewReceiver builds the pipeline for the negotiated formats. It starts nothing: Run does.
 func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
-	r := &Receiver{conn: conn, cfg: cfg, clock: orRealClock(cfg.Clock), log: cfg.Logger}
+	r := &Receiver{conn: conn, cfg: cfg, clock: clock.Or(cfg.Clock), log: cfg.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/media/mediatest"
 )
@@ -42,14 +43,14 @@ func TestRunOverUDP(t *testing.T) {
 	if p := rc.LocalAddr().(*net.UDPAddr).Port; p%2 != 0 {
 		t.Errorf("RTP port %d is odd", p)
 	}
-	clock := mediatest.NewFakeClock()
+	clk := clock.NewFake()
 	snd, err := media.NewSender(sc, rc.LocalAddr(), media.SenderConfig{Format: pcmu, TelephoneEvent: &te,
-		InputRate: 8000, Clock: clock})
+		InputRate: 8000, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rcv, err := media.NewReceiver(rc, media.ReceiverConfig{Formats: []media.Format{pcmu, te}, OutputRate: 16000,
-		Clock: clock})
+		Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +61,7 @@ func TestRunOverUDP(t *testing.T) {
 	wg.Add(2)
 	go func() { defer wg.Done(); errs <- snd.Run(ctx) }()
 	go func() { defer wg.Done(); errs <- rcv.Run(ctx, sink) }()
-	for clock.Tickers() < 2 {
-		time.Sleep(0) // yield until both loops have their tickers (no wall-clock wait)
-	}
+	clk.Await(t, "both loops' tickers", func(c *clock.Fake) bool { return c.Tickers() == 2 })
 	if err := snd.Write(mediatest.Tone(8000, 0.5, 0.3, 440)); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +71,7 @@ func TestRunOverUDP(t *testing.T) {
 	var got media.DTMFEvent
 	deadline := time.After(10 * time.Second) // a guard against a hang, not a timing assumption
 	for gotDigit, ended := false, false; !gotDigit || !ended; {
-		clock.Advance(20 * time.Millisecond)
+		clk.Advance(20 * time.Millisecond)
 		select {
 		case got = <-sink.digits:
 			gotDigit = true
@@ -150,9 +149,9 @@ func (c *rtpChecker) count() int {
 // TestPacerTenMinutes: fed far ahead of real time, the pacer holds a 10-minute stream within one
 // packet of the (fake) clock the whole way, with continuous sequence numbers and timestamps.
 func TestPacerTenMinutes(t *testing.T) {
-	clock := mediatest.NewFakeClock()
+	clk := clock.NewFake()
 	conn := &rtpChecker{Conn: *mediatest.NewConn(0)}
-	snd, err := media.NewSender(conn, conn.From, media.SenderConfig{Format: pcmu, Clock: clock})
+	snd, err := media.NewSender(conn, conn.From, media.SenderConfig{Format: pcmu, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +162,10 @@ func TestPacerTenMinutes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- snd.Run(ctx) }()
-	for clock.Tickers() < 1 {
-		time.Sleep(0)
-	}
+	clk.Await(t, "the pacer's ticker", func(c *clock.Fake) bool { return c.Tickers() == 1 })
 	worst := 0
 	for el := 20 * time.Millisecond; el <= total; el += 20 * time.Millisecond {
-		clock.Advance(20 * time.Millisecond)
+		clk.Advance(20 * time.Millisecond)
 		want := int(el / (20 * time.Millisecond))
 		// Advance hands the tick over synchronously; the packet for it may still be on its way out.
 		d := want - conn.count()

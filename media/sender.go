@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/media/audio"
 )
 
@@ -21,7 +22,7 @@ type SenderConfig struct {
 	TelephoneEvent *Format       // negotiated telephone-event, for SendDTMF; nil disables it
 	Ptime          time.Duration // packet duration; 0 means 20 ms
 	InputRate      int           // rate of PCM given to Write; 0 means the codec's rate
-	Clock          Clock
+	Clock          clock.Clock
 	Logger         *slog.Logger
 }
 
@@ -47,7 +48,7 @@ type dtmfJob struct {
 // and the first packet of each talkspurt carries the marker bit (RFC 3551 §4.1).
 type Sender struct {
 	conn     net.PacketConn
-	clock    Clock
+	clock    clock.Clock
 	log      *slog.Logger
 	enc      Encoder
 	format   Format
@@ -101,7 +102,7 @@ func NewSender(conn net.PacketConn, remote net.Addr, cfg SenderConfig) (*Sender,
 	if cfg.InputRate <= 0 {
 		cfg.InputRate = c.SampleRate()
 	}
-	s := &Sender{conn: conn, clock: orRealClock(cfg.Clock), log: cfg.Logger, enc: enc, format: cfg.Format,
+	s := &Sender{conn: conn, clock: clock.Or(cfg.Clock), log: cfg.Logger, enc: enc, format: cfg.Format,
 		te: cfg.TelephoneEvent, rate: c.SampleRate(), ptime: cfg.Ptime, ssrc: rand.Uint32(),
 		seq: uint16(rand.Uint32()), ts: rand.Uint32()}
 	if s.log == nil {

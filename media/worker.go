@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
 )
 
 // A worker serves many streams on one goroutine. Every 20 ms it asks epoll (level-triggered, never
@@ -172,7 +174,7 @@ func (w *worker) poll(now time.Time) {
 	// Kernel timestamps are wall-clock: an arrival time is now minus the packet's age. On another
 	// clock (tests drive time) every packet arrives at the tick.
 	var wall time.Time
-	if _, real := w.e.clock.(RealClock); real {
+	if _, real := w.e.clock.(clock.Real); real {
 		wall = time.Now()
 	}
 	for {

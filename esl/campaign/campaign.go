@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mrcpd/mrcpd/esl"
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/esl/flow"
 )
 
@@ -78,9 +78,9 @@ var numberRE = regexp.MustCompile(`^\+?[0-9A-Za-z*#._-]{1,64}$`)
 type Config struct {
 	Flow        *flow.Flow
 	Runner      *flow.Runner
-	Clock       esl.Clock // the token bucket's clock; default RealClock
-	Concurrency int       // calls in progress at once, default 10
-	CPS         float64   // new calls per second, default 10
+	Clock       clock.Clock // the token bucket's clock; default the wall clock
+	Concurrency int         // calls in progress at once, default 10
+	CPS         float64     // new calls per second, default 10
 	// FreeSWITCHSPS is the server's sessions-per-second limit (switch.conf.xml
 	// max-sessions-per-second, default 30). CPS must stay below it: the bucket
 	// allows a burst of one, so at most CPS+1 calls start in any second.
@@ -112,7 +112,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Flow and Runner are required", ErrConfig)
 	}
 	if c.Clock == nil {
-		c.Clock = esl.RealClock{}
+		c.Clock = clock.Real{}
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 10
@@ -310,7 +310,7 @@ func writeSummary(path string, results []Result) error {
 // from the token until FreeSWITCH acknowledged the originate, so the spacing
 // is the spacing FreeSWITCH sees, not just the one our goroutines intended.
 type bucket struct {
-	clock esl.Clock
+	clock clock.Clock
 	every time.Duration
 	turn  sync.Mutex // one originate between token and acknowledgement
 
@@ -328,7 +328,7 @@ func (b *bucket) Wait(ctx context.Context) (func(), error) {
 	return b.turn.Unlock, nil
 }
 
-func newBucket(c esl.Clock, rate float64) *bucket {
+func newBucket(c clock.Clock, rate float64) *bucket {
 	return &bucket{clock: c, every: time.Duration(float64(time.Second) / rate), next: c.Now()}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/campaign"
 	"github.com/mrcpd/mrcpd/esl/esltest"
@@ -54,13 +55,13 @@ func entries(n int) []campaign.Entry {
 type setup struct {
 	fake   *esltest.Server
 	client *esl.Client
-	clock  *esltest.AutoClock
+	clock  *clock.Fake
 	cfg    campaign.Config
 }
 
 func newSetup(t *testing.T, fakeOpts esltest.Options) *setup {
 	t.Helper()
-	clk := esltest.NewAutoClock()
+	clk := clock.NewAutoFake()
 	fakeOpts.Clock = clk
 	fake, err := esltest.Start(fakeOpts)
 	if err != nil {
@@ -80,7 +81,7 @@ func newSetup(t *testing.T, fakeOpts esltest.Options) *setup {
 		t.Fatal(err)
 	}
 	return &setup{fake: fake, client: c, clock: clk, cfg: campaign.Config{
-		Flow: f, Runner: &flow.Runner{Client: c, Clock: esltest.NewManualClock()}, Clock: clk,
+		Flow: f, Runner: &flow.Runner{Client: c, Clock: clock.NewFake()}, Clock: clk,
 		Concurrency: 20, CPS: 20, OutDir: t.TempDir()}}
 }
 

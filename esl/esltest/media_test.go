@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/esl"
 )
 
@@ -21,7 +22,7 @@ func mediaCall(t *testing.T, endpoint string, att *Attendant) (*esl.Call, contex
 	t.Cleanup(s.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	c, err := esl.Dial(ctx, esl.Config{Addr: s.Addr(), Password: "ClueCon", HeartbeatInterval: -1, Clock: NewManualClock()})
+	c, err := esl.Dial(ctx, esl.Config{Addr: s.Addr(), Password: "ClueCon", HeartbeatInterval: -1, Clock: clock.NewFakeAt(Epoch)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/esl"
 )
 
@@ -37,10 +38,13 @@ type Behavior struct {
 	DTMFType string // dtmf_type of the leg; default rfc2833
 }
 
+// Epoch is where the fake switch's clock starts by default: the date of the recorded transcript.
+var Epoch = time.Date(2026, 11, 22, 2, 13, 21, 0, time.UTC)
+
 // Options configure the fake.
 type Options struct {
-	Password    string    // default ClueCon
-	Clock       esl.Clock // event dates and the sessions-per-second window; default ManualClock
+	Password    string      // default ClueCon
+	Clock       clock.Clock // event dates and the sessions-per-second window; default a fake clock at Epoch
 	Logger      *slog.Logger
 	MaxSPS      int // sessions per second, FreeSWITCH's default 30
 	MaxSessions int // default 1000
@@ -94,7 +98,7 @@ func Start(opts Options) (*Server, error) {
 		opts.Password = "ClueCon"
 	}
 	if opts.Clock == nil {
-		opts.Clock = NewManualClock()
+		opts.Clock = clock.NewFakeAt(Epoch)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/esl"
 	"github.com/mrcpd/mrcpd/esl/esltest"
@@ -36,12 +37,12 @@ func newEnv(t *testing.T, opts esltest.Options) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := esl.Dial(ctx, esl.Config{Addr: fake.Addr(), Password: "ClueCon", HeartbeatInterval: -1,
-		Clock: esltest.NewManualClock()})
+		Clock: clock.NewFakeAt(esltest.Epoch)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return &env{fake: fake, client: c, runner: &flow.Runner{Client: c, Clock: esltest.NewManualClock()}}
+	return &env{fake: fake, client: c, runner: &flow.Runner{Client: c, Clock: clock.NewFakeAt(esltest.Epoch)}}
 }
 
 func loadDialExtension(t *testing.T) *flow.Flow {

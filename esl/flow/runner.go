@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/esl"
 )
 
@@ -22,7 +23,7 @@ type Caller interface {
 // Runner executes flows. It is safe for concurrent use: each Run owns its call.
 type Runner struct {
 	Client Caller
-	Clock  esl.Clock // DTMF pauses; default RealClock
+	Clock  clock.Clock // DTMF pauses; default the wall clock
 	Log    *slog.Logger
 	HTTP   *http.Client // webhooks; default a client with a 10 s timeout
 	// StepTimeout applies to steps without their own; default 60 s.
@@ -135,7 +136,7 @@ func (rr *Runner) Run(ctx context.Context, f *Flow, vars map[string]string) *Rep
 func (rr *Runner) RunCall(ctx context.Context, f *Flow, call *esl.Call, vars map[string]string) *Report {
 	r := *rr // defaults go in a copy: one Runner serves concurrent calls
 	if r.Clock == nil {
-		r.Clock = esl.RealClock{}
+		r.Clock = clock.Real{}
 	}
 	if r.Log == nil {
 		r.Log = slog.New(slog.DiscardHandler)

@@ -37,31 +37,3 @@ func TestNetworkDeterministicAndRates(t *testing.T) {
 		t.Errorf("%d still in flight", na.Pending())
 	}
 }
-
-func TestFakeClockTickerAndTimer(t *testing.T) {
-	c := NewFakeClock()
-	tk := c.NewTicker(20 * time.Millisecond)
-	fired := 0
-	c.AfterFunc(50*time.Millisecond, func() { fired++ })
-	got := make(chan time.Time, 10)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < 5; i++ {
-			got <- <-tk.C()
-		}
-	}()
-	start := c.Now()
-	c.Advance(100 * time.Millisecond)
-	<-done
-	tk.Stop()
-	for i := 1; i <= 5; i++ {
-		if at := <-got; at.Sub(start) != time.Duration(i)*20*time.Millisecond {
-			t.Errorf("tick %d at %v", i, at.Sub(start))
-		}
-	}
-	if fired != 1 {
-		t.Errorf("timer fired %d times", fired)
-	}
-	c.Advance(time.Second) // a stopped ticker must not block Advance
-}

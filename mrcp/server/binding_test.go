@@ -121,7 +121,7 @@ func TestChannelTransportEnforced(t *testing.T) {
 	// Closing the plain connection does not end the TLS session.
 	plain.c.Close()
 	plain.closed()
-	h.clock.waitTimers(t, 3) // two connect timers, the plain session's grace period
+	waitTimers(t, h.clock, 3) // two connect timers, the plain session's grace period
 	h.clock.Advance(2 * connLossGrace)
 	select {
 	case id := <-h.hangup.byes:
@@ -162,7 +162,7 @@ func TestSIPTLSNotDowngraded(t *testing.T) {
 func TestConnectTimeoutPerSession(t *testing.T) {
 	h := newHarness(t, nil)
 	h.offer("silent", sdpBody(t, modRecogInvite))
-	h.clock.waitTimers(t, 1)
+	waitTimers(t, h.clock, 1)
 	for i := range 3 {
 		ids, _ := h.offer("busy-"+strconv.Itoa(i), sdpBody(t, modRecogInvite))
 		cl := h.dial()

@@ -72,7 +72,7 @@ func speakAndComplete(t *testing.T, h *harness, cl *client) *mrcp.Message {
 	}
 	h.clock.Advance(100 * time.Millisecond)
 	sink.Audio(frame(0))
-	h.clock.waitTimers(t, 3) // connect, Recognition-Timeout, Speech-Complete-Timeout
+	waitTimers(t, h.clock, 3) // connect, Recognition-Timeout, Speech-Complete-Timeout
 	h.clock.Advance(800 * time.Millisecond)
 	return cl.next()
 }
@@ -151,7 +151,7 @@ func TestRecordNoInput(t *testing.T) {
 	m.Body = []byte("builtin:dtmf/digits?length=4")
 	cl.send(m)
 	cl.next()
-	h.clock.waitTimers(t, 2)
+	waitTimers(t, h.clock, 2)
 	h.clock.Advance(2 * time.Second)
 	if m := cl.next(); m.Header.Value(mrcp.HeaderCompletionCause) != "002 no-input-timeout" {
 		t.Fatalf("got %s %s", m.Name, m.Header.Value(mrcp.HeaderCompletionCause))
@@ -179,7 +179,7 @@ func TestRecordStopAndSpeak(t *testing.T) {
 	sp.Body = []byte("hello")
 	cl.send(sp)
 	cl.next()
-	h.clock.waitTimers(t, 3)
+	waitTimers(t, h.clock, 3)
 	h.clock.Advance(20 * time.Millisecond)
 	if m := cl.next(); m.Name != mrcp.EventSpeakComplete {
 		t.Fatalf("got %s", m.Name)

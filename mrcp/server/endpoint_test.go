@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/mrcp"
 )
 
@@ -16,7 +17,7 @@ import (
 // lateStart it sends SpeechStarted when it gets the frame after the one that armed it, as Vosk does
 // with its first partial, whether or not it declares speech events.
 type captureRecognizer struct {
-	clock        Clock
+	clock        clock.Clock
 	text         string
 	speechEvents bool
 
@@ -30,8 +31,8 @@ type captureRecognizer struct {
 	armLate chan struct{}
 }
 
-func newCaptureRecognizer(clock Clock, text string, speechEvents bool) *captureRecognizer {
-	return &captureRecognizer{clock: clock, text: text, speechEvents: speechEvents,
+func newCaptureRecognizer(clk clock.Clock, text string, speechEvents bool) *captureRecognizer {
+	return &captureRecognizer{clock: clk, text: text, speechEvents: speechEvents,
 		reqs: make(chan asr.RecognizeRequest, 4), frames: make(chan []int16, 1024), finAt: make(chan time.Time, 1),
 		emit: make(chan asr.Event, 4), recvd: make(chan struct{}, 16), armLate: make(chan struct{}, 1)}
 }

@@ -43,9 +43,9 @@ func TestFinalizeTimeoutIsRecognizerError(t *testing.T) {
 		t.Fatalf("got %s", m.Name)
 	}
 	sink.Audio(frame(0))
-	h.clock.waitTimers(t, 3) // connect, Recognition-Timeout, Speech-Complete-Timeout
+	waitTimers(t, h.clock, 3) // connect, Recognition-Timeout, Speech-Complete-Timeout
 	h.clock.Advance(800 * time.Millisecond)
-	h.clock.waitTimers(t, 3) // Speech-Complete-Timeout fired; the finalize bound replaced it
+	waitTimers(t, h.clock, 3) // Speech-Complete-Timeout fired; the finalize bound replaced it
 	h.clock.Advance(5 * time.Second)
 	m := cl.next()
 	if m.Name != mrcp.EventRecognitionComplete || m.Header.Value(mrcp.HeaderCompletionCause) != "006 recognizer-error" {

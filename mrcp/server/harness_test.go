@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"github.com/mrcpd/mrcpd/media"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -16,6 +16,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/clock"
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
@@ -23,84 +25,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeClock fires timers only when the test advances it.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
+// newFakeClock starts where the server's tests always did.
+func newFakeClock() *clock.Fake { return clock.NewFakeAt(time.Unix(1_700_000_000, 0)) }
 
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-// waitTimers waits until n timers are pending (the session arms them on its own goroutine).
-func (c *fakeClock) waitTimers(t *testing.T, n int) {
+// waitTimers waits until n timers are pending: the session arms them on its own goroutine, and a
+// test that advanced the clock before would skip them.
+func waitTimers(t *testing.T, c *clock.Fake, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		k := 0
-		for _, x := range c.timers {
-			if !x.stopped {
-				k++
-			}
-		}
-		c.mu.Unlock()
-		if k >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d timers pending, want %d", k, n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// Advance moves time and runs what fell due, in order, on the caller's goroutine.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*fakeTimer
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	for _, t := range due {
-		t.f()
-	}
+	c.Await(t, fmt.Sprintf("%d pending timers", n), func(c *clock.Fake) bool { return c.Pending() >= n })
 }
 
 // fakeMedia hands out real loopback UDP sockets but in-memory streams: tests play the worker,
@@ -262,7 +194,7 @@ func (h *fakeHangup) Bye(_ context.Context, callID string) error { h.byes <- cal
 type harness struct {
 	t      *testing.T
 	srv    *Server
-	clock  *fakeClock
+	clock  *clock.Fake
 	media  *fakeMedia
 	hangup *fakeHangup
 	cancel context.CancelFunc

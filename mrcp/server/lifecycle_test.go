@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
 )
@@ -18,7 +19,7 @@ func TestMediaTimeout(t *testing.T) {
 	cl.send(mrcp.NewRequest(mrcp.MethodGetParams, 1, ids[0]))
 	cl.next() // bound: the connect timeout no longer applies
 	h.media.receiver(t, 0)
-	h.clock.waitTimers(t, 2) // connect and media check
+	waitTimers(t, h.clock, 2) // connect and media check
 	h.clock.Advance(20 * time.Second)
 	select {
 	case id := <-h.hangup.byes:
@@ -27,18 +28,46 @@ func TestMediaTimeout(t *testing.T) {
 	}
 	cl.send(dtmfRecognize(2, ids[0], "builtin:dtmf/digits?length=4", mrcp.HeaderNoInputTimeout, "0"))
 	cl.next()
-	for range 5 {
-		h.clock.Advance(2 * time.Second)
-	}
-	select {
-	case id := <-h.hangup.byes:
-		if id != "call-1" {
-			t.Fatalf("BYE for %s", id)
+	// The check runs every MediaTimeout/4 and re-arms itself on the session goroutine once it has
+	// run: each step waits for that before moving time, or a step would pass unchecked. The timer
+	// is the only one pending (No-Input-Timeout 0, no digit yet).
+	start := h.clock.Now()
+	var bye string
+	for step := 0; bye == ""; step++ {
+		if step > 5 {
+			t.Fatalf("no BYE %v after input began", h.clock.Now().Sub(start))
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no BYE after the media timeout")
+		bye = awaitTimerOrBye(t, h, 2*time.Second)
+		if bye == "" {
+			h.clock.Advance(2 * time.Second)
+		}
+	}
+	if bye != "call-1" {
+		t.Fatalf("BYE for %s", bye)
+	}
+	if el := h.clock.Now().Sub(start); el < 8*time.Second {
+		t.Fatalf("BYE after %v without RTP, before the 8 s media timeout", el)
 	}
 	waitSessions(t, h, 0)
+}
+
+// awaitTimerOrBye waits until a timer falls due within d, or the server sends a BYE (returned).
+func awaitTimerOrBye(t *testing.T, h *harness, d time.Duration) string {
+	t.Helper()
+	timeout := time.After(clock.AwaitTimeout)
+	for {
+		changed := h.clock.Changed()
+		if h.clock.Due(d) > 0 {
+			return ""
+		}
+		select {
+		case id := <-h.hangup.byes:
+			return id
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("no timer due within %v and no BYE", d)
+		}
+	}
 }
 
 // RFC 6787 §4.2: a client asking to reuse its connection is told so when it has one to us.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/nlsml"
 	"github.com/mrcpd/mrcpd/mrcp/server/recog"
@@ -22,7 +23,7 @@ type recognition struct {
 	set           recog.Settings
 	grammars      []*grammarDef
 	m             *recog.Machine
-	timers        map[recog.Timer]Timer
+	timers        map[recog.Timer]clock.Timer
 	done          bool // the machine completed or the request was stopped
 
 	// The voice engine's request and stream (recognition_engine.go).
@@ -43,7 +44,7 @@ type recogEnv struct {
 	channel  string
 	log      *slog.Logger
 	now      func() time.Time
-	after    func(time.Duration, func()) Timer // runs f on the session goroutine
+	after    func(time.Duration, func()) clock.Timer // runs f on the session goroutine
 	send     func(*mrcp.Message)
 	complete func(rec *recognition, cause mrcp.RecogCause, res *nlsml.Result)
 	// active reports whether rec is still the channel's recognition: a timer or engine event of
@@ -55,7 +56,7 @@ type recogEnv struct {
 }
 
 func newRecognition(env recogEnv, m *mrcp.Message, p *params) *recognition {
-	rec := &recognition{env: env, id: m.RequestID, started: env.now(), timers: map[recog.Timer]Timer{}}
+	rec := &recognition{env: env, id: m.RequestID, started: env.now(), timers: map[recog.Timer]clock.Timer{}}
 	rec.cancelIfQueue = p.bool(mrcp.HeaderCancelIfQueue)
 	rec.set = recog.Settings{
 		TimersOn:         p.bool(mrcp.HeaderStartInputTimers),

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/capture"
@@ -29,9 +30,9 @@ type recording struct {
 	inputStarted    bool
 	file            *capture.Writer // the WAV, written as the audio arrives
 	endpoint        media.Detector
-	noInputT        Timer
-	maxT            Timer
-	silenceT        Timer
+	noInputT        clock.Timer
+	maxT            clock.Timer
+	silenceT        clock.Timer
 }
 
 func newRecorder(ch *channel) *recorder { return &recorder{ch: ch} }
@@ -105,7 +106,7 @@ func (r *recorder) record(m *mrcp.Message) (*mrcp.Message, error) {
 	return nil, nil
 }
 
-func (r *recorder) after(a *recording, d time.Duration, f func()) Timer {
+func (r *recorder) after(a *recording, d time.Duration, f func()) clock.Timer {
 	return r.ch.se.after(d, func() {
 		if r.active == a {
 			f()
@@ -131,15 +132,15 @@ func (r *recorder) audio(pcm []int16) {
 	}
 	switch ev {
 	case media.SpeechStart:
-		stopTimer(&a.silenceT)
+		clock.Stop(&a.silenceT)
 		if !a.inputStarted {
 			a.inputStarted = true
-			stopTimer(&a.noInputT)
+			clock.Stop(&a.noInputT)
 			r.ch.send(r.ch.event(mrcp.EventStartOfInput, a.id, mrcp.StateInProgress))
 		}
 	case media.SpeechEnd:
 		if a.inputStarted && a.finalSilence > 0 {
-			stopTimer(&a.silenceT)
+			clock.Stop(&a.silenceT)
 			a.silenceT = r.after(a, a.finalSilence, func() { r.complete(mrcp.RecordSuccessSilence, nil) })
 		}
 	}
@@ -188,9 +189,9 @@ func (r *recorder) complete(cause mrcp.RecordCause, resp *mrcp.Message) {
 
 func (r *recorder) end(a *recording) {
 	r.active = nil
-	stopTimer(&a.noInputT)
-	stopTimer(&a.maxT)
-	stopTimer(&a.silenceT)
+	clock.Stop(&a.noInputT)
+	clock.Stop(&a.maxT)
+	clock.Stop(&a.silenceT)
 }
 
 // create starts the recording's file. Its name is built only from our own identifiers (channel

@@ -172,7 +172,7 @@ func TestRecordKeptOnConnectionLoss(t *testing.T) {
 	}
 	cl.sync(ch, 2)
 	cl.c.Close()
-	h.clock.waitTimers(t, 3) // connect, No-Input-Timeout, then the grace period
+	waitTimers(t, h.clock, 3) // connect, No-Input-Timeout, then the grace period
 	h.clock.Advance(connLossGrace)
 	select {
 	case <-h.hangup.byes:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp/capture"
 	"github.com/mrcpd/mrcpd/mrcp/records"
@@ -97,7 +98,7 @@ type Config struct {
 	NewEndpointer func(rate int, sensitivity float64) media.Detector
 	Media         media.Streams
 	Backends      Backends
-	Clock         Clock
+	Clock         clock.Clock
 	Logger        *slog.Logger
 	Metrics       *Metrics
 }
@@ -146,7 +147,7 @@ func (c *Config) defaults() {
 		c.FinalizeTimeout = 10 * time.Second
 	}
 	if c.Clock == nil {
-		c.Clock = RealClock{}
+		c.Clock = clock.Real{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

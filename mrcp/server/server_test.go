@@ -140,7 +140,7 @@ func TestGoldenSpeak(t *testing.T) {
 	if m := cl.next(); m.StatusCode != 200 || m.State != mrcp.StateInProgress {
 		t.Fatalf("SPEAK: %d %s", m.StatusCode, m.State)
 	}
-	h.clock.waitTimers(t, 2) // connect timer and the one-ptime wait after the last packet
+	waitTimers(t, h.clock, 2) // connect timer and the one-ptime wait after the last packet
 	h.clock.Advance(20 * time.Millisecond)
 	expect(t, cl.next(), wantFixture(t, server18+"SPEAK-COMPLETE.mrcp", ids[0]))
 	tx := h.media.sender(0)
@@ -249,7 +249,7 @@ func TestSessionEnds(t *testing.T) {
 		h := newHarness(t, nil)
 		h.offer("call-1", sdpBody(t, modRecogInvite))
 		waitSessions(t, h, 1)
-		h.clock.waitTimers(t, 1)
+		waitTimers(t, h.clock, 1)
 		h.clock.Advance(10 * time.Second)
 		if id := <-h.hangup.byes; id != "call-1" {
 			t.Fatalf("BYE for %s", id)
@@ -263,7 +263,7 @@ func TestSessionEnds(t *testing.T) {
 		cl.send(mrcp.NewRequest(mrcp.MethodGetParams, 1, ids[0]))
 		cl.next()
 		cl.c.Close()
-		h.clock.waitTimers(t, 2) // connect timer, then the grace period
+		waitTimers(t, h.clock, 2) // connect timer, then the grace period
 		h.clock.Advance(connLossGrace)
 		if id := <-h.hangup.byes; id != "call-1" {
 			t.Fatalf("BYE for %s", id)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/clock"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/sdp"
 	"github.com/mrcpd/mrcpd/mrcp/sip"
@@ -50,8 +51,8 @@ type session struct {
 	sdpID, sdpVersion uint64
 	channels          map[string]*channel
 	media             []*endpoint
-	connectTimer      Timer
-	mediaTimer        Timer
+	connectTimer      clock.Timer
+	mediaTimer        clock.Timer
 	started           bool
 }
 
@@ -137,7 +138,7 @@ func (se *session) call(ctx context.Context, f func() error) error {
 }
 
 // after runs f on the session goroutine after d, on the injected clock.
-func (se *session) after(d time.Duration, f func()) Timer {
+func (se *session) after(d time.Duration, f func()) clock.Timer {
 	return se.srv.cfg.Clock.AfterFunc(d, func() { se.post(f) })
 }
 

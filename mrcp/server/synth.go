@@ -123,9 +123,9 @@ func (s *synthesizer) start(m *mrcp.Message) {
 	if ptime <= 0 {
 		ptime = 20 * time.Millisecond
 	}
-	clock, begun := se.srv.cfg.Clock, u.began
+	clk, begun := se.srv.cfg.Clock, u.began
 	first := func() {
-		now := clock.Now()
+		now := clk.Now()
 		u.first.Store(now.UnixNano())
 		se.srv.cfg.Metrics.speakFirstAudio(now.Sub(begun))
 	}

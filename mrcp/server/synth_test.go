@@ -81,7 +81,7 @@ func TestSpeakQueuePauseStop(t *testing.T) {
 		t.Fatalf("RESUME when not paused: %d", m.StatusCode)
 	}
 	g.release <- struct{}{}
-	h.clock.waitTimers(t, 2)
+	waitTimers(t, h.clock, 2)
 	h.clock.Advance(20e6)
 	if m := cl.next(); m.Name != mrcp.EventSpeakComplete || m.RequestID != 1 {
 		t.Fatalf("want SPEAK-COMPLETE 1, got %s %d", m.Name, m.RequestID)

@@ -60,7 +60,7 @@ func TestVoiceRecognition(t *testing.T) {
 	soi.RequestID = 2
 	expect(t, cl.next(), soi)
 	sink.Audio(frame(0))
-	h.clock.waitTimers(t, 3) // connect, Recognition-Timeout, Speech-Complete-Timeout
+	waitTimers(t, h.clock, 3) // connect, Recognition-Timeout, Speech-Complete-Timeout
 	h.clock.Advance(800 * time.Millisecond)
 	m := cl.next()
 	want := wantFixture(t, server18+"RECOGNITION-COMPLETE-nlsml.mrcp", ids[0])
@@ -170,7 +170,7 @@ func TestEngineSpeechEvents(t *testing.T) {
 		t.Fatalf("got %s", m.Name)
 	}
 	sink.Audio(frame(0))
-	h.clock.waitTimers(t, 3)
+	waitTimers(t, h.clock, 3)
 	h.clock.Advance(800 * time.Millisecond)
 	m := cl.next()
 	if m.Header.Value(mrcp.HeaderCompletionCause) != "000 success" || !strings.Contains(string(m.Body), "yes") {

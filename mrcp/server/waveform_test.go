@@ -40,7 +40,7 @@ func TestSaveWaveform(t *testing.T) {
 	if m := cl.next(); m.Name != mrcp.EventStartOfInput {
 		t.Fatalf("got %s", m.Name)
 	}
-	h.clock.waitTimers(t, 3)
+	waitTimers(t, h.clock, 3)
 	h.clock.Advance(800 * time.Millisecond)
 	m := cl.next()
 	u := waveformURI.FindStringSubmatch(m.Header.Value(mrcp.HeaderWaveformURI))
@@ -148,7 +148,7 @@ func TestInputWaveformURI(t *testing.T) {
 		if i > 200 {
 			t.Fatal("no RECOGNITION-COMPLETE")
 		}
-		h.clock.waitTimers(t, 2)
+		waitTimers(t, h.clock, 2)
 		h.clock.Advance(inputFrame)
 		select {
 		case m = <-cl.msgs:

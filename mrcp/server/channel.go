@@ -12,8 +12,6 @@ import (
 // resource is one resource state machine; every method runs on the session goroutine.
 type resource interface {
 	request(m *mrcp.Message) (*mrcp.Message, error)
-	// audio is one received frame, brought to the session goroutine by the endpoint's session tap.
-	audio(pcm []int16)
 	dtmf(d rune)
 	// inputSince reports whether the resource consumes caller input, and since when.
 	inputSince() (since time.Time, active bool)

@@ -25,6 +25,7 @@ const (
 func (r *recognizer) finish(rec *recognition, ended, cause string, res *nlsml.Result, ev *mrcp.Message) {
 	srv := r.ch.se.srv
 	rec.detail.input.close()
+	rec.detail.heard.stop()
 	uri := ""
 	if ev != nil && rec.detail.save {
 		uri = rec.detail.waveformURI(srv)
@@ -50,7 +51,7 @@ func (r *recognizer) finish(rec *recognition, ended, cause string, res *nlsml.Re
 		rd.Text, rd.Instance, rd.Mode, rd.Confidence = in.Input, in.Instance, in.Mode, &in.Confidence
 	}
 	rd.SetupMS = since(rec.started, rec.detail.opened)
-	rd.FirstAudioMS = since(rec.started, rec.detail.firstAudio)
+	rd.FirstAudioMS = since(rec.started, rec.detail.heard.firstAudio())
 	if ended == endComplete {
 		rd.SpeechEndMS = since(rec.detail.speechEnd, now)
 	}

@@ -141,7 +141,8 @@ func (r *recognizer) inputParam(rec *recognition, p *params) {
 }
 
 // startInput opens the file of an accepted RECOGNIZE and feeds its first frame one frame from
-// now, when the engine stream and the state machine are up.
+// now, when the engine stream and the state machine are up. The file's frames go through the
+// recognition's taps as RTP frames would, but on the session goroutine: a file is not a stream.
 func (r *recognizer) startInput(rec *recognition) {
 	if rec.detail.inputURI == "" {
 		return
@@ -167,7 +168,7 @@ func (r *recognizer) feedInput(rec *recognition) {
 		return
 	}
 	pcm := w.frame()
-	rec.detail.heard(r.ch.se.srv.cfg.Clock.Now, pcm)
-	rec.audio(pcm)
+	rec.detail.heard.tap.Frame(pcm)
+	rec.engine.fileFrame(pcm)
 	r.ch.se.after(inputFrame, func() { r.feedInput(rec) })
 }

@@ -264,8 +264,8 @@ func (r *recognizer) env() recogEnv {
 		active:   func(rec *recognition) bool { return r.active == rec },
 		finalize: cfg.FinalizeTimeout,
 		freeText: cfg.FreeText,
-		engines: engineSource{ctx: se.ctx, wg: &se.wg, post: se.post, rate: cfg.InputRate,
-			newEndpointer: cfg.NewEndpointer, pick: se.pickRecognizer},
+		engines: engineSource{ctx: se.ctx, wg: &se.wg, post: se.post, postEvent: se.postEvent,
+			rate: cfg.InputRate, newEndpointer: cfg.NewEndpointer, pick: se.pickRecognizer, input: ch.input},
 	}
 }
 
@@ -328,13 +328,6 @@ func (r *recognizer) stop() {
 		rec.close()
 		r.active = nil
 		r.finish(rec, endSession, "", nil, nil)
-	}
-}
-
-func (r *recognizer) audio(pcm []int16) {
-	if r.active != nil && r.active.detail.inputURI == "" { // else the input is a file (inputwave.go)
-		r.active.detail.heard(r.ch.se.srv.cfg.Clock.Now, pcm)
-		r.active.audio(pcm)
 	}
 }
 

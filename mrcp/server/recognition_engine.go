@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -19,22 +20,28 @@ type engineSource struct {
 	ctx  context.Context
 	wg   *sync.WaitGroup
 	post func(func()) // runs f on the session goroutine
+	// postEvent queues f for the session goroutine without blocking (from the media worker).
+	postEvent func(func())
 	// pick resolves the request's engine= (or the call's default) once, with its declaration.
 	pick          func(engine string) (asr.Recognizer, asr.RecognizerInfo, string, error)
 	newEndpointer func(rate int, sensitivity float64) media.Detector
 	rate          int
+	// input is the channel's receiving stream, nil without one.
+	input func() media.Stream
 }
 
-// engineStream is a recognition's voice engine: frames go through a queue so that a slow engine
-// never blocks the session goroutine, and its events come back through post. Every method is
-// safe on a nil *engineStream (a DTMF-only request has none).
+// engineStream is a recognition's voice engine. The media worker writes frames into a queue
+// through a tap on the channel's stream, so that a slow engine never blocks it, and the tap's host
+// endpointer reports speech as events; the engine's own events come back through post. Every
+// method is safe on a nil *engineStream (a DTMF-only request has none).
 type engineStream struct {
 	log       *slog.Logger
 	stream    asr.RecognitionStream
 	cancel    context.CancelFunc
 	frames    chan asr.Input
-	endpoint  media.Detector
-	finalized bool // FinalizeInput was queued: the engine gets nothing after it
+	tap       *media.Tap
+	tapOn     media.Stream // where tap is installed; nil when the session feeds it (a file)
+	finalized bool         // FinalizeInput was queued: the engine gets nothing after it
 }
 
 // startVoice opens the engine stream for the voice grammars.
@@ -65,14 +72,9 @@ func (rec *recognition) startVoice(voice []*grammarDef) error {
 	}
 	rec.detail.opened = rec.env.now()
 	es := &engineStream{log: rec.env.log, stream: stream, cancel: cancel, frames: make(chan asr.Input, 512)}
-	// The host endpointer runs even beside an engine with speech events: an engine that declares
-	// them may still never send SpeechEnded (or send it late), and whichever ends speech first
-	// starts Speech-Complete-Timeout.
-	if src.newEndpointer != nil {
-		es.endpoint = src.newEndpointer(src.rate, rec.sensitivity)
-	}
 	rec.set.EngineSpeechEvents = info.SpeechEvents
 	rec.engine = es
+	es.startInput(rec)
 	src.wg.Add(2)
 	go func() { defer src.wg.Done(); es.writeLoop(ctx, rec.id) }()
 	go func() { defer src.wg.Done(); es.readLoop(rec) }()
@@ -135,46 +137,90 @@ func (rec *recognition) onEngine(ev asr.Event, err error) {
 	}
 }
 
-// audio feeds the engine and the host endpointer, whose speech start and end drive
-// START-OF-INPUT and Speech-Complete-Timeout (§9.4.15).
-func (rec *recognition) audio(pcm []int16) {
-	es := rec.engine
-	if es == nil || rec.done {
-		return
+// startInput builds the engine's tap and installs it on the channel's stream, before the engine's
+// goroutines start: frames go from the media worker to the engine's queue, and the host
+// endpointer runs on them there; its speech start and end drive START-OF-INPUT and
+// Speech-Complete-Timeout (§9.4.15). It runs even beside an engine with speech events: an engine
+// that declares them may still never send SpeechEnded (or send it late), and whichever ends speech
+// first starts Speech-Complete-Timeout.
+func (es *engineStream) startInput(rec *recognition) {
+	src := rec.env.engines
+	es.tap = &media.Tap{Writer: &engineWriter{frames: es.frames, log: es.log}}
+	if src.newEndpointer != nil {
+		es.tap.VAD = src.newEndpointer(src.rate, rec.sensitivity)
+		es.tap.Events = tapEvents(func(ev media.Event) {
+			src.postEvent(func() {
+				if !rec.env.active(rec) {
+					return
+				}
+				switch ev.Kind {
+				case media.EventSpeechStart:
+					rec.handle(recog.SpeechStarted{})
+				case media.EventSpeechEnd:
+					rec.handle(recog.SpeechEnded{})
+				}
+			})
+		})
 	}
-	es.queue(&asr.Audio{PCM: pcm})
-	if es.endpoint == nil {
-		return
+	if rec.detail.inputURI != "" {
+		return // the input is a file, fed through the tap by the session (inputwave.go)
 	}
-	switch es.endpoint.Process(pcm) {
-	case media.SpeechStart:
-		rec.handle(recog.SpeechStarted{})
-	case media.SpeechEnd:
-		rec.handle(recog.SpeechEnded{})
+	if st := src.input(); st != nil {
+		es.tapOn = st
+		st.AddTap(es.tap)
 	}
 }
 
-func (es *engineStream) queue(in asr.Input) {
-	if es == nil || es.finalized {
-		return
+// stopInput removes the tap: once it returns no frame reaches the engine's queue any more.
+func (es *engineStream) stopInput() {
+	if es.tapOn != nil {
+		es.tapOn.RemoveTap(es.tap)
+		es.tapOn = nil
 	}
-	if _, ok := in.(*asr.FinalizeInput); ok {
-		es.finalized = true
+}
+
+// fileFrame feeds a frame of an Input-Waveform-URI file, on the session goroutine, through the
+// same tap the media worker would run.
+func (es *engineStream) fileFrame(pcm []int16) {
+	if es != nil && !es.finalized && es.tapOn == nil {
+		es.tap.Frame(pcm)
 	}
+}
+
+// engineWriter queues the worker's frames for the engine's writer goroutine; a full queue (an
+// engine far behind real time) drops the frame rather than hold the worker.
+type engineWriter struct {
+	frames chan asr.Input
+	log    *slog.Logger
+}
+
+func (w *engineWriter) WriteFrame(pcm []int16) {
 	select {
-	case es.frames <- in:
+	case w.frames <- &asr.Audio{PCM: slices.Clone(pcm)}:
 	default:
-		es.log.Warn("recognizer falls behind: dropping audio")
+		w.log.Warn("recognizer falls behind: dropping audio")
 	}
 }
 
 // finalize asks the engine for its Final; nothing is sent to it afterwards.
-func (es *engineStream) finalize() { es.queue(&asr.FinalizeInput{}) }
+func (es *engineStream) finalize() {
+	if es == nil || es.finalized {
+		return
+	}
+	es.finalized = true
+	es.stopInput()
+	select {
+	case es.frames <- &asr.FinalizeInput{}:
+	default:
+		es.log.Warn("recognizer falls behind: FinalizeInput dropped")
+	}
+}
 
 func (es *engineStream) close() {
 	if es == nil {
 		return
 	}
+	es.stopInput()
 	es.cancel()
 	es.stream.Close()
 }

@@ -29,7 +29,10 @@ type recording struct {
 	captureOnSpeech bool
 	inputStarted    bool
 	file            *capture.Writer // the WAV, written as the audio arrives
-	endpoint        media.Detector
+	tap             media.Tap       // on the channel's stream: VAD, then the file's writer
+	disk            *tapFile
+	on              media.Stream
+	err             error // what ended the recording early
 	noInputT        clock.Timer
 	maxT            clock.Timer
 	silenceT        clock.Timer
@@ -92,10 +95,8 @@ func (r *recorder) record(m *mrcp.Message) (*mrcp.Message, error) {
 		}
 		return nil, &mrcp.StatusError{Code: mrcp.Status407, Reason: "cannot create the recording"}
 	}
-	if f := r.ch.se.srv.cfg.NewEndpointer; f != nil {
-		a.endpoint = f(r.ch.se.srv.cfg.InputRate, sens)
-	}
 	r.active = a
+	r.startTap(a, sens)
 	r.ch.send(m.NewResponse(mrcp.Status200, mrcp.StateInProgress))
 	if a.maxTime > 0 {
 		a.maxT = r.after(a, a.maxTime, func() { r.complete(mrcp.RecordSuccessMaxtime, nil) })
@@ -121,34 +122,49 @@ func (r *recorder) armNoInput() {
 	}
 }
 
-func (r *recorder) audio(pcm []int16) {
-	a := r.active
-	if a == nil {
-		return
+// startTap installs the recording's tap: the media worker runs the endpointer and queues the
+// frames for the file's goroutine (§10.4.8 Capture-On-Speech holds them back until speech); speech
+// start and end, and a write that failed, come back to the session as events.
+func (r *recorder) startTap(a *recording, sens float64) {
+	se := r.ch.se
+	a.disk = newTapFile(&se.wg, a.file, func(err error) {
+		se.postEvent(func() {
+			if r.active == a {
+				// The quota is reached (or the disk failed): what is on disk is the recording.
+				r.ch.log.Error("recording ended early", "err", err)
+				a.err = err
+				r.complete(mrcp.RecordError, nil)
+			}
+		})
+	})
+	a.tap = media.Tap{Writer: a.disk, CaptureOnSpeech: a.captureOnSpeech, Events: tapEvents(func(ev media.Event) {
+		se.postEvent(func() {
+			if r.active == a {
+				r.speech(a, ev.Kind)
+			}
+		})
+	})}
+	if f := se.srv.cfg.NewEndpointer; f != nil {
+		a.tap.VAD = f(se.srv.cfg.InputRate, sens)
 	}
-	ev := media.VADNone
-	if a.endpoint != nil {
-		ev = a.endpoint.Process(pcm)
-	}
-	switch ev {
-	case media.SpeechStart:
+	a.on = r.ch.input()
+	a.on.AddTap(&a.tap)
+}
+
+// speech is the endpointer's speech start or end: START-OF-INPUT, and Final-Silence (§10.4.4).
+func (r *recorder) speech(a *recording, kind media.EventKind) {
+	switch kind {
+	case media.EventSpeechStart:
 		clock.Stop(&a.silenceT)
 		if !a.inputStarted {
 			a.inputStarted = true
 			clock.Stop(&a.noInputT)
 			r.ch.send(r.ch.event(mrcp.EventStartOfInput, a.id, mrcp.StateInProgress))
 		}
-	case media.SpeechEnd:
+	case media.EventSpeechEnd:
 		if a.inputStarted && a.finalSilence > 0 {
 			clock.Stop(&a.silenceT)
 			a.silenceT = r.after(a, a.finalSilence, func() { r.complete(mrcp.RecordSuccessSilence, nil) })
-		}
-	}
-	if !a.captureOnSpeech || a.inputStarted {
-		if err := a.file.Write(pcm); err != nil {
-			// The quota is reached (or the disk failed): what is on disk is the recording.
-			r.ch.log.Error("recording ended early", "err", err)
-			r.complete(mrcp.RecordError, nil)
 		}
 	}
 }
@@ -174,8 +190,8 @@ func (r *recorder) complete(cause mrcp.RecordCause, resp *mrcp.Message) {
 	if target == nil {
 		target = r.ch.event(mrcp.EventRecordComplete, a.id, mrcp.StateComplete)
 		target.Header.Set(mrcp.HeaderCompletionCause, cause.String())
-		if err := a.file.Err(); err != nil {
-			target.Header.Set(mrcp.HeaderCompletionReason, oneLine(err.Error()))
+		if a.err != nil {
+			target.Header.Set(mrcp.HeaderCompletionReason, oneLine(a.err.Error()))
 		}
 	}
 	if uri != "" {
@@ -187,8 +203,12 @@ func (r *recorder) complete(cause mrcp.RecordCause, resp *mrcp.Message) {
 	}
 }
 
+// end stops the recording's timers and takes its tap off the stream; once it returns every frame
+// the tap took is in the file.
 func (r *recorder) end(a *recording) {
 	r.active = nil
+	a.on.RemoveTap(&a.tap)
+	a.disk.close()
 	clock.Stop(&a.noInputT)
 	clock.Stop(&a.maxT)
 	clock.Stop(&a.silenceT)

@@ -149,8 +149,18 @@ func TestRecordStreamsToDisk(t *testing.T) {
 	cl.sync(ch, 2)
 	sid, _, _ := strings.Cut(ch, "@")
 	path := filepath.Join(dir, sid+"-1.wav")
-	if st, err := os.Stat(path); err != nil || st.Size() < 44+2*8000 {
-		t.Fatalf("recording in progress on disk: %v %v", st, err)
+	// The file is written on the recording's own goroutine, a moment after the worker hands it
+	// the frames.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.Stat(path)
+		if err == nil && st.Size() >= 44+2*8000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recording in progress on disk: %v %v", st, err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	sink.Audio(frame(100))
 	cl.sync(ch, 3)

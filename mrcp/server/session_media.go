@@ -2,7 +2,6 @@ package server
 
 import (
 	"net"
-	"slices"
 	"time"
 
 	"github.com/mrcpd/mrcpd/media"
@@ -71,9 +70,6 @@ func (se *session) startEndpoint(ep *endpoint) {
 	ep.stream = st
 	if ep.receives() {
 		se.srv.cfg.Metrics.receiverStarted(st)
-		// The recorder, the detail record's waveform and the host endpointer read frames on the
-		// session goroutine: the session tap queues each frame for it without blocking the worker.
-		st.AddTap(&media.Tap{Writer: &sessionWriter{se: se, ep: ep}})
 	}
 }
 
@@ -142,19 +138,7 @@ func (k *digitEvents) MediaEvent(ev media.Event) {
 	})
 }
 
-// sessionWriter brings an endpoint's frames onto the session goroutine, to the channels on it.
-type sessionWriter struct {
-	se *session
-	ep *endpoint
-}
+// tapEvents brings a tap's speech events onto the session goroutine.
+type tapEvents func(media.Event)
 
-func (w *sessionWriter) WriteFrame(pcm []int16) {
-	frame := slices.Clone(pcm) // the worker reuses its buffer
-	w.se.postEvent(func() {
-		for _, ch := range w.se.channels {
-			if ch.audio == w.ep {
-				ch.res.audio(frame)
-			}
-		}
-	})
-}
+func (f tapEvents) MediaEvent(ev media.Event) { f(ev) }

@@ -34,8 +34,7 @@ type utterance struct {
 
 func newSynthesizer(ch *channel) *synthesizer { return &synthesizer{ch: ch} }
 
-func (s *synthesizer) audio([]int16) {}
-func (s *synthesizer) dtmf(rune)     {}
+func (s *synthesizer) dtmf(rune) {}
 
 func (s *synthesizer) inputSince() (time.Time, bool) { return time.Time{}, false }
 

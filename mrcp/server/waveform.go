@@ -3,8 +3,10 @@ package server
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/mrcpd/mrcpd/media"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/capture"
 	"github.com/mrcpd/mrcpd/mrcp/server/recog"
@@ -13,14 +15,14 @@ import (
 // recDetail is what a recognition's detail record and its utterance capture collect on the way.
 // Every field is owned by the session goroutine.
 type recDetail struct {
-	save       bool // Save-Waveform (§9.4.22)
-	engine     string
-	opened     time.Time // the engine stream is open
-	firstAudio time.Time
-	speechEnd  time.Time // the end of speech that started the completion timer
-	wave       *capture.Writer
-	inputURI   string     // Input-Waveform-URI (§9.4.10): the input comes from this file
-	input      *inputWave // open while the recognition runs
+	save      bool // Save-Waveform (§9.4.22)
+	engine    string
+	opened    time.Time // the engine stream is open
+	speechEnd time.Time // the end of speech that started the completion timer
+	wave      *capture.Writer
+	heard     *heardTap  // the recognition's own tap, from its start to its end
+	inputURI  string     // Input-Waveform-URI (§9.4.10): the input comes from this file
+	input     *inputWave // open while the recognition runs
 }
 
 // timer notes when the machine starts Speech-Complete/-Incomplete-Timeout: the end of speech
@@ -44,31 +46,71 @@ func (r *recognizer) captureParams(rec *recognition, p *params) {
 	}
 }
 
-// startCapture opens the utterance file of a RECOGNIZE with Save-Waveform: true. The recognizer
-// records its input "without endpointing" (§9.4.22): every frame from now to the completion.
-// A failure leaves the capture off, and RECOGNITION-COMPLETE then carries an empty Waveform-URI.
+// startCapture installs the recognition's own tap, which notes when its input began and, for a
+// RECOGNIZE with Save-Waveform: true, writes the utterance file. The recognizer records its input
+// "without endpointing" (§9.4.22): every frame from now to the completion. A failure leaves the
+// capture off, and RECOGNITION-COMPLETE then carries an empty Waveform-URI.
 func (r *recognizer) startCapture(rec *recognition) {
-	r.startInput(rec)
-	st := r.ch.se.srv.cfg.Waveforms
-	if !rec.detail.save || st == nil {
-		return
+	se := r.ch.se
+	h := &heardTap{now: se.srv.cfg.Clock.Now}
+	h.tap.Writer = h
+	rec.detail.heard = h
+	if st := se.srv.cfg.Waveforms; rec.detail.save && st != nil {
+		w, err := st.Create(capture.NewName(), se.srv.cfg.InputRate, se.callID)
+		if err != nil {
+			r.ch.log.Warn("Save-Waveform: no capture", "request-id", rec.id, "err", err)
+		} else {
+			rec.detail.wave = w
+			h.file = newTapFile(&se.wg, w, nil) // a full store ends the capture; what it holds is returned
+		}
 	}
-	w, err := st.Create(capture.NewName(), r.ch.se.srv.cfg.InputRate, r.ch.se.callID)
-	if err != nil {
-		r.ch.log.Warn("Save-Waveform: no capture", "request-id", rec.id, "err", err)
-		return
+	if rec.detail.inputURI != "" {
+		r.startInput(rec) // the input is a file, fed through the tap by the session
+	} else if st := r.ch.input(); st != nil {
+		h.on = st
+		st.AddTap(&h.tap)
 	}
-	rec.detail.wave = w
 }
 
-// heard is the recognizer's input tap: the frame goes into the capture.
-func (d *recDetail) heard(now func() time.Time, pcm []int16) {
-	if d.firstAudio.IsZero() {
-		d.firstAudio = now()
+// heardTap is a recognition's own tap: when its first frame arrived, for the detail record, and
+// the Save-Waveform capture, written on its own goroutine.
+type heardTap struct {
+	tap   media.Tap
+	now   func() time.Time
+	first atomic.Int64 // unix ns
+	file  *tapFile     // nil without a capture
+	on    media.Stream // where tap is installed
+}
+
+// WriteFrame runs on the media worker (or the session, for a file's frames).
+func (h *heardTap) WriteFrame(pcm []int16) {
+	if h.first.Load() == 0 {
+		h.first.Store(h.now().UnixNano())
 	}
-	if d.wave != nil {
-		_ = d.wave.Write(pcm) // a full store ends the capture; what it holds is still returned
+	if h.file != nil {
+		h.file.WriteFrame(pcm)
 	}
+}
+
+// firstAudio is when the recognition's first frame arrived, zero if none did.
+func (h *heardTap) firstAudio() time.Time {
+	if h == nil || h.first.Load() == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, h.first.Load())
+}
+
+// stop takes the tap off its stream and waits until the capture has every frame it was given.
+func (h *heardTap) stop() {
+	if h == nil {
+		return
+	}
+	if h.on != nil {
+		h.on.RemoveTap(&h.tap)
+		h.on = nil
+	}
+	h.file.close()
+	h.file = nil
 }
 
 // waveformURI closes the capture and gives the Waveform-URI value of §9.4.8: "<uri>;size=

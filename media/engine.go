@@ -63,6 +63,9 @@ type StreamConfig struct {
 	Ptime          time.Duration
 	InputRate      int // PCM rate taps receive
 	OutputRate     int // PCM rate Output.Write takes
+	// SRTP, when set, protects the stream with the keys of the offer's a=crypto (RTP/SAVP); nil is
+	// plain RTP/AVP.
+	SRTP *SRTPKeys
 	// Events receives the stream's DTMF digits (RFC 4733 or in-band), from the worker.
 	Events EventSink
 	Logger *slog.Logger

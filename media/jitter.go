@@ -35,6 +35,8 @@ type JitterStats struct {
 	Dropped                                                uint64        // packets discarded to shrink the delay (clock skew, spikes that passed)
 	Underruns                                              uint64        // ticks with nothing to play
 	Resets                                                 uint64        // new SSRC, timeline jump or talkspurt realignment
+	Foreign                                                uint64        // datagrams from another source than the peer's (engine streams)
+	Unauthenticated                                        uint64        // SRTP/SRTCP datagrams that failed authentication (engine streams)
 	Jitter                                                 time.Duration // RFC 3550 §A.8 interarrival jitter
 	Delay                                                  time.Duration // current target playout delay
 }

@@ -45,20 +45,31 @@ func NewSourceFilter(offered netip.AddrPort, latching bool, pts []uint8) *Source
 
 // Accept says whether datagram b from from, arriving at at, goes on to the next stage.
 func (f *SourceFilter) Accept(b []byte, from netip.AddrPort, at time.Time) bool {
+	if !f.Allows(b, from, at) {
+		f.dropped++
+		return false
+	}
+	f.Passed(from, at)
+	return true
+}
+
+// Allows says whether b may pass, changing nothing: a stage after the filter (SRTP) may still
+// refuse it, and a latch must follow only a packet that went all the way through.
+func (f *SourceFilter) Allows(b []byte, from netip.AddrPort, at time.Time) bool {
 	from = unmap(from)
 	switch {
 	case f.current.IsValid() && from == f.current:
+		return true
 	case !f.latching || !f.validRTP(b):
-		f.dropped++
-		return false
-	case !f.current.IsValid(), at.Sub(f.last) >= f.after:
-		f.current = from // first source, or the latched one went silent
-	default:
-		f.dropped++ // another source within the latched one's stream
 		return false
 	}
-	f.last = at
-	return true
+	// the first source, or the latched one went silent
+	return !f.current.IsValid() || at.Sub(f.last) >= f.after
+}
+
+// Passed records a packet that went through from from: the source it latches onto, if new.
+func (f *SourceFilter) Passed(from netip.AddrPort, at time.Time) {
+	f.current, f.last = unmap(from), at
 }
 
 // Source is the address RTP is accepted from; invalid until a latching filter has latched.

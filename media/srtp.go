@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/pion/srtp/v3"
 )
@@ -12,13 +13,20 @@ import (
 type SRTP struct {
 	suite    string
 	in, out  *srtp.Context
-	rejected uint64
+	rejected atomic.Uint64
 }
 
 // SRTP suites, as SDP names them (RFC 4568 §6.2).
 var srtpProfiles = map[string]srtp.ProtectionProfile{
 	"AES_CM_128_HMAC_SHA1_80": srtp.ProtectionProfileAes128CmHmacSha1_80,
 	"AES_CM_128_HMAC_SHA1_32": srtp.ProtectionProfileAes128CmHmacSha1_32,
+}
+
+// SRTPKeys are what an SDES exchange negotiated for a stream (RFC 4568): the suite, the peer's
+// key and ours, each master key followed by master salt.
+type SRTPKeys struct {
+	Suite         string
+	Remote, Local []byte
 }
 
 // NewSRTP builds both directions; each key is master key followed by master salt (30 bytes).
@@ -57,7 +65,7 @@ func srtpContext(p srtp.ProtectionProfile, keySalt []byte) (*srtp.Context, error
 func (s *SRTP) Open(dst, pkt []byte) ([]byte, error) {
 	b, err := s.in.DecryptRTP(dst, pkt, nil)
 	if err != nil {
-		s.rejected++
+		s.rejected.Add(1)
 		return nil, fmt.Errorf("media: SRTP: %w", err)
 	}
 	return b, nil
@@ -70,7 +78,7 @@ func (s *SRTP) Seal(dst, pkt []byte) ([]byte, error) { return s.out.EncryptRTP(d
 func (s *SRTP) OpenRTCP(dst, pkt []byte) ([]byte, error) {
 	b, err := s.in.DecryptRTCP(dst, pkt, nil)
 	if err != nil {
-		s.rejected++
+		s.rejected.Add(1)
 		return nil, fmt.Errorf("media: SRTCP: %w", err)
 	}
 	return b, nil
@@ -79,6 +87,6 @@ func (s *SRTP) OpenRTCP(dst, pkt []byte) ([]byte, error) {
 func (s *SRTP) SealRTCP(dst, pkt []byte) ([]byte, error) { return s.out.EncryptRTCP(dst, pkt, nil) }
 
 // Rejected counts datagrams that failed authentication.
-func (s *SRTP) Rejected() uint64 { return s.rejected }
+func (s *SRTP) Rejected() uint64 { return s.rejected.Load() }
 
 func (s *SRTP) String() string { return "SRTP(" + s.suite + ")" }

@@ -14,6 +14,7 @@ type engineStream struct {
 	slot   int
 	sock   *Socket
 	rtcp   *Socket // nil when port+1 was unavailable: the stream works, unreported
+	guard  *guard  // source filter and SRTP, before rx
 	rx     *Receiver
 	tx     *Sender
 	events EventSink
@@ -36,8 +37,14 @@ func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error
 			st.rtcp = r
 		}
 	}
+	g, err := newGuard(cfg, e.cfg.Symmetric)
+	if err != nil {
+		st.release()
+		return nil, err
+	}
+	st.guard = g
 	if cfg.Send {
-		tx, err := NewSender(sock, cfg.Remote, SenderConfig{Format: cfg.Format, TelephoneEvent: cfg.TelephoneEvent,
+		tx, err := NewSender(g.sendConn(sock, false), cfg.Remote, SenderConfig{Format: cfg.Format, TelephoneEvent: cfg.TelephoneEvent,
 			Ptime: cfg.Ptime, InputRate: cfg.OutputRate, Clock: e.clock, Logger: st.log})
 		if err != nil {
 			st.release()
@@ -51,12 +58,12 @@ func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error
 			formats = append(formats, *cfg.TelephoneEvent)
 		}
 		rc := ReceiverConfig{Formats: formats, OutputRate: cfg.InputRate, Jitter: e.cfg.Jitter,
-			InbandDTMF: e.cfg.InbandDTMF, Clock: e.clock, Logger: st.log, Symmetric: e.cfg.Symmetric}
+			InbandDTMF: e.cfg.InbandDTMF, Clock: e.clock, Logger: st.log}
 		if st.rtcp != nil {
-			rc.RTCP = st.rtcp
+			rc.RTCP = g.sendConn(st.rtcp, true)
 		}
 		if e.cfg.Symmetric && st.tx != nil {
-			rc.OnLatch = st.tx.SetRemote
+			g.onLatch = st.tx.SetRemote // the guard latches: only on packets it passed
 		}
 		rx, err := NewReceiver(sock, rc)
 		if err != nil {
@@ -73,6 +80,7 @@ func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error
 func (st *engineStream) String() string {
 	var b strings.Builder
 	if st.rx != nil {
+		b.WriteString(st.guard.String() + " -> ")
 		b.WriteString(st.rx.String())
 		b.WriteString(" -> Taps")
 	}
@@ -114,7 +122,7 @@ func (st *engineStream) Stats() JitterStats {
 	if st.rx == nil {
 		return JitterStats{}
 	}
-	return st.rx.Stats()
+	return st.guard.count(st.rx.Stats())
 }
 
 func (st *engineStream) Output() Output {

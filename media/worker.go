@@ -242,9 +242,13 @@ func (w *worker) drain(st *engineStream, kind int, now, wall time.Time) {
 			case st.rx == nil:
 				// a send-only stream: nothing to receive
 			case kind == sockRTCP:
-				st.rx.ReceiveRTCPAt(b, net.UDPAddrFromAddrPort(from), at)
+				if b, ok := st.guard.rtcp(b, from); ok {
+					st.rx.ReceiveRTCPAt(b, net.UDPAddrFromAddrPort(from), at)
+				}
 			default:
-				st.rx.ReceiveAt(b, from, at, st)
+				if b, ok := st.guard.rtp(b, from, at); ok {
+					st.rx.ReceiveAt(b, from, at, st)
+				}
 			}
 		}
 		if int(r) < rxBatch {

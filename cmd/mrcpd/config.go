@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mrcpd/mrcpd/mrcp/server"
 )
 
 // Config is mrcpd's whole configuration. Every key is documented in docs/configuration.md; unknown
@@ -67,14 +69,16 @@ type MRCPConfig struct {
 }
 
 type RTPConfig struct {
-	IP           string       `yaml:"ip"`
-	Ports        PortRange    `yaml:"ports"`
-	MediaTimeout Duration     `yaml:"media_timeout"`
-	Symmetric    bool         `yaml:"symmetric"`
-	InbandDTMF   bool         `yaml:"inband_dtmf"`
-	Jitter       JitterConfig `yaml:"jitter"`
-	Codecs       []string     `yaml:"codecs"`
-	Workers      int          `yaml:"workers"`
+	IP           string    `yaml:"ip"`
+	Ports        PortRange `yaml:"ports"`
+	MediaTimeout Duration  `yaml:"media_timeout"`
+	Symmetric    bool      `yaml:"symmetric"`
+	// SRTP is off, optional or required (docs/security.md).
+	SRTP       string       `yaml:"srtp"`
+	InbandDTMF bool         `yaml:"inband_dtmf"`
+	Jitter     JitterConfig `yaml:"jitter"`
+	Codecs     []string     `yaml:"codecs"`
+	Workers    int          `yaml:"workers"`
 }
 
 type JitterConfig struct {
@@ -202,6 +206,9 @@ func (c *Config) Validate(file string) error {
 	}
 	if c.RTP.Ports.Min <= 0 || c.RTP.Ports.Max > 65535 || c.RTP.Ports.Min >= c.RTP.Ports.Max {
 		return bad("rtp.ports", "%s is not a port range lo-hi", c.RTP.Ports)
+	}
+	if _, err := server.ParseSRTPPolicy(c.RTP.SRTP); err != nil {
+		return bad("rtp.srtp", "%v", err)
 	}
 	if c.RTP.Workers < 0 {
 		return bad("rtp.workers", "%d: want 0 (one per core) or more", c.RTP.Workers)

@@ -91,6 +91,7 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 		FinalizeTimeout: cfg.MRCP.FinalizeTimeout.D(), FreeText: cfg.MRCP.FreeText,
 		MediaTimeout: cfg.RTP.MediaTimeout.D(), MaxSessions: cfg.SIP.MaxSessions,
 		MaxSessionsPerSource: cfg.SIP.MaxSessionsPerSource, MaxOfferMedia: cfg.SIP.MaxOfferMedia,
+		SRTP:        server.SRTPPolicy(cfg.RTP.SRTP),
 		RecorderDir: cfg.Recorder.Dir, InputRate: inputRate, OutputRate: 8000,
 		NewEndpointer: media.NewDetector, Backends: backends, Logger: log,
 		Metrics: server.NewMetrics(d.reg), Media: d.media,

@@ -26,7 +26,13 @@ type Config struct {
 	Transport string // "udp" (default) or "tcp"
 	LocalIP   string // our address for SIP, RTP and the SDP (default 127.0.0.1)
 	UserAgent string // default "mrcpclient"
-	Logger    *slog.Logger
+	// SRTP offers RTP/SAVP with a fresh SDES key of this suite (sdp.SuiteAES80 or SuiteAES32,
+	// RFC 4568) and protects the media with the answered keys; empty offers RTP/AVP.
+	SRTP string
+	// SendRecv offers a=sendrecv for every resource (some clients do for a synthesizer too),
+	// instead of mod_unimrcp's sendonly or recvonly.
+	SendRecv bool
+	Logger   *slog.Logger
 }
 
 // Client is a SIP user agent that opens MRCP sessions. It answers the server's BYE itself.

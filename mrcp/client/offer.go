@@ -1,11 +1,13 @@
 package client
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/mrcpd/mrcpd/media"
+	"github.com/mrcpd/mrcpd/mrcp/sdp"
 )
 
 // offeredFormats is mod_unimrcp's default codec list (0 8 96 101), in its order.
@@ -18,17 +20,25 @@ var offeredFormats = []media.Format{
 
 // buildOffer writes the SDP offer mod_unimrcp sends (fixtures/freeswitch-mod_unimrcp/01, 05):
 // one control m-line for resource and one audio m-line, sendonly for a recognizer or recorder
-// (we send audio) and recvonly for a synthesizer.
-func buildOffer(ip string, rtpPort int, resource string, formats []media.Format) []byte {
+// (we send audio) and recvonly for a synthesizer, or sendrecv. With crypto the audio line is
+// RTP/SAVP carrying our SDES key (RFC 4568 §9.1).
+func buildOffer(ip string, rtpPort int, resource string, formats []media.Format, sendrecv bool, crypto *sdp.Crypto) []byte {
 	dir := "sendonly"
-	if resource == "speechsynth" || resource == "basicsynth" {
+	switch {
+	case sendrecv:
+		dir = "sendrecv"
+	case resource == "speechsynth" || resource == "basicsynth":
 		dir = "recvonly"
+	}
+	proto := "RTP/AVP"
+	if crypto != nil {
+		proto = sdp.ProtoSRTP
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=0\r\no=mrcpclient %d %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n",
 		rand.Uint64()>>1, rand.Uint64()>>1, ip, ip)
 	fmt.Fprintf(&b, "m=application 9 TCP/MRCPv2 1\r\na=setup:active\r\na=connection:new\r\na=resource:%s\r\na=cmid:1\r\n", resource)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP", rtpPort)
+	fmt.Fprintf(&b, "m=audio %d %s", rtpPort, proto)
 	for _, f := range formats {
 		fmt.Fprintf(&b, " %d", f.PT)
 	}
@@ -38,6 +48,9 @@ func buildOffer(ip string, rtpPort int, resource string, formats []media.Format)
 		if f.Fmtp != "" {
 			fmt.Fprintf(&b, "a=fmtp:%d %s\r\n", f.PT, f.Fmtp)
 		}
+	}
+	if crypto != nil {
+		fmt.Fprintf(&b, "a=crypto:%d %s inline:%s\r\n", crypto.Tag, crypto.Suite, base64.StdEncoding.EncodeToString(crypto.Key))
 	}
 	fmt.Fprintf(&b, "a=%s\r\na=mid:1\r\n", dir)
 	return []byte(b.String())

@@ -92,7 +92,7 @@ type sending struct {
 }
 
 func (s *Session) startSending(ctx context.Context, rate int) (*sending, error) {
-	snd, err := media.NewSender(s.RTP, s.RemoteRTP, media.SenderConfig{Format: s.Codec, TelephoneEvent: s.DTMF, InputRate: rate})
+	snd, err := media.NewSender(s.mediaConn(), s.RemoteRTP, media.SenderConfig{Format: s.Codec, TelephoneEvent: s.DTMF, InputRate: rate})
 	if err != nil {
 		return nil, fmt.Errorf("client: RTP sender: %w", err)
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +31,9 @@ type Session struct {
 	CallID        string
 	InviteLatency time.Duration // INVITE sent to 200 OK received
 
-	RTP       *net.UDPConn  // our RTP socket
+	RTP *net.UDPConn // our RTP socket
+	// Media is RTP as the session's media sees it: RTP itself, or SRTP on it (Config.SRTP).
+	Media     net.PacketConn
 	RemoteRTP *net.UDPAddr  // the server's RTP address (answer's c= and m=audio port)
 	Codec     media.Format  // the answered codec
 	DTMF      *media.Format // the answered telephone-event, nil if none
@@ -46,6 +49,36 @@ type Session struct {
 	ended    atomic.Bool
 	ctrlMu   sync.Mutex // ctrl is closed from the SIP goroutine on the server's BYE
 	once     sync.Once
+	offerKey *sdp.Crypto // our SDES key, when Config.SRTP is set
+}
+
+// mediaConn is what the session's Sender and Receiver use.
+func (s *Session) mediaConn() net.PacketConn {
+	if s.Media != nil {
+		return s.Media
+	}
+	return s.RTP
+}
+
+// useSRTP protects Media with the keys of the answer's a=crypto (RFC 4568 §7.1.2: it echoes the
+// tag and suite of the one it chose, with the answerer's key).
+func (s *Session) useSRTP(au sdp.Audio) error {
+	if s.offerKey == nil {
+		return nil
+	}
+	if au.Proto != sdp.ProtoSRTP || len(au.Crypto) == 0 {
+		return fmt.Errorf("client: offered RTP/SAVP, answered %s without a=crypto", au.Proto)
+	}
+	c := au.Crypto[0]
+	if c.Tag != s.offerKey.Tag || c.Suite != s.offerKey.Suite {
+		return fmt.Errorf("client: answer's a=crypto %d %s is not the offered %d %s", c.Tag, c.Suite, s.offerKey.Tag, s.offerKey.Suite)
+	}
+	keys, err := media.NewSRTP(c.Suite, c.Key, s.offerKey.Key)
+	if err != nil {
+		return fmt.Errorf("client: answer's SRTP key: %w", err)
+	}
+	s.Media = media.NewSRTPConn(s.RTP, keys, false)
+	return nil
 }
 
 // Open sets up a session for resource ("speechrecog", "speechsynth", "recorder"): INVITE,
@@ -72,7 +105,14 @@ func (c *Client) OpenPort(ctx context.Context, resource string, rtpPort int) (*S
 // open returns a nil Session on every failure; a session whose INVITE succeeded was closed.
 func (c *Client) open(ctx context.Context, resource string, rtpConn *net.UDPConn, rtpPort int) (*Session, error) {
 	s := &Session{c: c, Resource: resource, RTP: rtpConn, CallID: uuid.NewString(), cseq: 1 + rand.Uint32N(1<<30), nextID: 1}
-	if err := s.runInvite(ctx, buildOffer(c.cfg.LocalIP, rtpPort, resource, offeredFormats)); err != nil {
+	if c.cfg.SRTP != "" {
+		if rtpConn == nil {
+			return nil, fmt.Errorf("client: SRTP needs the session's own RTP socket (Open, not OpenPort)")
+		}
+		s.offerKey = &sdp.Crypto{Tag: 1, Suite: c.cfg.SRTP, Key: make([]byte, sdp.KeySaltLen)}
+		_, _ = crand.Read(s.offerKey.Key) // crypto/rand.Read never fails (Go 1.24+)
+	}
+	if err := s.runInvite(ctx, buildOffer(c.cfg.LocalIP, rtpPort, resource, offeredFormats, c.cfg.SendRecv, s.offerKey)); err != nil {
 		return nil, err
 	}
 	if err := s.connect(ctx); err != nil {
@@ -209,6 +249,9 @@ func (s *Session) readAnswer(body []byte) error {
 	}
 	if s.Codec.Name == "" {
 		return fmt.Errorf("client: answer has no audio codec")
+	}
+	if err := s.useSRTP(au); err != nil {
+		return err
 	}
 	addr := a.ConnAddr
 	if addr == "" {

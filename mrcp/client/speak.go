@@ -42,7 +42,7 @@ func (s *Session) Speak(ctx context.Context, r SpeakRequest) (*SpeakResult, erro
 	if s.DTMF != nil {
 		formats = append(formats, *s.DTMF)
 	}
-	rx, err := media.NewReceiver(s.RTP, media.ReceiverConfig{Formats: formats, OutputRate: 8000})
+	rx, err := media.NewReceiver(s.mediaConn(), media.ReceiverConfig{Formats: formats, OutputRate: 8000})
 	if err != nil {
 		return nil, fmt.Errorf("client: RTP receiver: %w", err)
 	}

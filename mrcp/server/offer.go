@@ -249,10 +249,10 @@ func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, err
 		}
 		return sdp.AnswerAudio{Mid: au.Mid, Rejected: true}, nil
 	}
-	if au.Proto == sdp.ProtoSRTP {
-		// The SDES keys parse and negotiate (sdp.NegotiateCrypto), but the media path has no
-		// SRTP stage yet: refusing is better than answering keys that would not be used.
-		return sdp.AnswerAudio{}, sip.Errorf(488, nil, "RTP/SAVP (SRTP) is not available on this server; offer RTP/AVP")
+	ep := se.mediaByMid(au.Mid, au.Index)
+	keys, local, err := se.negotiateSRTP(au, ep)
+	if err != nil {
+		return sdp.AnswerAudio{}, err
 	}
 	mf := se.srv.cfg.Media
 	codec, te, err := sdp.NegotiateAudio(au, mf.Formats())
@@ -260,13 +260,12 @@ func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, err
 		return sdp.AnswerAudio{}, err
 	}
 	dir := sdp.ReverseDirection(au.Direction)
-	ep := se.mediaByMid(au.Mid, au.Index)
 	if ep == nil {
 		pc, err := mf.Listen()
 		if err != nil {
 			return sdp.AnswerAudio{}, sip.Errorf(503, err, "no RTP port free")
 		}
-		ep = &endpoint{mid: au.Mid, index: au.Index, conn: pc}
+		ep = &endpoint{mid: au.Mid, index: au.Index, conn: pc, srtp: keys}
 		se.media = append(se.media, ep)
 	}
 	addr := au.ConnAddr
@@ -277,7 +276,7 @@ func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, err
 	ep.codec, ep.te, ep.dir = codec, te, dir
 	ep.ptime = time.Duration(au.Ptime) * time.Millisecond
 	return sdp.AnswerAudio{Port: udpPort(ep.conn.LocalAddr()), Format: codec, TelephoneEvent: te,
-		Direction: dir, Mid: au.Mid, Ptime: au.Ptime}, nil
+		Direction: dir, Mid: au.Mid, Ptime: au.Ptime, Crypto: local}, nil
 }
 
 func tcpPort(a net.Addr) int {

@@ -47,6 +47,10 @@ func newRTPCollector() *rtpCollector {
 		{"duplicated", "Duplicate RTP packets (dropped).", func(s media.JitterStats) uint64 { return s.Duplicated }},
 		{"malformed", "RTP packets refused as malformed or not negotiated.", func(s media.JitterStats) uint64 { return s.Malformed }},
 		{"shed", "RTP packets shed to shrink the playout delay.", func(s media.JitterStats) uint64 { return s.Dropped }},
+		{"foreign", "RTP and RTCP datagrams refused for coming from another source than the peer's (rtp.symmetric).",
+			func(s media.JitterStats) uint64 { return s.Foreign }},
+		{"unauthenticated", "SRTP and SRTCP datagrams that failed authentication (rtp.srtp).",
+			func(s media.JitterStats) uint64 { return s.Unauthenticated }},
 	} {
 		c.counters = append(c.counters, rtpCounter{get: x.get,
 			desc: prometheus.NewDesc("mrcpd_rtp_packets_"+x.name+"_total", x.help+" Summed over all sessions.", nil, nil)})
@@ -87,6 +91,8 @@ func sumStats(a, b media.JitterStats) media.JitterStats {
 	a.Dropped += b.Dropped
 	a.Underruns += b.Underruns
 	a.Resets += b.Resets
+	a.Foreign += b.Foreign
+	a.Unauthenticated += b.Unauthenticated
 	return a
 }
 

@@ -77,6 +77,8 @@ type Config struct {
 	// MaxSessionsPerSource caps the sessions of one SIP source host (default MaxSessions), so
 	// that one client cannot take every place.
 	MaxSessionsPerSource int
+	// SRTP says whether audio may, must or must not be RTP/SAVP with SDES keys (rtp.srtp).
+	SRTP SRTPPolicy
 	// MaxOfferMedia caps the m-lines of an offer (default 8; mod_unimrcp sends two per resource).
 	MaxOfferMedia int
 	RecorderDir   string

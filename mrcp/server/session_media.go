@@ -18,6 +18,7 @@ type endpoint struct {
 	te     *sdp.Format
 	dir    string // our direction, from the answer
 	ptime  time.Duration
+	srtp   *media.SRTPKeys // nil: RTP/AVP
 	stream media.Stream // nil until started, or when the stream failed
 }
 
@@ -58,7 +59,7 @@ func (se *session) startEndpoint(ep *endpoint) {
 	log := se.log.With("mid", ep.mid)
 	cfg := media.StreamConfig{Receive: ep.receives(), Send: ep.sends(), Format: ep.codec, TelephoneEvent: ep.te,
 		Ptime: ep.ptime, InputRate: se.srv.cfg.InputRate, OutputRate: se.srv.cfg.OutputRate,
-		Events: &digitEvents{se: se, ep: ep}, Logger: log}
+		Events: &digitEvents{se: se, ep: ep}, Logger: log, SRTP: ep.srtp}
 	if ep.remote != nil {
 		cfg.Remote = ep.remote
 	}

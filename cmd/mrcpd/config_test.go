@@ -22,6 +22,8 @@ func TestLoadConfig(t *testing.T) {
 		{"inverted port range", "rtp:\n  ports: 6000-5000\n", "key rtp.ports"},
 		{"bad address", "sip:\n  addr: nowhere\n", "key sip.addr"},
 		{"tls without cert", "sip:\n  transports: [udp, tls]\n", "key sip.transports"},
+		{"srtp unknown", "rtp:\n  srtp: on\n", "key rtp.srtp"},
+		{"srtp required", "rtp:\n  srtp: required\n", ""},
 		{"no connections", "mrcp:\n  max_connections_per_host: 0\n", "key mrcp.max_connections_per_host"},
 		{"zero idle timeout", "mrcp:\n  idle_timeout: 0s\n", "key mrcp.idle_timeout"},
 		{"capture keys", "recorder:\n  max_bytes: 2GiB\nwaveforms:\n  max_age: 24h\n  max_bytes: 500MB\n  url: https://mrcpd.example/w/\nrecords:\n  path: \"-\"\n", ""},

@@ -222,17 +222,7 @@ func sox(t *testing.T, args ...string) {
 // (c) SPEAK with a synthesizer plugin whose audio is known: the tones arrive in order, and
 // SPEAK-COMPLETE arrives after the last RTP packet.
 func TestE2ESpeakTones(t *testing.T) {
-	plug := filepath.Join(t.TempDir(), "toneplugin")
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-o", plug, "./cmd/mrcpd/testdata/toneplugin")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build toneplugin: %v\n%s", err, b)
-	}
-	d := startMrcpd(t, fmt.Sprintf("engines:\n  plugins:\n    - {name: tone, kind: synthesizer, path: %s}\n", plug))
+	d := startMrcpd(t, tonePluginConfig(t))
 	wav := filepath.Join(t.TempDir(), "out.wav")
 	out, err := runClient(t, "speak", "--server", d.sip, "--text", "Welcome.", "--out", wav)
 	if err != nil {
@@ -257,6 +247,23 @@ func TestE2ESpeakTones(t *testing.T) {
 	if got := toneSequence(pcm, rate, []float64{500, 1000, 1500}); fmt.Sprint(got) != "[500 1000 1500]" {
 		t.Fatalf("tones heard %v, want [500 1000 1500] (%d samples at %d Hz)", got, len(pcm), rate)
 	}
+}
+
+// tonePluginConfig builds the synthesizer plugin of testdata/toneplugin (500, 1000 and 1500 Hz
+// tones, whatever the text) and returns the engines section that makes it the synthesizer.
+func tonePluginConfig(t *testing.T) string {
+	t.Helper()
+	plug := filepath.Join(t.TempDir(), "toneplugin")
+	root, err := testkit.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", plug, "./cmd/mrcpd/testdata/toneplugin")
+	build.Dir = root
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build toneplugin: %v\n%s", err, b)
+	}
+	return fmt.Sprintf("engines:\n  plugins:\n    - {name: tone, kind: synthesizer, path: %s}\n", plug)
 }
 
 // afterLastRTP reads mrcpclient's "last RTP packet -> SPEAK-COMPLETE: D" line.

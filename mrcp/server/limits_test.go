@@ -79,15 +79,3 @@ func TestSessionCaps(t *testing.T) {
 		t.Fatalf("after a session ended: %v", err)
 	}
 }
-
-// TestSAVPRefused: until the media path has its SRTP stage, an RTP/SAVP offer gets 488 saying
-// so, rather than an answer with keys that would never be used.
-func TestSAVPRefused(t *testing.T) {
-	h := newHarness(t, nil)
-	body := strings.Replace(string(sdpBody(t, modRecogInvite)), "RTP/AVP", "RTP/SAVP", 1) +
-		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\r\n"
-	_, err := h.srv.Offer(context.Background(), &sip.Call{CallID: "savp", Remote: "127.0.0.1:5092"}, []byte(body), false)
-	if sipStatus(err) != 488 || !strings.Contains(err.Error(), "SRTP") {
-		t.Fatalf("RTP/SAVP offer: %v, want 488 naming SRTP", err)
-	}
-}

@@ -19,7 +19,7 @@ type endpoint struct {
 	dir    string // our direction, from the answer
 	ptime  time.Duration
 	srtp   *media.SRTPKeys // nil: RTP/AVP
-	stream media.Stream // nil until started, or when the stream failed
+	stream media.Stream    // nil until started, or when the stream failed
 }
 
 func (ep *endpoint) receives() bool { return ep.dir == "recvonly" || ep.dir == "sendrecv" }

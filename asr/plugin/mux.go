@@ -4,9 +4,17 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mrcpd/mrcpd/asr"
 	pb "github.com/mrcpd/mrcpd/asr/pluginpb"
 )
+
+// maxBatchBytes bounds one message of the mux below gRPC's 4 MB limit, which would break the
+// process's stream for every recognition on it: an input that would push the open batch over it
+// closes the batch first, so that several near-maximal starts (maxStartSize) queued within one
+// interval go out as messages of their own.
+const maxBatchBytes = 3<<20 + 1<<19
 
 // mux sends the inputs of a process's Streams RPC. Streams append their inputs; one goroutine
 // sends everything pending every interval (at once for non-audio inputs, which are rare and may
@@ -25,6 +33,7 @@ type mux struct {
 	open   pb.InputBatch
 	spare  pb.InputBatch // the buffers of the batch last sent, reused
 	bytes  int
+	sealed []*pb.InputBatch // batches closed by maxBatchBytes, sent before the open one
 	oldest time.Time
 	kick   chan struct{}
 
@@ -47,11 +56,13 @@ func newMux(send func(*pb.InputBatch) error, interval time.Duration, fail func(e
 
 // add queues a non-audio input (or, for the start, the first input) of a stream.
 func (m *mux) add(st *muxState, e *pb.StreamInput, urgent bool) {
+	n := proto.Size(e) + 16
 	m.mu.Lock()
+	m.room(n)
 	m.pending()
 	m.open.Inputs = append(m.open.Inputs, e)
 	st.inputsIn, st.lastIn = m.batch+1, m.batch
-	m.bytes += len(e.Pcm) + 16
+	m.bytes += n
 	full := m.bytes >= m.maxBytes
 	m.mu.Unlock()
 	if urgent || full {
@@ -63,6 +74,7 @@ func (m *mux) add(st *muxState, e *pb.StreamInput, urgent bool) {
 // the stream is already in this batch, which the audio must follow.
 func (m *mux) addAudio(st *muxState, id uint64, pcm []int16) {
 	m.mu.Lock()
+	m.room(2*len(pcm) + 16)
 	m.pending()
 	st.lastIn = m.batch
 	if st.inputsIn == m.batch+1 {
@@ -125,6 +137,20 @@ func (m *mux) keepAlives() {
 	}
 }
 
+// room closes the open batch when n more bytes would take it over maxBatchBytes; m.mu is held.
+// The closed batch keeps its buffers (the next open one starts empty) and goes out first.
+func (m *mux) room(n int) {
+	if m.bytes == 0 || m.bytes+n <= maxBatchBytes {
+		return
+	}
+	m.sealed = append(m.sealed, &pb.InputBatch{Inputs: m.open.Inputs, Audio: m.open.Audio,
+		AudioStreams: m.open.AudioStreams, AudioLengths: m.open.AudioLengths})
+	m.open.Inputs, m.open.Audio, m.open.AudioStreams, m.open.AudioLengths = nil, nil, nil, nil
+	m.bytes = 0
+	m.batch++
+	m.wake()
+}
+
 // pending notes when the open batch got its first input; m.mu is held.
 func (m *mux) pending() {
 	if m.bytes == 0 {
@@ -162,9 +188,18 @@ func (m *mux) run(done <-chan struct{}) {
 		if m.keepAlive > 0 {
 			m.keepAlives()
 		}
-		if m.bytes == 0 {
+		sealed := m.sealed
+		m.sealed = nil
+		if m.bytes == 0 && len(sealed) == 0 {
 			m.batch++ // batches count time for keep-alive even when none is sent
 			m.mu.Unlock()
+			continue
+		}
+		if m.bytes == 0 {
+			m.mu.Unlock()
+			if !m.sendSealed(sealed) {
+				return
+			}
 			continue
 		}
 		msg.Inputs, msg.Audio, msg.AudioStreams, msg.AudioLengths = m.open.Inputs, m.open.Audio, m.open.AudioStreams, m.open.AudioLengths
@@ -175,6 +210,9 @@ func (m *mux) run(done <-chan struct{}) {
 		m.mu.Unlock()
 		if m.waitHook != nil {
 			m.waitHook(time.Since(oldest))
+		}
+		if !m.sendSealed(sealed) {
+			return
 		}
 		// gRPC has encoded the message when Send returns, so its buffers serve the next batch
 		// but one.
@@ -188,6 +226,17 @@ func (m *mux) run(done <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// sendSealed sends batches closed for size, in order; false when the stream broke.
+func (m *mux) sendSealed(sealed []*pb.InputBatch) bool {
+	for _, b := range sealed {
+		if err := m.send(b); err != nil {
+			m.fail(asr.Errorf(asr.ErrUnavailable, true, "plugin input channel broke: %v", err))
+			return false
+		}
+	}
+	return true
 }
 
 // burstGap spaces the messages that urgent inputs and events cause. A lone one crosses at once,

@@ -11,8 +11,9 @@ import (
 	pb "github.com/mrcpd/mrcpd/asr/pluginpb"
 )
 
-// maxStartSize bounds a recognition start on the wire. gRPC refuses a message over 4 MB, and
-// the mux may batch a start with others' inputs: 1.5 MiB leaves room for two in one batch.
+// maxStartSize bounds a recognition start on the wire. gRPC refuses a message over 4 MB; the mux
+// closes a batch before an input that would take it over maxBatchBytes, so starts of up to
+// 1.5 MiB, however many arrive at once, go out in messages under the limit.
 // mrcpd's own limits (mrcp.max_channel_params, mrcp.max_channel_grammars, mrcp.max_message_size)
 // keep a RECOGNIZE under it by default.
 const maxStartSize = 3 << 20 / 2

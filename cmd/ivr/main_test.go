@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/esl/esltest"
 	"github.com/mrcpd/mrcpd/esl/flow"
 	"go.uber.org/goleak"
@@ -116,22 +117,11 @@ func TestListenInbound(t *testing.T) {
 		exited <- run(c, []string{"-flow", "../../examples/flows/speech-ivr.yaml", "-listen", addr}, &out, &errb)
 	}()
 	var uuid string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if uuid, err = s.Outbound(addr, "5100"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	for !strings.Contains(errb.String(), "call finished") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no report: %s", errb.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the runner listening for outbound calls", func() bool {
+		uuid, err = s.Outbound(addr, "5100")
+		return err == nil
+	})
+	testkit.Eventually(t, "the call's report", func() bool { return strings.Contains(errb.String(), "call finished") })
 	cancel()
 	if code := <-exited; code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

@@ -92,19 +92,20 @@ func TestHealingGivesUp(t *testing.T) {
 func TestRegistry(t *testing.T) {
 	r := asr.NewRegistry()
 	noop := &asrtest.Noop{}
-	if err := r.Add("dtmf", noop); err != nil {
+	var st asr.Stack
+	if err := r.AddRecognizer("dtmf", noop); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Add("tts-a", asrtest.NoopSynth{}); err != nil {
+	if err := r.AddSynthesizer("tts-a", asrtest.NoopSynth{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.AddSynthesizer("tts-b", asrtest.NoopSynth{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Add("dtmf", noop); err == nil {
+	if err := r.AddRecognizer("dtmf", noop); err == nil {
 		t.Error("duplicate name accepted")
 	}
-	if err := r.Add("x", 42); err == nil {
+	if err := st.Register(r, "x", 42); err == nil {
 		t.Error("non-backend accepted")
 	}
 	if err := r.SetDefaults("", "tts-b"); err != nil {

@@ -21,25 +21,6 @@ func NewRegistry() *Registry {
 	return &Registry{recs: map[string]Recognizer{}, syns: map[string]Synthesizer{}}
 }
 
-// Add registers a backend under name: a Recognizer, a Synthesizer, or a value that is both.
-// The first of each kind is the default until SetDefaults.
-func (r *Registry) Add(name string, backend any) error {
-	rec, isRec := backend.(Recognizer)
-	syn, isSyn := backend.(Synthesizer)
-	if !isRec && !isSyn {
-		return fmt.Errorf("asr: %s: %T is neither a Recognizer nor a Synthesizer", name, backend)
-	}
-	if isRec {
-		if err := r.AddRecognizer(name, rec); err != nil {
-			return err
-		}
-	}
-	if isSyn {
-		return r.AddSynthesizer(name, syn)
-	}
-	return nil
-}
-
 func (r *Registry) AddRecognizer(name string, rec Recognizer) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -97,6 +78,9 @@ func (r *Registry) Recognizer(name string) (Recognizer, error) {
 	if rec, ok := r.recs[name]; ok {
 		return rec, nil
 	}
+	if name == "" {
+		return nil, Errorf(ErrUnavailable, false, "no recognizer configured")
+	}
 	return nil, Errorf(ErrUnavailable, false, "no recognizer named %q", name)
 }
 
@@ -109,6 +93,9 @@ func (r *Registry) Synthesizer(name string) (Synthesizer, error) {
 	}
 	if s, ok := r.syns[name]; ok {
 		return s, nil
+	}
+	if name == "" {
+		return nil, Errorf(ErrUnavailable, false, "no synthesizer configured")
 	}
 	return nil, Errorf(ErrUnavailable, false, "no synthesizer named %q", name)
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/asrtest"
 	"github.com/mrcpd/mrcpd/asr/testkit"
@@ -226,29 +224,6 @@ func TestConformanceNoopPlugin(t *testing.T) {
 	asrtest.RunRecognizer(t, func(*testing.T) asr.Recognizer { return h.Recognizer() }, asrtest.Options{SampleRate: 8000, Crash: crash})
 	asrtest.RunSynthesizer(t, func(*testing.T) asr.Synthesizer { return h.Synthesizer() },
 		asrtest.SynthOptions{AllowSilence: true, MinSeconds: 0.2, Crash: crash})
-}
-
-func TestStartSetRegisters(t *testing.T) {
-	reg := asr.NewRegistry()
-	m, err := asr.NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := StartSet(context.Background(), []HostConfig{
-		{Name: "a", Path: os.Args[0], Env: []string{envServeNoop + "=1"}},
-		{Name: "b", Path: os.Args[0], Env: []string{envServeNoop + "=1"}, Pool: 2},
-	}, reg, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	recs, syns := reg.Names()
-	if len(recs) != 2 || len(syns) != 2 {
-		t.Fatalf("registered %v %v", recs, syns)
-	}
-	if _, err := StartSet(context.Background(), []HostConfig{{Name: "c", Path: "/nonexistent"}}, reg, nil); err == nil {
-		t.Error("missing binary accepted")
-	}
 }
 
 func TestInProcessHarness(t *testing.T) {

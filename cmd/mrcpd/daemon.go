@@ -69,7 +69,7 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 		return nil, err
 	}
 	d.engines.Store(set)
-	backends, inputRate := liveEngines{&d.engines}.backends(), set.rate
+	backends, inputRate := server.Backends{Named: liveEngines{&d.engines}}, set.rate
 	if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http.addr: %w", err)
 	}

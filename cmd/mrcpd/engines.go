@@ -11,7 +11,6 @@ import (
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/asr/noop"
 	"github.com/mrcpd/mrcpd/asr/plugin"
-	"github.com/mrcpd/mrcpd/mrcp/server"
 )
 
 // noopEngine names the built-in recognizer in the engine registry: asr/noop, which hears nothing
@@ -29,50 +28,22 @@ type engineSet struct {
 	plugins map[string]*pluginHost
 }
 
-// pluginHost is one configured plugin's processes and the streams open on them. A host that a
-// reload replaces or removes is retired: it stops once its last stream has ended, so that calls
-// in the middle of a recognition or a prompt finish on the process they started on.
+// pluginHost is one configured plugin's processes. A host that a reload replaces or removes is
+// retired: its gate stops it once its last stream has ended, so that calls in the middle of a
+// recognition or a prompt finish on the process they started on.
 type pluginHost struct {
 	cfg  PluginConfig // with the path resolved
 	h    *plugin.Host
 	log  *slog.Logger
 	wg   *sync.WaitGroup // the daemon's: shutdown waits for retired hosts to stop
-	mu   sync.Mutex
-	open int
-	gone bool // retired
-	shut bool // Close called
-}
-
-func (p *pluginHost) acquire() {
-	p.mu.Lock()
-	p.open++
-	p.mu.Unlock()
-}
-
-func (p *pluginHost) release() {
-	p.mu.Lock()
-	p.open--
-	stop := p.gone && p.open == 0 && !p.shut
-	p.shut = p.shut || stop
-	p.mu.Unlock()
-	if stop {
-		p.close("drained")
-	}
+	gate *asr.Gate
 }
 
 // retire stops the host now if nothing runs on it, else when the last stream ends.
 func (p *pluginHost) retire() {
-	p.mu.Lock()
-	p.gone = true
-	stop := p.open == 0 && !p.shut
-	p.shut = p.shut || stop
-	open := p.open
-	p.mu.Unlock()
-	if stop {
-		p.close("retired")
-		return
+	if open := p.gate.Retire(); open > 0 {
+		p.log.Info("plugin retired: stopping after its streams end", "streams", open)
 	}
-	p.log.Info("plugin retired: stopping after its streams end", "streams", open)
 }
 
 func (p *pluginHost) close(why string) {
@@ -92,14 +63,11 @@ func (p *pluginHost) stop(why string) {
 
 // shutdown stops the host now, streams or not (mrcpd is exiting); false if it had stopped.
 func (p *pluginHost) shutdown() bool {
-	p.mu.Lock()
-	stop := !p.shut
-	p.shut = true
-	p.mu.Unlock()
-	if stop {
-		p.stop("shutdown")
+	if !p.gate.Shutdown() {
+		return false
 	}
-	return stop
+	p.stop("shutdown")
+	return true
 }
 
 // live is true while at least one of the host's processes runs (readiness).
@@ -132,7 +100,7 @@ func (d *daemon) buildEngines(ctx context.Context, cfg EnginesConfig, configPath
 			return nil, err
 		}
 	}
-	if err := set.reg.AddRecognizer(noopEngine, d.metrics.Recognizer(noopEngine, noop.Recognizer{})); err != nil {
+	if err := d.stack(nil).Register(set.reg, noopEngine, noop.Recognizer{}); err != nil {
 		return nil, fmt.Errorf("engines.plugins: the name %q is reserved for the built-in no-op recognizer", noopEngine)
 	}
 	set.hasRec = set.hasRec || cfg.Recognizer == noopEngine
@@ -170,36 +138,43 @@ func (d *daemon) startPlugin(ctx context.Context, pc PluginConfig) (*pluginHost,
 		return nil, fmt.Errorf("engines.plugins %s (path %s): %w", pc.Name, pc.Path, err)
 	}
 	p := &pluginHost{cfg: pc, h: h, log: log, wg: &d.retiring}
+	p.gate = asr.NewGate(p.close)
 	d.hostsMu.Lock()
 	d.hosts = append(d.hosts, p)
 	d.hostsMu.Unlock()
 	return p, nil
 }
 
-// register adds p's engine to set under its name, behind the metrics and the stream counting
-// that lets a retired host drain.
+// stack is the middleware every engine of the daemon sits behind (asr.Stack): healing, the
+// metrics, and for a plugin its host's gate, so that a retired host drains.
+func (d *daemon) stack(p *pluginHost) asr.Stack {
+	st := asr.Stack{Metrics: d.metrics}
+	if p != nil {
+		st.Gate = p.gate
+	}
+	return st
+}
+
+// register adds p's engine to set under its name, checking that the plugin serves the kind the
+// configuration says.
 func (d *daemon) register(set *engineSet, p *pluginHost) error {
 	pc := p.cfg
-	var err error
+	var backend any
 	switch pc.Kind {
 	case "recognizer":
-		r := p.h.Recognizer()
-		if r == nil {
-			return fmt.Errorf("engines.plugins %s (path %s): the plugin serves no recognizer", pc.Name, pc.Path)
+		if r := p.h.Recognizer(); r != nil {
+			backend = r
 		}
-		// Stream limits and idle timeouts of vendors are healed under the metrics, which
-		// count each heal as a restart.
-		r = asr.Healing(r, asr.HealOptions{OnHeal: func(asr.ErrorKind) { d.metrics.Restarted(pc.Name, "stream") }})
-		err = set.reg.AddRecognizer(pc.Name, d.metrics.Recognizer(pc.Name, countedRecognizer{r, p}))
 		set.hasRec = true
 	case "synthesizer":
-		s := p.h.Synthesizer()
-		if s == nil {
-			return fmt.Errorf("engines.plugins %s (path %s): the plugin serves no synthesizer", pc.Name, pc.Path)
+		if s := p.h.Synthesizer(); s != nil {
+			backend = s
 		}
-		err = set.reg.AddSynthesizer(pc.Name, d.metrics.Synthesizer(pc.Name, countedSynthesizer{s, p}))
 	}
-	if err != nil {
+	if backend == nil {
+		return fmt.Errorf("engines.plugins %s (path %s): the plugin serves no %s", pc.Name, pc.Path, pc.Kind)
+	}
+	if err := d.stack(p).Register(set.reg, pc.Name, backend); err != nil {
 		return fmt.Errorf("engines.plugins %s: %w", pc.Name, err)
 	}
 	return nil
@@ -214,134 +189,26 @@ func retireReplaced(old, next *engineSet) {
 	}
 }
 
-// countedRecognizer and countedSynthesizer hold their host while a stream is open.
-type countedRecognizer struct {
-	asr.Recognizer
-	p *pluginHost
-}
-
-func (c countedRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	st, h, err := holding(c.p, func() (asr.RecognitionStream, error) { return c.Recognizer.Recognize(ctx, req) })
-	if err != nil {
-		return nil, err
-	}
-	return &countedRecStream{st, h}, nil
-}
-
-type countedSynthesizer struct {
-	asr.Synthesizer
-	p *pluginHost
-}
-
-func (c countedSynthesizer) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
-	st, h, err := holding(c.p, func() (asr.SynthesisStream, error) { return c.Synthesizer.Synthesize(ctx, req) })
-	if err != nil {
-		return nil, err
-	}
-	return &countedSynthStream{st, h}, nil
-}
-
-// holding opens a stream with p held; the hold ends with the stream's first Close.
-func holding[S any](p *pluginHost, open func() (S, error)) (S, *hold, error) {
-	p.acquire()
-	st, err := open()
-	if err != nil {
-		p.release()
-		return st, nil, err
-	}
-	return st, &hold{p: p}, nil
-}
-
-type hold struct {
-	p    *pluginHost
-	once sync.Once
-}
-
-func (h *hold) end() { h.once.Do(h.p.release) }
-
-type countedRecStream struct {
-	asr.RecognitionStream
-	h *hold
-}
-
-func (s *countedRecStream) Close() error { defer s.h.end(); return s.RecognitionStream.Close() }
-
-type countedSynthStream struct {
-	asr.SynthesisStream
-	h *hold
-}
-
-func (s *countedSynthStream) Close() error { defer s.h.end(); return s.SynthesisStream.Close() }
-
-// liveEngines resolves every engine in the current set, so that the server, built once, follows
-// reloads.
+// liveEngines is the server's view of the engines: each lookup reads the current set, so that the
+// server, built once, follows reloads, and the server looks up once per request.
 type liveEngines struct{ cur *atomic.Pointer[engineSet] }
 
-func (l liveEngines) reg() *asr.Registry { return l.cur.Load().reg }
-
-func (l liveEngines) Recognizer(name string) (asr.Recognizer, error) { return l.reg().Recognizer(name) }
-
-func (l liveEngines) Synthesizer(name string) (asr.Synthesizer, error) {
-	return l.reg().Synthesizer(name)
-}
-
-// backends is what the server is built with. The default recognizer and synthesizer are looked up
-// at each request; whether there is one at all is fixed at startup (answering voice grammars with
-// 407 rather than an engine error).
-func (l liveEngines) backends() server.Backends {
-	b := server.Backends{Named: l}
+// Recognizer is the named recognizer, or for "" the default one, which voice grammars need: the
+// built-in no-op recognizer is the default only when engines.recognizer names it.
+func (l liveEngines) Recognizer(name string) (asr.Recognizer, error) {
 	set := l.cur.Load()
-	if _, err := set.reg.Recognizer(""); err == nil && set.hasRec {
-		b.Recognizer = defaultRecognizer{l}
-	}
-	if _, err := set.reg.Synthesizer(""); err == nil {
-		b.Synthesizer = voiceRouter{l}
-	}
-	return b
-}
-
-type defaultRecognizer struct{ l liveEngines }
-
-func (r defaultRecognizer) get() (asr.Recognizer, error) {
-	set := r.l.cur.Load()
-	if !set.hasRec {
+	if name == "" && !set.hasRec {
 		return nil, asr.Errorf(asr.ErrUnavailable, false, "no recognizer configured for voice grammars")
 	}
-	return set.reg.Recognizer("")
+	return set.reg.Recognizer(name)
 }
 
-func (r defaultRecognizer) Info(ctx context.Context) (asr.RecognizerInfo, error) {
-	rec, err := r.get()
-	if err != nil {
-		return asr.RecognizerInfo{}, err
-	}
-	return rec.Info(ctx)
+func (l liveEngines) Synthesizer(name string) (asr.Synthesizer, error) {
+	return l.cur.Load().reg.Synthesizer(name)
 }
 
-func (r defaultRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	rec, err := r.get()
-	if err != nil {
-		return nil, err
-	}
-	return rec.Recognize(ctx, req)
-}
-
-// voiceRouter sends each SPEAK to the synthesizer its Voice-Name selects (a plugin name or a
+// SynthesizerForVoice sends a SPEAK to the synthesizer its Voice-Name selects (a plugin name or a
 // voice one of them lists), or to the default one: mod_unimrcp's "default" voice included.
-type voiceRouter struct{ l liveEngines }
-
-func (v voiceRouter) Info(ctx context.Context) (asr.SynthesizerInfo, error) {
-	s, err := v.l.reg().Synthesizer("")
-	if err != nil {
-		return asr.SynthesizerInfo{}, err
-	}
-	return s.Info(ctx)
-}
-
-func (v voiceRouter) Synthesize(ctx context.Context, req asr.SynthesizeRequest) (asr.SynthesisStream, error) {
-	s, _, err := v.l.reg().SynthesizerForVoice(ctx, req.Voice)
-	if err != nil {
-		return nil, err
-	}
-	return s.Synthesize(ctx, req)
+func (l liveEngines) SynthesizerForVoice(ctx context.Context, voice string) (asr.Synthesizer, string, error) {
+	return l.cur.Load().reg.SynthesizerForVoice(ctx, voice)
 }

@@ -19,7 +19,8 @@ func TestPluginHostRetiresAfterItsStreams(t *testing.T) {
 		var wg sync.WaitGroup
 		p := &pluginHost{h: plugin.NewTestHost(t, plugin.ServeConfig{Recognizer: noop.Recognizer{}}),
 			log: slog.New(slog.DiscardHandler), wg: &wg}
-		rec := countedRecognizer{p.h.Recognizer(), p}
+		p.gate = asr.NewGate(p.close)
+		rec := asr.Stack{Gate: p.gate}.Recognizer("np", p.h.Recognizer())
 		var st asr.RecognitionStream
 		if open {
 			var err error

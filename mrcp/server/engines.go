@@ -10,10 +10,12 @@ import (
 
 // Engines finds engines by name (*asr.Registry implements it), for the per-call and per-request
 // choice of issue #6: the SIP Request-URI user part (mod_unimrcp's server-username) and the
-// Vendor-Specific-Parameters pair engine=<name>.
+// Vendor-Specific-Parameters pair engine=<name>. The name "" is the default engine.
 type Engines interface {
 	Recognizer(name string) (asr.Recognizer, error)
 	Synthesizer(name string) (asr.Synthesizer, error)
+	// SynthesizerForVoice is the synthesizer a SPEAK's Voice-Name selects, else the default.
+	SynthesizerForVoice(ctx context.Context, voice string) (asr.Synthesizer, string, error)
 }
 
 // engineParam is the vendor parameter that picks the engine of one request.
@@ -25,6 +27,36 @@ func requestEngine(ch *channel, m *mrcp.Message) string {
 	p := &params{ch: ch, m: m}
 	v, _ := vendorKey(p.vendor(), engineParam)
 	return v
+}
+
+// enginePick is one request's recognizer, resolved at most once, when the request first needs it
+// (a grammar type only an engine reads, or voice grammars): every step of a request then uses the
+// same engine and declaration, a reload in between notwithstanding. A DTMF-only request never
+// resolves one.
+type enginePick struct {
+	se       *session
+	engine   string // the request's engine=; "" for the call's or the default
+	resolved bool
+	r        asr.Recognizer
+	info     asr.RecognizerInfo
+	name     string
+	err      error
+}
+
+func (se *session) newEnginePick(engine string) *enginePick {
+	return &enginePick{se: se, engine: engine}
+}
+
+// get resolves the recognizer (first call) and returns it with its declaration and name.
+func (p *enginePick) get() (asr.Recognizer, asr.RecognizerInfo, string, error) {
+	if !p.resolved {
+		p.resolved = true
+		p.r, p.name, p.err = p.se.recognizerFor(p.engine)
+		if p.err == nil {
+			p.info, _ = p.se.srv.recognizerInfo(p.name, p.r)
+		}
+	}
+	return p.r, p.info, p.name, p.err
 }
 
 // recognizerFor picks a request's recognizer: the one engine= names (it must exist), else the one
@@ -42,6 +74,10 @@ func (se *session) recognizerFor(engine string) (r asr.Recognizer, name string, 
 				return r, se.user, nil
 			}
 		}
+		if b.Recognizer == nil {
+			r, err = b.Named.Recognizer("")
+			return r, "", err
+		}
 	}
 	if b.Recognizer == nil {
 		return nil, "", asr.Errorf(asr.ErrUnavailable, false, "no recognizer configured for voice grammars")
@@ -49,18 +85,9 @@ func (se *session) recognizerFor(engine string) (r asr.Recognizer, name string, 
 	return b.Recognizer, "", nil
 }
 
-// pickRecognizer is recognizerFor with the engine's declaration, for one request.
-func (se *session) pickRecognizer(engine string) (asr.Recognizer, asr.RecognizerInfo, string, error) {
-	backend, name, err := se.recognizerFor(engine)
-	if err != nil {
-		return nil, asr.RecognizerInfo{}, name, err
-	}
-	info, _ := se.srv.recognizerInfo(name, backend)
-	return backend, info, name, nil
-}
-
-// synthesizerFor is recognizerFor for SPEAK.
-func (se *session) synthesizerFor(engine string) (asr.Synthesizer, error) {
+// synthesizerFor picks a SPEAK's synthesizer as recognizerFor does, the default being the one
+// its Voice-Name selects (a plugin name, or a voice one of them lists).
+func (se *session) synthesizerFor(engine, voice string) (asr.Synthesizer, error) {
 	b := se.srv.cfg.Backends
 	if b.Named != nil {
 		if engine != "" {
@@ -70,6 +97,12 @@ func (se *session) synthesizerFor(engine string) (asr.Synthesizer, error) {
 			if s, err := b.Named.Synthesizer(se.user); err == nil {
 				return s, nil
 			}
+		}
+		if b.Synthesizer == nil {
+			ctx, cancel := context.WithTimeout(se.ctx, 5*time.Second)
+			defer cancel()
+			s, _, err := b.Named.SynthesizerForVoice(ctx, voice)
+			return s, err
 		}
 	}
 	if b.Synthesizer == nil {

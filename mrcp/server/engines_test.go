@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,6 +91,14 @@ func (f fakeEngines) Synthesizer(name string) (asr.Synthesizer, error) {
 	return nil, asr.Errorf(asr.ErrUnavailable, false, "no synthesizer named %q", name)
 }
 
+func (f fakeEngines) SynthesizerForVoice(_ context.Context, voice string) (asr.Synthesizer, string, error) {
+	if s, err := f.Synthesizer(voice); err == nil {
+		return s, voice, nil
+	}
+	s, err := f.Synthesizer("default")
+	return s, "default", err
+}
+
 // namedSynth reports each Synthesize and says nothing.
 type namedSynth struct{ called chan struct{} }
 
@@ -149,4 +158,61 @@ func TestSynthEngineChoice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A RECOGNIZE resolves its engine once, however many steps need it (here a grammar type only the
+// engine reads, then the stream): a reload between two lookups could otherwise judge the grammar
+// with one engine and stream to another. A DTMF-only request resolves none.
+func TestEngineResolvedOncePerRequest(t *testing.T) {
+	engines := &countingEngines{}
+	h := newHarness(t, func(c *Config) {
+		engines.r = phraseRecognizer{newCaptureRecognizer(c.Clock, "yes", false)}
+		c.Backends.Named = engines
+	})
+	ids, _ := h.offer("call-1", sdpBody(t, modRecogInvite))
+	cl := h.dial()
+	cl.send(dtmfRecognize(1, ids[0], "builtin:dtmf/digits?length=2", mrcp.HeaderCancelIfQueue, "true"))
+	if r := cl.next(); r.StatusCode != 200 {
+		t.Fatalf("DTMF RECOGNIZE: %d", r.StatusCode)
+	}
+	if n := engines.n.Load(); n != 0 {
+		t.Fatalf("a DTMF-only RECOGNIZE resolved an engine %d times", n)
+	}
+	m := mrcp.NewRequest(mrcp.MethodRecognize, 2, ids[0])
+	m.Header.Set(mrcp.HeaderVendorSpecificParameters, "engine=phrases")
+	m.Header.Set(mrcp.HeaderContentType, "text/x-phrases")
+	m.Body = []byte("yes\nno\n")
+	cl.send(m)
+	r := cl.next()
+	for ; r.RequestID != 2; r = cl.next() { // the DTMF recognition ends first
+	}
+	if r.StatusCode != 200 {
+		t.Fatalf("RECOGNIZE: %d %v", r.StatusCode, r.Header.Fields)
+	}
+	select {
+	case <-engines.r.(phraseRecognizer).reqs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the engine got no request")
+	}
+	if n := engines.n.Load(); n != 1 {
+		t.Fatalf("one RECOGNIZE resolved its engine %d times", n)
+	}
+}
+
+// countingEngines serves one recognizer under every name and counts the lookups.
+type countingEngines struct {
+	fakeEngines
+	r asr.Recognizer
+	n atomic.Int32
+}
+
+func (c *countingEngines) Recognizer(string) (asr.Recognizer, error) { c.n.Add(1); return c.r, nil }
+
+// phraseRecognizer also reads a grammar type mrcpd does not parse.
+type phraseRecognizer struct{ *captureRecognizer }
+
+func (r phraseRecognizer) Info(ctx context.Context) (asr.RecognizerInfo, error) {
+	info, err := r.captureRecognizer.Info(ctx)
+	info.GrammarTypes = append(info.GrammarTypes, "text/x-phrases")
+	return info, err
 }

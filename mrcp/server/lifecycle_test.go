@@ -142,3 +142,31 @@ func TestEndSessions(t *testing.T) {
 	}
 	waitSessions(t, h, 0)
 }
+
+// Drain returns when the last session ends (notified, not polled), or with the context's error.
+func TestDrain(t *testing.T) {
+	h := newHarness(t, nil)
+	h.offer("call-1", sdpBody(t, modRecogInvite))
+	waitSessions(t, h, 1)
+	short, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.srv.Drain(short); err != context.Canceled {
+		t.Fatalf("Drain with a live session and a canceled context: %v", err)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- h.srv.Drain(context.Background()) }()
+	waitTimers(t, h.clock, 1)
+	h.clock.Advance(10 * time.Second) // the connect timeout ends the session
+	<-h.hangup.byes
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(clock.AwaitTimeout):
+		t.Fatal("Drain still waiting after the last session ended")
+	}
+	if err := h.srv.Drain(context.Background()); err != nil {
+		t.Fatalf("Drain with no session: %v", err)
+	}
+}

@@ -77,7 +77,7 @@ func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
 	if err := r.grammarsFit(id, len(m.Body)); err != nil {
 		return nil, err
 	}
-	def, err := r.parseGrammar(requestEngine(r.ch, m), "session:"+id, m.Header.Value(mrcp.HeaderContentType), m.Body)
+	def, err := r.parseGrammar(r.ch.se.newEnginePick(requestEngine(r.ch, m)), "session:"+id, m.Header.Value(mrcp.HeaderContentType), m.Body)
 	if err != nil {
 		return grammarFailure(m, err), nil
 	}
@@ -85,14 +85,14 @@ func (r *recognizer) defineGrammar(m *mrcp.Message) (*mrcp.Message, error) {
 	return completeWith(m, mrcp.Status200, mrcp.RecogSuccess.String()), nil
 }
 
-func (r *recognizer) parseGrammar(engine, id, contentType string, body []byte) (*grammarDef, error) {
+func (r *recognizer) parseGrammar(pick *enginePick, id, contentType string, body []byte) (*grammarDef, error) {
 	def := &grammarDef{id: id, contentType: contentType, body: body, mode: grammar.ModeVoice}
 	g, err := grammar.Parse(contentType, body)
 	var ge *grammar.Error
 	switch {
 	case err == nil:
 		def.g, def.mode = g, g.Mode
-	case errors.As(err, &ge) && errors.Is(err, grammar.ErrMediaType) && r.voiceAccepts(engine, contentType):
+	case errors.As(err, &ge) && errors.Is(err, grammar.ErrMediaType) && voiceAccepts(pick, contentType):
 		// A type only the engine knows (e.g. a phrase list): it judges the grammar itself.
 	default:
 		return nil, err
@@ -100,14 +100,10 @@ func (r *recognizer) parseGrammar(engine, id, contentType string, body []byte) (
 	return def, nil
 }
 
-// voiceAccepts reports whether the engine that would serve the request reads this grammar type.
-func (r *recognizer) voiceAccepts(engine, contentType string) bool {
-	backend, name, err := r.ch.se.recognizerFor(engine)
+// voiceAccepts reports whether the engine that serves the request reads this grammar type.
+func voiceAccepts(pick *enginePick, contentType string) bool {
+	_, info, _, err := pick.get()
 	if err != nil {
-		return false
-	}
-	info, ok := r.ch.se.srv.recognizerInfo(name, backend)
-	if !ok {
 		return false
 	}
 	mt, _, _ := strings.Cut(contentType, ";")
@@ -149,7 +145,7 @@ func oneLine(s string) string {
 
 // grammarsOf resolves the grammars of a RECOGNIZE (§9.9): a text/uri-list of session:, builtin:
 // URIs, or an inline grammar (kept under its Content-Id, if any).
-func (r *recognizer) grammarsOf(m *mrcp.Message) ([]*grammarDef, error) {
+func (r *recognizer) grammarsOf(m *mrcp.Message, pick *enginePick) ([]*grammarDef, error) {
 	ct := m.Header.ContentType()
 	if len(m.Body) == 0 {
 		return nil, &grammar.Error{Cause: grammar.CauseLoadFailure, Msg: "RECOGNIZE without a grammar", Err: grammar.ErrEmptyGrammar}
@@ -160,7 +156,7 @@ func (r *recognizer) grammarsOf(m *mrcp.Message) ([]*grammarDef, error) {
 		if id == "" {
 			name = "inline"
 		}
-		def, err := r.parseGrammar(requestEngine(r.ch, m), name, ct, m.Body)
+		def, err := r.parseGrammar(pick, name, ct, m.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +220,9 @@ func (r *recognizer) recognize(m *mrcp.Message) (*mrcp.Message, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	defs, err := r.grammarsOf(m)
+	engine, _ := vendorKey(rec.vendor, engineParam)
+	rec.pick = r.ch.se.newEnginePick(engine)
+	defs, err := r.grammarsOf(m, rec.pick)
 	if err != nil {
 		return grammarFailure(m, err), nil
 	}
@@ -265,7 +263,7 @@ func (r *recognizer) env() recogEnv {
 		finalize: cfg.FinalizeTimeout,
 		freeText: cfg.FreeText,
 		engines: engineSource{ctx: se.ctx, wg: &se.wg, post: se.post, postEvent: se.postEvent,
-			rate: cfg.InputRate, newEndpointer: cfg.NewEndpointer, pick: se.pickRecognizer, input: ch.input},
+			rate: cfg.InputRate, newEndpointer: cfg.NewEndpointer, input: ch.input},
 	}
 }
 

@@ -24,7 +24,8 @@ type recognition struct {
 	grammars      []*grammarDef
 	m             *recog.Machine
 	timers        map[recog.Timer]clock.Timer
-	done          bool // the machine completed or the request was stopped
+	pick          *enginePick // the request's recognizer, resolved once
+	done          bool        // the machine completed or the request was stopped
 
 	// The voice engine's request and stream (recognition_engine.go).
 	sensitivity float64

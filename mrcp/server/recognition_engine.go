@@ -21,9 +21,7 @@ type engineSource struct {
 	wg   *sync.WaitGroup
 	post func(func()) // runs f on the session goroutine
 	// postEvent queues f for the session goroutine without blocking (from the media worker).
-	postEvent func(func())
-	// pick resolves the request's engine= (or the call's default) once, with its declaration.
-	pick          func(engine string) (asr.Recognizer, asr.RecognizerInfo, string, error)
+	postEvent     func(func())
 	newEndpointer func(rate int, sensitivity float64) media.Detector
 	rate          int
 	// input is the channel's receiving stream, nil without one.
@@ -47,8 +45,7 @@ type engineStream struct {
 // startVoice opens the engine stream for the voice grammars.
 func (rec *recognition) startVoice(voice []*grammarDef) error {
 	src := rec.env.engines
-	engine, _ := vendorKey(rec.vendor, engineParam)
-	backend, info, name, err := src.pick(engine)
+	backend, info, name, err := rec.pick.get()
 	if err != nil {
 		return err
 	}

@@ -181,6 +181,7 @@ type Server struct {
 	mu       sync.Mutex
 	hangup   Hangup
 	sessions map[string]*session // by Call-ID
+	idle     chan struct{}       // closed when the last session ends (Drain waits on it); nil until asked
 	channels map[string]*session // by channel identifier
 	conns    map[*conn]struct{}
 	admitted admission
@@ -287,15 +288,21 @@ func (s *Server) Run(ctx context.Context) error {
 // Drain waits until no session is live or ctx is done (SIGTERM: the SIP side refuses new calls,
 // running sessions finish).
 func (s *Server) Drain(ctx context.Context) error {
-	for {
-		if s.Sessions() == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	s.mu.Lock()
+	if len(s.sessions) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -422,6 +429,10 @@ func (s *Server) removeSession(se *session) {
 	if s.sessions[se.callID] == se {
 		delete(s.sessions, se.callID)
 		s.admitted.leave(se.remoteHost)
+		if len(s.sessions) == 0 && s.idle != nil {
+			close(s.idle)
+			s.idle = nil
+		}
 	}
 	for id, x := range s.channels {
 		if x == se {

@@ -18,7 +18,7 @@ import (
 type synthesizer struct {
 	ch     *channel
 	active *utterance
-	queue  []*mrcp.Message
+	queue  []queued
 	paused bool
 }
 
@@ -30,6 +30,12 @@ type utterance struct {
 	done   bool
 	began  time.Time    // synthesis started (after any queue)
 	first  atomic.Int64 // Unix ns of the first audio at the pacer, set by the pump
+}
+
+// queued is a SPEAK waiting in PENDING with the synthesizer chosen when it arrived.
+type queued struct {
+	m     *mrcp.Message
+	synth asr.Synthesizer
 }
 
 func newSynthesizer(ch *channel) *synthesizer { return &synthesizer{ch: ch} }
@@ -69,10 +75,13 @@ func (s *synthesizer) speak(m *mrcp.Message) (*mrcp.Message, error) {
 	}
 	p := &params{ch: s.ch, m: m}
 	p.bool(mrcp.HeaderKillOnBargeIn)
+	voice := p.raw(mrcp.HeaderVoiceName)
 	if p.err != nil {
 		return nil, p.err
 	}
-	if _, err := s.ch.se.synthesizerFor(requestEngine(s.ch, m)); err != nil || s.sender() == nil {
+	// The engine is chosen once, here: a queued SPEAK plays on it even if a reload comes first.
+	synth, err := s.ch.se.synthesizerFor(requestEngine(s.ch, m), voice)
+	if err != nil || s.sender() == nil {
 		resp := completeWith(m, mrcp.Status407, mrcp.SynthError.String())
 		if err != nil {
 			resp.Header.Set(mrcp.HeaderCompletionReason, oneLine(err.Error()))
@@ -80,11 +89,11 @@ func (s *synthesizer) speak(m *mrcp.Message) (*mrcp.Message, error) {
 		return resp, nil
 	}
 	if s.active != nil {
-		s.queue = append(s.queue, m)
+		s.queue = append(s.queue, queued{m, synth})
 		return m.NewResponse(mrcp.Status200, mrcp.StatePending), nil
 	}
 	s.ch.send(m.NewResponse(mrcp.Status200, mrcp.StateInProgress))
-	s.start(m)
+	s.start(m, synth)
 	return nil, nil
 }
 
@@ -96,7 +105,7 @@ func (s *synthesizer) sender() media.Output {
 }
 
 // start synthesizes m and plays it; the pump reports back on the session goroutine.
-func (s *synthesizer) start(m *mrcp.Message) {
+func (s *synthesizer) start(m *mrcp.Message, synth asr.Synthesizer) {
 	se := s.ch.se
 	ctx, cancel := context.WithCancel(se.ctx)
 	u := &utterance{id: m.RequestID, req: m, cancel: cancel, began: se.srv.cfg.Clock.Now()}
@@ -112,11 +121,6 @@ func (s *synthesizer) start(m *mrcp.Message) {
 		Language: p.raw(mrcp.HeaderSpeechLanguage), Rate: p.raw(mrcp.HeaderProsodyRate),
 		Volume: p.raw(mrcp.HeaderProsodyVolume), Pitch: p.raw(mrcp.HeaderProsodyPitch),
 		SampleRate: se.srv.cfg.OutputRate}
-	synth, err := se.synthesizerFor(requestEngine(s.ch, m))
-	if err != nil { // speak checked it; a queued SPEAK runs with the SET-PARAMS of now
-		se.post(func() { s.finished(u, err) })
-		return
-	}
 	tx := s.sender()
 	ptime := s.ch.audio.ptime
 	if ptime <= 0 {
@@ -207,10 +211,10 @@ func (s *synthesizer) next() {
 	if len(s.queue) == 0 {
 		return
 	}
-	m := s.queue[0]
+	q := s.queue[0]
 	s.queue = s.queue[1:]
-	s.ch.send(s.ch.event(mrcp.EventSpeechMarker, m.RequestID, mrcp.StateInProgress))
-	s.start(m)
+	s.ch.send(s.ch.event(mrcp.EventSpeechMarker, q.m.RequestID, mrcp.StateInProgress))
+	s.start(q.m, q.synth)
 }
 
 // kill stops the requests listed (all when no list), without SPEAK-COMPLETE, and returns their ids.
@@ -218,8 +222,8 @@ func (s *synthesizer) kill(m *mrcp.Message) []uint32 {
 	var ids []uint32
 	keep := s.queue[:0]
 	for _, q := range s.queue {
-		if listed(m, q.RequestID) {
-			ids = append(ids, q.RequestID)
+		if listed(m, q.m.RequestID) {
+			ids = append(ids, q.m.RequestID)
 		} else {
 			keep = append(keep, q)
 		}

@@ -70,17 +70,7 @@ func (s *stream) Send(in asr.Input) error {
 	return nil
 }
 
-func (s *stream) Recv() (asr.Event, error) {
-	select {
-	case ev, ok := <-s.events:
-		if !ok {
-			return nil, io.EOF
-		}
-		return ev, nil
-	case <-s.ctx.Done():
-		return nil, s.ctx.Err()
-	}
-}
+func (s *stream) Recv() (asr.Event, error) { return asr.NextEvent(s.ctx, s.events) }
 
 func (s *stream) Close() error {
 	s.cancel()

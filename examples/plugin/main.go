@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -133,16 +132,6 @@ func (s *stream) dur(samples int) time.Duration {
 }
 
 // Recv returns events in order, io.EOF after the last, and the context's error on cancel.
-func (s *stream) Recv() (asr.Event, error) {
-	select {
-	case ev, ok := <-s.events:
-		if !ok {
-			return nil, io.EOF
-		}
-		return ev, nil
-	case <-s.ctx.Done():
-		return nil, s.ctx.Err()
-	}
-}
+func (s *stream) Recv() (asr.Event, error) { return asr.NextEvent(s.ctx, s.events) }
 
 func (s *stream) Close() error { return nil }

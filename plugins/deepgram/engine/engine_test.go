@@ -18,6 +18,7 @@ import (
 	"github.com/mrcpd/mrcpd/plugins/deepgram/deepgramtest"
 	"github.com/mrcpd/mrcpd/plugins/internal/plugintest"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
+	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit/wsstream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -228,10 +229,10 @@ func FuzzMessage(f *testing.F) {
 			return
 		}
 		gs, _ := vendorkit.CompileGrammars(nil)
-		s := &stream{ctx: context.Background(), cancel: func() {}, cfg: Config{Interim: true}, gs: gs, over: true}
+		s := &stream{Socket: wsstream.Socket{Ctx: context.Background(), Cancel: func() {}}, cfg: Config{Interim: true}, gs: gs, over: true}
 		s.handle(&m)
 		s.handle(&m)
-		for _, ev := range s.queue {
+		for _, ev := range s.Queue {
 			if f, ok := ev.(*asr.Final); ok && len(f.Alternatives) > 0 && f.Alternatives[0].Text == "" {
 				t.Fatalf("final with an empty best alternative from %q", b)
 			}
@@ -262,10 +263,11 @@ func TestCloseAndStatusMapping(t *testing.T) {
 	}
 	for _, tc := range tests {
 		gs, _ := vendorkit.CompileGrammars(nil)
-		s := &stream{ctx: context.Background(), cancel: func() {}, gs: gs, log: slog.New(slog.DiscardHandler)}
+		s := &stream{Socket: wsstream.Socket{Vendor: "deepgram", Ctx: context.Background(), Cancel: func() {}}, gs: gs,
+			log: slog.New(slog.DiscardHandler)}
 		s.closed(tc.err)
-		if !plugintest.IsError(s.err, tc.kind, tc.retryable) {
-			t.Errorf("%v: %v, want %s retryable %v", tc.err, s.err, tc.kind, tc.retryable)
+		if !plugintest.IsError(s.Err(), tc.kind, tc.retryable) {
+			t.Errorf("%v: %v, want %s retryable %v", tc.err, s.Err(), tc.kind, tc.retryable)
 		}
 	}
 	for code, kind := range map[int]asr.ErrorKind{401: asr.ErrAuth, 403: asr.ErrAuth, 402: asr.ErrQuota, 429: asr.ErrQuota, 400: asr.ErrBadParameter, 503: asr.ErrUnavailable} {

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
+	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit/wsstream"
 )
 
 // Control messages, as Deepgram documents them (text frames).
@@ -74,59 +74,36 @@ func secs(f float64) time.Duration { return time.Duration(f * float64(time.Secon
 // stream is one /v1/listen WebSocket. Send and Recv run on different goroutines; coder/websocket
 // allows one concurrent reader and writer, and writeMu serialises the writes Recv makes (CloseStream).
 type stream struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	conn   *websocket.Conn
-	cfg    Config
-	log    *slog.Logger
-	rate   int
-	gs     *vendorkit.Grammars
+	wsstream.Socket
+	cfg  Config
+	log  *slog.Logger
+	rate int
+	gs   *vendorkit.Grammars
 
 	writeMu sync.Mutex
 	over    bool // the utterance ended: no more audio
 	sent    int  // audio samples sent
 
 	// Recv side only.
-	queue    []asr.Event
 	segments []asr.Alternative // is_final segments of the current utterance (best path)
 	nbest    []asr.Alternative // alternatives of the last is_final segment
 	spoke    bool
 	finalOut bool
 	// closeStream: the Final is queued and CloseStream is due; handle only decides, Recv writes.
 	closeStream bool
-	done        bool
-	err         error
 }
 
 func newStream(ctx context.Context, conn *websocket.Conn, cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars, q url.Values, log *slog.Logger) *stream {
-	sctx, cancel := context.WithCancel(ctx)
-	s := &stream{ctx: sctx, cancel: cancel, conn: conn, cfg: cfg, rate: req.SampleRate, gs: gs, log: log.With("channel", req.ChannelID)}
+	s := &stream{Socket: wsstream.New(ctx, "deepgram", conn), cfg: cfg, rate: req.SampleRate, gs: gs,
+		log: log.With("channel", req.ChannelID)}
 	params := map[string]string{}
 	for k := range q {
 		if k != "keywords" {
 			params[k] = q.Get(k)
 		}
 	}
-	s.queue = append(s.queue, &asr.Ready{Params: params})
-	// The connection outlives the dial context; cancelling the stream closes it.
-	go func() {
-		<-sctx.Done()
-		conn.CloseNow()
-	}()
+	s.Queue = append(s.Queue, &asr.Ready{Params: params})
 	return s
-}
-
-func (s *stream) write(typ websocket.MessageType, b []byte) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return s.writeLocked(typ, b)
-}
-
-func (s *stream) writeLocked(typ websocket.MessageType, b []byte) error {
-	if err := s.conn.Write(s.ctx, typ, b); err != nil {
-		return vendorkit.WriteFailed(s.ctx, "deepgram", err)
-	}
-	return nil
 }
 
 func (s *stream) Send(in asr.Input) error {
@@ -141,47 +118,32 @@ func (s *stream) Send(in asr.Input) error {
 			return nil // an empty binary frame would close the stream
 		}
 		for _, c := range vendorkit.Chunks(x.PCM, s.rate/10) {
-			if err := s.writeLocked(websocket.MessageBinary, vendorkit.AppendPCM(nil, c)); err != nil {
+			if err := s.Write(websocket.MessageBinary, vendorkit.AppendPCM(nil, c)); err != nil {
 				return err
 			}
 			s.sent += len(c)
 		}
 		return nil
 	case *asr.KeepAlive:
-		return s.writeLocked(websocket.MessageText, msgKeepAlive)
+		return s.Write(websocket.MessageText, msgKeepAlive)
 	case *asr.FinalizeInput:
-		return s.writeLocked(websocket.MessageText, msgFinalize)
+		return s.Write(websocket.MessageText, msgFinalize)
 	}
 	return nil
 }
 
 func (s *stream) Recv() (asr.Event, error) {
-	for len(s.queue) == 0 {
-		if s.done {
-			return nil, s.err
-		}
-		typ, b, err := s.conn.Read(s.ctx)
-		if err != nil {
-			s.closed(err)
-			continue
-		}
-		if typ != websocket.MessageText {
-			continue
-		}
+	return s.Socket.Recv(func(b []byte) error {
 		var m message
 		if err := json.Unmarshal(b, &m); err != nil {
-			s.done, s.err = true, asr.Errorf(asr.ErrInternal, false, "deepgram: bad message %.80q: %v", b, err)
-			s.cancel()
-			continue
+			return err
 		}
 		s.handle(&m)
 		if s.closeStream {
 			s.sendCloseStream()
 		}
-	}
-	ev := s.queue[0]
-	s.queue = s.queue[1:]
-	return ev, nil
+		return nil
+	}, s.closed)
 }
 
 // handle follows Deepgram's end-of-speech guidance: is_final segments accumulate; speech_final,
@@ -195,7 +157,7 @@ func (s *stream) handle(m *message) {
 			s.end(secs(m.LastWordEnd))
 		}
 	case "Metadata":
-		s.queue = append(s.queue, &asr.Usage{Audio: secs(m.Duration)})
+		s.Queue = append(s.Queue, &asr.Usage{Audio: secs(m.Duration)})
 	case "Results":
 		if s.finalOut {
 			return
@@ -206,7 +168,7 @@ func (s *stream) handle(m *message) {
 		}
 		if !m.IsFinal {
 			if s.cfg.Interim && len(alts) > 0 && alts[0].Transcript != "" {
-				s.queue = append(s.queue, &asr.Partial{Text: joinText(s.segments, alts[0].Transcript)})
+				s.Queue = append(s.Queue, &asr.Partial{Text: joinText(s.segments, alts[0].Transcript)})
 			}
 			return
 		}
@@ -238,7 +200,7 @@ func joinText(segs []asr.Alternative, tail string) string {
 func (s *stream) started(at time.Duration) {
 	if !s.spoke {
 		s.spoke = true
-		s.queue = append(s.queue, &asr.SpeechStarted{At: at})
+		s.Queue = append(s.Queue, &asr.SpeechStarted{At: at})
 	}
 }
 
@@ -250,9 +212,9 @@ func (s *stream) end(at time.Duration) {
 	}
 	s.finalOut = true
 	if s.spoke {
-		s.queue = append(s.queue, &asr.SpeechEnded{At: at})
+		s.Queue = append(s.Queue, &asr.SpeechEnded{At: at})
 	}
-	s.queue = append(s.queue, s.final())
+	s.Queue = append(s.Queue, s.final())
 	s.closeStream = true
 }
 
@@ -261,11 +223,10 @@ func (s *stream) sendCloseStream() {
 	s.closeStream = false
 	s.writeMu.Lock()
 	s.over = true
-	err := s.writeLocked(websocket.MessageText, msgCloseStream)
+	err := s.Write(websocket.MessageText, msgCloseStream)
 	s.writeMu.Unlock()
 	if err != nil {
-		s.done, s.err = true, io.EOF // the result is out; a socket already gone changes nothing
-		s.cancel()
+		s.End(io.EOF) // the result is out; a socket already gone changes nothing
 	}
 }
 
@@ -291,47 +252,28 @@ func (s *stream) final() *asr.Final {
 // cannot be decoded), 1011 NET-0001 (no audio or KeepAlive for 10 s), other 1011 (Deepgram
 // internal), 4000+HTTP status, and no close frame at all (the connection dropped).
 func (s *stream) closed(err error) {
-	s.done = true
-	defer s.cancel()
 	defer func() {
 		s.writeMu.Lock()
 		sent := s.sent
 		s.writeMu.Unlock()
-		s.log.Debug("deepgram: stream ended", "audio_samples", sent, "segments", len(s.segments), "close", err, "err", s.err)
+		s.log.Debug("deepgram: stream ended", "audio_samples", sent, "segments", len(s.segments), "close", err, "err", s.Err())
 	}()
-	if s.ctx.Err() != nil && !s.finalOut {
-		s.err = s.ctx.Err()
-		return
+	emitFinal := func() {
+		s.finalOut = true
+		s.Queue = append(s.Queue, s.final())
 	}
-	code := websocket.CloseStatus(err)
-	if s.finalOut || code == websocket.StatusNormalClosure {
-		if !s.finalOut {
-			s.finalOut = true
-			s.queue = append(s.queue, s.final())
-		}
-		s.err = io.EOF
-		return
-	}
-	var ce websocket.CloseError
-	reason := ""
-	if errors.As(err, &ce) {
-		reason = ce.Reason
-	}
-	switch {
-	case code == websocket.StatusPolicyViolation:
-		s.err = asr.Errorf(asr.ErrBadParameter, false, "deepgram: closed %d: %s", code, reason)
-	case code == websocket.StatusInternalError && strings.Contains(reason, "NET-0001"):
-		s.err = asr.Errorf(asr.ErrIdleTimeout, true, "deepgram: closed %d: %s", code, reason)
-	case code >= 4000 && code < 5000:
-		s.err = statusError(int(code)-4000, "deepgram: closed "+reason)
-	case code == -1:
-		s.err = asr.Errorf(asr.ErrUnavailable, true, "deepgram: connection lost: %v", err)
-	default:
-		s.err = asr.Errorf(asr.ErrUnavailable, true, "deepgram: closed %d: %s", code, reason)
-	}
+	s.Closed(err, s.finalOut, emitFinal, closeError)
 }
 
-func (s *stream) Close() error {
-	s.cancel()
+// closeError is what Deepgram's close codes mean; nil for the rest.
+func closeError(code websocket.StatusCode, reason string) error {
+	switch {
+	case code == websocket.StatusPolicyViolation:
+		return asr.Errorf(asr.ErrBadParameter, false, "deepgram: closed %d: %s", code, reason)
+	case code == websocket.StatusInternalError && strings.Contains(reason, "NET-0001"):
+		return asr.Errorf(asr.ErrIdleTimeout, true, "deepgram: closed %d: %s", code, reason)
+	case code >= 4000 && code < 5000:
+		return statusError(int(code)-4000, "deepgram: closed "+reason)
+	}
 	return nil
 }

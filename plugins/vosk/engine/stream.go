@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"math"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mrcpd/mrcpd/asr"
 	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit"
+	"github.com/mrcpd/mrcpd/plugins/internal/vendorkit/wsstream"
 )
 
 // msgEOF must be byte for byte what vosk-server compares the message with.
@@ -40,36 +40,26 @@ type response struct {
 }
 
 type stream struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	conn   *websocket.Conn
-	cfg    Config
-	rate   int
-	gs     *vendorkit.Grammars
+	wsstream.Socket
+	cfg  Config
+	rate int
+	gs   *vendorkit.Grammars
 
 	writeMu sync.Mutex
 	eofSent bool
 
 	// Recv side only.
-	queue   []asr.Event
 	results [][]asr.Alternative // non-empty results of the utterance, in order
 	spoke   bool
 	final   bool
-	done    bool
-	err     error
 }
 
 func newStream(ctx context.Context, conn *websocket.Conn, cfg Config, req asr.RecognizeRequest, gs *vendorkit.Grammars, vc voskConfig) *stream {
-	sctx, cancel := context.WithCancel(ctx)
-	s := &stream{ctx: sctx, cancel: cancel, conn: conn, cfg: cfg, rate: req.SampleRate, gs: gs}
-	s.queue = append(s.queue, &asr.Ready{Params: map[string]string{
+	s := &stream{Socket: wsstream.New(ctx, "vosk", conn), cfg: cfg, rate: req.SampleRate, gs: gs}
+	s.Queue = append(s.Queue, &asr.Ready{Params: map[string]string{
 		"sample_rate": strconv.Itoa(vc.Config.SampleRate), "max_alternatives": strconv.Itoa(vc.Config.MaxAlternatives),
 		"phrase_list": strconv.Itoa(len(vc.Config.PhraseList)),
 	}})
-	go func() {
-		<-sctx.Done()
-		conn.CloseNow()
-	}()
 	return s
 }
 
@@ -94,7 +84,7 @@ func (s *stream) Send(in asr.Input) error {
 		return nil
 	}
 	for _, c := range vendorkit.Chunks(pcm, s.rate/10) {
-		if err := s.write(websocket.MessageBinary, vendorkit.AppendPCM(nil, c)); err != nil {
+		if err := s.Write(websocket.MessageBinary, vendorkit.AppendPCM(nil, c)); err != nil {
 			return err
 		}
 	}
@@ -103,37 +93,18 @@ func (s *stream) Send(in asr.Input) error {
 
 func (s *stream) sendEOF() error {
 	s.eofSent = true
-	return s.write(websocket.MessageText, msgEOF)
-}
-
-func (s *stream) write(typ websocket.MessageType, b []byte) error {
-	if err := s.conn.Write(s.ctx, typ, b); err != nil {
-		return vendorkit.WriteFailed(s.ctx, "vosk", err)
-	}
-	return nil
+	return s.Write(websocket.MessageText, msgEOF)
 }
 
 func (s *stream) Recv() (asr.Event, error) {
-	for len(s.queue) == 0 {
-		if s.done {
-			return nil, s.err
-		}
-		_, b, err := s.conn.Read(s.ctx)
-		if err != nil {
-			s.closed(err)
-			continue
-		}
+	return s.Socket.Recv(func(b []byte) error {
 		var r response
 		if err := json.Unmarshal(b, &r); err != nil {
-			s.done, s.err = true, asr.Errorf(asr.ErrInternal, false, "vosk: bad message %.80q: %v", b, err)
-			s.cancel()
-			continue
+			return err
 		}
 		s.handle(&r)
-	}
-	ev := s.queue[0]
-	s.queue = s.queue[1:]
-	return ev, nil
+		return nil
+	}, s.closed)
 }
 
 func (s *stream) handle(r *response) {
@@ -144,7 +115,7 @@ func (s *stream) handle(r *response) {
 		if p := strings.TrimSpace(*r.Partial); p != "" {
 			s.started()
 			if s.cfg.Interim {
-				s.queue = append(s.queue, &asr.Partial{Text: strings.TrimSpace(s.joined() + " " + p)})
+				s.Queue = append(s.Queue, &asr.Partial{Text: strings.TrimSpace(s.joined() + " " + p)})
 			}
 		}
 		return
@@ -163,7 +134,7 @@ func (s *stream) handle(r *response) {
 func (s *stream) started() {
 	if !s.spoke {
 		s.spoke = true
-		s.queue = append(s.queue, &asr.SpeechStarted{})
+		s.Queue = append(s.Queue, &asr.SpeechStarted{})
 	}
 }
 
@@ -191,13 +162,12 @@ func (s *stream) emitFinal() {
 		f.Alternatives = []asr.Alternative{vendorkit.Concat(best)}
 	}
 	f.Alternatives = s.gs.Apply(f.Alternatives)
-	s.queue = append(s.queue, f)
+	s.Queue = append(s.Queue, f)
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if !s.eofSent {
 		if err := s.sendEOF(); err != nil {
-			s.done, s.err = true, io.EOF // the result is out
-			s.cancel()
+			s.End(io.EOF) // the result is out
 		}
 	}
 }
@@ -267,40 +237,19 @@ func secs(f float64) time.Duration { return time.Duration(f * float64(time.Secon
 // keepalive timeout), 1001 with a limit reason (a session cap in front of the server), 1009 (a
 // frame over the server's max_size), or no close frame at all (the connection dropped).
 func (s *stream) closed(err error) {
-	s.done = true
-	defer s.cancel()
-	if s.ctx.Err() != nil && !s.final {
-		s.err = s.ctx.Err()
-		return
-	}
-	code := websocket.CloseStatus(err)
-	if s.final || code == websocket.StatusNormalClosure {
-		if !s.final {
-			s.emitFinal()
-		}
-		s.err = io.EOF
-		return
-	}
-	var ce websocket.CloseError
-	reason := ""
-	if errors.As(err, &ce) {
-		reason = strings.ToLower(ce.Reason)
-	}
-	switch {
-	case code == websocket.StatusInternalError && strings.Contains(reason, "timeout"):
-		s.err = asr.Errorf(asr.ErrIdleTimeout, true, "vosk: closed %d: %s", code, reason)
-	case code == websocket.StatusGoingAway && strings.Contains(reason, "limit"):
-		s.err = asr.Errorf(asr.ErrStreamLimit, true, "vosk: closed %d: %s", code, reason)
-	case code == websocket.StatusMessageTooBig:
-		s.err = asr.Errorf(asr.ErrBadParameter, false, "vosk: closed %d: %s", code, reason)
-	case code == -1:
-		s.err = asr.Errorf(asr.ErrUnavailable, true, "vosk: connection lost: %v", err)
-	default:
-		s.err = asr.Errorf(asr.ErrUnavailable, true, "vosk: closed %d: %s", code, reason)
-	}
+	s.Closed(err, s.final, s.emitFinal, closeError)
 }
 
-func (s *stream) Close() error {
-	s.cancel()
+// closeError is what vosk-server's (or its proxy's) close codes mean; nil for the rest.
+func closeError(code websocket.StatusCode, reason string) error {
+	reason = strings.ToLower(reason)
+	switch {
+	case code == websocket.StatusInternalError && strings.Contains(reason, "timeout"):
+		return asr.Errorf(asr.ErrIdleTimeout, true, "vosk: closed %d: %s", code, reason)
+	case code == websocket.StatusGoingAway && strings.Contains(reason, "limit"):
+		return asr.Errorf(asr.ErrStreamLimit, true, "vosk: closed %d: %s", code, reason)
+	case code == websocket.StatusMessageTooBig:
+		return asr.Errorf(asr.ErrBadParameter, false, "vosk: closed %d: %s", code, reason)
+	}
 	return nil
 }

@@ -67,15 +67,15 @@ type Receiver struct {
 	rate   int // decoded PCM rate
 	tsMul  int // PCM samples per RTP timestamp unit ×1000 (G.722: 2000)
 	jb     *JitterBuffer
-	plc    *PLC
-	rs     *audio.Resampler
 	events eventDetector
-	inband *inbandDetector
+	// dsp is the decoding side (PLC, resampler, in-band DTMF and their buffers), built when a
+	// tick first delivers audio and dropped by an idle tick: a stream nobody listens to keeps only
+	// its jitter buffer, counters and RFC 4733 detector.
+	dsp *rxDSP
 
 	pkt     rtp.Packet
-	pcm     []int16 // decoded scratch
-	out     []int16 // resampled, pending delivery
-	frameN  int     // samples per output frame
+	frameN  int // samples per output frame
+	ahead   int // samples at the codec's rate an idle tick took beyond its frame
 	latched netip.AddrPort
 
 	lastEventAt    time.Time // last telephone-event packet
@@ -123,31 +123,46 @@ func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
 	}
 	r.tsMul = r.rate * 1000 / r.audio.ClockRate
 	r.jb = NewJitterBuffer(cfg.Jitter, r.audio.ClockRate)
-	r.plc = NewPLC(r.rate, r.pts[r.audio.PT].dec)
-	r.rs = audio.NewResampler(r.rate, r.cfg.OutputRate)
 	r.events.clockRate = r.audio.ClockRate
 	if !haveTE {
 		r.events.clockRate = 8000
 	}
-	if cfg.InbandDTMF {
-		r.inband = newInbandDetector(r.rate)
-	}
 	r.frameN = r.cfg.OutputRate * int(FrameDuration/time.Millisecond) / 1000
-	r.pcm = make([]int16, 0, r.rate/5)
-	r.out = make([]int16, 0, 4*r.frameN+r.cfg.OutputRate/10)
 	return r, nil
+}
+
+// rxDSP is a Receiver's decoding state.
+type rxDSP struct {
+	plc    *PLC
+	rs     *audio.Resampler
+	inband *inbandDetector
+	pcm    []int16 // decoded scratch
+	out    []int16 // resampled, pending delivery
+}
+
+func (r *Receiver) newDSP() *rxDSP {
+	d := &rxDSP{plc: NewPLC(r.rate, r.pts[r.audio.PT].dec), rs: audio.NewResampler(r.rate, r.cfg.OutputRate),
+		pcm: make([]int16, 0, r.rate/5), out: make([]int16, 0, 4*r.frameN+r.cfg.OutputRate/10)}
+	if r.cfg.InbandDTMF {
+		d.inband = newInbandDetector(r.rate)
+	}
+	return d
 }
 
 // String prints the pipeline on one line.
 func (r *Receiver) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "RTP(%s) -> %s -> %s -> Decode(%s)", r.audio, r.jb, r.plc, r.audio.Name)
-	if in, out := r.rs.Rates(); in != out {
-		fmt.Fprintf(&b, " -> %s", r.rs)
+	d := r.dsp
+	if d == nil {
+		d = r.newDSP()
+	}
+	fmt.Fprintf(&b, "RTP(%s) -> %s -> %s -> Decode(%s)", r.audio, r.jb, d.plc, r.audio.Name)
+	if in, out := d.rs.Rates(); in != out {
+		fmt.Fprintf(&b, " -> %s", d.rs)
 	}
 	src := []string{r.events.String()}
-	if r.inband != nil {
-		src = append(src, r.inband.String())
+	if d.inband != nil {
+		src = append(src, d.inband.String())
 	}
 	fmt.Fprintf(&b, " -> DTMF(%s)", strings.Join(src, "+"))
 	return b.String()
@@ -343,18 +358,23 @@ func (r *Receiver) tick(now time.Time, sink Sink) {
 	if ev, ok := r.events.tick(now); ok {
 		sink.DTMF(ev)
 	}
-	for len(r.out) < r.frameN {
-		r.pcm = r.pcm[:0]
+	d := r.dsp
+	if d == nil {
+		d = r.newDSP()
+		r.dsp, r.ahead = d, 0
+	}
+	for len(d.out) < r.frameN {
+		d.pcm = d.pcm[:0]
 		p := r.jb.Pop(now)
 		pktN := int(r.jb.pktSamples) * r.tsMul / 1000
 		switch p.Kind {
 		case PopPacket:
 			var err error
-			r.pcm, err = r.pts[p.PT].dec.Decode(r.pcm, p.Payload)
-			if err != nil || len(r.pcm) == 0 {
-				r.pcm = r.plc.Conceal(r.pcm[:0], pktN, nil)
+			d.pcm, err = r.pts[p.PT].dec.Decode(d.pcm, p.Payload)
+			if err != nil || len(d.pcm) == 0 {
+				d.pcm = d.plc.Conceal(d.pcm[:0], pktN, nil)
 			} else {
-				r.plc.Good(r.pcm)
+				d.plc.Good(d.pcm)
 			}
 		case PopLost:
 			// The next packet helps only if the PLC's decoder can read it (a PT switch could intervene).
@@ -362,31 +382,55 @@ func (r *Receiver) tick(now time.Time, sink Sink) {
 			if !ok || pt != r.audio.PT {
 				next = nil
 			}
-			r.pcm = r.plc.Conceal(r.pcm, pktN, next)
+			d.pcm = d.plc.Conceal(d.pcm, pktN, next)
 		default:
 			// Buffering or underrun: conceal what remains of the frame (PLC fades to silence in 60 ms).
-			need := (r.frameN - len(r.out)) * r.rate / r.cfg.OutputRate
+			need := (r.frameN - len(d.out)) * r.rate / r.cfg.OutputRate
 			if need <= 0 {
 				need = 1
 			}
 			if r.jb.Playing() {
-				r.pcm = r.plc.Conceal(r.pcm, need, nil)
+				d.pcm = d.plc.Conceal(d.pcm, need, nil)
 			} else {
 				for i := 0; i < need; i++ {
-					r.pcm = append(r.pcm, 0)
+					d.pcm = append(d.pcm, 0)
 				}
-				r.plc.push(r.pcm)
+				d.plc.push(d.pcm)
 			}
 		}
-		if r.inband != nil {
-			if ev, ok := r.inband.process(r.pcm); ok && !r.echoOfEvent(ev, now) {
+		if d.inband != nil {
+			if ev, ok := d.inband.process(d.pcm); ok && !r.echoOfEvent(ev, now) {
 				sink.DTMF(ev)
 			}
 		}
-		r.out = r.rs.Process(r.out, r.pcm)
+		d.out = d.rs.Process(d.out, d.pcm)
 	}
-	sink.Audio(r.out[:r.frameN])
-	n := copy(r.out, r.out[r.frameN:])
-	r.out = r.out[:n]
+	sink.Audio(d.out[:r.frameN])
+	n := copy(d.out, d.out[r.frameN:])
+	d.out = d.out[:n]
+	r.maybeSendRR(now)
+}
+
+// IdleAt is TickAt for a stream nobody listens to: packets leave the jitter buffer at the pace a
+// tick plays them, so its counters, the RTCP reports and RFC 4733 digits stay right, but nothing
+// is decoded and the decoding state is dropped (the next TickAt starts it afresh, as after a
+// silence). In-band DTMF needs the audio, so it is heard only while something listens.
+func (r *Receiver) IdleAt(now time.Time, sink Sink) {
+	if ev, ok := r.events.tick(now); ok {
+		sink.DTMF(ev)
+	}
+	r.dsp = nil
+	need := r.frameN*r.rate/r.cfg.OutputRate - r.ahead
+	for need > 0 {
+		n := need
+		switch r.jb.Pop(now).Kind {
+		case PopPacket, PopLost:
+			if pktN := int(r.jb.pktSamples) * r.tsMul / 1000; pktN > 0 {
+				n = pktN
+			}
+		}
+		need -= n
+	}
+	r.ahead = -need
 	r.maybeSendRR(now)
 }

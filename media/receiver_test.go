@@ -248,3 +248,57 @@ func TestReceiverPayloadTypeSwitch(t *testing.T) {
 		t.Errorf("SNR %.1f dB across PT switches, stats %+v", snr, r.Stats())
 	}
 }
+
+// TestReceiverIdle: a stream nobody listens to (IdleAt) keeps the jitter buffer's counters and
+// RFC 4733 digits exactly as a listened one (TickAt), across loss and 30 ms packets, but decodes
+// nothing: no frame, and no in-band digit (which needs the audio).
+func TestReceiverIdle(t *testing.T) {
+	cfg := media.ReceiverConfig{InbandDTMF: true, OutputRate: 8000}
+	idle, ticked := newReceiver(t, cfg), newReceiver(t, cfg)
+	idleRec, tickRec := &mediatest.Recorder{}, &mediatest.Recorder{}
+	c, _ := media.LookupCodec(pcmu)
+	enc, _ := c.NewEncoder(pcmu)
+	tone := tonePair(770, 1336, 0.3, 0.2, 0.2) // in-band 5
+	st := mediatest.Stream{PT: 0, SSRC: 3, Seq: 1, TS: 1}
+	now := time.Unix(100, 0)
+	for ms := 0; ms < 6000; ms += 10 { // 30 ms packets, 20 ms ticks
+		now := now.Add(time.Duration(ms) * time.Millisecond)
+		if i := ms / 30; ms%30 == 0 {
+			pcm := make([]int16, 240)
+			if i >= 20 && i < 30 {
+				copy(pcm, tone[(i-20)*240:])
+			}
+			p, _ := enc.Encode(nil, pcm)
+			b := st.Next(p, 240)
+			switch {
+			case i%17 == 5: // lost
+			case i == 60: // an RFC 4733 digit, start and three ends
+				for j, ev := range []media.TelephoneEvent{{Event: 7, Duration: 400}, {Event: 7, End: true, Duration: 800},
+					{Event: 7, End: true, Duration: 800}, {Event: 7, End: true, Duration: 800}} {
+					e := st.Event(101, 50000, ev.Append(nil), j == 0)
+					idle.ReceiveAt(e, from, now, idleRec)
+					ticked.ReceiveAt(e, from, now, tickRec)
+				}
+			default:
+				idle.ReceiveAt(b, from, now, idleRec)
+				ticked.ReceiveAt(b, from, now, tickRec)
+			}
+		}
+		if ms%20 == 0 {
+			idle.IdleAt(now, idleRec)
+			ticked.TickAt(now, tickRec)
+		}
+	}
+	if a, b := idle.Stats(), ticked.Stats(); a != b || a.Lost == 0 {
+		t.Fatalf("idle counters %+v, listened %+v", a, b)
+	}
+	if got := idleRec.DigitString(); got != "7" {
+		t.Errorf("idle stream digits %q, want the RFC 4733 7 only", got)
+	}
+	if got := tickRec.DigitString(); got != "57" {
+		t.Errorf("listened stream digits %q, want in-band 5 then 7", got)
+	}
+	if len(idleRec.PCM) != 0 {
+		t.Errorf("idle stream delivered %d samples", len(idleRec.PCM))
+	}
+}

@@ -169,7 +169,11 @@ func (st *engineStream) DTMF(ev DTMFEvent) {
 
 // tick runs one 20 ms step: a frame through the receive stages, and the pacer.
 func (st *engineStream) tick(now time.Time) {
-	if st.rx != nil {
+	switch {
+	case st.rx == nil:
+	case len(st.taps) == 0:
+		st.rx.IdleAt(now, st) // nobody listens: counted, not decoded
+	default:
 		st.rx.TickAt(now, st)
 	}
 	if st.tx != nil {

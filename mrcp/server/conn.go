@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -38,17 +37,22 @@ type conn struct {
 	opened     time.Time   // on the wall clock, for the idle deadline
 	bound      atomic.Bool // some channel is bound to it (RFC 6787 §4.2)
 	log        *slog.Logger
-	out        chan *mrcp.Message
-	drained    chan struct{} // the writer got below outLowWater
-	done       chan struct{}
-	closeOnce  sync.Once
+	// out holds what waits to be written (a nil message: flush and half-close). It is a slice
+	// that an idle connection does not hold at all, rather than a channel of outQueue slots:
+	// a connection per session is the common case, and its queue is empty nearly all the time.
+	outMu     sync.Mutex
+	out       []*mrcp.Message
+	outWake   chan struct{} // something was queued
+	drained   chan struct{} // the writer got below outLowWater
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 func newConn(s *Server, nc net.Conn, isTLS bool) *conn {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	return &conn{srv: s, nc: nc, remoteHost: host, tls: isTLS, accepted: s.cfg.Clock.Now(), opened: time.Now(),
 		log:     s.log.With("conn", nc.RemoteAddr().String()),
-		out:     make(chan *mrcp.Message, outQueue),
+		outWake: make(chan struct{}, 1),
 		drained: make(chan struct{}, 1),
 		done:    make(chan struct{})}
 }
@@ -60,23 +64,56 @@ func (c *conn) send(m *mrcp.Message) bool {
 		return false
 	default:
 	}
-	select {
-	case c.out <- m:
-		return true
-	case <-c.done:
-		return false
-	default:
+	if !c.enqueue(m) {
 		c.log.Warn("closing control connection", "err", ErrSlowClient)
 		c.srv.cfg.Metrics.connClosed(closedSlowClient)
 		c.close()
 		return false
 	}
+	return true
+}
+
+// enqueue adds m for the writer; false when outQueue messages wait already.
+func (c *conn) enqueue(m *mrcp.Message) bool {
+	c.outMu.Lock()
+	if len(c.out) >= outQueue {
+		c.outMu.Unlock()
+		return false
+	}
+	c.out = append(c.out, m)
+	c.outMu.Unlock()
+	select {
+	case c.outWake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// dequeue takes the next message to write and says how many wait behind it.
+func (c *conn) dequeue() (m *mrcp.Message, ok bool, left int) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if len(c.out) == 0 {
+		return nil, false, 0
+	}
+	m, c.out[0] = c.out[0], nil
+	c.out = c.out[1:]
+	if len(c.out) == 0 {
+		c.out = nil // an idle connection holds no queue
+	}
+	return m, true, len(c.out)
+}
+
+func (c *conn) queued() int {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return len(c.out)
 }
 
 // waitDrained holds the reader while too many answers wait to be written (flow control: a
 // pipelining client is read more slowly); false when the connection is gone.
 func (c *conn) waitDrained() bool {
-	for len(c.out) >= outHighWater {
+	for c.queued() >= outHighWater {
 		select {
 		case <-c.drained:
 		case <-c.done:
@@ -105,10 +142,7 @@ func (c *conn) run(ctx context.Context) {
 	// Let the writer flush what is queued (e.g. the answer to the bad message that ended the
 	// read loop) and half-close; then discard what the client still sends, so that it reads our
 	// answer and a clean end of stream rather than a reset.
-	select {
-	case c.out <- nil:
-	case <-c.done:
-	default:
+	if !c.enqueue(nil) {
 		c.close()
 	}
 	wg.Wait()
@@ -125,45 +159,67 @@ func (c *conn) run(ctx context.Context) {
 	}
 }
 
+// writeLoop writes what is queued, several messages to a write while they keep coming; the
+// buffer is let go after a burst that needed a large one.
 func (c *conn) writeLoop() {
-	w := bufio.NewWriter(c.nc)
 	var buf []byte
 	for {
-		var m *mrcp.Message
 		select {
 		case <-c.done:
 			return
-		case m = <-c.out:
+		case <-c.outWake:
 		}
-		if m == nil {
-			if w.Flush() == nil {
-				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-					_ = cw.CloseWrite()
+		for {
+			m, ok, left := c.dequeue()
+			if !ok {
+				break
+			}
+			if m == nil {
+				if c.write(buf) == nil {
+					if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+						_ = cw.CloseWrite()
+					}
+				}
+				return
+			}
+			buf = m.Append(buf)
+			if left == 0 || len(buf) >= writeChunk {
+				if c.write(buf) != nil {
+					return
+				}
+				buf = buf[:0]
+				if cap(buf) > 4*writeChunk {
+					buf = nil
 				}
 			}
-			return
-		}
-		buf = m.Append(buf[:0])
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		_, err := w.Write(buf)
-		if err == nil && len(c.out) == 0 {
-			err = w.Flush()
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				c.log.Warn("closing control connection", "err", ErrSlowClient)
-				c.srv.cfg.Metrics.connClosed(closedSlowClient)
-			}
-			c.close()
-			return
-		}
-		if len(c.out) < outLowWater {
-			select {
-			case c.drained <- struct{}{}:
-			default:
+			if left < outLowWater {
+				select {
+				case c.drained <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}
+}
+
+// writeChunk is how much the writer gathers before a write while messages keep coming.
+const writeChunk = 4096
+
+// write writes b within mrcp.write_timeout; a failure closes the connection.
+func (c *conn) write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_, err := c.nc.Write(b)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.log.Warn("closing control connection", "err", ErrSlowClient)
+			c.srv.cfg.Metrics.connClosed(closedSlowClient)
+		}
+		c.close()
+	}
+	return err
 }
 
 func (c *conn) readLoop() error {

@@ -64,7 +64,7 @@ func (h *harness) waitBacklog(n int) {
 		h.srv.mu.Lock()
 		most := 0
 		for c := range h.srv.conns {
-			most = max(most, len(c.out))
+			most = max(most, c.queued())
 		}
 		h.srv.mu.Unlock()
 		if most >= n {

@@ -42,8 +42,9 @@ type conn struct {
 	// a connection per session is the common case, and its queue is empty nearly all the time.
 	outMu     sync.Mutex
 	out       []*mrcp.Message
-	outWake   chan struct{} // something was queued
-	drained   chan struct{} // the writer got below outLowWater
+	writing   bool           // a writer goroutine is running; it ends when out is empty
+	writers   sync.WaitGroup // the writer goroutine, while one runs
+	drained   chan struct{}  // the writer got below outLowWater
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -52,7 +53,6 @@ func newConn(s *Server, nc net.Conn, isTLS bool) *conn {
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	return &conn{srv: s, nc: nc, remoteHost: host, tls: isTLS, accepted: s.cfg.Clock.Now(), opened: time.Now(),
 		log:     s.log.With("conn", nc.RemoteAddr().String()),
-		outWake: make(chan struct{}, 1),
 		drained: make(chan struct{}, 1),
 		done:    make(chan struct{})}
 }
@@ -81,19 +81,24 @@ func (c *conn) enqueue(m *mrcp.Message) bool {
 		return false
 	}
 	c.out = append(c.out, m)
-	c.outMu.Unlock()
-	select {
-	case c.outWake <- struct{}{}:
-	default:
+	if !c.writing {
+		// The writer runs only while there is something to write: an idle connection (the
+		// usual state of a session's) costs no goroutine for it.
+		c.writing = true
+		c.writers.Add(1)
+		go func() { defer c.writers.Done(); c.writeLoop() }()
 	}
+	c.outMu.Unlock()
 	return true
 }
 
-// dequeue takes the next message to write and says how many wait behind it.
+// dequeue takes the next message to write and says how many wait behind it; with none left
+// the writer goroutine ends (ok false).
 func (c *conn) dequeue() (m *mrcp.Message, ok bool, left int) {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if len(c.out) == 0 {
+		c.writing = false
 		return nil, false, 0
 	}
 	m, c.out[0] = c.out[0], nil
@@ -130,12 +135,10 @@ func (c *conn) close() {
 	})
 }
 
-// run reads until the connection fails or ctx ends; the writer runs beside it.
+// run reads until the connection fails or ctx ends; a writer runs beside it while answers and
+// events wait.
 func (c *conn) run(ctx context.Context) {
 	c.log.Debug("control connection open")
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); c.writeLoop() }()
 	stop := context.AfterFunc(ctx, c.close)
 	err := c.readLoop()
 	stop()
@@ -145,7 +148,7 @@ func (c *conn) run(ctx context.Context) {
 	if !c.enqueue(nil) {
 		c.close()
 	}
-	wg.Wait()
+	c.writers.Wait()
 	var se *mrcp.StatusError
 	if errors.As(err, &se) {
 		_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
@@ -159,44 +162,42 @@ func (c *conn) run(ctx context.Context) {
 	}
 }
 
-// writeLoop writes what is queued, several messages to a write while they keep coming; the
-// buffer is let go after a burst that needed a large one.
+// writeLoop writes what is queued, several messages to a write while they keep coming, and
+// ends when nothing is left (or the connection is closed).
 func (c *conn) writeLoop() {
 	var buf []byte
 	for {
 		select {
 		case <-c.done:
+			c.outMu.Lock()
+			c.writing, c.out = true, nil // nothing more is written: no writer starts again
+			c.outMu.Unlock()
 			return
-		case <-c.outWake:
+		default:
 		}
-		for {
-			m, ok, left := c.dequeue()
-			if !ok {
-				break
-			}
-			if m == nil {
-				if c.write(buf) == nil {
-					if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-						_ = cw.CloseWrite()
-					}
+		m, ok, left := c.dequeue()
+		if !ok {
+			return
+		}
+		if m == nil {
+			if c.write(buf) == nil {
+				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+					_ = cw.CloseWrite()
 				}
+			}
+			return
+		}
+		buf = m.Append(buf)
+		if left == 0 || len(buf) >= writeChunk {
+			if c.write(buf) != nil {
 				return
 			}
-			buf = m.Append(buf)
-			if left == 0 || len(buf) >= writeChunk {
-				if c.write(buf) != nil {
-					return
-				}
-				buf = buf[:0]
-				if cap(buf) > 4*writeChunk {
-					buf = nil
-				}
-			}
-			if left < outLowWater {
-				select {
-				case c.drained <- struct{}{}:
-				default:
-				}
+			buf = buf[:0]
+		}
+		if left < outLowWater {
+			select {
+			case c.drained <- struct{}{}:
+			default:
 			}
 		}
 	}

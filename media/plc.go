@@ -62,8 +62,11 @@ func NewPLC(rate int, dec Decoder) *PLC {
 	return p
 }
 
-func (p *PLC) String() string {
-	if p.dec != nil {
+func (p *PLC) String() string { return plcName(p.dec != nil) }
+
+// plcName is how a PLC prints: the decoder's own concealment, or G.711 Appendix I's.
+func plcName(decoderConceals bool) string {
+	if decoderConceals {
 		return "PLC(decoder)"
 	}
 	return "PLC(G.711-I)"

@@ -152,17 +152,14 @@ func (r *Receiver) newDSP() *rxDSP {
 // String prints the pipeline on one line.
 func (r *Receiver) String() string {
 	var b strings.Builder
-	d := r.dsp
-	if d == nil {
-		d = r.newDSP()
-	}
-	fmt.Fprintf(&b, "RTP(%s) -> %s -> %s -> Decode(%s)", r.audio, r.jb, d.plc, r.audio.Name)
-	if in, out := d.rs.Rates(); in != out {
-		fmt.Fprintf(&b, " -> %s", d.rs)
+	_, conceals := r.pts[r.audio.PT].dec.(Concealer)
+	fmt.Fprintf(&b, "RTP(%s) -> %s -> %s -> Decode(%s)", r.audio, r.jb, plcName(conceals), r.audio.Name)
+	if r.rate != r.cfg.OutputRate {
+		fmt.Fprintf(&b, " -> %s", audio.NewResampler(r.rate, r.cfg.OutputRate))
 	}
 	src := []string{r.events.String()}
-	if d.inband != nil {
-		src = append(src, d.inband.String())
+	if r.cfg.InbandDTMF {
+		src = append(src, "inband")
 	}
 	fmt.Fprintf(&b, " -> DTMF(%s)", strings.Join(src, "+"))
 	return b.String()

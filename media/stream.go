@@ -1,6 +1,7 @@
 package media
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"strings"
@@ -72,7 +73,9 @@ func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error
 		}
 		st.rx = rx
 	}
-	st.log.Debug("media pipeline", "stream", st.String())
+	if st.log.Enabled(context.Background(), slog.LevelDebug) {
+		st.log.Debug("media pipeline", "stream", st.String()) // printing builds what it prints
+	}
 	return st, nil
 }
 

@@ -37,7 +37,13 @@ func TestCapacity(t *testing.T) {
 		"--dtmf", "4071", "--json", "--progress", "2s", "--measure-pid", strconv.Itoa(d.cmd.Process.Pid), "--measure", "5s")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	idle := scrapeCounters(t, d, "go_goroutines")["go_goroutines"]
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	full, err := watchGoroutines(t, d, n, exited)
 	var rep load.Report
 	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
 		t.Fatalf("mrcpclient load: %v, report: %v\n%s\n%s\n%s", err, jerr, out.String(), errb.String(), tail(d.log.String(), 3000))
@@ -54,6 +60,12 @@ func TestCapacity(t *testing.T) {
 	if m := rep.Measure; m != nil {
 		t.Logf("mrcpd with %d sessions open, %.0f packets/s: CPU %.3f cores, RSS %.0f MB (client %.3f cores, loadavg %s) %s",
 			m.Sessions, m.SentPerSec, m.ServerCPU, m.ServerRSSMB, m.ClientCPU, m.LoadAvg, m.Error)
+	}
+	// Media runs on mrcpd's workers: what a session adds is its own goroutine, its control
+	// connection's reader and writer and its SIP dialog's, whatever its RTP does.
+	t.Logf("mrcpd goroutines: %v idle, at most %v with %d streams", idle, full, n)
+	if full == 0 || full-idle > 4*n+50 {
+		t.Errorf("mrcpd ran %v goroutines with %d sessions streaming, %v idle: more than 4 a session", full, n, idle)
 	}
 	rx := scrapeCounters(t, d, "mrcpd_rtp_packets_")
 	for _, c := range []string{"lost", "duplicated"} {
@@ -73,6 +85,26 @@ func TestCapacity(t *testing.T) {
 	sent, got := float64(rep.RTPSent.Packets), rx["mrcpd_rtp_packets_received_total"]
 	if got > sent || got < sent-3*n {
 		t.Errorf("mrcpd received %v packets, the client sent %v", got, sent)
+	}
+}
+
+// watchGoroutines polls mrcpd's go_goroutines until the load exits, and returns the most seen
+// while n RTP streams were live, and the load's exit.
+func watchGoroutines(t *testing.T, d *daemonProc, n int, exited <-chan error) (float64, error) {
+	t.Helper()
+	most := 0.0
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return most, err
+		case <-tick.C:
+		}
+		m := scrapeCounters(t, d, "")
+		if m["mrcpd_rtp_streams"] == float64(n) {
+			most = max(most, m["go_goroutines"])
+		}
 	}
 }
 

@@ -62,7 +62,8 @@ func TestCapacity(t *testing.T) {
 			m.Sessions, m.SentPerSec, m.ServerCPU, m.ServerRSSMB, m.ClientCPU, m.LoadAvg, m.Error)
 	}
 	// Media runs on mrcpd's workers: what a session adds is its own goroutine, its control
-	// connection's reader and writer and its SIP dialog's, whatever its RTP does.
+	// connection's reader (and its writer while answers wait) and its SIP dialog's, whatever its
+	// RTP does.
 	t.Logf("mrcpd goroutines: %v idle, at most %v with %d streams", idle, full, n)
 	if full == 0 || full-idle > 4*n+50 {
 		t.Errorf("mrcpd ran %v goroutines with %d sessions streaming, %v idle: more than 4 a session", full, n, idle)

@@ -18,11 +18,9 @@ import (
 
 // Engine is the Deepgram recognizer: one WebSocket per recognition stream.
 type Engine struct {
-	cfg      Config
-	settings map[string]string
-	log      *slog.Logger
-	eps      *vendorkit.Endpoints
-	client   *http.Client
+	cfg Config
+	vendorkit.Base
+	client *http.Client
 }
 
 // New builds the engine from settings, validated.
@@ -31,7 +29,7 @@ func New(settings map[string]string, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, settings: settings, log: log, eps: vendorkit.NewEndpoints(cfg.Endpoints, cfg.Backoff),
+	return &Engine{cfg: cfg, Base: vendorkit.NewBase(settings, log, cfg.Endpoints, cfg.Backoff),
 		client: &http.Client{}}, nil
 }
 
@@ -54,19 +52,19 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 
 // Recognize opens the WebSocket, failing over between endpoints on retryable handshake failures.
 func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	cfg, gs, err := vendorkit.Prepare(&req, e.settings, forRequest, e.cfg.SampleRates)
+	cfg, gs, err := vendorkit.Prepare(&req, e.Settings, forRequest, e.cfg.SampleRates)
 	if err != nil {
 		return nil, err
 	}
 	q := query(cfg, req, gs)
-	conn, err := vendorkit.Dial(ctx, e.eps, func(ctx context.Context, ep string) (*websocket.Conn, error) {
+	conn, err := vendorkit.Dial(ctx, e.Endpoints, func(ctx context.Context, ep string) (*websocket.Conn, error) {
 		c, resp, err := websocket.Dial(ctx, ep+"?"+q.Encode(), &websocket.DialOptions{
 			HTTPClient: e.client,
 			HTTPHeader: http.Header{"Authorization": {"Token " + cfg.APIKey}},
 		})
 		if err != nil {
 			err = handshakeError(resp, err)
-			e.log.Warn("deepgram: endpoint failed", "endpoint", ep, "err", err)
+			e.Log.Warn("deepgram: endpoint failed", "endpoint", ep, "err", err)
 			return nil, err
 		}
 		return c, nil
@@ -75,7 +73,7 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	return newStream(ctx, conn, cfg, req, gs, q, e.log), nil
+	return newStream(ctx, conn, cfg, req, gs, q, e.Log), nil
 }
 
 // query is the /v1/listen query string: the audio format, features and keywords.

@@ -21,11 +21,9 @@ import (
 // Engine is the Google recognizer. One speech.Client (one gRPC connection) per endpoint is made
 // at start and shared by all streams.
 type Engine struct {
-	cfg      Config
-	settings map[string]string
-	log      *slog.Logger
-	eps      *vendorkit.Endpoints
-	clients  map[string]*speech.Client
+	cfg Config
+	vendorkit.Base
+	clients map[string]*speech.Client
 
 	mu     sync.Mutex
 	closed bool
@@ -38,7 +36,7 @@ func New(ctx context.Context, settings map[string]string, log *slog.Logger) (*En
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, settings: settings, log: log, eps: vendorkit.NewEndpoints(cfg.Endpoints, cfg.Backoff),
+	e := &Engine{cfg: cfg, Base: vendorkit.NewBase(settings, log, cfg.Endpoints, cfg.Backoff),
 		clients: map[string]*speech.Client{}}
 	for _, ep := range cfg.Endpoints {
 		opts := []option.ClientOption{option.WithEndpoint(ep), option.WithTelemetryDisabled()}
@@ -94,7 +92,7 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 // Recognize opens a StreamingRecognize call, failing over between endpoints, and sends the
 // streaming config as its first message.
 func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	cfg, gs, err := vendorkit.Prepare(&req, e.settings, forRequest, e.cfg.SampleRates)
+	cfg, gs, err := vendorkit.Prepare(&req, e.Settings, forRequest, e.cfg.SampleRates)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +104,7 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 		cancel()
 		return nil, err
 	}
-	return newStream(sctx, cancel, c, open, e.eps, cfg, req, gs, sc, e.log), nil
+	return newStream(sctx, cancel, c, open, e.Endpoints, cfg, req, gs, sc, e.Log), nil
 }
 
 // call is a StreamingRecognize call and the endpoint it went to.
@@ -117,11 +115,11 @@ type call struct {
 
 // open starts a call with the streaming config, failing over between endpoints.
 func (e *Engine) open(ctx context.Context, sc *speechpb.StreamingRecognitionConfig) (call, error) {
-	return vendorkit.Dial(ctx, e.eps, func(ctx context.Context, ep string) (call, error) {
+	return vendorkit.Dial(ctx, e.Endpoints, func(ctx context.Context, ep string) (call, error) {
 		// Our own failover replaces the client library's retry of UNAVAILABLE on one endpoint.
 		cl, err := e.clients[ep].StreamingRecognize(ctx, gax.WithRetry(func() gax.Retryer { return nil }))
 		if err != nil {
-			e.log.Warn("google: endpoint failed", "endpoint", ep, "err", err)
+			e.Log.Warn("google: endpoint failed", "endpoint", ep, "err", err)
 			return call{}, mapError(err)
 		}
 		if err := cl.Send(&speechpb.StreamingRecognizeRequest{

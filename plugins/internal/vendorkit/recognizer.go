@@ -3,6 +3,7 @@ package vendorkit
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -79,4 +80,17 @@ func Prepare[C any](req *asr.RecognizeRequest, settings map[string]string, forRe
 		req.SampleRate = rates[0]
 	}
 	return cfg, gs, nil
+}
+
+// Base is what each vendor recognizer's Engine holds beside its own Config: the plugin's settings
+// (which a request's parameters overlay in Prepare), its logger, and its endpoints with failover.
+type Base struct {
+	Settings  map[string]string
+	Log       *slog.Logger
+	Endpoints *Endpoints
+}
+
+// NewBase is the Base of an engine whose configuration lists endpoints and a backoff.
+func NewBase(settings map[string]string, log *slog.Logger, endpoints []string, b Backoff) Base {
+	return Base{Settings: settings, Log: log, Endpoints: NewEndpoints(endpoints, b)}
 }

@@ -17,11 +17,9 @@ import (
 
 // Engine is the Vosk recognizer: one WebSocket to vosk-server per recognition stream.
 type Engine struct {
-	cfg      Config
-	settings map[string]string
-	log      *slog.Logger
-	eps      *vendorkit.Endpoints
-	client   *http.Client
+	cfg Config
+	vendorkit.Base
+	client *http.Client
 }
 
 // New builds the engine from settings, validated.
@@ -30,7 +28,7 @@ func New(settings map[string]string, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, settings: settings, log: log, eps: vendorkit.NewEndpoints(cfg.Endpoints, cfg.Backoff),
+	return &Engine{cfg: cfg, Base: vendorkit.NewBase(settings, log, cfg.Endpoints, cfg.Backoff),
 		client: &http.Client{}}, nil
 }
 
@@ -63,7 +61,7 @@ type voskConfig struct {
 
 // Recognize connects (with failover) and sends the config.
 func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.RecognitionStream, error) {
-	cfg, gs, err := vendorkit.Prepare(&req, e.settings, forRequest, e.cfg.SampleRates)
+	cfg, gs, err := vendorkit.Prepare(&req, e.Settings, forRequest, e.cfg.SampleRates)
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +82,11 @@ func (e *Engine) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.R
 		}
 	}
 	first, _ := json.Marshal(vc)
-	conn, err := vendorkit.Dial(ctx, e.eps, func(ctx context.Context, ep string) (*websocket.Conn, error) {
+	conn, err := vendorkit.Dial(ctx, e.Endpoints, func(ctx context.Context, ep string) (*websocket.Conn, error) {
 		c, resp, err := websocket.Dial(ctx, ep, &websocket.DialOptions{HTTPClient: e.client, HTTPHeader: e.cfg.Header})
 		if err != nil {
 			err = handshakeError(resp, err)
-			e.log.Warn("vosk: endpoint failed", "endpoint", ep, "err", err)
+			e.Log.Warn("vosk: endpoint failed", "endpoint", ep, "err", err)
 			return nil, err
 		}
 		if err := c.Write(ctx, websocket.MessageText, first); err != nil {

@@ -2,7 +2,6 @@ package media_test
 
 import (
 	"math/rand/v2"
-	"net"
 	"testing"
 	"time"
 
@@ -109,37 +108,5 @@ func TestVAD(t *testing.T) {
 	lo, _ := vadEvents(media.NewVAD(media.VADConfig{SampleRate: 8000, Sensitivity: 0}), soft, 8000)
 	if len(hi) == 0 || len(lo) != 0 {
 		t.Errorf("soft speech: sensitivity 1 starts %v, sensitivity 0 starts %v", hi, lo)
-	}
-}
-
-func TestPortPoolExhaustion(t *testing.T) {
-	pool := media.NewPortPool("127.0.0.1", 43100, 43105) // even ports 43100, 43102, 43104
-	var conns []*net.UDPConn
-	for i := 0; i < 3; i++ {
-		c, err := pool.Listen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
-	if _, err := pool.Listen(); err == nil {
-		t.Fatal("a fourth socket from a three-port range")
-	}
-	_ = pool.Release(conns[1])
-	c, err := pool.Listen()
-	if err != nil {
-		t.Fatalf("released port not reused: %v", err)
-	}
-	conns[1] = c
-	rtcp, err := pool.ListenRTCP(conns[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rtcp.LocalAddr().(*net.UDPAddr).Port != conns[0].LocalAddr().(*net.UDPAddr).Port+1 {
-		t.Error("RTCP is not RTP+1")
-	}
-	_ = rtcp.Close()
-	for _, c := range conns {
-		_ = c.Close()
 	}
 }

@@ -36,8 +36,12 @@ type HostConfig struct {
 	FlushInterval time.Duration
 	// ReadyTimeout bounds the wait for a stream's first event (default 5 s; a queue behind a single-threaded engine counts). PingInterval and
 	// PingTimeout are the process liveness probe (defaults 250 ms and 500 ms): a process that
-	// stops answering is killed, its streams fail with ErrUnavailable, and it is restarted.
+	// leaves PingMisses pings in a row unanswered is killed, its streams fail with
+	// ErrUnavailable, and it is restarted.
 	ReadyTimeout, PingInterval, PingTimeout time.Duration
+	// PingMisses (default 2): one late answer is what a busy machine does now and then, and
+	// killing a process fails every call on it; a hung process misses every ping.
+	PingMisses int
 	// MinBackoff and MaxBackoff bound the restart delay, which doubles per failed start and resets
 	// after a process has run for 10 s (defaults 100 ms and 10 s).
 	MinBackoff, MaxBackoff time.Duration
@@ -59,6 +63,9 @@ func (c *HostConfig) defaults() {
 	def(&c.ReadyTimeout, 5*time.Second)
 	def(&c.PingInterval, 250*time.Millisecond)
 	def(&c.PingTimeout, 500*time.Millisecond)
+	if c.PingMisses < 1 {
+		c.PingMisses = 2
+	}
 	def(&c.MinBackoff, 100*time.Millisecond)
 	def(&c.MaxBackoff, 10*time.Second)
 	def(&c.StartTimeout, 10*time.Second)
@@ -316,6 +323,7 @@ func (in *instance) watch(g *gen) string {
 	cfg := in.h.cfg
 	t := time.NewTicker(cfg.PingInterval)
 	defer t.Stop()
+	missed := 0
 	for {
 		select {
 		case <-in.h.ctx.Done():
@@ -331,10 +339,16 @@ func (in *instance) watch(g *gen) string {
 		pctx, cancel := context.WithTimeout(g.ctx, cfg.PingTimeout)
 		_, err := g.cl.ctrl.Ping(pctx, &pb.PingRequest{})
 		cancel()
-		if err != nil && in.h.ctx.Err() == nil {
-			g.cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin process not answering: %v", err))
-			return "ping: " + err.Error()
+		if err == nil || in.h.ctx.Err() != nil {
+			missed = 0
+			continue
 		}
+		if missed++; missed < cfg.PingMisses {
+			in.log.Warn("plugin process late answering a ping", "err", err, "missed", missed)
+			continue
+		}
+		g.cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin process not answering: %v", err))
+		return "ping: " + err.Error()
 	}
 }
 

@@ -102,11 +102,12 @@ func TestE2EChurn(t *testing.T) {
 	for _, c := range failures {
 		total += c
 	}
-	// A CANCEL that loses its race is answered 200 then ended by BYE: not a failure; a BYE for it
-	// answered 481 (the dialog was already gone) is counted apart. Anything else that failed must
-	// be rare (loopback UDP under load may drop a datagram).
+	// A CANCEL handled before its INVITE (sipgo handles each datagram on a goroutine of its own)
+	// finds no transaction and gets 481; its INVITE must then get 487, not 200 (1 in 50 CANCELs
+	// did, mrcp/sip/cancel.go). A CANCEL that comes after the 200 is a race the client ends with
+	// BYE. Anything else that failed must be rare (loopback UDP under load may drop a datagram).
 	if c := cancelRaced.Load(); c > 0 {
-		t.Logf("%d CANCELled INVITEs answered 200, then 481 to the BYE", c)
+		t.Errorf("%d CANCELs answered 481 and their INVITEs 200", c)
 	}
 	if total > n/200 {
 		t.Fatalf("%d of %d sessions failed: %v", total, n, failures)
@@ -173,7 +174,7 @@ var churnKinds = []churnKind{
 	{name: "CANCEL", cancel: true},
 }
 
-// cancelRaced counts CANCELled INVITEs answered 200 whose dialog was gone by the BYE.
+// cancelRaced counts CANCELs answered 481 (no such transaction) whose INVITE was answered 200.
 var cancelRaced atomic.Int64
 
 var (
@@ -270,22 +271,23 @@ func (u *churnUA) invite(sdp string) (string, string, error) {
 		if err := u.write(msg); err != nil {
 			return "", "", err
 		}
-		if code, resp, ok := u.final(500 * time.Millisecond); ok {
+		if code, resp, ok := u.final(500*time.Millisecond, "INVITE"); ok {
 			return code, resp, nil
 		}
 	}
 	return "", "", errors.New("no final response to INVITE")
 }
 
-// final reads until a final response arrives or d passes with none.
-func (u *churnUA) final(d time.Duration) (string, string, bool) {
+// final reads until a final response to method arrives or d passes with none (the answer to an
+// earlier CANCEL may still come in).
+func (u *churnUA) final(d time.Duration, method string) (string, string, bool) {
 	deadline := time.Now().Add(d)
 	for {
 		msg, ok := u.read(time.Until(deadline))
 		if !ok {
 			return "", "", false
 		}
-		if m := statusRE.FindStringSubmatch(msg); m != nil && m[1][0] != '1' {
+		if m := statusRE.FindStringSubmatch(msg); m != nil && m[1][0] != '1' && strings.HasSuffix(header(msg, "CSeq"), " "+method) {
 			return m[1], msg, true
 		}
 	}
@@ -306,32 +308,39 @@ func (u *churnUA) inviteCancel(sdp string) error {
 		return err
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	cancelCode, inviteCode, ok200 := "", "", ""
+	for time.Now().Before(deadline) && (cancelCode == "" || inviteCode == "") {
 		msg, ok := u.read(time.Until(deadline))
 		if !ok {
 			break
 		}
-		if !strings.Contains(msg, "CSeq: 1 INVITE") {
-			continue // the CANCEL's own 200
-		}
-		switch m := statusRE.FindStringSubmatch(msg); {
+		m := statusRE.FindStringSubmatch(msg)
+		switch {
 		case m == nil || m[1][0] == '1':
+		case strings.Contains(msg, "CSeq: 1 CANCEL"):
+			cancelCode = m[1]
 		case m[1] == "487":
+			inviteCode = m[1]
 			u.ack(msg) // RFC 3261 §17.1.1.3: the client ACKs a non-2xx final response
-			return nil
 		case m[1] == "200":
+			inviteCode, ok200 = m[1], msg
 			u.ack(msg)
-			err := u.bye(msg)
-			if err != nil && strings.Contains(err.Error(), "481") {
-				cancelRaced.Add(1)
-				return nil
-			}
-			return err
 		default:
 			return fmt.Errorf("CANCELled INVITE answered %s", m[1])
 		}
 	}
-	return errors.New("no final response to the CANCELled INVITE")
+	if cancelCode == "" || inviteCode == "" {
+		return fmt.Errorf("CANCEL answered %q, its INVITE %q", cancelCode, inviteCode)
+	}
+	if inviteCode != "200" {
+		return nil
+	}
+	// The CANCEL came after the 200 (RFC 3261 §9.1: the client ends the call with BYE), unless it
+	// was answered 481: then it was handled before its INVITE and the call must not exist.
+	if cancelCode == "481" {
+		cancelRaced.Add(1)
+	}
+	return u.bye(ok200)
 }
 
 func (u *churnUA) ack(ok string) {
@@ -351,7 +360,7 @@ func (u *churnUA) bye(ok string) error {
 		if err := u.write(msg); err != nil {
 			return err
 		}
-		if code, _, ok := u.final(500 * time.Millisecond); ok {
+		if code, _, ok := u.final(500*time.Millisecond, "BYE"); ok {
 			if code != "200" {
 				return fmt.Errorf("BYE answered %s", code)
 			}

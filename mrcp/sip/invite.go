@@ -49,6 +49,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	call := &Call{CallID: cid, FromTag: fromTag(req), ToTag: sip.GenerateTagN(16), Remote: req.Source(),
 		Transport: remoteTransport(req), User: req.Recipient.User, Logger: log}
 	var cancelled atomic.Bool
+	if s.cancelledEarly(req) {
+		log.Info("invite cancelled before it was handled")
+		s.respond(tx, req, 487, reasonPhrase(487), log)
+		return
+	}
 	r, ctxErr := s.runOffer(req, tx, call, &cancelled)
 	switch {
 	case cancelled.Load(): // the transaction answered 487
@@ -147,6 +152,12 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, call *Call, 
 	res := s.okResponse(req, call, timer, answer)
 	if s.tooLargeForUDP(tx, req, call, res) {
 		s.handler.Ended(call.CallID, "answer too large")
+		return
+	}
+	if !s.claimAnswer(req) {
+		// The CANCEL was handled while the offer was: the client has abandoned this call.
+		s.respond(tx, req, 487, reasonPhrase(487), call.Logger)
+		s.handler.Ended(call.CallID, "cancelled")
 		return
 	}
 	d := newDialog(s, call, req, timer, answer)

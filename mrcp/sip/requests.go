@@ -90,8 +90,13 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // onCancel sees only CANCELs that matched no INVITE transaction (sipgo answers the others with
-// 200 and the INVITE with 487): RFC 3261 §9.2 says 481.
+// 200 and the INVITE with 487): RFC 3261 §9.2 says 481, unless the INVITE it names, handled
+// after it, was answered already (cancel.go).
 func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	if s.unmatchedCancel(req) {
+		s.respond(tx, req, 200, "OK", s.log.With("call_id", callID(req)))
+		return
+	}
 	s.respond(tx, req, 481, reasonPhrase(481), s.log.With("call_id", callID(req)))
 }
 

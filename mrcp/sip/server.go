@@ -107,6 +107,9 @@ type Server struct {
 	mu      sync.Mutex
 	dialogs map[string]*dialog // by Call-ID
 	closed  bool
+
+	cancelMu sync.Mutex
+	early    map[cancelKey]earlyEntry // CANCELs and answers of the last 64*T1 (cancel.go)
 }
 
 // NewServer binds the configured sockets (so that Addr reports real ports before Run) and sets

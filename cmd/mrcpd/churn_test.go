@@ -103,7 +103,7 @@ func TestE2EChurn(t *testing.T) {
 		total += c
 	}
 	// A CANCEL handled before its INVITE (sipgo handles each datagram on a goroutine of its own)
-	// finds no transaction and gets 481; its INVITE must then get 487, not 200 (1 in 50 CANCELs
+	// finds no transaction and gets 481; its INVITE must then get 487, not 200 (15% of CANCELs
 	// did, mrcp/sip/cancel.go). A CANCEL that comes after the 200 is a race the client ends with
 	// BYE. Anything else that failed must be rare (loopback UDP under load may drop a datagram).
 	if c := cancelRaced.Load(); c > 0 {

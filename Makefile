@@ -36,9 +36,11 @@ build: deps
 	$(GO) build -o $(BIN)/ ./cmd/...
 	@mkdir -p $(BIN)/plugins
 	@for d in $(PLUGIN_DIRS); do echo "build $$d"; $(GO) build -o $(BIN)/plugins/ ./$$d || exit 1; done
-	@# PocketSphinx's telephone-channel transform (plugins/pocketsphinx/README.md, "Telephone
-	@# adaptation"), estimated once on generated speech; delete it to estimate it again.
-	@test -f $(BIN)/plugins/pocketsphinx.mllr || $(BIN)/plugins/pocketsphinx adapt -synthesize -out $(BIN)/plugins/pocketsphinx.mllr
+	@# PocketSphinx's telephone adaptation (plugins/pocketsphinx/README.md, "Telephone
+	@# adaptation"): a transform and the MAP means estimated with it, once, on generated speech;
+	@# delete the means to estimate both again.
+	@test -f $(BIN)/plugins/pocketsphinx.means || $(BIN)/plugins/pocketsphinx adapt -synthesize \
+	  -out $(BIN)/plugins/pocketsphinx.mllr -means $(BIN)/plugins/pocketsphinx.means
 
 run: build
 	$(BIN)/mrcpd --config $(CONFIG)

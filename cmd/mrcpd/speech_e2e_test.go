@@ -47,39 +47,39 @@ func speechConfig(t testing.TB, e EnginesConfig) string {
 	return string(b)
 }
 
-// pocketsphinxPlugin is configured as conf/mrcpd.yaml configures it: with the telephone-channel
-// transform.
+// pocketsphinxPlugin is configured as conf/mrcpd.yaml configures it: with the telephone
+// adaptation's MAP means.
 func pocketsphinxPlugin(t *testing.T) PluginConfig {
 	bin := testkit.Binary(t, "plugins/pocketsphinx")
 	return PluginConfig{Name: "pocketsphinx", Kind: "recognizer", Path: bin,
-		Settings: map[string]string{"mllr": telephoneMLLR(t, bin)}}
+		Settings: map[string]string{"means": telephoneMeans(t, bin)}}
 }
 
 var (
-	mllrMu   sync.Mutex
-	mllrPath string
+	meansMu   sync.Mutex
+	meansPath string
 )
 
-// telephoneMLLR is the transform `make build` estimates next to the plugin binary
-// (bin/plugins/pocketsphinx.mllr); when it is missing it is estimated there by the real binary's
+// telephoneMeans is the adaptation `make build` estimates next to the plugin binary
+// (bin/plugins/pocketsphinx.means); when it is missing it is estimated there by the real binary's
 // adapt command, as `make build` does it.
-func telephoneMLLR(t *testing.T, bin string) string {
+func telephoneMeans(t *testing.T, bin string) string {
 	t.Helper()
-	mllrMu.Lock()
-	defer mllrMu.Unlock()
-	if mllrPath != "" {
-		return mllrPath
+	meansMu.Lock()
+	defer meansMu.Unlock()
+	if meansPath != "" {
+		return meansPath
 	}
-	out := bin + ".mllr"
+	out := bin + ".means"
 	if _, err := os.Stat(out); err == nil {
-		mllrPath = out
+		meansPath = out
 		return out
 	}
-	cmd := exec.Command(bin, "adapt", "-synthesize", "-out", out)
+	cmd := exec.Command(bin, "adapt", "-synthesize", "-out", bin+".mllr", "-means", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s adapt: %v\n%s", bin, err, b)
 	}
-	mllrPath = out
+	meansPath = out
 	return out
 }
 

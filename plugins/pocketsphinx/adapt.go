@@ -15,19 +15,22 @@ import (
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
-const adaptUsage = `usage: pocketsphinx adapt -out FILE [-synthesize | DIR]
+const adaptUsage = `usage: pocketsphinx adapt -out FILE [-means FILE] [-synthesize | DIR]
 
-Estimates an MLLR transform of the en-us model for telephone audio and writes it to FILE, for the
-plugin's "mllr" setting. The speech is either DIR's recordings (every NAME.wav, 8 or 16 kHz mono
-16-bit, with its words in NAME.txt) or, with -synthesize, a set generated with espeak-ng voices
-through a 300-3400 Hz, G.711 telephone channel. Needs Debian's sphinxtrain (bw, mllr_solve).
-Other plugin settings (-setting key=value, repeatable) apply as in the mrcpd config.
+Estimates an MLLR transform of the en-us model for telephone audio and writes it to -out, for the
+plugin's "mllr" setting; with -means, also a MAP re-estimate of the transformed means, for the
+plugin's "means" setting (which then replaces "mllr"). The speech is either DIR's recordings
+(every NAME.wav, 8 or 16 kHz mono 16-bit, with its words in NAME.txt) or, with -synthesize, a set
+generated with espeak-ng voices through a 300-3400 Hz, G.711 telephone channel. Needs Debian's
+sphinxtrain (bw, mllr_solve, mllr_transform, map_adapt). Other plugin settings (-setting
+key=value, repeatable) apply as in the mrcpd config.
 `
 
 func adaptMain(args []string) error {
 	fs := flag.NewFlagSet("adapt", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), adaptUsage); fs.PrintDefaults() }
 	out := fs.String("out", "", "where to write the transform")
+	means := fs.String("means", "", "where to write the MAP-adapted means (optional)")
 	synth := fs.Bool("synthesize", false, "adapt on generated telephone speech instead of DIR")
 	settings := map[string]string{}
 	fs.Func("setting", "a plugin setting, key=value", func(s string) error {
@@ -62,6 +65,7 @@ func adaptMain(args []string) error {
 		return err
 	}
 	delete(settings, "mllr") // the transform adapts the model as shipped
+	delete(settings, "means")
 	cfg, err := engine.FromSettings(settings)
 	if err != nil {
 		return err
@@ -71,11 +75,24 @@ func adaptMain(args []string) error {
 		return err
 	}
 	defer e.Close()
-	tmp := *out + ".tmp"
-	if err := e.Adapt(ctx, work, tmp, utts); err != nil {
+	tmp, tmpMeans := *out+".tmp", *means+".tmp"
+	if *means == "" {
+		err = e.Adapt(ctx, work, tmp, utts)
+	} else {
+		err = e.AdaptMAP(ctx, work, tmp, tmpMeans, utts)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "pocketsphinx adapt: %d utterances -> %s\n", len(utts), *out)
+	if *means != "" {
+		fmt.Fprintf(os.Stderr, "pocketsphinx adapt: %d utterances -> %s, %s\n", len(utts), *out, *means)
+		if err := os.Rename(tmpMeans, *means); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(os.Stderr, "pocketsphinx adapt: %d utterances -> %s\n", len(utts), *out)
+	}
 	return os.Rename(tmp, *out)
 }
 

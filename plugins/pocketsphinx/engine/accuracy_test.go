@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -39,9 +38,7 @@ func TestAccuracy(t *testing.T) {
 		t.Skip("accuracy set skipped in -short mode")
 	}
 	utts := speech(t)
-	cfg := DefaultConfig()
-	cfg.MLLR = telephoneMLLR(t)
-	e := newTestEngine(t, cfg)
+	e := newTestEngine(t, adaptedConfig(t))
 	ctx := context.Background()
 	grammars := map[string]asr.Grammar{
 		// IDs other than the hand-written test grammars' (withTestGrammars): asr/grammar's builtins.
@@ -113,15 +110,15 @@ func TestAccuracy(t *testing.T) {
 			oog = append(oog, 0)
 		}
 	}
-	t.Logf("CONFIDENCE right %s", quantiles(right))
-	t.Logf("CONFIDENCE wrong %s", quantiles(wrong))
-	t.Logf("CONFIDENCE out-of-grammar %s", quantiles(oog))
+	t.Logf("CONFIDENCE right %s", speechset.Quantiles(right))
+	t.Logf("CONFIDENCE wrong %s", speechset.Quantiles(wrong))
+	t.Logf("CONFIDENCE out-of-grammar %s", speechset.Quantiles(oog))
 	for _, th := range []float64{0.3, 0.5, 0.7} {
 		t.Logf("threshold %.1f: keeps %.0f%% of right, %.0f%% of wrong, %.0f%% of out-of-grammar",
 			th, 100*above(right, th), 100*above(wrong, th), 100*above(oog, th))
 	}
 	for _, set := range []string{speechset.Boolean, speechset.Menu, speechset.Digits} {
-		t.Logf("CONFIDENCE right %-8s %s; kept at 0.5: %.0f%%", set, quantiles(rightBySet[set]), 100*above(rightBySet[set], 0.5))
+		t.Logf("CONFIDENCE right %-8s %s; kept at 0.5: %.0f%%", set, speechset.Quantiles(rightBySet[set]), 100*above(rightBySet[set], 0.5))
 	}
 	if kept := above(right, 0.5); kept < minKeptAtHalf {
 		t.Errorf("the default Confidence-Threshold 0.5 keeps %.0f%% of right answers, want >= %.0f%%", 100*kept, 100*minKeptAtHalf)
@@ -180,16 +177,6 @@ func editDistance(a, b []string) int {
 		prev = cur
 	}
 	return prev[len(b)]
-}
-
-func quantiles(v []float64) string {
-	if len(v) == 0 {
-		return "(none)"
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	q := func(p float64) float64 { return s[int(p*float64(len(s)-1))] }
-	return fmt.Sprintf("n=%d min %.2f p25 %.2f median %.2f p75 %.2f max %.2f", len(s), s[0], q(0.25), q(0.5), q(0.75), s[len(s)-1])
 }
 
 func median(v []float64) float64 {

@@ -37,58 +37,111 @@ type AdaptUtterance struct {
 // SphinxTrainDir is where Debian's sphinxtrain package installs bw and mllr_solve.
 const SphinxTrainDir = "/usr/lib/sphinxtrain"
 
-// ErrNoSphinxTrain reports that bw or mllr_solve is missing.
-var ErrNoSphinxTrain = errors.New("pocketsphinx: sphinxtrain's bw and mllr_solve not found (Debian package sphinxtrain)")
+// ErrNoSphinxTrain reports that bw, mllr_solve, mllr_transform or map_adapt is missing.
+var ErrNoSphinxTrain = errors.New("pocketsphinx: sphinxtrain's bw, mllr_solve, mllr_transform or map_adapt not found (Debian package sphinxtrain)")
 
 // Adapt estimates a global MLLR transform from utts and writes it to out (the file the `mllr`
 // setting takes). work is a scratch directory. The engine's own transform, if any, is not used
 // while estimating: the transform adapts the model as shipped.
 func (e *Engine) Adapt(ctx context.Context, work, out string, utts []AdaptUtterance) error {
-	bw, solve := filepath.Join(SphinxTrainDir, "bw"), filepath.Join(SphinxTrainDir, "mllr_solve")
-	for _, p := range []string{bw, solve} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%w: %v", ErrNoSphinxTrain, err)
+	a, err := e.prepareAdapt(ctx, work, utts)
+	if err != nil {
+		return err
+	}
+	return a.mllr(ctx, out)
+}
+
+// AdaptMAP estimates the MLLR transform as Adapt does (into mllrOut), then a maximum a posteriori
+// re-estimate of the transformed means on the same speech (into meansOut, the file the `means`
+// setting takes; the transform is in it, so `mllr` is not set with it). A global transform moves
+// every Gaussian the same way, which is all a few minutes of speech support for a whole channel;
+// MAP moves each Gaussian by what the speech says of it, weighed against the model's own mean
+// (sphinxtrain's map_adapt, Bayesian update): the phones of digits, which the adaptation set
+// says hundreds of times, go where narrowband speech puts them.
+func (e *Engine) AdaptMAP(ctx context.Context, work, mllrOut, meansOut string, utts []AdaptUtterance) error {
+	a, err := e.prepareAdapt(ctx, work, utts)
+	if err != nil {
+		return err
+	}
+	if err := a.mllr(ctx, mllrOut); err != nil {
+		return err
+	}
+	prior := filepath.Join(work, "means.mllr")
+	if err := run(ctx, work, filepath.Join(SphinxTrainDir, "mllr_transform"), "-inmeanfn", filepath.Join(a.hmm, "means"),
+		"-outmeanfn", prior, "-mllrmat", mllrOut); err != nil {
+		return err
+	}
+	acc := filepath.Join(work, "map")
+	if err := os.MkdirAll(acc, 0o755); err != nil {
+		return err
+	}
+	if err := a.bw(ctx, acc, "-meanfn", prior); err != nil {
+		return err
+	}
+	return run(ctx, work, filepath.Join(SphinxTrainDir, "map_adapt"), "-moddeffn", a.mdef, "-ts2cbfn", ".ptm.",
+		"-meanfn", prior, "-varfn", filepath.Join(a.hmm, "variances"), "-mixwfn", a.mixw,
+		"-tmatfn", filepath.Join(a.hmm, "transition_matrices"), "-accumdir", acc, "-mapmeanfn", meansOut)
+}
+
+// adaptation is the prepared input of bw: features, transcripts, text model definition and
+// mixture weights in work.
+type adaptation struct {
+	work, hmm, mdef, mixw, svspec string
+}
+
+func (e *Engine) prepareAdapt(ctx context.Context, work string, utts []AdaptUtterance) (*adaptation, error) {
+	for _, p := range []string{"bw", "mllr_solve", "mllr_transform", "map_adapt"} {
+		if _, err := os.Stat(filepath.Join(SphinxTrainDir, p)); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoSphinxTrain, err)
 		}
 	}
 	if len(utts) == 0 {
-		return errors.New("pocketsphinx: adapt: no utterances")
+		return nil, errors.New("pocketsphinx: adapt: no utterances")
 	}
 	if err := os.MkdirAll(filepath.Join(work, "mfc"), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	if err := e.writeAdaptData(ctx, work, utts); err != nil {
-		return err
+		return nil, err
 	}
-	hmm := e.cfg.AcousticModel
-	mdef := filepath.Join(work, "mdef.txt")
-	if err := run(ctx, work, "pocketsphinx_mdef_convert", "-text", filepath.Join(hmm, "mdef"), mdef); err != nil {
-		return err
+	a := &adaptation{work: work, hmm: e.cfg.AcousticModel, mdef: filepath.Join(work, "mdef.txt"),
+		mixw: filepath.Join(work, "mixture_weights"), svspec: "0-12/13-25/26-38"}
+	if err := run(ctx, work, "pocketsphinx_mdef_convert", "-text", filepath.Join(a.hmm, "mdef"), a.mdef); err != nil {
+		return nil, err
 	}
-	mixw := filepath.Join(work, "mixture_weights")
-	if err := sendumpToMixw(filepath.Join(hmm, "sendump"), mixw); err != nil {
-		return err
+	if err := sendumpToMixw(filepath.Join(a.hmm, "sendump"), a.mixw); err != nil {
+		return nil, err
 	}
 	fp, err := e.cfg.featParams()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	svspec := "0-12/13-25/26-38"
 	for i := 0; i+1 < len(fp); i += 2 {
 		if fp[i] == "-svspec" {
-			svspec = fp[i+1]
+			a.svspec = fp[i+1]
 		}
 	}
-	err = run(ctx, work, bw,
-		"-hmmdir", hmm, "-moddeffn", mdef, "-mixwfn", mixw, "-ts2cbfn", ".ptm.",
-		"-feat", "1s_c_d_dd", "-svspec", svspec, "-cmn", "current", "-agc", "none",
-		"-dictfn", filepath.Join(work, "adapt.dict"), "-fdictfn", filepath.Join(hmm, "noisedict"),
-		"-ctlfn", filepath.Join(work, "adapt.fileids"), "-lsnfn", filepath.Join(work, "adapt.transcription"),
-		"-cepdir", filepath.Join(work, "mfc"), "-cepext", "mfc", "-accumdir", work)
-	if err != nil {
+	return a, nil
+}
+
+// bw collects the state posteriors of the adaptation speech into acc; extra are further bw
+// arguments (another means file).
+func (a *adaptation) bw(ctx context.Context, acc string, extra ...string) error {
+	return run(ctx, a.work, filepath.Join(SphinxTrainDir, "bw"), append([]string{
+		"-hmmdir", a.hmm, "-moddeffn", a.mdef, "-mixwfn", a.mixw, "-ts2cbfn", ".ptm.",
+		"-feat", "1s_c_d_dd", "-svspec", a.svspec, "-cmn", "current", "-agc", "none",
+		"-dictfn", filepath.Join(a.work, "adapt.dict"), "-fdictfn", filepath.Join(a.hmm, "noisedict"),
+		"-ctlfn", filepath.Join(a.work, "adapt.fileids"), "-lsnfn", filepath.Join(a.work, "adapt.transcription"),
+		"-cepdir", filepath.Join(a.work, "mfc"), "-cepext", "mfc", "-accumdir", acc}, extra...)...)
+}
+
+// mllr estimates the global transform into out.
+func (a *adaptation) mllr(ctx context.Context, out string) error {
+	if err := a.bw(ctx, a.work); err != nil {
 		return err
 	}
-	return run(ctx, work, solve, "-meanfn", filepath.Join(hmm, "means"), "-varfn", filepath.Join(hmm, "variances"),
-		"-outmllrfn", out, "-accumdir", work)
+	return run(ctx, a.work, filepath.Join(SphinxTrainDir, "mllr_solve"), "-meanfn", filepath.Join(a.hmm, "means"),
+		"-varfn", filepath.Join(a.hmm, "variances"), "-outmllrfn", out, "-accumdir", a.work)
 }
 
 // writeAdaptData writes the features, the control and transcription files and a dictionary of

@@ -60,9 +60,12 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MLLR != "" {
-		if _, err := os.Stat(cfg.MLLR); err != nil {
-			return nil, fmt.Errorf("pocketsphinx: setting mllr: %w", err)
+	for k, f := range map[string]string{"mllr": cfg.MLLR, "means": cfg.Means} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("pocketsphinx: setting %s: %w", k, err)
 		}
 	}
 	lex, err := loadLexicon(cfg.Dictionary)

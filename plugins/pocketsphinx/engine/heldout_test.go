@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,12 +45,12 @@ func TestHeldOutAccuracy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("accuracy set skipped in -short mode")
 	}
-	ev := evaluate(t, "HELDOUT", selectItems(speechset.HeldOut()), adaptedConfig(t))
-	all, oog := ev.overall()
-	if r := float64(all.right) / float64(max(all.n, 1)); r < heldOutFloor {
+	ev := evaluate(t, "HELDOUT", record(t, selectItems(speechset.HeldOut())), adaptedConfig(t))
+	all, oog := ev.Overall()
+	if r := float64(all.Right) / float64(max(all.N, 1)); r < heldOutFloor {
 		t.Errorf("held-out accuracy %.1f%% under %.0f%%", 100*r, 100*heldOutFloor)
 	}
-	if s := float64(all.subst) / float64(max(all.n, 1)); s > heldOutMaxSubst {
+	if s := float64(all.Subst) / float64(max(all.N, 1)); s > heldOutMaxSubst {
 		t.Errorf("held-out substitutions %.1f%% over %.0f%%", 100*s, 100*heldOutMaxSubst)
 	}
 	if o := float64(oog[0]) / float64(max(oog[1], 1)); o > heldOutMaxOOG {
@@ -61,60 +59,51 @@ func TestHeldOutAccuracy(t *testing.T) {
 }
 
 // TestTuningAccuracy is the same evaluation on speechset.TuningSet, for choosing settings
-// (MRCPD_ACCURACY_SETTINGS="key=value;key=value", the plugin's settings) and calibrating
+// (MRCPD_ACCURACY_SETTINGS="key=value;key=value", the plugin's settings, with the estimated MAP
+// means unless mllr or means is set, "mllr=estimated" for the estimated transform alone; several
+// such lists separated by "|" are each evaluated on the same recordings) and calibrating
 // confidence without looking at the held-out set. Run only with MRCPD_ACCURACY_TUNE=1.
 func TestTuningAccuracy(t *testing.T) {
 	if os.Getenv("MRCPD_ACCURACY_TUNE") == "" {
 		t.Skip("MRCPD_ACCURACY_TUNE=1 runs the tuning set")
 	}
-	settings := map[string]string{}
-	for _, kv := range strings.Split(os.Getenv("MRCPD_ACCURACY_SETTINGS"), ";") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			settings[strings.TrimSpace(k)] = v
+	var cfgs []Config
+	for _, list := range strings.Split(os.Getenv("MRCPD_ACCURACY_SETTINGS"), "|") {
+		settings := map[string]string{}
+		for _, kv := range strings.Split(list, ";") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				settings[strings.TrimSpace(k)] = v
+			}
 		}
+		cfg, err := FromSettings(settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgs = append(cfgs, cfg)
 	}
-	cfg, err := FromSettings(settings)
-	if err != nil {
-		t.Fatal(err)
+	recs := record(t, selectItems(speechset.TuningSet()))
+	for i, cfg := range cfgs {
+		switch {
+		case cfg.MLLR == "estimated": // the transform alone, as shipped before the MAP means
+			cfg.MLLR = telephoneMLLR(t)
+		case cfg.MLLR == "" && cfg.Means == "":
+			cfg.Means = telephoneMeans(t)
+		}
+		evaluate(t, fmt.Sprintf("TUNING%d", i), recs, cfg)
 	}
-	if cfg.MLLR == "" {
-		cfg.MLLR = telephoneMLLR(t)
-	}
-	evaluate(t, "TUNING", selectItems(speechset.TuningSet()), cfg)
 }
 
-// selectItems applies the environment's choice of items (see the top of this file).
+// selectItems is items as the environment asks (speechset.SelectItems).
 func selectItems(items []speechset.Item) []speechset.Item {
-	if os.Getenv("MRCPD_ACCURACY_FULL") == "" {
-		per := heldOutPerSet
-		if n, err := strconv.Atoi(os.Getenv("MRCPD_ACCURACY_PER")); err == nil && n > 0 {
-			per = n
-		}
-		items = speechset.Stratified(items, per)
-	}
-	if sets := os.Getenv("MRCPD_ACCURACY_SETS"); sets != "" {
-		items = slices.DeleteFunc(items, func(it speechset.Item) bool { return !slices.Contains(strings.Split(sets, ","), it.Set) })
-	}
-	return items
+	return speechset.SelectItems(items, heldOutPerSet)
 }
 
 func heldOutConditions(t *testing.T) []speechset.Condition {
-	want := os.Getenv("MRCPD_ACCURACY_CONDITIONS")
-	if want == "" {
-		return speechset.Conditions
+	c, err := speechset.SelectConditions(speechset.Conditions, speechset.Conditions)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []speechset.Condition
-	for _, c := range speechset.Conditions {
-		for _, w := range strings.Split(want, ",") {
-			if c.Name == w {
-				out = append(out, c)
-			}
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("MRCPD_ACCURACY_CONDITIONS=%s names none of the conditions", want)
-	}
-	return out
+	return c
 }
 
 func heldOutGrammars(t *testing.T) map[string]asr.Grammar {

@@ -166,63 +166,91 @@ func newTestEngine(t testing.TB, cfg Config) *Engine {
 	return e
 }
 
-// The telephone-channel transform is estimated once per test binary, the way "pocketsphinx adapt
-// -synthesize" does: on speechset's adaptation voices, none of which speaks the test set.
+// The telephone-channel transform and the MAP-adapted means are estimated once per test binary,
+// the way "pocketsphinx adapt -synthesize -means" does: on speechset's adaptation voices, none of
+// which speaks the test set or the held-out set. Under `make test` (MRCPD_BIN_DIR) the files
+// `make build` estimated with the same command are used instead of estimating them again.
 var (
-	mllrOnce sync.Once
-	mllrDir  string
-	mllrErr  error
+	mllrOnce  sync.Once
+	mllrDir   string // estimated here: removed by TestMain
+	mllrPath  string
+	meansPath string
+	mllrErr   error
 )
 
+func estimateAdaptation() {
+	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" {
+		m, mm := filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means")
+		_, err1 := os.Stat(m)
+		_, err2 := os.Stat(mm)
+		if err1 == nil && err2 == nil {
+			mllrPath, meansPath = m, mm
+			return
+		}
+	}
+	dir, err := os.MkdirTemp("", "mllr-")
+	if err != nil {
+		mllrErr = err
+		return
+	}
+	mllrDir = dir
+	ctx := context.Background()
+	us, err := speechset.GenerateAdaptation(ctx, dir)
+	if err != nil {
+		mllrErr = err
+		return
+	}
+	if v := os.Getenv("MRCPD_ACCURACY_ADAPT_SNR"); v != "" { // tuning: noisy copies too
+		var snrs []float64
+		for _, f := range strings.Split(v, ",") {
+			x, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				mllrErr = fmt.Errorf("MRCPD_ACCURACY_ADAPT_SNR: %w", err)
+				return
+			}
+			snrs = append(snrs, x)
+		}
+		us = speechset.WithNoise(us, snrs)
+	}
+	utts := make([]AdaptUtterance, len(us))
+	for i, u := range us {
+		utts[i] = AdaptUtterance{Text: u.Text, PCM: upsample(u.PCM)}
+	}
+	e, err := New(DefaultConfig())
+	if err != nil {
+		mllrErr = err
+		return
+	}
+	defer e.Close()
+	m, mm := filepath.Join(dir, "telephone.mllr"), filepath.Join(dir, "telephone.means")
+	if mllrErr = e.AdaptMAP(ctx, dir, m, mm, utts); mllrErr == nil {
+		mllrPath, meansPath = m, mm
+	}
+}
+
+// telephoneMLLR is the transform.
 func telephoneMLLR(t testing.TB) string {
 	t.Helper()
-	mllrOnce.Do(func() {
-		mllrDir, mllrErr = os.MkdirTemp("", "mllr-")
-		if mllrErr != nil {
-			return
-		}
-		ctx := context.Background()
-		var us []speechset.Utterance
-		us, mllrErr = speechset.GenerateAdaptation(ctx, mllrDir)
-		if mllrErr != nil {
-			return
-		}
-		if v := os.Getenv("MRCPD_ACCURACY_ADAPT_SNR"); v != "" { // tuning: noisy copies too
-			var snrs []float64
-			for _, f := range strings.Split(v, ",") {
-				x, err := strconv.ParseFloat(f, 64)
-				if err != nil {
-					mllrErr = fmt.Errorf("MRCPD_ACCURACY_ADAPT_SNR: %w", err)
-					return
-				}
-				snrs = append(snrs, x)
-			}
-			us = speechset.WithNoise(us, snrs)
-		}
-		utts := make([]AdaptUtterance, len(us))
-		for i, u := range us {
-			utts[i] = AdaptUtterance{Text: u.Text, PCM: upsample(u.PCM)}
-		}
-		e, err := New(DefaultConfig())
-		if err != nil {
-			mllrErr = err
-			return
-		}
-		defer e.Close()
-		mllrErr = e.Adapt(ctx, mllrDir, filepath.Join(mllrDir, "telephone.mllr"), utts)
-	})
+	mllrOnce.Do(estimateAdaptation)
 	if errors.Is(mllrErr, speechset.ErrNoSynth) || errors.Is(mllrErr, ErrNoSphinxTrain) {
 		t.Skip(mllrErr)
 	}
 	if mllrErr != nil {
 		t.Fatal(mllrErr)
 	}
-	return filepath.Join(mllrDir, "telephone.mllr")
+	return mllrPath
 }
 
-// adaptedConfig is DefaultConfig with the telephone transform, as conf/mrcpd.yaml runs the plugin.
+// telephoneMeans is the MAP-adapted means estimated with telephoneMLLR's transform.
+func telephoneMeans(t testing.TB) string {
+	t.Helper()
+	telephoneMLLR(t)
+	return meansPath
+}
+
+// adaptedConfig is DefaultConfig with the MAP-adapted means, as conf/mrcpd.yaml runs the plugin.
 func adaptedConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
-	cfg.MLLR = telephoneMLLR(t)
+	cfg.Means = telephoneMeans(t)
 	return cfg
 }

@@ -296,7 +296,7 @@ func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) 
 func (w *worker) rescan() error {
 	// Dictation is rescanned only under the transform: a second language-model search doubles
 	// its cost (~0.2 x real time), worth it there (test set WER 57-66% -> 26%), not without.
-	if w.e.cfg.RescanPasses <= 0 || w.plan.dictation && w.e.cfg.MLLR == "" {
+	if w.e.cfg.RescanPasses <= 0 || w.plan.dictation && !w.e.cfg.adapted() {
 		return nil
 	}
 	x, n := w.d.cepMean(w.audio)
@@ -304,7 +304,7 @@ func (w *worker) rescan() error {
 		return nil // no speech frame: the live pass's result stands
 	}
 	a := math.Pow(cmnWindow/(cmnWindow+float64(n)), float64(w.e.cfg.RescanPasses))
-	if w.e.cfg.MLLR != "" {
+	if w.e.cfg.adapted() {
 		// The transform was estimated on features normalised by their own utterance's mean
 		// (bw -cmn current): decode from that mean too. Test set, digits: 22-23/24 from the
 		// utterance mean and the same across leading and trailing silence of 0-1.5 s, vs 21-23/24

@@ -64,6 +64,14 @@ func (c Condition) Apply(rec Recording) (payload []byte, lost []bool) {
 	return payload, lost
 }
 
+// Audio is rec through the channel as a client that encodes G.711 itself sends it: the 8 kHz
+// samples after noise and the law's quantisation (encoding them again with the same law gives
+// the same bytes); packet loss is the client's to apply.
+func (c Condition) Audio(rec Recording) []int16 {
+	payload, _ := c.Apply(rec)
+	return g711Decode(c.Law, payload)
+}
+
 func (c Condition) seed(rec Recording) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(c.Name + "|" + rec.Voice.String() + "|" + rec.Set + "|" + rec.Text))

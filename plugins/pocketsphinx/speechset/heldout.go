@@ -105,7 +105,7 @@ var CalibrationVoices = []Voice{
 // (Generate: its figures chose the front end's settings) and the calibration voices, which are
 // counted with every phrase of the test set's grammars since the calibration phrases were not kept.
 func TuningPairs() []Pair {
-	out := adaptationScript(AdaptationVoices)
+	out := slices.Concat(adaptationScript(AdaptationVoices), extraAdaptationScript(ExtraAdaptationVoices()))
 	for _, set := range []string{Digits, Boolean, Menu, Dictation} {
 		for _, v := range append(slices.Clone(Voices), CalibrationVoices...) {
 			for _, p := range Phrases(set, 24) {
@@ -154,7 +154,7 @@ func TuningSet() []Item {
 // tunedSpeakers are the speakers TuningPairs has.
 func tunedSpeakers() map[string]bool {
 	m := map[string]bool{}
-	for _, v := range slices.Concat(Voices, AdaptationVoices, CalibrationVoices) {
+	for _, v := range slices.Concat(Voices, AdaptationVoices, CalibrationVoices, ExtraAdaptationVoices()) {
 		m[v.Speaker()] = true
 	}
 	return m

@@ -297,21 +297,14 @@ var adaptationSentences = []string{
 
 // GenerateAdaptation synthesises the adaptation set into dir: each of AdaptationVoices speaks
 // five digit strings of three to six digits (seeded apart from the test set's) and three
+// sentences, and each of ExtraAdaptationVoices four digit strings of one to ten digits and two
 // sentences, through the same telephone channel as Generate.
 func GenerateAdaptation(ctx context.Context, dir string) ([]Utterance, error) {
 	voices := installed(AdaptationVoices)
 	if len(voices) == 0 {
 		return nil, ErrNoSynth
 	}
-	var out []Utterance
-	for _, p := range adaptationScript(voices) {
-		u, err := GenerateText(ctx, dir, fmt.Sprintf("adapt-%03d", len(out)), p.Text, p.Voice)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, nil
+	return generatePairs(ctx, dir, "adapt", slices.Concat(adaptationScript(voices), extraAdaptationScript(installed(ExtraAdaptationVoices()))))
 }
 
 // Pair is one voice speaking one phrase.

@@ -12,8 +12,9 @@ import (
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
-// TestAdaptRecordings: "pocketsphinx adapt DIR" estimates a transform from a directory of WAV
-// recordings with their transcripts, as an operator adapts to their own calls.
+// TestAdaptRecordings: "pocketsphinx adapt -means FILE DIR" estimates a transform and MAP means
+// from a directory of WAV recordings with their transcripts, as an operator adapts to their own
+// calls.
 func TestAdaptRecordings(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(engine.SphinxTrainDir, "bw")); err != nil {
 		t.Skip(engine.ErrNoSphinxTrain)
@@ -33,8 +34,8 @@ func TestAdaptRecordings(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out := filepath.Join(t.TempDir(), "calls.mllr")
-	if err := adaptMain([]string{"-out", out, "-setting", "pool_size=1", dir}); err != nil {
+	out, means := filepath.Join(t.TempDir(), "calls.mllr"), filepath.Join(t.TempDir(), "calls.means")
+	if err := adaptMain([]string{"-out", out, "-means", means, "-setting", "pool_size=1", dir}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
@@ -44,16 +45,18 @@ func TestAdaptRecordings(t *testing.T) {
 	if f := strings.Fields(string(b)); len(f) != 2+3*(1+13*13+13+13) {
 		t.Fatalf("transform has %d numbers", len(f))
 	}
-	// The transform loads: a plugin configured with it starts.
-	cfg, err := engine.FromSettings(map[string]string{"mllr": out})
-	if err != nil {
-		t.Fatal(err)
+	// The transform and the MAP means load: a plugin configured with either starts.
+	for k, v := range map[string]string{"mllr": out, "means": means} {
+		cfg, err := engine.FromSettings(map[string]string{k: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.New(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		e.Close()
 	}
-	e, err := engine.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Close()
 }
 
 func TestAdaptUsage(t *testing.T) {

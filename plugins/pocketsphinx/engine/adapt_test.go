@@ -220,3 +220,56 @@ func TestAdaptTransform(t *testing.T) {
 	}
 	e.pool.put(d, true)
 }
+
+// TestAdaptMAPMeans: the MAP means the held-out set is measured with are an s3 means file of the
+// model's shape (42 codebooks x 3 streams x 128 densities x 13), moved from the model's own means,
+// and a decoder starts with them.
+func TestAdaptMAPMeans(t *testing.T) {
+	path := telephoneMeans(t)
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := os.ReadFile(filepath.Join(DefaultAcousticModel, "means"))
+	if err != nil {
+		t.Skip(err)
+	}
+	if len(got) != len(model) {
+		t.Fatalf("%d bytes, the model's means %d", len(got), len(model))
+	}
+	hdr := bytes.Index(got, []byte("endhdr\n"))
+	if !bytes.HasPrefix(got, []byte("s3\n")) || hdr < 0 {
+		t.Fatalf("not an s3 parameter file: %q", got[:min(40, len(got))])
+	}
+	moved := 0
+	for i := hdr + 7 + 4; i+4 <= len(got); i += 4 {
+		if !bytes.Equal(got[i:i+4], model[i:i+4]) {
+			moved++
+		}
+	}
+	if n := (len(got) - hdr - 11) / 4; moved < n/2 {
+		t.Fatalf("%d of %d means moved", moved, n)
+	}
+	cfg := DefaultConfig()
+	cfg.Means = path
+	e := newTestEngine(t, cfg)
+	d, err := e.pool.get(context.Background(), false, "")
+	if err != nil {
+		t.Fatalf("decoder with the MAP means: %v", err)
+	}
+	e.pool.put(d, true)
+}
+
+// TestAdaptedFilesMustExist: a missing mllr or means file stops the plugin at start, naming the
+// setting.
+func TestAdaptedFilesMustExist(t *testing.T) {
+	for _, key := range []string{"mllr", "means"} {
+		cfg, err := FromSettings(map[string]string{key: filepath.Join(t.TempDir(), "missing")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "setting "+key) {
+			t.Errorf("%s missing: %v", key, err)
+		}
+	}
+}

@@ -121,14 +121,19 @@ func (ev *Evaluation) Overall() (all Tally, oog [2]int) {
 	return all, oog
 }
 
-// Cell is the tally of one condition and set.
-func (ev *Evaluation) Cell(cond, set string) Tally {
+// Sets is the tallies of sets summed over every condition.
+func (ev *Evaluation) Sets(sets ...string) Tally {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	if tl := ev.tallies[cond+"/"+set]; tl != nil {
-		return *tl
+	var t Tally
+	for _, c := range ev.conds {
+		for _, s := range sets {
+			if tl := ev.tallies[c+"/"+s]; tl != nil {
+				t.add(*tl)
+			}
+		}
 	}
-	return Tally{}
+	return t
 }
 
 // Report is the report's lines, each prefixed by tag: one per condition and set, out-of-grammar

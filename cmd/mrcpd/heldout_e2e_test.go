@@ -109,16 +109,9 @@ func TestE2EHeldOutAccuracyThroughMrcpd(t *testing.T) {
 // recognizeHeldOut sends rec through channel c as one call: the grammar is the item's set's (for
 // digit strings builtin:grammar/digits of the string's length, 4 for out-of-grammar speech).
 func recognizeHeldOut(ctx context.Context, d *daemonProc, c speechset.Condition, rec speechset.Recording, grammars map[string]client.RecognizeRequest) (speechset.Answer, time.Duration, error) {
-	set := rec.Set
-	if set == speechset.OOG {
-		set = rec.Against
-	}
+	set, n := rec.Grammar()
 	req, ok := grammars[set]
-	if set == speechset.Digits || set == speechset.DigitsN {
-		n := len(speechset.DigitString(rec.Text))
-		if rec.Set == speechset.OOG {
-			n = 4
-		}
+	if n > 0 {
 		req, ok = client.RecognizeRequest{Grammar: fmt.Sprintf("builtin:grammar/digits?length=%d", n)}, true
 	}
 	if !ok {

@@ -213,10 +213,16 @@ func TestAdaptTransform(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.MLLR = path
+	decoderStarts(t, cfg)
+}
+
+// decoderStarts fails the test unless a decoder loads with cfg.
+func decoderStarts(t *testing.T, cfg Config) {
+	t.Helper()
 	e := newTestEngine(t, cfg)
 	d, err := e.pool.get(context.Background(), false, "")
 	if err != nil {
-		t.Fatalf("decoder with the transform: %v", err)
+		t.Fatalf("decoder: %v", err)
 	}
 	e.pool.put(d, true)
 }
@@ -252,12 +258,7 @@ func TestAdaptMAPMeans(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Means = path
-	e := newTestEngine(t, cfg)
-	d, err := e.pool.get(context.Background(), false, "")
-	if err != nil {
-		t.Fatalf("decoder with the MAP means: %v", err)
-	}
-	e.pool.put(d, true)
+	decoderStarts(t, cfg)
 }
 
 // TestAdaptedFilesMustExist: a missing mllr or means file stops the plugin at start, naming the

@@ -123,16 +123,9 @@ func heldOutGrammars(t *testing.T) map[string]asr.Grammar {
 // recognizeHeldOut sends rec through channel c and the engine: the grammar is the item's set's
 // (for digit strings, builtin:grammar/digits of the string's length).
 func recognizeHeldOut(e *Engine, c speechset.Condition, rec speechset.Recording, grammars map[string]asr.Grammar) (asr.Alternative, bool, time.Duration, error) {
-	set := rec.Set
-	if set == speechset.OOG {
-		set = rec.Against
-	}
+	set, n := rec.Grammar()
 	g, ok := grammars[set]
-	if set == speechset.Digits || set == speechset.DigitsN {
-		n := len(speechset.DigitString(rec.Text))
-		if rec.Set == speechset.OOG {
-			n = 4
-		}
+	if n > 0 {
 		g, ok = asr.Grammar{ID: fmt.Sprintf("heldout-digits-%d", n), URI: fmt.Sprintf("builtin:grammar/digits?length=%d", n), Mode: "voice"}, true
 	}
 	if !ok {

@@ -33,20 +33,7 @@ func ExtraAdaptationVoices() []Voice {
 
 // extraAdaptationScript is what each extra adaptation voice says: four digit strings of one to
 // ten digits and two sentences (the adaptation sentences, which no held-out item says).
-func extraAdaptationScript(voices []Voice) []Pair {
-	r := rand.New(rand.NewSource(7777))
-	var out []Pair
-	for _, v := range voices {
-		for k := 0; k < 6; k++ {
-			text := randomWords(r, digitNames, 1+r.Intn(10))
-			if k >= 4 {
-				text = adaptationSentences[r.Intn(len(adaptationSentences))]
-			}
-			out = append(out, Pair{Voice: v, Text: text})
-		}
-	}
-	return out
-}
+func extraAdaptationScript(voices []Voice) []Pair { return script(voices, 7777, 6, 4, 1, 10) }
 
 // generatePairs synthesises pairs through the telephone channel, two at a time, named
 // prefix-NNN in dir, in the order of pairs.

@@ -80,6 +80,23 @@ func (it Item) Want() string {
 	return it.Text
 }
 
+// Grammar is the set whose grammar the item is spoken against (its own; Against for
+// out-of-grammar speech) and, for digit strings, the length builtin:grammar/digits asks for (4
+// for out-of-grammar speech against digits).
+func (it Item) Grammar() (set string, digits int) {
+	set = it.Set
+	if set == OOG {
+		set = it.Against
+	}
+	if set == Digits || set == DigitsN {
+		digits = len(DigitString(it.Text))
+		if it.Set == OOG {
+			digits = 4
+		}
+	}
+	return set, digits
+}
+
 // espeak-ng's English voices and the variants that sound like a person (m1-m8, f1-f5 and the
 // Klatt synthesizer's; the novelty ones, whisper, croak, robots, are left out).
 var (

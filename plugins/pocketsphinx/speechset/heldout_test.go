@@ -87,3 +87,22 @@ func TestConditionNoiseAtSNR(t *testing.T) {
 		t.Errorf("5%% loss lost %d of 2000 packets", n)
 	}
 }
+
+// TestItemGrammar: the grammar an item is spoken against, with the digit grammar's length.
+func TestItemGrammar(t *testing.T) {
+	for _, c := range []struct {
+		it     Item
+		set    string
+		digits int
+	}{
+		{Item{Set: Digits, Text: "four seven one one"}, Digits, 4},
+		{Item{Set: DigitsN, Text: "oh seven zero"}, DigitsN, 3},
+		{Item{Set: OOG, Text: "main menu", Against: Digits}, Digits, 4},
+		{Item{Set: OOG, Text: "hold on a second", Against: Menu7}, Menu7, 0},
+		{Item{Set: Boolean, Text: "yeah"}, Boolean, 0},
+	} {
+		if set, n := c.it.Grammar(); set != c.set || n != c.digits {
+			t.Errorf("%+v: %s %d, want %s %d", c.it, set, n, c.set, c.digits)
+		}
+	}
+}

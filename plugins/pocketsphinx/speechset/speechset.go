@@ -315,14 +315,18 @@ type Pair struct {
 
 // adaptationScript is what each voice says in the adaptation set: five digit strings of three to
 // six digits (seeded apart from the test set's) and three sentences.
-func adaptationScript(voices []Voice) []Pair {
-	r := rand.New(rand.NewSource(77))
+func adaptationScript(voices []Voice) []Pair { return script(voices, 77, 8, 5, 3, 6) }
+
+// script has each voice say n phrases: digits digit strings of minLen to maxLen digits, then
+// sentences, drawn from seed.
+func script(voices []Voice, seed int64, n, digits, minLen, maxLen int) []Pair {
+	r := rand.New(rand.NewSource(seed))
 	var out []Pair
 	for _, v := range voices {
-		for k := 0; k < 8; k++ {
+		for k := 0; k < n; k++ {
 			// Drawn for the sentences too: the set (and so the transform) stays what was measured.
-			text := randomWords(r, digitNames, 3+r.Intn(4))
-			if k >= 5 {
+			text := randomWords(r, digitNames, minLen+r.Intn(maxLen-minLen+1))
+			if k >= digits {
 				text = adaptationSentences[r.Intn(len(adaptationSentences))]
 			}
 			out = append(out, Pair{Voice: v, Text: text})

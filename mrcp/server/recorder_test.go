@@ -129,6 +129,23 @@ func recorderCall(t *testing.T, mod func(*Config)) (*harness, *client, string, *
 	return h, cl, ids[0], h.media.receiver(t, 0)
 }
 
+// waitFileSize waits until the file at path holds n bytes: a recording is written on its own
+// goroutine, a moment after the worker hands it the frames.
+func waitFileSize(t *testing.T, path string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.Stat(path)
+		if err == nil && st.Size() >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s on disk: %v %v, want %d bytes", path, st, err, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // sync waits until the session handled every frame sent before it.
 func (cl *client) sync(ch string, id uint32) {
 	cl.t.Helper()
@@ -149,19 +166,7 @@ func TestRecordStreamsToDisk(t *testing.T) {
 	cl.sync(ch, 2)
 	sid, _, _ := strings.Cut(ch, "@")
 	path := filepath.Join(dir, sid+"-1.wav")
-	// The file is written on the recording's own goroutine, a moment after the worker hands it
-	// the frames.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, err := os.Stat(path)
-		if err == nil && st.Size() >= 44+2*8000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("recording in progress on disk: %v %v", st, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFileSize(t, path, 44+2*8000)
 	sink.Audio(frame(100))
 	cl.sync(ch, 3)
 	h.srv.Ended("call-1", "BYE")

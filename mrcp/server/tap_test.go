@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -85,17 +84,7 @@ func TestRecordBypassesTheSession(t *testing.T) {
 	release := blockSession(t, sink)
 	sink.framesOnly(60, frame(100)) // 1.2 s: past the writer's first flush
 	sid, _, _ := strings.Cut(ch, "@")
-	path := filepath.Join(dir, sid+"-1.wav")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if st, err := os.Stat(path); err == nil && st.Size() >= 44+2*8000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the recording's frames did not reach the disk while the session was busy")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFileSize(t, filepath.Join(dir, sid+"-1.wav"), 44+2*8000)
 	release()
 	cl.sync(ch, 2)
 }

@@ -47,7 +47,7 @@ func (s *Server) Offer(ctx context.Context, call *sip.Call, body []byte, reinvit
 		var answer []byte
 		err := se.call(ctx, func() error {
 			var err error
-			answer, err = se.reoffer(offer)
+			answer, err = se.reoffer(ctx, offer)
 			return err
 		})
 		return answer, err
@@ -171,12 +171,6 @@ func (se *session) setup(o *sdp.Offer) ([]byte, error) {
 	return se.answer(o)
 }
 
-// reoffer handles a re-INVITE (session refresh, channel removal with port 0, channel addition).
-func (se *session) reoffer(o *sdp.Offer) ([]byte, error) {
-	se.sdpVersion++
-	return se.answer(o)
-}
-
 // answer walks the offer's m-lines and returns the SDP answer, creating what is new.
 func (se *session) answer(o *sdp.Offer) ([]byte, error) {
 	cfg := &se.srv.cfg
@@ -202,7 +196,7 @@ func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
 	if c.Port == 0 {
 		// RFC 3264 §8.2: a zero port removes the stream; the channel goes with it.
 		if ch := se.channelFor(c); ch != nil {
-			se.removeChannel(ch)
+			se.removeLater(func() { se.removeChannel(ch) })
 		}
 		return sdp.AnswerControl{Proto: c.Proto, Cmid: c.Cmid, Rejected: true}, nil
 	}
@@ -245,7 +239,7 @@ func (se *session) answerControl(c sdp.Control) (sdp.AnswerControl, error) {
 func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, error) {
 	if au.Port == 0 {
 		if ep := se.mediaByMid(au.Mid, au.Index); ep != nil {
-			se.closeEndpoint(ep)
+			se.removeLater(func() { se.closeEndpoint(ep) })
 		}
 		return sdp.AnswerAudio{Mid: au.Mid, Rejected: true}, nil
 	}

@@ -49,6 +49,7 @@ type session struct {
 	created           time.Time
 	existing          bool // some channel was answered a=connection:existing
 	sdpID, sdpVersion uint64
+	pending           *offerState // the re-offer being answered (reoffer.go)
 	channels          map[string]*channel
 	media             []*endpoint
 	connectTimer      clock.Timer

@@ -145,6 +145,27 @@ func TestAckStopsRetransmission(t *testing.T) {
 	}
 }
 
+// A re-INVITE over UDP tells the Handler how large an answer its 200 can carry (MaxAnswer), so
+// that a 513 can leave the session on its previous offer; over TCP there is no limit.
+func TestReinviteMaxAnswer(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		h := newFakeHandler()
+		s := startServer(t, Config{}, h)
+		p := newPeer(t, s, transport)
+		ok := p.establish()
+		p.send(p.reinvite(ok, "123102907", "reinv1"))
+		p.send(p.ackFor(p.expect(200), "ack2"))
+		calls := h.offerCalls()
+		if len(calls) != 2 || calls[0].maxAnswer != -1 {
+			t.Fatalf("%s: offers %+v", transport, calls)
+		}
+		got := calls[1].maxAnswer
+		if transport == "tcp" && got != -1 || transport == "udp" && (got < 500 || got >= maxUDPMessage) {
+			t.Errorf("%s: re-INVITE's MaxAnswer %d", transport, got)
+		}
+	}
+}
+
 func TestReinvite(t *testing.T) {
 	h := newFakeHandler()
 	s := startServer(t, Config{}, h)

@@ -38,9 +38,10 @@ type fakeHandler struct {
 }
 
 type offerCall struct {
-	call     Call
-	reinvite bool
-	offer    []byte
+	call      Call
+	reinvite  bool
+	maxAnswer int // MaxAnswer of the Offer's context, -1 without one
+	offer     []byte
 }
 
 type endedCall struct{ callID, reason string }
@@ -51,7 +52,11 @@ func newFakeHandler() *fakeHandler {
 
 func (h *fakeHandler) Offer(ctx context.Context, call *Call, offer []byte, reinvite bool) ([]byte, error) {
 	h.mu.Lock()
-	h.offers = append(h.offers, offerCall{*call, reinvite, offer})
+	limit, ok := MaxAnswer(ctx)
+	if !ok {
+		limit = -1
+	}
+	h.offers = append(h.offers, offerCall{*call, reinvite, limit, offer})
 	h.mu.Unlock()
 	h.entered <- struct{}{}
 	if h.block {

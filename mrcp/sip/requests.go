@@ -39,7 +39,15 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	answer := d.answer
 	d.mu.Unlock()
 	if body := req.Body(); len(body) > 0 {
+		if d.call.Transport == "udp" {
+			// Content-Length grows by a few digits with the body.
+			room := maxUDPMessage - len(s.okResponse(req, d.call, timer, nil).String()) - 8
+			ctx = WithMaxAnswer(ctx, room)
+		}
 		if answer, err = s.handler.Offer(ctx, d.call, body, true); err != nil {
+			if code, _ := classify(err); code == 513 {
+				s.cfg.Metrics.refuse("answer-too-large")
+			}
 			log.Info("re-INVITE offer rejected", "error", err)
 			s.respondError(tx, req, err, log)
 			return
@@ -50,7 +58,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	res := s.okResponse(req, d.call, timer, answer)
 	if s.tooLargeForUDP(tx, req, d.call, res) {
-		return // the session keeps the new offer's state; the client believes the old one
+		return // a Handler that ignores MaxAnswer keeps the new offer's state
 	}
 	// The dialog must expect the ACK before the 2xx leaves.
 	if ok, err := d.request(ctx, dialogEvent{kind: evReinvite, req: req, res: res, timer: timer}); !ok || err != nil {

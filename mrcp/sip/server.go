@@ -388,3 +388,18 @@ func portOf(a net.Addr) int {
 	n, _ := strconv.Atoi(p)
 	return n
 }
+
+type maxAnswerKey struct{}
+
+// MaxAnswer is the largest SDP answer the Offer of ctx can send: a re-INVITE over UDP must fit
+// its 200 in one datagram (RFC 3261 §18.1.1), and answering 513 must leave the session on its
+// previous offer, which only the Handler can do.
+func MaxAnswer(ctx context.Context) (int, bool) {
+	n, ok := ctx.Value(maxAnswerKey{}).(int)
+	return n, ok
+}
+
+// WithMaxAnswer is ctx with MaxAnswer n.
+func WithMaxAnswer(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, maxAnswerKey{}, n)
+}

@@ -182,12 +182,7 @@ type rawUA struct {
 }
 
 func newRawUA(t *testing.T, server string) *rawUA {
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &rawUA{t: t, conn: c, server: server, callID: fmt.Sprintf("raw-%d@test", time.Now().UnixNano())}
+	return &rawUA{t: t, conn: listenUDP(t), server: server, callID: fmt.Sprintf("raw-%d@test", time.Now().UnixNano())}
 }
 
 func (u *rawUA) send(msg string) {

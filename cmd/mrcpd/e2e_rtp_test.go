@@ -47,6 +47,17 @@ func sendEvery(t *testing.T, conn net.PacketConn, to net.Addr, next func() []byt
 	return func() int { cancel(); wg.Wait(); return n }
 }
 
+// open opens a session of resource on c, closed when the test ends.
+func (d *daemonProc) open(t *testing.T, ctx context.Context, c *client.Client, resource string) *client.Session {
+	t.Helper()
+	s, err := c.Open(ctx, resource)
+	if err != nil {
+		t.Fatalf("open %s: %v\n%s", resource, err, d.log)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
 func listenUDP(t *testing.T) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -104,11 +115,7 @@ func TestE2EForgedDTMFRefused(t *testing.T) {
 	d := startMrcpd(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := d.newClient(t).Open(ctx, "speechrecog")
-	if err != nil {
-		t.Fatalf("open: %v\n%s", err, d.log)
-	}
-	defer s.Close(ctx)
+	s := d.open(t, ctx, d.newClient(t), "speechrecog")
 	stop := sendEvery(t, listenUDP(t), s.RemoteRTP, forgedNines())
 	res, err := s.Recognize(ctx, client.RecognizeRequest{Grammar: "builtin:dtmf/digits?length=4", DTMF: "4711"})
 	forged := stop()
@@ -127,11 +134,7 @@ func TestE2ERTPFloodNoDigits(t *testing.T) {
 	d := startMrcpd(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := d.newClient(t).Open(ctx, "speechrecog")
-	if err != nil {
-		t.Fatalf("open: %v\n%s", err, d.log)
-	}
-	defer s.Close(ctx)
+	s := d.open(t, ctx, d.newClient(t), "speechrecog")
 	flood := func(seed uint64) func() []byte {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		return func() []byte {
@@ -171,16 +174,7 @@ func TestE2ESymmetricRTPNoBleed(t *testing.T) {
 	d := startMrcpd(t, "rtp:\n  symmetric: true\n"+tonePluginConfig(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := client.New(client.Config{Server: d.sip, SendRecv: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.Open(ctx, "speechsynth")
-	if err != nil {
-		t.Fatalf("open: %v\n%s", err, d.log)
-	}
-	defer s.Close(ctx)
+	s := d.open(t, ctx, d.newClientWith(t, client.Config{SendRecv: true}), "speechsynth")
 	stream := func() func() []byte { // PCMU silence, as a phone sends through a prompt
 		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: rand.Uint32()}, Payload: make([]byte, 80)}
 		for i := range p.Payload {
@@ -238,16 +232,8 @@ func TestE2ESRTP(t *testing.T) {
 	}
 	for _, suite := range []string{sdp.SuiteAES80, sdp.SuiteAES32} {
 		t.Run(suite, func(t *testing.T) {
-			c, err := client.New(client.Config{Server: d.sip, SRTP: suite})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			s, err := c.Open(ctx, "speechrecog")
-			if err != nil {
-				t.Fatalf("open: %v\n%s", err, d.log)
-			}
-			defer s.Close(ctx)
+			c := d.newClientWith(t, client.Config{SRTP: suite})
+			s := d.open(t, ctx, c, "speechrecog")
 			stop := sendEvery(t, s.RTP, s.RemoteRTP, forgedNines())
 			res, err := s.Recognize(ctx, client.RecognizeRequest{Grammar: "builtin:dtmf/digits?length=4", DTMF: "4711"})
 			stop()
@@ -257,11 +243,7 @@ func TestE2ESRTP(t *testing.T) {
 			if got := dtmfDigits(t, res); got != "4711" {
 				t.Fatalf("digits %q (%s) over SRTP, want 4711", got, res.Cause)
 			}
-			synth, err := c.Open(ctx, "speechsynth")
-			if err != nil {
-				t.Fatalf("open: %v\n%s", err, d.log)
-			}
-			defer synth.Close(ctx)
+			synth := d.open(t, ctx, c, "speechsynth")
 			if _, ok := synth.Media.(*media.SRTPConn); !ok {
 				t.Fatalf("the synthesizer session's media is %T, not SRTP", synth.Media)
 			}

@@ -70,7 +70,14 @@ func freePort(t testing.TB) int {
 // newClient is a client of d, closed when the test ends.
 func (d *daemonProc) newClient(t testing.TB) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Server: d.sip, Logger: slog.New(slog.DiscardHandler)})
+	return d.newClientWith(t, client.Config{})
+}
+
+// newClientWith is newClient with cfg (its Server and Logger are filled in).
+func (d *daemonProc) newClientWith(t testing.TB, cfg client.Config) *client.Client {
+	t.Helper()
+	cfg.Server, cfg.Logger = d.sip, slog.New(slog.DiscardHandler)
+	c, err := client.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -262,8 +262,15 @@ func TestAdaptMAPMeans(t *testing.T) {
 }
 
 // TestAdaptedFilesMustExist: a missing mllr or means file stops the plugin at start, naming the
-// setting.
+// setting; so do both set at once (the means hold the transform already).
 func TestAdaptedFilesMustExist(t *testing.T) {
+	both, err := FromSettings(map[string]string{"mllr": os.DevNull, "means": os.DevNull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(both); err == nil || !strings.Contains(err.Error(), "mllr and means") {
+		t.Errorf("mllr and means both set: %v", err)
+	}
 	for _, key := range []string{"mllr", "means"} {
 		cfg, err := FromSettings(map[string]string{key: filepath.Join(t.TempDir(), "missing")})
 		if err != nil {

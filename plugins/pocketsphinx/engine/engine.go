@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -59,6 +60,10 @@ func New(cfg Config) (*Engine, error) {
 	beams, err := cfg.beams()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MLLR != "" && cfg.Means != "" {
+		// pocketsphinx would apply the transform to means that already hold it.
+		return nil, errors.New("pocketsphinx: settings mllr and means both set: the means already hold the transform, set one")
 	}
 	for k, f := range map[string]string{"mllr": cfg.MLLR, "means": cfg.Means} {
 		if f == "" {

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -36,11 +37,13 @@ type countingEvents struct{ n int }
 // timed. ns/packet is the figure; allocs/op are per tick of all streams.
 func BenchmarkWorkerTick(b *testing.B) {
 	for _, n := range []int{1, 50, 250} {
-		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) { benchWorker(b, n) })
+		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) { benchWorker(b, n, "") })
 	}
+	// The same with SRTP (rtp.srtp): the guard authenticates and decrypts each packet.
+	b.Run("streams=250,srtp", func(b *testing.B) { benchWorker(b, 250, "AES_CM_128_HMAC_SHA1_80") })
 }
 
-func benchWorker(b *testing.B, n int) {
+func benchWorker(b *testing.B, n int, suite string) {
 	clock := &stepClock{now: time.Unix(1000, 0)}
 	e := &Engine{cfg: EngineConfig{InbandDTMF: true}, pool: NewPortPool("127.0.0.1", 0, 0), clock: clock,
 		log: slog.New(slog.DiscardHandler)}
@@ -60,6 +63,15 @@ func benchWorker(b *testing.B, n int) {
 	pcmu := Format{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1}
 	te := Format{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1}
 	addrs := make([]netip.AddrPort, n)
+	var keys *SRTPKeys
+	var sealer *SRTP
+	if suite != "" { // every stream has the same keys: one sealed packet serves them all
+		key := bytes.Repeat([]byte{7}, 30)
+		keys = &SRTPKeys{Suite: suite, Remote: key, Local: key}
+		if sealer, err = NewSRTP(suite, key, key); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for i := range n {
 		sock, err := ListenSocket(netip.MustParseAddrPort("127.0.0.1:0"))
 		if err != nil {
@@ -67,7 +79,7 @@ func benchWorker(b *testing.B, n int) {
 		}
 		defer sock.Close()
 		st, err := e.newStream(sock, StreamConfig{Receive: true, Format: pcmu, TelephoneEvent: &te, InputRate: 8000,
-			Events: &countingEvents{}})
+			Events: &countingEvents{}, SRTP: keys})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,13 +97,19 @@ func benchWorker(b *testing.B, n int) {
 	pkt := []byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34}
 	pkt, _ = ulawCodec{}.Encode(pkt, tone)
 	seq, ts := uint16(1), uint32(1)
+	var sealed []byte
 	step := func() {
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], ts)
 		seq++
 		ts += 160
+		out := pkt
+		if sealer != nil {
+			sealed, _ = sealer.Seal(sealed[:0], pkt)
+			out = sealed
+		}
 		for _, a := range addrs {
-			if _, err := client.WriteToUDPAddrPort(pkt, a); err != nil {
+			if _, err := client.WriteToUDPAddrPort(out, a); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
 
@@ -14,6 +15,9 @@ type SRTP struct {
 	suite    string
 	in, out  *srtp.Context
 	rejected atomic.Uint64
+	// parsed headers, reused: each direction is used by one goroutine at a time (a worker, or an
+	// SRTPConn's reader and writer), and a header per packet was the stage's only allocation
+	inHdr, outHdr rtp.Header
 }
 
 // SRTP suites, as SDP names them (RFC 4568 §6.2).
@@ -63,7 +67,7 @@ func srtpContext(p srtp.ProtectionProfile, keySalt []byte) (*srtp.Context, error
 
 // Open authenticates and decrypts a received SRTP packet into dst (which may be pkt[:0]).
 func (s *SRTP) Open(dst, pkt []byte) ([]byte, error) {
-	b, err := s.in.DecryptRTP(dst, pkt, nil)
+	b, err := s.in.DecryptRTP(dst, pkt, &s.inHdr)
 	if err != nil {
 		s.rejected.Add(1)
 		return nil, fmt.Errorf("media: SRTP: %w", err)
@@ -72,7 +76,7 @@ func (s *SRTP) Open(dst, pkt []byte) ([]byte, error) {
 }
 
 // Seal protects an RTP packet to send.
-func (s *SRTP) Seal(dst, pkt []byte) ([]byte, error) { return s.out.EncryptRTP(dst, pkt, nil) }
+func (s *SRTP) Seal(dst, pkt []byte) ([]byte, error) { return s.out.EncryptRTP(dst, pkt, &s.outHdr) }
 
 // OpenRTCP and SealRTCP do the same for RTCP (SRTCP, RFC 3711 §3.4).
 func (s *SRTP) OpenRTCP(dst, pkt []byte) ([]byte, error) {

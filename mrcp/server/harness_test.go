@@ -284,6 +284,9 @@ func (h *harness) dial() *client {
 // wrap reads what the server sends on c in the background.
 func (h *harness) wrap(c net.Conn) *client {
 	cl := &client{t: h.t, c: c, dec: mrcp.NewDecoder(c, 1<<20), msgs: make(chan *mrcp.Message, 64), errs: make(chan error, 1)}
+	// done lets the reader go when the test ends with answers it never read (a full msgs would
+	// hold the reader past the connection's close, and goleak would count it).
+	done := make(chan struct{})
 	go func() {
 		for {
 			m, err := cl.dec.Decode()
@@ -292,10 +295,14 @@ func (h *harness) wrap(c net.Conn) *client {
 				close(cl.msgs)
 				return
 			}
-			cl.msgs <- m
+			select {
+			case cl.msgs <- m:
+			case <-done:
+				return
+			}
 		}
 	}()
-	h.t.Cleanup(func() { c.Close() })
+	h.t.Cleanup(func() { close(done); c.Close() })
 	return cl
 }
 

@@ -104,6 +104,7 @@ type JitterBuffer struct {
 	epoch       time.Time
 	winPops     int
 	winMin      int
+	winMax      int
 	winLate     bool
 }
 
@@ -351,6 +352,9 @@ func (j *JitterBuffer) window() {
 	if j.winPops == 0 || backlog < j.winMin {
 		j.winMin = backlog
 	}
+	if j.winPops == 0 || backlog > j.winMax {
+		j.winMax = backlog
+	}
 	j.winPops++
 	if j.winPops < adaptWindow {
 		return
@@ -366,7 +370,33 @@ func (j *JitterBuffer) window() {
 			j.st.dropped.Add(1)
 		}
 	}
+	j.fit(max(j.winMax, int(j.maxExt-j.next+1)))
 	j.winPops, j.winLate = 0, false
+}
+
+// fit halves the ring, down to initialSlots, while a whole window's largest backlog fills at most a
+// quarter of it: a burst (a sender or a network that fell behind and caught up) grows the ring, and
+// without this every stream that ever saw one would hold the grown ring, and a payload buffer per slot,
+// for the rest of the call (43 MB of jitter slots at 2,000 sessions, docs/performance.md).
+func (j *JitterBuffer) fit(backlog int) {
+	n := len(j.slots)
+	for n > initialSlots && 4*backlog <= n {
+		n /= 2
+	}
+	if n == len(j.slots) {
+		return
+	}
+	// Every filled slot lies in [next, maxExt], fewer than n apart, so they stay distinct; of the played
+	// ones that meet (kept for duplicate detection) the most recent wins.
+	slots := make([]jitterSlot, n)
+	mask := int64(n - 1)
+	for _, s := range j.slots {
+		d := &slots[s.ext&mask]
+		if (s.filled || s.played) && !((d.filled || d.played) && d.ext > s.ext) {
+			*d = s
+		}
+	}
+	j.slots, j.mask = slots, mask
 }
 
 // adapt sets the target delay from the measured jitter and recent late packets, within [Min, Max].

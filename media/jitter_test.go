@@ -193,3 +193,49 @@ func TestJitterBufferImpairments(t *testing.T) {
 		})
 	}
 }
+
+// TestJitterBufferShrinksAfterBurst: a sender that stalls for 400 ms and then sends what it held back
+// at once (a busy machine) grows the ring to hold the burst; once the delay it added has been shed and
+// a whole second's backlog is a few packets again, the ring returns to its starting size, without
+// losing or reordering a packet on the way.
+func TestJitterBufferShrinksAfterBurst(t *testing.T) {
+	j := media.NewJitterBuffer(media.JitterConfig{}, 8000)
+	t0 := time.Unix(1000, 0)
+	var played []uint16
+	grown := 0
+	for tick := 0; tick < 1500; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		from := tick
+		if tick >= 50 && tick < 70 {
+			continue // held back by the sender
+		} else if tick == 70 {
+			from = 50
+		}
+		for seq := from; seq <= tick; seq++ {
+			p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(seq), Timestamp: uint32(seq) * 160,
+				SSRC: 7}, Payload: make([]byte, 160)}
+			binary.BigEndian.PutUint16(p.Payload, uint16(seq))
+			if err := j.PushAt(p, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		grown = max(grown, media.JitterSlots(j))
+		if got := j.Pop(now); got.Kind == media.PopPacket {
+			played = append(played, binary.BigEndian.Uint16(got.Payload))
+		}
+	}
+	if grown < 32 {
+		t.Fatalf("the ring reached %d slots: the burst did not grow it", grown)
+	}
+	if n := media.JitterSlots(j); n != 8 {
+		t.Errorf("ring holds %d slots after the burst drained, want 8", n)
+	}
+	for i := 1; i < len(played); i++ {
+		if played[i] <= played[i-1] {
+			t.Fatalf("played %d after %d", played[i], played[i-1])
+		}
+	}
+	if st := j.Stats(); st.Lost != 0 || st.Late != 0 || st.Duplicated != 0 {
+		t.Errorf("stats %+v: want nothing lost, late or duplicated", st)
+	}
+}

@@ -57,11 +57,14 @@ type Receiver struct {
 	lastPacket atomic.Int64 // unix ns
 	rtcpStats  rtcpState
 
-	conn   net.PacketConn
-	cfg    ReceiverConfig
-	clock  clock.Clock
-	log    *slog.Logger
-	pts    [128]rxFormat
+	conn  net.PacketConn
+	cfg   ReceiverConfig
+	clock clock.Clock
+	log   *slog.Logger
+	// pt maps a payload type to its negotiated format (index+1 in fmts, 0: not negotiated): a byte
+	// per type rather than a [128]rxFormat, which was 5 KB on every stream, idle ones included.
+	pt     [128]uint8
+	fmts   []rxFormat
 	audio  Format
 	codec  Codec
 	rate   int // decoded PCM rate
@@ -82,6 +85,22 @@ type Receiver struct {
 	lastEventDigit rune
 }
 
+func (r *Receiver) setFormat(pt uint8, f rxFormat) {
+	if r.pt[pt] == 0 {
+		r.fmts = append(r.fmts, rxFormat{})
+		r.pt[pt] = uint8(len(r.fmts))
+	}
+	r.fmts[r.pt[pt]-1] = f
+}
+
+// format is payload type pt's format; its ok is false for a type the offer did not negotiate.
+func (r *Receiver) format(pt uint8) rxFormat {
+	if pt > 127 || r.pt[pt] == 0 {
+		return rxFormat{}
+	}
+	return r.fmts[r.pt[pt]-1]
+}
+
 // NewReceiver builds the pipeline for the negotiated formats. It starts nothing: Run does.
 func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
 	r := &Receiver{conn: conn, cfg: cfg, clock: clock.Or(cfg.Clock), log: cfg.Logger}
@@ -94,7 +113,7 @@ func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
 			return nil, fmt.Errorf("%w: payload type %d", ErrUnsupportedFormat, f.PT)
 		}
 		if f.IsTelephoneEvent() {
-			r.pts[f.PT] = rxFormat{ok: true, te: true, name: "telephone-event"}
+			r.setFormat(f.PT, rxFormat{ok: true, te: true, name: "telephone-event"})
 			haveTE = true
 			continue
 		}
@@ -113,7 +132,7 @@ func NewReceiver(conn net.PacketConn, cfg ReceiverConfig) (*Receiver, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.pts[f.PT] = rxFormat{ok: true, dec: dec, name: f.Name}
+		r.setFormat(f.PT, rxFormat{ok: true, dec: dec, name: f.Name})
 	}
 	if r.codec == nil {
 		return nil, fmt.Errorf("%w: no audio format among %v", ErrUnsupportedFormat, cfg.Formats)
@@ -141,7 +160,7 @@ type rxDSP struct {
 }
 
 func (r *Receiver) newDSP() *rxDSP {
-	d := &rxDSP{plc: NewPLC(r.rate, r.pts[r.audio.PT].dec), rs: audio.NewResampler(r.rate, r.cfg.OutputRate),
+	d := &rxDSP{plc: NewPLC(r.rate, r.format(r.audio.PT).dec), rs: audio.NewResampler(r.rate, r.cfg.OutputRate),
 		pcm: make([]int16, 0, r.rate/5), out: make([]int16, 0, 4*r.frameN+r.cfg.OutputRate/10)}
 	if r.cfg.InbandDTMF {
 		d.inband = newInbandDetector(r.rate)
@@ -152,7 +171,7 @@ func (r *Receiver) newDSP() *rxDSP {
 // String prints the pipeline on one line.
 func (r *Receiver) String() string {
 	var b strings.Builder
-	_, conceals := r.pts[r.audio.PT].dec.(Concealer)
+	_, conceals := r.format(r.audio.PT).dec.(Concealer)
 	fmt.Fprintf(&b, "RTP(%s) -> %s -> %s -> Decode(%s)", r.audio, r.jb, plcName(conceals), r.audio.Name)
 	if r.rate != r.cfg.OutputRate {
 		fmt.Fprintf(&b, " -> %s", audio.NewResampler(r.rate, r.cfg.OutputRate))
@@ -305,7 +324,7 @@ func (r *Receiver) receive(b []byte, from netip.AddrPort, at time.Time, sink Sin
 		r.jb.CountMalformed()
 		return
 	}
-	f := &r.pts[r.pkt.PayloadType]
+	f := r.format(r.pkt.PayloadType)
 	if !f.ok || len(r.pkt.Payload) == 0 {
 		r.jb.CountMalformed()
 		return
@@ -367,7 +386,7 @@ func (r *Receiver) tick(now time.Time, sink Sink) {
 		switch p.Kind {
 		case PopPacket:
 			var err error
-			d.pcm, err = r.pts[p.PT].dec.Decode(d.pcm, p.Payload)
+			d.pcm, err = r.format(p.PT).dec.Decode(d.pcm, p.Payload)
 			if err != nil || len(d.pcm) == 0 {
 				d.pcm = d.plc.Conceal(d.pcm[:0], pktN, nil)
 			} else {

@@ -180,3 +180,26 @@ func TestDecoderSizeBoundary(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderBufferFitsRequests: a connection's buffer, which it keeps while idle, stays at 512
+// bytes through a stream of RECOGNIZE-sized requests and grows only for a larger one.
+func TestDecoderBufferFitsRequests(t *testing.T) {
+	recognize := withLength(crlf("MRCP/2.0 LEN RECOGNIZE 1\nChannel-Identifier: a@speechrecog\n" +
+		"Content-Type: text/uri-list\nNo-Input-Timeout: 5000\nRecognition-Timeout: 10000\n" +
+		"Start-Input-Timers: true\nContent-Length: 28\n\nbuiltin:dtmf/digits?length=4"))
+	big := withLength(crlf("MRCP/2.0 LEN DEFINE-GRAMMAR 2\nChannel-Identifier: a@speechrecog\n" +
+		"Content-Type: application/srgs\nContent-Length: 2000\n\n" + strings.Repeat("x", 2000)))
+	d := NewDecoder(bytes.NewReader([]byte(strings.Repeat(recognize, 20)+big)), 0)
+	for i := 0; i < 20; i++ {
+		if _, err := d.Decode(); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.buf) > 512 {
+			t.Fatalf("after request %d the buffer holds %d bytes, want 512", i+1, len(d.buf))
+		}
+	}
+	m, err := d.Decode()
+	if err != nil || len(m.Body) != 2000 {
+		t.Fatalf("large request: %v, body %d bytes", err, len(m.Body))
+	}
+}

@@ -375,12 +375,13 @@ func (j *JitterBuffer) window() {
 }
 
 // fit halves the ring, down to initialSlots, while a whole window's largest backlog fills at most a
-// quarter of it: a burst (a sender or a network that fell behind and caught up) grows the ring, and
+// third of it (a third, not a half: a backlog that hovers near the half would shrink and grow the ring
+// every second): a burst (a sender or a network that fell behind and caught up) grows the ring, and
 // without this every stream that ever saw one would hold the grown ring, and a payload buffer per slot,
 // for the rest of the call (43 MB of jitter slots at 2,000 sessions, docs/performance.md).
 func (j *JitterBuffer) fit(backlog int) {
 	n := len(j.slots)
-	for n > initialSlots && 4*backlog <= n {
+	for n > initialSlots && 3*backlog <= n {
 		n /= 2
 	}
 	if n == len(j.slots) {

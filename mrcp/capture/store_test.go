@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,7 +77,7 @@ func TestStreamsToDisk(t *testing.T) {
 		}
 	}
 	mid, _ := readWAV(t, s.Path("a.wav"))
-	if len(mid) != 8000 || !equal(mid, sent[:8000]) {
+	if len(mid) != 8000 || !slices.Equal(mid, sent[:8000]) {
 		t.Fatalf("mid-capture the file holds %d samples, want the first 8000", len(mid))
 	}
 	info, err := w.Close()
@@ -84,24 +85,12 @@ func TestStreamsToDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, rate := readWAV(t, info.Path)
-	if rate != 8000 || !equal(got, sent) {
+	if rate != 8000 || !slices.Equal(got, sent) {
 		t.Fatalf("file: rate %d, %d samples; want 8000 and %d", rate, len(got), len(sent))
 	}
 	if info.Size != 44+2*int64(len(sent)) || info.Duration != 1200*time.Millisecond || s.Bytes() != info.Size {
 		t.Fatalf("info %+v, store bytes %d", info, s.Bytes())
 	}
-}
-
-func equal(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestQuota: a store that does not evict refuses audio beyond MaxBytes, keeps what it had and

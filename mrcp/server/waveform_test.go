@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestSaveWaveform(t *testing.T) {
 	}
 	got, rate, err := audio.ReadWAV(f)
 	f.Close()
-	if err != nil || rate != 8000 || !equalPCM(got, sent) {
+	if err != nil || rate != 8000 || !slices.Equal(got, sent) {
 		t.Fatalf("file: %v, rate %d, %d samples; want the %d sent", err, rate, len(got), len(sent))
 	}
 	if u[2] != strconv.Itoa(44+2*len(sent)) || u[3] != "120" {
@@ -62,18 +63,6 @@ func TestSaveWaveform(t *testing.T) {
 	if rd := lastRecord(t, path); rd["waveform_uri"] != "http://mrcpd.test/waveforms/"+u[1] {
 		t.Fatalf("record waveform_uri %v", rd["waveform_uri"])
 	}
-}
-
-func equalPCM(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSaveWaveformRefused: Media-Type other than WAV is 409 (§9.4.9); without a store the URI is
@@ -162,7 +151,7 @@ func TestInputWaveformURI(t *testing.T) {
 	f, _ := os.Open(st.Path(u[1]))
 	heard, _, _ := audio.ReadWAV(f)
 	f.Close()
-	if len(heard) < len(stored) || !equalPCM(heard[:len(stored)], stored) {
+	if len(heard) < len(stored) || !slices.Equal(heard[:len(stored)], stored) {
 		t.Fatalf("the recognizer heard %d samples, not the stored file first", len(heard))
 	}
 	if rd := lastRecord(t, path); rd["input_waveform_uri"] != uri {

@@ -15,6 +15,9 @@ type DTMFEvent struct {
 
 const dtmfDigits = "0123456789*#ABCD"
 
+// maxDTMFEvent is the last RFC 4733 §3.2 DTMF event code (D); higher codes are other tones.
+const maxDTMFEvent = 15
+
 // DigitEvent maps a DTMF digit to its RFC 4733 §3.2 event code.
 func DigitEvent(d rune) (uint8, error) {
 	switch {
@@ -92,7 +95,7 @@ func (d *eventDetector) packet(ts uint32, payload []byte, at time.Time) (DTMFEve
 	if err != nil {
 		return DTMFEvent{}, false, err
 	}
-	if e.Event > 15 || d.reported(ts) {
+	if e.Event > maxDTMFEvent || d.reported(ts) {
 		return DTMFEvent{}, false, nil
 	}
 	var out DTMFEvent

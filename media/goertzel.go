@@ -2,7 +2,6 @@ package media
 
 import (
 	"math"
-	"slices"
 	"time"
 )
 
@@ -25,43 +24,48 @@ const (
 	dtmfPauseWindows = 2     // consecutive windows without it to end it
 )
 
-type goertzel struct{ coef float64 }
+// The limits in dB as power ratios, for classify's comparisons.
+var (
+	twistHigh = math.Pow(10, dtmfTwistHigh/10)
+	twistLow  = math.Pow(10, dtmfTwistLow/10)
+	relPeak   = math.Pow(10, dtmfRelPeak/10)
+)
 
-func newGoertzel(f float64, rate int) goertzel {
-	return goertzel{coef: 2 * math.Cos(2*math.Pi*f/float64(rate))}
+// bank8 is eight Goertzel filters' coefficients, 2·cos(2πf/rate), run in one pass over a block.
+type bank8 [8]float32
+
+func (b *bank8) set(i int, f float64, rate int) {
+	b[i] = float32(2 * math.Cos(2*math.Pi*f/float64(rate)))
 }
 
-// powers8 runs eight Goertzel filters in one pass: eight independent recurrences per sample keep the
-// CPU's pipelines busy where eight passes would each wait on their own dependency chain.
-func powers8(g *[8]goertzel, x []float32, p *[8]float64) {
-	c0, c1, c2, c3 := float32(g[0].coef), float32(g[1].coef), float32(g[2].coef), float32(g[3].coef)
-	c4, c5, c6, c7 := float32(g[4].coef), float32(g[5].coef), float32(g[6].coef), float32(g[7].coef)
-	var a0, a1, a2, a3, a4, a5, a6, a7 float32
-	var b0, b1, b2, b3, b4, b5, b6, b7 float32
-	for _, v := range x {
-		a0, b0 = v+c0*a0-b0, a0
-		a1, b1 = v+c1*a1-b1, a1
-		a2, b2 = v+c2*a2-b2, a2
-		a3, b3 = v+c3*a3-b3, a3
-		a4, b4 = v+c4*a4-b4, a4
-		a5, b5 = v+c5*a5-b5, a5
-		a6, b6 = v+c6*a6-b6, a6
-		a7, b7 = v+c7*a7-b7, a7
+// powers runs the eight filters over x and returns each one's power at its frequency. The recurrence
+// s(t) = x(t) + c·s(t-1) - s(t-2) runs in float32 (goertzel8: SSE on amd64, eight lanes in two
+// registers); the power s1² + s2² - c·s1·s2 in float64.
+func (b *bank8) powers(x []int16, p *[8]float64) {
+	var s [16]float32
+	goertzel8(b, x, &s)
+	for i := range p {
+		a, z := float64(s[i]), float64(s[8+i])
+		p[i] = a*a + z*z - float64(b[i])*a*z
 	}
-	pw := func(a, b, c float32) float64 {
-		return float64(a)*float64(a) + float64(b)*float64(b) - float64(c)*float64(a)*float64(b)
-	}
-	p[0], p[1], p[2], p[3] = pw(a0, b0, c0), pw(a1, b1, c1), pw(a2, b2, c2), pw(a3, b3, c3)
-	p[4], p[5], p[6], p[7] = pw(a4, b4, c4), pw(a5, b5, c5), pw(a6, b6, c6), pw(a7, b7, c7)
 }
 
-func (g goertzel) power(x []float32) float64 {
-	var s1, s2 float64
-	for _, v := range x {
-		s0 := float64(v) + g.coef*s1 - s2
-		s2, s1 = s1, s0
+// goertzel8Go is the recurrence of goertzel8 in Go: the same operations in the same order, so both give
+// the same bits (TestGoertzel8MatchesGo). It leaves s(t) in s[:8] and s(t-1) in s[8:].
+func goertzel8Go(c *bank8, x []int16, s *[16]float32) {
+	for h := 0; h < 8; h += 4 { // four recurrences a pass keep their state in registers
+		c0, c1, c2, c3 := c[h], c[h+1], c[h+2], c[h+3]
+		var a0, a1, a2, a3, b0, b1, b2, b3 float32
+		for _, xv := range x {
+			v := float32(xv)
+			a0, b0 = (v-b0)+float32(c0*a0), a0 // the conversion forbids a fused multiply-add
+			a1, b1 = (v-b1)+float32(c1*a1), a1
+			a2, b2 = (v-b2)+float32(c2*a2), a2
+			a3, b3 = (v-b3)+float32(c3*a3), a3
+		}
+		s[h], s[h+1], s[h+2], s[h+3] = a0, a1, a2, a3
+		s[8+h], s[9+h], s[10+h], s[11+h] = b0, b1, b2, b3
 	}
-	return s1*s1 + s2*s2 - g.coef*s1*s2
 }
 
 // inbandDetector finds DTMF tones in audio with Goertzel filters over 12.75 ms blocks (102 samples at
@@ -70,9 +74,9 @@ func (g goertzel) power(x []float32) float64 {
 type inbandDetector struct {
 	rate    int
 	n, hop  int
-	buf     []float32
-	bins    [8]goertzel
-	lo, hi  [8]goertzel // detuned probes
+	buf     []int16
+	bins    bank8
+	lo, hi  bank8 // detuned probes (±dtmfDetune) of each bin
 	cur     rune
 	hits    int
 	misses  int
@@ -82,11 +86,11 @@ type inbandDetector struct {
 func newInbandDetector(rate int) *inbandDetector {
 	d := &inbandDetector{rate: rate, n: rate * 102 / 8000}
 	d.hop = d.n
-	d.buf = make([]float32, 0, d.n+rate/10)
+	d.buf = make([]int16, 0, d.n+rate/10)
 	for i, f := range append(dtmfRows[:], dtmfCols[:]...) {
-		d.bins[i] = newGoertzel(f, rate)
-		d.lo[i] = newGoertzel(f*(1-dtmfDetune), rate)
-		d.hi[i] = newGoertzel(f*(1+dtmfDetune), rate)
+		d.bins.set(i, f, rate)
+		d.lo.set(i, f*(1-dtmfDetune), rate)
+		d.hi.set(i, f*(1+dtmfDetune), rate)
 	}
 	return d
 }
@@ -96,12 +100,7 @@ func (d *inbandDetector) String() string { return "inband" }
 // process consumes audio and returns the digit that ended in it, if any (at most one per 20 ms frame in
 // practice, as a key press lasts at least two windows).
 func (d *inbandDetector) process(pcm []int16) (DTMFEvent, bool) {
-	n := len(d.buf)
-	d.buf = slices.Grow(d.buf, len(pcm))[:n+len(pcm)]
-	in := d.buf[n:]
-	for i, s := range pcm {
-		in[i] = float32(s)
-	}
+	d.buf = append(d.buf, pcm...)
 	var out DTMFEvent
 	var have bool
 	for len(d.buf) >= d.n {
@@ -144,39 +143,31 @@ func (d *inbandDetector) end() (DTMFEvent, bool) {
 }
 
 // classify returns the key whose row and column tones dominate x, or 0.
-func (d *inbandDetector) classify(x []float32) rune {
-	var e0, e1 float32
-	for i := 0; i+1 < len(x); i += 2 {
-		e0 += x[i] * x[i]
-		e1 += x[i+1] * x[i+1]
+func (d *inbandDetector) classify(x []int16) rune {
+	var ei int64 // exact, and a range loop has no bounds checks
+	for _, v := range x {
+		ei += int64(v) * int64(v)
 	}
-	if len(x)%2 == 1 {
-		e0 += x[len(x)-1] * x[len(x)-1]
-	}
-	e := float64(e0) + float64(e1)
+	e := float64(ei)
 	n := float64(len(x))
-	if e == 0 {
-		return 0
-	}
-	n2 := dtmfMinTone * dtmfMinTone * n // two tones at the floor carry at least this energy
-	if e < n2 {
+	// The gate: two tones at the floor carry at least this energy, so a quieter block (silence,
+	// pauses, background) cannot hold a digit and skips the filter bank.
+	if e < dtmfMinTone*dtmfMinTone*n {
 		return 0
 	}
 	var p [8]float64
-	powers8(&d.bins, x, &p)
+	d.bins.powers(x, &p)
 	r, c := argmax(p[:4]), 4+argmax(p[4:])
 	// Power of a sinusoid of amplitude A at its bin is (A·n/2)².
 	minP := (dtmfMinTone * n / 2) * (dtmfMinTone * n / 2)
 	if p[r] < minP || p[c] < minP {
 		return 0
 	}
-	twist := 10 * math.Log10(p[c]/p[r])
-	if twist > dtmfTwistHigh || twist < -dtmfTwistLow {
+	if p[c] > p[r]*twistHigh || p[c]*twistLow < p[r] {
 		return 0
 	}
-	rel := math.Pow(10, dtmfRelPeak/10)
 	for i := 0; i < 4; i++ {
-		if (i != r && p[i]*rel > p[r]) || (i+4 != c && p[i+4]*rel > p[c]) {
+		if (i != r && p[i]*relPeak > p[r]) || (i+4 != c && p[i+4]*relPeak > p[c]) {
 			return 0
 		}
 	}
@@ -184,10 +175,12 @@ func (d *inbandDetector) classify(x []float32) rune {
 	if (p[r]+p[c])*2/n < dtmfPurity*e {
 		return 0
 	}
-	for _, i := range [2]int{r, c} {
-		if d.lo[i].power(x) > p[i] || d.hi[i].power(x) > p[i] {
-			return 0
-		}
+	// The detuned probes of the two tones, in one pass (the other lanes repeat them).
+	probes := bank8{d.lo[r], d.hi[r], d.lo[c], d.hi[c], d.lo[r], d.hi[r], d.lo[c], d.hi[c]}
+	var q [8]float64
+	probes.powers(x, &q)
+	if q[0] > p[r] || q[1] > p[r] || q[2] > p[c] || q[3] > p[c] {
+		return 0
 	}
 	return rune(dtmfKeys[r*4+(c-4)])
 }

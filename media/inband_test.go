@@ -88,3 +88,39 @@ func TestInbandNoTalkOff(t *testing.T) {
 		t.Errorf("noise produced digits %q", got)
 	}
 }
+
+// TestInbandOffAfterRFC4733: once a peer has sent an RFC 4733 digit, in-band detection stops for the
+// stream (UniMRCP's mpf_dtmf_detector does the same): a later tone in the audio is not a digit, and
+// costs no Goertzel bank. A stream that negotiated telephone-event but has sent none still hears tones.
+func TestInbandOffAfterRFC4733(t *testing.T) {
+	const a = 0.2
+	for _, tc := range []struct {
+		name  string
+		event bool
+		want  string
+	}{{"tone only", false, "5"}, {"event then tone", true, "1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newReceiver(t, media.ReceiverConfig{InbandDTMF: true, OutputRate: 8000})
+			rec := &mediatest.Recorder{}
+			c, _ := media.LookupCodec(pcmu)
+			enc, _ := c.NewEncoder(pcmu)
+			pcm := append(make([]int16, 8000), tonePair(770, 1336, 0.2, a, a)...) // in-band 5 after 1 s
+			pcm = append(pcm, make([]int16, 4000)...)
+			st := mediatest.Stream{PT: 0, SSRC: 3, Seq: 1, TS: 1}
+			now := time.Unix(100, 0)
+			for i := 0; i+160 <= len(pcm); i += 160 {
+				p, _ := enc.Encode(nil, pcm[i:i+160])
+				r.ReceiveAt(st.Next(p, 160), from, now, rec)
+				if tc.event && i/160 >= 10 && i/160 < 14 { // an RFC 4733 1: start, update, two ends
+					ev := media.TelephoneEvent{Event: 1, End: i/160 >= 12, Duration: uint16(160 * (i/160 - 9))}
+					r.ReceiveAt(st.Event(101, 1+1600, ev.Append(nil), i/160 == 10), from, now, rec)
+				}
+				now = now.Add(20 * time.Millisecond)
+				r.TickAt(now, rec)
+			}
+			if got := rec.DigitString(); got != tc.want {
+				t.Errorf("digits %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

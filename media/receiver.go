@@ -81,8 +81,11 @@ type Receiver struct {
 	ahead   int // samples at the codec's rate an idle tick took beyond its frame
 	latched netip.AddrPort
 
-	lastEventAt    time.Time // last telephone-event packet
-	lastEventDigit rune
+	// rfc4733 is set by the first DTMF event packet: from then on the peer signals digits as
+	// events, and in-band detection stops for the stream's life, as UniMRCP's detector does
+	// (mpf_dtmf_detector.c: "Out-of-band digit arrived, turning in-band DTMF detector off"). A peer
+	// that also leaves the tones in the audio is heard once, and the Goertzel bank costs nothing.
+	rfc4733 bool
 }
 
 func (r *Receiver) setFormat(pt uint8, f rxFormat) {
@@ -162,7 +165,7 @@ type rxDSP struct {
 func (r *Receiver) newDSP() *rxDSP {
 	d := &rxDSP{plc: NewPLC(r.rate, r.format(r.audio.PT).dec), rs: audio.NewResampler(r.rate, r.cfg.OutputRate),
 		pcm: make([]int16, 0, r.rate/5), out: make([]int16, 0, 4*r.frameN+r.cfg.OutputRate/10)}
-	if r.cfg.InbandDTMF {
+	if r.cfg.InbandDTMF && !r.rfc4733 {
 		d.inband = newInbandDetector(r.rate)
 	}
 	return d
@@ -341,32 +344,24 @@ func (r *Receiver) receive(b []byte, from netip.AddrPort, at time.Time, sink Sin
 		if err := r.jb.SkipAt(&r.pkt, at); err != nil {
 			return
 		}
-		r.lastEventAt = at
 		ev, ok, err := r.events.packet(r.pkt.Timestamp, r.pkt.Payload, at)
 		if err != nil {
 			r.jb.CountMalformed()
 			return
 		}
+		if !r.rfc4733 && r.pkt.Payload[0] <= maxDTMFEvent {
+			r.rfc4733 = true
+			if r.dsp != nil {
+				r.dsp.inband = nil
+			}
+			r.log.Debug("RFC 4733 digit arrived: in-band DTMF detection off for the stream")
+		}
 		if ok {
-			r.lastEventDigit = ev.Digit
 			sink.DTMF(ev)
 		}
 		return
 	}
 	_ = r.jb.PushAt(&r.pkt, at) // refusals are counted by the buffer
-}
-
-// echoOfEvent reports whether an in-band digit is the tone of an RFC 4733 event already reported (a
-// peer may send both): the audio reaches the detector a playout delay after the event, so the window is
-// that delay plus the longest tone we expect to overlap.
-func (r *Receiver) echoOfEvent(ev DTMFEvent, now time.Time) bool {
-	if r.lastEventAt.IsZero() {
-		return false
-	}
-	if r.events.active {
-		return true
-	}
-	return ev.Digit == r.lastEventDigit && now.Sub(r.lastEventAt) < r.jb.cfg.Max+time.Second
 }
 
 // tick delivers one frame: pull packets (or concealment) until a frame's worth is resampled.
@@ -415,7 +410,7 @@ func (r *Receiver) tick(now time.Time, sink Sink) {
 			}
 		}
 		if d.inband != nil {
-			if ev, ok := d.inband.process(d.pcm); ok && !r.echoOfEvent(ev, now) {
+			if ev, ok := d.inband.process(d.pcm); ok {
 				sink.DTMF(ev)
 			}
 		}

@@ -239,3 +239,45 @@ func TestJitterBufferShrinksAfterBurst(t *testing.T) {
 		t.Errorf("stats %+v: want nothing lost, late or duplicated", st)
 	}
 }
+
+// TestJitterBufferBoundsBacklog: playout that runs 20% slower than the sender (a media worker whose
+// ticks come late on a loaded machine) builds a backlog for as long as it lasts. The buffer sheds the
+// oldest packets as soon as the backlog exceeds what the maximum delay needs, so the ring stays at the
+// size that delay takes (32 slots for 600 ms of 20 ms packets) instead of growing to 128 and
+// realigning, and what plays is never more than the maximum delay behind the newest packet.
+func TestJitterBufferBoundsBacklog(t *testing.T) {
+	j := media.NewJitterBuffer(media.JitterConfig{}, 8000)
+	t0 := time.Unix(1000, 0)
+	const limit = 600/20 + 2
+	grown, seq, last := 0, 0, -1
+	for tick := 0; tick < 1500; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(seq), Timestamp: uint32(seq) * 160,
+			SSRC: 7}, Payload: make([]byte, 160)}
+		binary.BigEndian.PutUint16(p.Payload, uint16(seq))
+		if err := j.PushAt(p, now); err != nil {
+			t.Fatal(err)
+		}
+		grown = max(grown, media.JitterSlots(j))
+		if tick%5 != 4 { // every fifth tick never comes
+			if got := j.Pop(now); got.Kind == media.PopPacket {
+				played := int(binary.BigEndian.Uint16(got.Payload))
+				if played <= last {
+					t.Fatalf("played %d after %d", played, last)
+				}
+				if behind := seq - played; behind >= limit {
+					t.Fatalf("tick %d: played %d, %d packets behind the newest (at most %d)", tick, played, behind, limit-1)
+				}
+				last = played
+			}
+		}
+		seq++
+	}
+	if grown > 32 {
+		t.Errorf("the ring grew to %d slots, want at most 32", grown)
+	}
+	st := j.Stats()
+	if st.Dropped < 250 || st.Lost != 0 || st.Resets != 0 {
+		t.Errorf("stats %+v: want about 300 dropped, nothing lost, no realignment", st)
+	}
+}

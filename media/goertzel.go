@@ -86,7 +86,7 @@ type inbandDetector struct {
 func newInbandDetector(rate int) *inbandDetector {
 	d := &inbandDetector{rate: rate, n: rate * 102 / 8000}
 	d.hop = d.n
-	d.buf = make([]int16, 0, d.n+rate/10)
+	d.buf = make([]int16, 0, d.n+rate/50) // grows for longer packets
 	for i, f := range append(dtmfRows[:], dtmfCols[:]...) {
 		d.bins.set(i, f, rate)
 		d.lo.set(i, f*(1-dtmfDetune), rate)

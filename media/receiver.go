@@ -163,8 +163,11 @@ type rxDSP struct {
 }
 
 func (r *Receiver) newDSP() *rxDSP {
+	// The buffers start at one frame and grow with what the stream's packets and the resampler
+	// need (a 60 ms packet, a rate's rounding): sized for the worst case up front they were 6 KB of
+	// every listening stream.
 	d := &rxDSP{plc: NewPLC(r.rate, r.format(r.audio.PT).dec), rs: audio.NewResampler(r.rate, r.cfg.OutputRate),
-		pcm: make([]int16, 0, r.rate/5), out: make([]int16, 0, 4*r.frameN+r.cfg.OutputRate/10)}
+		pcm: make([]int16, 0, r.rate/50), out: make([]int16, 0, r.frameN)}
 	if r.cfg.InbandDTMF && !r.rfc4733 {
 		d.inband = newInbandDetector(r.rate)
 	}

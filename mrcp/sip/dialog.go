@@ -9,45 +9,26 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
 )
 
-type eventKind int
-
-const (
-	evAck       eventKind = iota // ACK for a 2xx we sent (RFC 3261 §13.3.1.4)
-	evBye                        // the client's BYE, already answered 200 (§15.1.2)
-	evReinvite                   // re-INVITE answered 2xx: await its ACK, refresh (§14.2, RFC 4028)
-	evUpdate                     // UPDATE: session refresh (RFC 4028 §7)
-	evLocalBye                   // Server.Bye
-	evCancelled                  // the INVITE was CANCELled as we answered it
-	evAnswered                   // the INVITE's 2xx has left: retransmit it until the ACK
-)
-
-type dialogEvent struct {
-	kind eventKind
-	req  *sip.Request
-	tx   sip.ServerTransaction
-	ctx  context.Context
-	done chan error // closed or sent once the event is handled
-
-	res   *sip.Response // evReinvite: the 2xx about to be sent
-	timer sessionTimer  // evReinvite: the renegotiated session timer
-}
-
-// dialog is one accepted INVITE. Its goroutine (run) owns everything below events; other
-// goroutines only post events.
+// dialog is one accepted INVITE. It has no goroutine of its own (one per session was 2-8 KB of
+// stack each, docs/performance.md): the requests that reach it, on sipgo's goroutines, and its
+// timers (the clock's AfterFunc) apply their change under mu, and whatever ends the dialog sends
+// the BYE, if one is due, on its own goroutine: Server.Bye's, the timer's, Run's at shutdown.
 type dialog struct {
-	s      *Server
-	call   *Call
-	events chan dialogEvent
-	done   chan struct{} // closed when run has returned
+	s    *Server
+	call *Call
 
 	reinviting atomic.Bool // a re-INVITE is being answered (RFC 3261 §14.2: one at a time)
+
 	mu         sync.Mutex
 	answer     []byte // our current SDP, for a re-INVITE without an offer
 	remoteCSeq uint32 // the highest CSeq of the client's requests (RFC 3261 §12.2.2)
-
-	// Owned by run.
+	// ended is set by whatever ends the dialog, once; nothing below changes afterwards, so the
+	// one ending it reads them without mu.
+	ended        bool
 	remoteTarget sip.Uri  // the client's Contact, else its From URI (mod_unimrcp sends no Contact)
 	remoteURI    sip.Uri  // the client's From: our To
 	localURI     sip.Uri  // the INVITE's To: our From
@@ -57,11 +38,12 @@ type dialog struct {
 	localCSeq    uint32
 	pending      *sip.Response // a 2xx awaiting its ACK
 	pendingCSeq  uint32
+	interval     time.Duration // the next 2xx retransmission's wait
+	timers       [timerKinds]dialogTimer
 }
 
 func newDialog(s *Server, call *Call, req *sip.Request, timer sessionTimer, answer []byte) *dialog {
-	d := &dialog{s: s, call: call, events: make(chan dialogEvent, 8), done: make(chan struct{}),
-		dest: req.Source(), timer: timer, answer: answer, localCSeq: 1}
+	d := &dialog{s: s, call: call, dest: req.Source(), timer: timer, answer: answer, localCSeq: 1}
 	if f := req.From(); f != nil {
 		d.remoteURI, d.remoteTarget = f.Address, f.Address
 	}
@@ -96,190 +78,231 @@ func (d *dialog) inOrder(req *sip.Request) bool {
 	return true
 }
 
-// post hands an event to the dialog goroutine; false when the dialog has ended.
-func (d *dialog) post(ev dialogEvent) bool {
-	select {
-	case d.events <- ev:
-		return true
-	case <-d.done:
-		return false
+// timerKind names a dialog's timers: the RFC 3261 §13.3.1.4 2xx retransmission and ACK wait and
+// the RFC 4028 session expiry.
+type timerKind int
+
+const (
+	timerRetransmit timerKind = iota
+	timerAckTimeout
+	timerExpiry
+	timerKinds
+)
+
+// dialogTimer is one pending timer; gen tells a callback that was already under way when the
+// timer was stopped or re-armed that it is stale.
+type dialogTimer struct {
+	t   clock.Timer
+	gen uint64
+}
+
+// arm (re)starts timer k; mu is held.
+func (d *dialog) arm(k timerKind, after time.Duration) {
+	d.disarm(k)
+	gen := d.timers[k].gen
+	d.timers[k].t = d.s.clock.AfterFunc(after, func() { d.fire(k, gen) })
+}
+
+// disarm stops timer k; mu is held.
+func (d *dialog) disarm(k timerKind) {
+	tm := &d.timers[k]
+	if tm.t != nil {
+		tm.t.Stop()
+		tm.t = nil
 	}
+	tm.gen++
 }
 
-// request posts an event and waits until the dialog handled it, ctx ends the wait (ctx.Err()).
-func (d *dialog) request(ctx context.Context, ev dialogEvent) (bool, error) {
-	ev.done = make(chan error, 1)
-	select {
-	case d.events <- ev:
-	case <-d.done:
-		return false, nil
-	case <-ctx.Done():
-		return true, ctx.Err()
-	}
-	select {
-	case err := <-ev.done:
-		return true, err
-	case <-d.done:
-		return false, nil
-	case <-ctx.Done():
-		return true, ctx.Err()
-	}
-}
-
-func (d *dialog) bye(ctx context.Context) error {
-	ok, err := d.request(ctx, dialogEvent{kind: evLocalBye, ctx: ctx})
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoDialog, d.call.CallID)
-	}
-	return err
-}
-
-// run is the dialog's life. ok is the 200 OK of the INVITE, retransmitted over UDP until the ACK.
-func (d *dialog) run(ctx context.Context, ok *sip.Response) {
-	defer d.s.wg.Done()
-	reason := d.loop(ctx, ok)
-	d.s.unregister(d)
-	close(d.done)
-	d.call.Logger.Info("dialog ended", "reason", reason)
-	d.s.handler.Ended(d.call.CallID, reason)
-}
-
-// dialogTimers are the RFC 3261 §13.3.1.4 2xx retransmission and ACK timers and the RFC 4028
-// session expiry of one dialog; only its goroutine touches them.
-type dialogTimers struct {
-	t1, interval                   time.Duration
-	udp                            bool
-	retransmit, ackTimeout, expiry *time.Timer
-}
-
-func newDialogTimers(t1 time.Duration, udp bool) *dialogTimers {
-	return &dialogTimers{t1: t1, interval: t1, udp: udp,
-		retransmit: newStoppedTimer(), ackTimeout: newStoppedTimer(), expiry: newStoppedTimer()}
-}
-
-// awaitAck starts retransmitting a 2xx (UDP only) and the 64*T1 wait for its ACK.
-func (tm *dialogTimers) awaitAck() {
-	tm.interval = tm.t1
-	if tm.udp {
-		tm.retransmit.Reset(tm.interval)
-	}
-	tm.ackTimeout.Reset(64 * tm.t1)
-}
-
-func (tm *dialogTimers) acked() {
-	tm.retransmit.Stop()
-	tm.ackTimeout.Stop()
-}
-
-// backoff schedules the next retransmission: T1, 2*T1, ... capped at T2.
-func (tm *dialogTimers) backoff() {
-	tm.interval = min(2*tm.interval, sip.T2)
-	tm.retransmit.Reset(tm.interval)
-}
-
-// refresh restarts the session expiry after a refresh (RFC 4028 §10).
-func (tm *dialogTimers) refresh(st sessionTimer) {
-	tm.expiry.Stop()
-	if st.interval > 0 {
-		tm.expiry.Reset(st.expiry())
-	}
-}
-
-func (tm *dialogTimers) stop() {
-	tm.retransmit.Stop()
-	tm.ackTimeout.Stop()
-	tm.expiry.Stop()
-}
-
-func (d *dialog) loop(ctx context.Context, ok *sip.Response) string {
-	tm := newDialogTimers(d.s.cfg.T1, d.call.Transport == "udp")
-	defer tm.stop()
+// start begins the dialog with its INVITE's 2xx about to leave.
+func (d *dialog) start(ok *sip.Response) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.pending = ok
 	if c := ok.CSeq(); c != nil {
 		d.pendingCSeq = c.SeqNo
 	}
-	tm.refresh(d.timer)
-	for {
-		select {
-		case <-ctx.Done():
-			d.sendBye(context.Background(), 2*time.Second)
-			return "shutdown"
-		case <-tm.retransmit.C:
-			if d.pending != nil {
-				if err := d.s.srv.WriteResponse(d.pending); err != nil {
-					d.call.Logger.Warn("2xx retransmission failed", "error", err)
-				}
-				tm.backoff()
-			}
-		case <-tm.ackTimeout.C:
-			if d.pending != nil {
-				d.call.Logger.Warn("no ACK for 2xx", "after", 64*tm.t1)
-				d.sendBye(ctx, 64*tm.t1)
-				return "ack timeout"
-			}
-		case <-tm.expiry.C:
-			d.call.Logger.Warn("session timer expired without refresh", "interval", d.timer.interval)
-			d.sendBye(ctx, 64*tm.t1)
-			return "session expired"
-		case ev := <-d.events:
-			if reason, end := d.handle(ctx, ev, tm); end {
-				return reason
-			}
-		}
+	d.refresh()
+}
+
+// awaitAck starts retransmitting the pending 2xx (UDP only) and the 64*T1 wait for its ACK; mu
+// is held.
+func (d *dialog) awaitAck() {
+	d.interval = d.s.cfg.T1
+	if d.call.Transport == "udp" {
+		d.arm(timerRetransmit, d.interval)
+	}
+	d.arm(timerAckTimeout, 64*d.s.cfg.T1)
+}
+
+// refresh restarts the session expiry after a refresh (RFC 4028 §10); mu is held.
+func (d *dialog) refresh() {
+	d.disarm(timerExpiry)
+	if d.timer.interval > 0 {
+		d.arm(timerExpiry, d.timer.expiry())
 	}
 }
 
-// handle applies one event; end says the dialog is over, for reason.
-func (d *dialog) handle(ctx context.Context, ev dialogEvent, tm *dialogTimers) (reason string, end bool) {
-	switch ev.kind {
-	case evAck:
-		if d.pending != nil && ev.req.CSeq() != nil && ev.req.CSeq().SeqNo == d.pendingCSeq {
-			d.pending = nil
-			tm.acked()
-		}
-	case evBye:
-		return "bye", true
-	case evCancelled:
-		return "cancelled", true
-	case evAnswered:
-		if d.pending != nil { // else the ACK came first
-			tm.awaitAck()
-		}
-	case evLocalBye:
-		bctx, cancel := context.WithCancel(ev.ctx)
-		err := d.sendBye(bctx, 64*tm.t1)
-		cancel()
-		ev.done <- err
-		return "bye sent", true
-	case evReinvite:
-		if c := ev.req.Contact(); c != nil {
-			d.remoteTarget = c.Address // target refresh (RFC 3261 §12.2.2)
-		}
-		d.timer = ev.timer
-		d.pending, d.pendingCSeq = ev.res, ev.req.CSeq().SeqNo
-		tm.awaitAck()
-		tm.refresh(d.timer)
-		close(ev.done)
-	case evUpdate:
-		d.update(ev.req, ev.tx)
-		tm.refresh(d.timer)
-		close(ev.done)
+// fire runs timer k's action unless the dialog ended or the timer was re-armed meanwhile.
+func (d *dialog) fire(k timerKind, gen uint64) {
+	d.mu.Lock()
+	if d.ended || d.timers[k].gen != gen {
+		d.mu.Unlock()
+		return
 	}
-	return "", false
+	d.timers[k].t = nil
+	switch {
+	case k == timerRetransmit && d.pending != nil:
+		res := d.pending
+		d.interval = min(2*d.interval, sip.T2) // T1, 2*T1, ... capped at T2
+		d.arm(timerRetransmit, d.interval)
+		d.mu.Unlock()
+		if err := d.s.srv.WriteResponse(res); err != nil {
+			d.call.Logger.Warn("2xx retransmission failed", "error", err)
+		}
+	case k == timerAckTimeout && d.pending != nil:
+		d.endLocked()
+		d.mu.Unlock()
+		d.call.Logger.Warn("no ACK for 2xx", "after", 64*d.s.cfg.T1)
+		_ = d.sendBye(context.Background(), 64*d.s.cfg.T1)
+		d.finish("ack timeout")
+	case k == timerExpiry:
+		d.endLocked()
+		d.mu.Unlock()
+		d.call.Logger.Warn("session timer expired without refresh", "interval", d.timer.interval)
+		_ = d.sendBye(context.Background(), 64*d.s.cfg.T1)
+		d.finish("session expired")
+	default:
+		d.mu.Unlock()
+	}
 }
 
-// update answers a session refresh by UPDATE (RFC 4028 §7.4; RFC 3311).
-func (d *dialog) update(req *sip.Request, tx sip.ServerTransaction) {
-	if len(req.Body()) > 0 {
-		d.s.respondError(tx, req, &StatusError{Code: 488, Warning: "UPDATE with an SDP offer is not supported; use re-INVITE"}, d.call.Logger)
-		return
+// endLocked claims the end of the dialog: no request or timer changes it afterwards. mu is held.
+func (d *dialog) endLocked() {
+	d.ended = true
+	for k := range d.timers {
+		d.disarm(timerKind(k))
 	}
-	timer, err := negotiateTimer(req, d.s.cfg.SessionExpires)
-	if err != nil {
-		d.s.respondError(tx, req, err, d.call.Logger)
-		return
+}
+
+// claim is endLocked for a caller without mu; false if the dialog has ended already.
+func (d *dialog) claim() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ended {
+		return false
+	}
+	d.endLocked()
+	return true
+}
+
+// finish takes a claimed dialog off the server and tells the Handler.
+func (d *dialog) finish(reason string) {
+	d.s.unregister(d)
+	d.call.Logger.Info("dialog ended", "reason", reason)
+	d.s.handler.Ended(d.call.CallID, reason)
+	d.s.wg.Done()
+}
+
+// end ends the dialog without a BYE of ours: the client's BYE (already answered 200, RFC 3261
+// §15.1.2) or a CANCEL that won.
+func (d *dialog) end(reason string) {
+	if d.claim() {
+		d.finish(reason)
+	}
+}
+
+// ack matches the ACK of the pending 2xx (RFC 3261 §13.3.1.4).
+func (d *dialog) ack(req *sip.Request) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.ended && d.pending != nil && req.CSeq() != nil && req.CSeq().SeqNo == d.pendingCSeq {
+		d.pending = nil
+		d.disarm(timerRetransmit)
+		d.disarm(timerAckTimeout)
+	}
+}
+
+// answered says the INVITE's 2xx has left: retransmit it until the ACK, unless that came first.
+func (d *dialog) answered() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.ended && d.pending != nil {
+		d.awaitAck()
+	}
+}
+
+// reinvited takes a re-INVITE's 2xx about to leave: await its ACK and restart the session timer
+// (RFC 3261 §14.2, RFC 4028). False once the dialog has ended.
+func (d *dialog) reinvited(req *sip.Request, res *sip.Response, timer sessionTimer) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ended {
+		return false
+	}
+	if c := req.Contact(); c != nil {
+		d.remoteTarget = c.Address // target refresh (RFC 3261 §12.2.2)
 	}
 	d.timer = timer
+	d.pending, d.pendingCSeq = res, req.CSeq().SeqNo
+	d.awaitAck()
+	d.refresh()
+	return true
+}
+
+// bye ends the dialog from our side (Server.Bye): the BYE's response, or ctx, ends the wait; the
+// BYE's transaction runs its course either way, and the Handler hears "bye sent" once it has.
+func (d *dialog) bye(ctx context.Context) error {
+	if !d.claim() {
+		return fmt.Errorf("%w: %s", ErrNoDialog, d.call.CallID)
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := d.sendBye(context.Background(), 64*d.s.cfg.T1)
+		d.finish("bye sent")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shutdown ends the dialog as the server stops: BYE, waited for 2 s.
+func (d *dialog) shutdown() {
+	if d.claim() {
+		go func() {
+			_ = d.sendBye(context.Background(), 2*time.Second)
+			d.finish("shutdown")
+		}()
+	}
+}
+
+// update answers a session refresh by UPDATE (RFC 4028 §7.4; RFC 3311); false once the dialog
+// has ended. The expiry restarts whatever the answer, as it always has.
+func (d *dialog) update(req *sip.Request, tx sip.ServerTransaction) bool {
+	var err error
+	timer := sessionTimer{}
+	if len(req.Body()) > 0 {
+		err = &StatusError{Code: 488, Warning: "UPDATE with an SDP offer is not supported; use re-INVITE"}
+	} else {
+		timer, err = negotiateTimer(req, d.s.cfg.SessionExpires)
+	}
+	d.mu.Lock()
+	if d.ended {
+		d.mu.Unlock()
+		return false
+	}
+	if err == nil {
+		d.timer = timer
+	}
+	d.refresh()
+	d.mu.Unlock()
+	if err != nil {
+		d.s.respondError(tx, req, err, d.call.Logger)
+		return true
+	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sip.NewHeader("User-Agent", d.s.cfg.UserAgent))
 	if timer.interval > 0 {
@@ -288,6 +311,7 @@ func (d *dialog) update(req *sip.Request, tx sip.ServerTransaction) {
 	if err := tx.Respond(res); err != nil {
 		d.call.Logger.Warn("UPDATE 200 not sent", "error", err)
 	}
+	return true
 }
 
 // sendBye ends the dialog from our side (RFC 3261 §15.1.1) and waits for the response.
@@ -321,10 +345,4 @@ func (d *dialog) sendBye(ctx context.Context, timeout time.Duration) error {
 	}
 	d.call.Logger.Info("BYE answered", "code", res.StatusCode)
 	return nil
-}
-
-func newStoppedTimer() *time.Timer {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
 }

@@ -140,8 +140,8 @@ func (s *Server) awaitOffer(ctx context.Context, call *Call, body []byte, p *pen
 	}
 }
 
-// accept sends the 200 OK and hands the dialog to its goroutine, which retransmits the 2xx
-// until the ACK arrives (RFC 3261 §13.3.1.4; sipgo's transaction leaves that to us, RFC 6026).
+// accept sends the 200 OK and registers the dialog, whose timers retransmit the 2xx until the
+// ACK arrives (RFC 3261 §13.3.1.4; sipgo's transaction leaves that to us, RFC 6026).
 //
 // A CANCEL can still win until the 200 has left (RFC 3261 §9.2): sipgo then answers 487 and
 // keeps retransmitting the transaction's last final response (Timer G), which a 2xx handed to
@@ -169,20 +169,20 @@ func (s *Server) accept(req *sip.Request, tx sip.ServerTransaction, call *Call, 
 		return
 	}
 	if cancelled.Load() {
-		d.post(dialogEvent{kind: evCancelled})
+		d.end("cancelled")
 		return
 	}
 	err := tx.Respond(res)
 	if cancelled.Load() {
 		// The CANCEL took the transaction while we handed it the 2xx, which it did not send.
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 487, reasonPhrase(487), nil))
-		d.post(dialogEvent{kind: evCancelled})
+		d.end("cancelled")
 		return
 	}
 	if err != nil {
 		call.Logger.Warn("200 OK not sent", "error", err)
 	}
-	d.post(dialogEvent{kind: evAnswered})
+	d.answered()
 	call.Logger.Info("dialog accepted", "remote", call.Remote, "transport", call.Transport)
 }
 

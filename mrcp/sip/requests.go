@@ -8,7 +8,7 @@ import (
 )
 
 // onReinvite answers a re-INVITE of a dialog (RFC 3261 §14.2): a new offer goes to the Handler
-// (here, not on the dialog goroutine, so that a Handler may call Bye meanwhile); one without a
+// (outside the dialog's lock, so that a Handler may call Bye meanwhile); one without a
 // body is a refresh answered with our current SDP. A failed offer leaves the session as it was.
 // Unknown dialogs get 481 (§12.2.2), a second re-INVITE while one is answered 491 (§14.2).
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -61,7 +61,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return // a Handler that ignores MaxAnswer keeps the new offer's state
 	}
 	// The dialog must expect the ACK before the 2xx leaves.
-	if ok, err := d.request(ctx, dialogEvent{kind: evReinvite, req: req, res: res, timer: timer}); !ok || err != nil {
+	if !d.reinvited(req, res, timer) {
 		s.respond(tx, req, 481, reasonPhrase(481), log)
 		return
 	}
@@ -73,7 +73,7 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 // onAck matches the ACK of a 2xx to its dialog; an ACK gets no response (RFC 3261 §17).
 func (s *Server) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if d := s.lookup(req); d != nil {
-		d.post(dialogEvent{kind: evAck, req: req})
+		d.ack(req)
 		return
 	}
 	s.log.Debug("ACK for no dialog", "call_id", callID(req))
@@ -94,7 +94,7 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.respond(tx, req, 200, "OK", d.call.Logger)
-	d.post(dialogEvent{kind: evBye, req: req})
+	d.end("bye")
 }
 
 // onCancel sees only CANCELs that matched no INVITE transaction (sipgo answers the others with
@@ -137,7 +137,7 @@ func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 		s.respondOutOfOrder(tx, req, d.call.Logger)
 		return
 	}
-	if ok, _ := d.request(context.Background(), dialogEvent{kind: evUpdate, req: req, tx: tx}); !ok {
+	if !d.update(req, tx) {
 		s.respond(tx, req, 481, reasonPhrase(481), d.call.Logger)
 	}
 }

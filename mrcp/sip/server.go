@@ -27,6 +27,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
 )
 
 // Call identifies the dialog an offer belongs to.
@@ -65,6 +67,9 @@ type Config struct {
 	// OfferTimeout bounds Handler.Offer (default 10 s) so that no client waits forever.
 	OfferTimeout time.Duration
 	Metrics      *Metrics
+	// Clock runs the dialogs' timers (2xx retransmission, ACK wait, session expiry); nil is the
+	// wall clock.
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -90,6 +95,7 @@ type Server struct {
 	cfg     Config
 	handler Handler
 	log     *slog.Logger
+	clock   clock.Clock
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
 	client  *sipgo.Client
@@ -100,8 +106,8 @@ type Server struct {
 	addrs map[string]net.Addr
 
 	draining atomic.Bool
-	runCtx   context.Context // set by Run before serving; the dialogs' parent context
-	wg       sync.WaitGroup  // dialog goroutines
+	runCtx   context.Context // set by Run before serving; cancelled as it stops (re-INVITE offers)
+	wg       sync.WaitGroup  // live dialogs (done once ended, their BYE answered)
 	offers   sync.WaitGroup  // Handler.Offer calls of initial INVITEs
 
 	mu      sync.Mutex
@@ -116,7 +122,8 @@ type Server struct {
 // up sipgo's layers. Run serves them and closes them when its context ends.
 func NewServer(cfg Config, h Handler, log *slog.Logger) (*Server, error) {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, handler: h, log: log, addrs: map[string]net.Addr{}, dialogs: map[string]*dialog{}}
+	s := &Server{cfg: cfg, handler: h, log: log, clock: clock.Or(cfg.Clock), addrs: map[string]net.Addr{},
+		dialogs: map[string]*dialog{}}
 	if err := s.listen(); err != nil {
 		s.closeListeners()
 		return nil, err
@@ -239,8 +246,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	runCtx, stopDialogs := context.WithCancel(ctx)
-	defer stopDialogs()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
 	s.runCtx = runCtx
 	s.mu.Unlock()
 
@@ -275,8 +282,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	stopDialogs()
+	cancelRun()
 	s.waitOffers()
+	s.endDialogs()
 	s.wg.Wait() // dialogs send their BYEs while the sockets are still open
 	err = errors.Join(err, s.closeListeners())
 	err = errors.Join(err, s.ua.Close())
@@ -296,7 +304,7 @@ func (s *Server) Bye(ctx context.Context, callID string) error {
 	return d.bye(ctx)
 }
 
-// register adds a dialog and starts its goroutine; false if the Call-ID is taken or the server
+// register adds a dialog and starts its timers; false if the Call-ID is taken or the server
 // is stopping.
 func (s *Server) register(d *dialog, ok *sip.Response) bool {
 	s.mu.Lock()
@@ -306,8 +314,21 @@ func (s *Server) register(d *dialog, ok *sip.Response) bool {
 	}
 	s.dialogs[d.call.CallID] = d
 	s.wg.Add(1)
-	go d.run(s.runCtx, ok)
+	d.start(ok)
 	return true
+}
+
+// endDialogs ends every live dialog as Run stops; no new one registers once closed is set.
+func (s *Server) endDialogs() {
+	s.mu.Lock()
+	live := make([]*dialog, 0, len(s.dialogs))
+	for _, d := range s.dialogs {
+		live = append(live, d)
+	}
+	s.mu.Unlock()
+	for _, d := range live {
+		d.shutdown()
+	}
 }
 
 // goOffer runs an Offer call on a goroutine Run waits for (boundedly); false once Run is

@@ -65,6 +65,8 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 481, reasonPhrase(481), log)
 		return
 	}
+	// The next re-INVITE may follow the 2xx at once (after its ACK): it is no longer pending.
+	d.reinviting.Store(false)
 	if err := tx.Respond(res); err != nil {
 		log.Warn("re-INVITE 200 not sent", "error", err)
 	}

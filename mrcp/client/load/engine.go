@@ -1,8 +1,9 @@
 // Package load drives many MRCP sessions against a server and measures it: the engine behind
 // `mrcpclient load`. Signalling and control use package client (one goroutine per session,
 // blocked on its control connection); RTP runs on a few workers, each pacing all of its
-// sessions' streams on one shared 20 ms tick and reading their sockets in one pass, as a
-// media server's media threads do. Nothing in it is specific to mrcpd.
+// sessions' streams on one shared 20 ms tick, sending a tick's packets with one system call and
+// reading what arrived with a few, as a media server's media threads do. Nothing in it is
+// specific to mrcpd.
 package load
 
 import (
@@ -13,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ptime is the packet time of every stream (mod_unimrcp's and FreeSWITCH's default).
@@ -54,7 +53,7 @@ func NewEngine(n int, localIP string, imp Impairment) (*Engine, error) {
 	e := &Engine{ip: [4]byte(ip)}
 	start := time.Now()
 	for i := range n {
-		w, err := newWorker(imp)
+		w, err := newWorker(e.ip, imp)
 		if err != nil {
 			e.Close()
 			return nil, err
@@ -67,15 +66,12 @@ func NewEngine(n int, localIP string, imp Impairment) (*Engine, error) {
 	return e, nil
 }
 
-// Close stops the workers; streams still open are closed with them.
+// Close stops the workers and closes their sockets; streams still open are closed with them.
 func (e *Engine) Close() {
 	for _, w := range e.workers {
 		close(w.stop)
 	}
 	e.wg.Wait()
-	for _, w := range e.workers {
-		_ = unix.Close(w.epfd)
-	}
 }
 
 // TxStats counts what the engine sent.
@@ -84,68 +80,41 @@ type TxStats struct {
 	Dropped uint64 `json:"dropped_on_purpose"` // --loss
 	Late    uint64 `json:"late"`               // sent more than one packet time behind schedule (the client was overloaded)
 	Skipped uint64 `json:"skipped"`            // not sent at all: the worker fell more than 10 ticks (200 ms) behind
-	Errors  uint64 `json:"errors"`             // refused by the kernel (e.g. ICMP port unreachable)
+	Errors  uint64 `json:"errors"`             // refused by the kernel
+	// The most any packet left behind its schedule, in milliseconds (the end of the system call
+	// that sent it against its 20 ms slot).
+	MaxBehindMS float64 `json:"max_behind_ms"`
+	Calls       uint64  `json:"send_calls"` // system calls (sendmmsg) that sent them: a worker's tick is one
+}
+
+// RxCounts counts what the engine's sockets received.
+type RxCounts struct {
+	Packets uint64 `json:"packets"`           // RTP packets read, from any sender
+	Dropped uint64 `json:"dropped_by_kernel"` // on a full socket buffer (SO_RXQ_OVFL), never read
 }
 
 // Stats sums the workers' counters.
-func (e *Engine) Stats() (tx TxStats, rx uint64) {
+func (e *Engine) Stats() (tx TxStats, rx RxCounts) {
 	for _, w := range e.workers {
 		tx.Packets += w.sent.Load()
 		tx.Dropped += w.dropped.Load()
 		tx.Late += w.late.Load()
 		tx.Skipped += w.skipped.Load()
 		tx.Errors += w.sendErrors.Load()
-		rx += w.received.Load()
+		tx.Calls += w.sendCalls.Load()
+		tx.MaxBehindMS = max(tx.MaxBehindMS, float64(w.behind.Load())/float64(time.Millisecond))
+		rx.Packets += w.received.Load()
+		rx.Dropped += w.rxDropped.Load()
 	}
 	return tx, rx
 }
 
-// NewStream binds an RTP socket on an even port with its RTCP port beside it (as FreeSWITCH
-// does; the server's RTCP reports go there and are not read) and hands it to a worker.
+// NewStream hands a new stream to a worker; it offers the worker's port.
 func (e *Engine) NewStream() (*Stream, error) {
-	rtp, rtcp, port, err := e.bindPair()
-	if err != nil {
-		return nil, err
-	}
 	w := e.workers[int(e.next.Add(1))%len(e.workers)]
-	s := &Stream{w: w, fd: rtp, rtcpFD: rtcp, Port: port, done: make(chan struct{}), ssrc: rand.Uint32(),
-		seq: uint16(rand.Uint32()), ts: rand.Uint32()}
-	if err := unix.SetsockoptInt(rtp, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-		return nil, errors.Join(fmt.Errorf("load: SO_TIMESTAMPNS: %w", err), unix.Close(rtp), unix.Close(rtcp))
-	}
+	s := &Stream{w: w, Port: w.port, done: make(chan struct{}), ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32()}
 	if !w.add(s) {
-		return nil, errors.Join(errors.New("load: engine closed"), unix.Close(rtp), unix.Close(rtcp))
+		return nil, errors.New("load: engine closed")
 	}
 	return s, nil
-}
-
-func (e *Engine) bindPair() (rtp, rtcp, port int, err error) {
-	for range 200 {
-		rtp, port, err = e.bind(0)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		if port%2 == 0 && port < 65535 {
-			if rtcp, _, err = e.bind(port + 1); err == nil {
-				return rtp, rtcp, port, nil
-			}
-		}
-		_ = unix.Close(rtp)
-	}
-	return 0, 0, 0, errors.New("load: no free even RTP port with its RTCP port")
-}
-
-func (e *Engine) bind(port int) (fd, bound int, err error) {
-	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return 0, 0, fmt.Errorf("load: RTP socket: %w", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: e.ip, Port: port}); err != nil {
-		return 0, 0, errors.Join(fmt.Errorf("load: binding an RTP port: %w", err), unix.Close(fd))
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return 0, 0, errors.Join(fmt.Errorf("load: RTP socket: %w", err), unix.Close(fd))
-	}
-	return fd, sa.(*unix.SockaddrInet4).Port, nil
 }

@@ -27,9 +27,10 @@ type Report struct {
 	Speaks       Outcomes  `json:"speaks"`
 	Accuracy     *Accuracy `json:"accuracy,omitempty"`
 
-	RTPSent     TxStats `json:"rtp_sent"`
-	RTPReceived RxStats `json:"rtp_received"` // over all SPEAKs
-	Measure     *Window `json:"measure,omitempty"`
+	RTPSent     TxStats  `json:"rtp_sent"`
+	RTPReceived RxStats  `json:"rtp_received"` // over all SPEAKs
+	RTPRead     RxCounts `json:"rtp_read"`     // every packet read, all run long
+	Measure     *Window  `json:"measure,omitempty"`
 }
 
 // SessionCounts: every session started is ok or failed (for its first failure's reason).
@@ -118,10 +119,11 @@ func (r *Report) String() string {
 		b.WriteByte('\n')
 	}
 	t := r.RTPSent
-	fmt.Fprintf(&b, "RTP sent: %d packets, late %d, skipped %d, dropped on purpose %d, send errors %d\n",
-		t.Packets, t.Late, t.Skipped, t.Dropped, t.Errors)
+	fmt.Fprintf(&b, "RTP sent: %d packets in %d system calls, late %d (at most %.1f ms behind), skipped %d, dropped on purpose %d, send errors %d\n",
+		t.Packets, t.Calls, t.Late, t.MaxBehindMS, t.Skipped, t.Dropped, t.Errors)
 	x := r.RTPReceived
-	fmt.Fprintf(&b, "RTP received during SPEAKs: %d packets, missing %d, late %d\n", x.Packets, x.Missing, x.Late)
+	fmt.Fprintf(&b, "RTP received during SPEAKs: %d packets, missing %d, late %d; dropped by the kernel (full socket buffer) %d\n",
+		x.Packets, x.Missing, x.Late, r.RTPRead.Dropped)
 	if m := r.Measure; m != nil {
 		fmt.Fprintf(&b, "measured over %.1f s with %d sessions open, %.0f RTP packets/s sent: server pid %d CPU %.3f cores, RSS %.1f MB; this client CPU %.3f cores; loadavg %s\n",
 			m.Seconds, m.Sessions, m.SentPerSec, m.PID, m.ServerCPU, m.ServerRSSMB, m.ClientCPU, m.LoadAvg)

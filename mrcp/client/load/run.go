@@ -157,7 +157,7 @@ func Run(ctx context.Context, cl *client.Client, cfg Config) (*Report, error) {
 	bg.Wait()
 	rep := &Report{Server: cfg.Server, ElapsedSeconds: time.Since(start).Seconds(), PeakOpen: int(r.peak.Load()), Measure: window}
 	r.col.report(rep)
-	rep.RTPSent, _ = eng.Stats()
+	rep.RTPSent, rep.RTPRead = eng.Stats()
 	return rep, nil
 }
 
@@ -237,7 +237,7 @@ func (r *runner) progress(ctx context.Context, start time.Time) {
 func (r *runner) snapshot(start time.Time) Progress {
 	tx, rx := r.eng.Stats()
 	p := Progress{Elapsed: time.Since(start), Open: int(r.open.Load()), Started: int(r.started.Load()),
-		SentPackets: tx.Packets, ReceivedPackets: rx, SendLate: tx.Late, SendSkipped: tx.Skipped, SendErrs: tx.Errors}
+		SentPackets: tx.Packets, ReceivedPackets: rx.Packets, SendLate: tx.Late, SendSkipped: tx.Skipped, SendErrs: tx.Errors}
 	r.col.mu.Lock()
 	p.OK, p.Failed = r.col.counts.OK, r.col.counts.Failed
 	p.Recognitions, p.Speaks = r.col.recog.Completed, r.col.speak.Completed

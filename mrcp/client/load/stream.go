@@ -14,19 +14,16 @@ import (
 // receiver's jitter buffer of this depth would play them.
 const lateAfter = 60 * time.Millisecond
 
-// Stream is one session's RTP: a socket pair owned by a worker. The session drives it with
-// Connect, Play, Silence, Listen and Close; the worker does all the I/O.
+// Stream is one session's RTP, run by a worker on the worker's socket. The session drives it
+// with Connect, Play, Silence, Listen and Close; the worker does all the I/O.
 type Stream struct {
-	w      *worker
-	fd     int
-	rtcpFD int
-	Port   int // RTP port to offer
-	done   chan struct{}
+	w    *worker
+	Port int // RTP port to offer: the worker's
+	done chan struct{}
 
 	mu       sync.Mutex
-	err      error
 	sending  bool
-	remote   unix.SockaddrInet4
+	sa       unix.RawSockaddrInet4 // the server's RTP address
 	prog     *Program
 	playing  bool
 	loop     bool
@@ -38,6 +35,7 @@ type Stream struct {
 	// worker only
 	started bool
 	retired bool
+	key     uint64 // sa's peerKey, as the worker files the stream
 	ssrc    uint32
 	seq     uint16
 	ts      uint32
@@ -53,10 +51,7 @@ func (s *Stream) Connect(remote *net.UDPAddr, p *Program, send bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.remote = unix.SockaddrInet4{Port: remote.Port, Addr: [4]byte(ip)}
+	s.sa = rawAddr(&unix.SockaddrInet4{Port: remote.Port, Addr: [4]byte(ip)})
 	s.prog, s.sending = p, send
 	s.rx.clock = p.Clock
 	return nil
@@ -98,7 +93,7 @@ func (s *Stream) Received() RxStats {
 	return s.rx.stats()
 }
 
-// Close hands the sockets back to the worker to close, and waits until it has.
+// Close hands the stream back to the worker, and waits until it has let go of it.
 func (s *Stream) Close() {
 	s.mu.Lock()
 	s.closing = true

@@ -4,23 +4,30 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// worker owns a set of streams: it sends every one's packet of a tick in one pass, reads the
-// sockets epoll reports readable in the same pass, and closes the sockets of the streams that
-// ended. No stream has a goroutine or a timer of its own.
+// worker owns a set of streams and one RTP socket (with its RTCP port beside it) that all of
+// them share: every tick it builds each stream's packet into one batch and sends the batch with
+// sendmmsg, then reads what arrived with recvmmsg and hands each packet to the stream whose
+// server address sent it. No stream has a goroutine, a timer or a socket of its own.
+//
+// Every stream of a worker offers the worker's port. A server tells its sessions apart by its
+// own ports, and one that filters RTP by source (mrcpd without rtp.symmetric) accepts the port
+// each offer names; sipp's play_pcap_audio sends every call from one port too. What a socket per
+// stream would cost is a system call per packet: at 2,000 sessions, 100,000 a second.
 type worker struct {
-	epfd int
-	imp  Impairment
-	rng  *rand.Rand
-	stop chan struct{}
+	fd, rtcpFD int
+	port       int
+	imp        Impairment
+	rng        *rand.Rand
+	stop       chan struct{}
 
 	mu      sync.Mutex
 	adds    []*Stream
@@ -28,26 +35,56 @@ type worker struct {
 
 	// owned by the run goroutine
 	streams []*Stream
-	byFD    map[int32]*Stream
-	evs     []unix.EpollEvent
-	pkt     []byte
-	rx      rxBuf
+	byPeer  map[uint64]*Stream // by the server address that sends to it (peerKey)
+	tx      txBatch
+	rx      rxBatch
 	delayed delayQueue
 	free    [][]byte
 	sending int // streams that sent on the last tick
 
-	sent, dropped, late, skipped, sendErrors, received atomic.Uint64
+	sent, dropped, late, skipped, sendErrors, sendCalls, received, rxDropped atomic.Uint64
+	behind                                                                   atomic.Int64 // the most a packet left behind its time
 }
 
-func newWorker(imp Impairment) (*worker, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+func newWorker(ip [4]byte, imp Impairment) (*worker, error) {
+	fd, rtcp, port, err := bindPair(ip)
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{epfd: epfd, imp: imp, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), stop: make(chan struct{}),
-		byFD: map[int32]*Stream{}, evs: make([]unix.EpollEvent, 256), pkt: make([]byte, 1500)}
+	w := &worker{fd: fd, rtcpFD: rtcp, port: port, imp: imp, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		stop: make(chan struct{}), byPeer: map[uint64]*Stream{}}
+	if err := w.configure(); err != nil {
+		w.closeSockets()
+		return nil, err
+	}
 	w.rx.init()
 	return w, nil
+}
+
+// sockBuf is the RTP socket's buffer each way: a tick of 1,000 streams' packets with room to
+// spare, so that a worker reading once a tick drops nothing the server sends.
+const sockBuf = 4 << 20
+
+// configure asks for arrival timestamps (SO_TIMESTAMPNS), the socket's drop count with each
+// packet (SO_RXQ_OVFL), and large buffers: SO_*BUFFORCE where allowed (root), else up to
+// net.core.[rw]mem_max.
+func (w *worker) configure() error {
+	for _, o := range []struct{ opt, val int }{{unix.SO_TIMESTAMPNS, 1}, {unix.SO_RXQ_OVFL, 1}} {
+		if err := unix.SetsockoptInt(w.fd, unix.SOL_SOCKET, o.opt, o.val); err != nil {
+			return fmt.Errorf("load: RTP socket option %d: %w", o.opt, err)
+		}
+	}
+	for _, o := range []struct{ force, plain int }{{unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}, {unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}} {
+		if unix.SetsockoptInt(w.fd, unix.SOL_SOCKET, o.force, sockBuf) != nil {
+			_ = unix.SetsockoptInt(w.fd, unix.SOL_SOCKET, o.plain, sockBuf)
+		}
+	}
+	return nil
+}
+
+func (w *worker) closeSockets() {
+	_ = unix.Close(w.fd)
+	_ = unix.Close(w.rtcpFD)
 }
 
 func (w *worker) add(s *Stream) bool {
@@ -79,19 +116,21 @@ func (w *worker) run(first time.Time) {
 		case <-t.C:
 		}
 		now := time.Now()
-		w.sendDelayed(now)
 		if now.Before(next) {
+			w.sendDelayed(now)
+			w.tx.flush(w)
 			continue
 		}
 		w.takeAdds()
-		w.receive()
 		skip := int64(now.Sub(next) / ptime)
 		if skip <= maxCatchUp {
 			skip = 0
 		}
 		w.skipped.Add(uint64(skip) * uint64(w.sending))
 		next = next.Add(time.Duration(skip) * ptime)
-		w.tick(next, uint32(skip), now.Sub(next) > ptime)
+		w.sendDelayed(now)
+		w.tick(next, uint32(skip))
+		w.receive() // after the tick: it files new streams, and sending comes first
 		next = next.Add(ptime)
 	}
 }
@@ -101,22 +140,13 @@ func (w *worker) takeAdds() {
 	adds := w.adds
 	w.adds = nil
 	w.mu.Unlock()
-	for _, s := range adds {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s.fd)}
-		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
-			s.mu.Lock()
-			s.err = err
-			s.mu.Unlock()
-		}
-		w.byFD[int32(s.fd)] = s
-		w.streams = append(w.streams, s)
-	}
+	w.streams = append(w.streams, adds...)
 }
 
-// tick sends each stream's packet of the tick due at due and retires the streams that closed.
-// After skip ticks not sent, timestamps jump as time did (RFC 3550 §5.1) while sequence numbers
-// go on: the server sees a gap in the audio, not a loss.
-func (w *worker) tick(due time.Time, skip uint32, late bool) {
+// tick sends each stream's packet of the tick due at due, in one batch, and retires the streams
+// that closed. After skip ticks not sent, timestamps jump as time did (RFC 3550 §5.1) while
+// sequence numbers go on: the server sees a gap in the audio, not a loss.
+func (w *worker) tick(due time.Time, skip uint32) {
 	w.sending = 0
 	for i := 0; i < len(w.streams); {
 		s := w.streams[i]
@@ -129,18 +159,33 @@ func (w *worker) tick(due time.Time, skip uint32, late bool) {
 			w.streams = w.streams[:last]
 			continue
 		}
+		w.route(s)
 		if s.sending {
 			s.ts += skip * s.prog.TSPerPkt
-			w.send(s, due, late)
+			w.send(s, due)
 			w.sending++
 		}
 		s.mu.Unlock()
 		i++
 	}
+	w.tx.flush(w)
 }
 
-// send builds and sends s's packet of this tick (s.mu held).
-func (w *worker) send(s *Stream, due time.Time, late bool) {
+// route files s under the server address it sends to, once Connect has set one (s.mu held).
+func (w *worker) route(s *Stream) {
+	k := peerKey(&s.sa)
+	if k == s.key || s.sa.Port == 0 {
+		return
+	}
+	if w.byPeer[s.key] == s {
+		delete(w.byPeer, s.key)
+	}
+	s.key = k
+	w.byPeer[k] = s
+}
+
+// send builds s's packet of this tick into the batch (s.mu held).
+func (w *worker) send(s *Stream, due time.Time) {
 	p := s.prog
 	payload, pt, ts, marker := p.Silence, p.PT, s.ts, !s.started
 	if s.playing {
@@ -160,15 +205,14 @@ func (w *worker) send(s *Stream, due time.Time, late bool) {
 		}
 	}
 	s.started = true
-	b := w.pkt[:12]
-	b[0], b[1] = 0x80, pt&0x7f
+	var h [12]byte
+	h[0], h[1] = 0x80, pt&0x7f
 	if marker {
-		b[1] |= 0x80
+		h[1] |= 0x80
 	}
-	binary.BigEndian.PutUint16(b[2:], s.seq)
-	binary.BigEndian.PutUint32(b[4:], ts)
-	binary.BigEndian.PutUint32(b[8:], s.ssrc)
-	b = append(b, payload...)
+	binary.BigEndian.PutUint16(h[2:], s.seq)
+	binary.BigEndian.PutUint32(h[4:], ts)
+	binary.BigEndian.PutUint32(h[8:], s.ssrc)
 	s.seq++
 	s.ts += p.TSPerPkt
 	if w.imp.Loss > 0 && w.rng.Float64() < w.imp.Loss {
@@ -177,32 +221,22 @@ func (w *worker) send(s *Stream, due time.Time, late bool) {
 	}
 	if w.imp.Jitter > 0 {
 		if d := time.Duration(w.rng.Int64N(int64(w.imp.Jitter))); d > 0 {
-			heap.Push(&w.delayed, delayed{due: due.Add(d), s: s, b: append(w.buffer(), b...)})
+			b := append(append(w.buffer(), h[:]...), payload...)
+			heap.Push(&w.delayed, delayed{due: due.Add(d), s: s, sa: s.sa, b: b})
 			return
 		}
 	}
-	w.write(s, b, late)
+	w.tx.add(&s.sa, due, h[:], payload)
 }
 
-func (w *worker) write(s *Stream, b []byte, late bool) {
-	if err := unix.Sendto(s.fd, b, 0, &s.remote); err != nil {
-		w.sendErrors.Add(1)
-		return
-	}
-	w.sent.Add(1)
-	if late {
-		w.late.Add(1)
-	}
-}
-
-// sendDelayed sends the held-back packets now due, unless their stream has closed.
+// sendDelayed adds the held-back packets now due to the batch, unless their stream has closed.
 func (w *worker) sendDelayed(now time.Time) {
 	for len(w.delayed) > 0 && !w.delayed[0].due.After(now) {
 		d := heap.Pop(&w.delayed).(delayed)
 		if !d.s.retired {
-			w.write(d.s, d.b, now.Sub(d.due) > ptime)
+			w.tx.add(&d.sa, d.due, d.b, nil)
 		}
-		w.free = append(w.free, d.b[:0])
+		w.free = append(w.free, d.b[:0]) // add copied it
 	}
 }
 
@@ -215,12 +249,11 @@ func (w *worker) buffer() []byte {
 	return make([]byte, 0, 256)
 }
 
-// retire closes the sockets of a stream the session closed, and tells it so.
+// retire drops a stream the session closed, and tells it so.
 func (w *worker) retire(s *Stream) {
-	_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
-	delete(w.byFD, int32(s.fd))
-	_ = unix.Close(s.fd)
-	_ = unix.Close(s.rtcpFD)
+	if w.byPeer[s.key] == s {
+		delete(w.byPeer, s.key)
+	}
 	s.retired = true
 	close(s.done)
 }
@@ -232,45 +265,38 @@ func (w *worker) shutdown() {
 	w.adds = nil
 	w.mu.Unlock()
 	for _, s := range append(w.streams, adds...) {
-		if _, ok := w.byFD[int32(s.fd)]; !ok {
-			w.byFD[int32(s.fd)] = s // retire expects it registered
-		}
 		w.retire(s)
 	}
 	w.streams = nil
+	w.closeSockets()
 }
 
-// receive reads every readable socket dry: epoll says which, and the kernel stamps each
-// packet's arrival (SO_TIMESTAMPNS), so reading once a tick costs no precision.
+// receive reads the socket dry, a batch a system call, and hands each RTP packet to the stream
+// its sender serves. The kernel stamps each packet's arrival (SO_TIMESTAMPNS), so reading once
+// a tick costs no precision.
 func (w *worker) receive() {
-	n, err := unix.EpollWait(w.epfd, w.evs, 0)
-	if err != nil {
-		return
-	}
-	for _, ev := range w.evs[:n] {
-		if s := w.byFD[ev.Fd]; s != nil {
-			w.drain(s)
-		}
-	}
-}
-
-func (w *worker) drain(s *Stream) {
 	for {
-		b, at, err := w.rx.read(s.fd)
-		if errors.Is(err, unix.EAGAIN) {
+		n, err := w.rx.read(w.fd)
+		if err != nil {
+			return // EAGAIN: dry (a queued ICMP error is dropped with it; the next tick reads on)
+		}
+		for i := range n {
+			b, from, at := w.rx.packet(i)
+			seq, ts, ok := parseRTP(b)
+			if !ok {
+				continue
+			}
+			w.received.Add(1)
+			if s := w.byPeer[from]; s != nil {
+				s.mu.Lock()
+				s.rx.packet(seq, ts, at)
+				s.mu.Unlock()
+			}
+		}
+		w.rxDropped.Store(uint64(w.rx.overflow))
+		if n < rxBatchLen {
 			return
 		}
-		if err != nil {
-			continue // ICMP errors queued on the socket; the next read goes on
-		}
-		seq, ts, ok := parseRTP(b)
-		if !ok {
-			continue
-		}
-		w.received.Add(1)
-		s.mu.Lock()
-		s.rx.packet(seq, ts, at)
-		s.mu.Unlock()
 	}
 }
 
@@ -283,43 +309,46 @@ func parseRTP(b []byte) (seq uint16, ts uint32, ok bool) {
 	return binary.BigEndian.Uint16(b[2:]), binary.BigEndian.Uint32(b[4:]), true
 }
 
-// rxBuf is one recvmsg buffer with room for the arrival timestamp. Its pointers refer to
-// itself, so it is allocated once per worker and never copied.
-type rxBuf struct {
-	msg unix.Msghdr
-	iov unix.Iovec
-	buf [1500]byte
-	oob [64]byte
+// bindPair binds an RTP socket on an even port with its RTCP port beside it (as FreeSWITCH
+// does; the server's RTCP reports go there and are not read).
+func bindPair(ip [4]byte) (rtp, rtcp, port int, err error) {
+	for range 200 {
+		rtp, port, err = bind(ip, 0)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if port%2 == 0 && port < 65535 {
+			if rtcp, _, err = bind(ip, port+1); err == nil {
+				return rtp, rtcp, port, nil
+			}
+		}
+		_ = unix.Close(rtp)
+	}
+	return 0, 0, 0, errors.New("load: no free even RTP port with its RTCP port")
 }
 
-func (r *rxBuf) init() {
-	r.iov.Base = &r.buf[0]
-	r.iov.SetLen(len(r.buf))
-	r.msg.Iov = &r.iov
-	r.msg.Iovlen = 1
-	r.msg.Control = &r.oob[0]
-}
-
-// read is recvmsg without the allocations of unix.Recvmsg (the sender's address is not needed).
-func (r *rxBuf) read(fd int) ([]byte, time.Time, error) {
-	r.msg.SetControllen(len(r.oob))
-	r.msg.Flags = 0
-	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.msg)), unix.MSG_DONTWAIT)
-	if errno != 0 {
-		return nil, time.Time{}, errno
+// bind opens a blocking socket: a full send buffer makes sendmmsg wait rather than drop, and
+// reads ask not to wait (MSG_DONTWAIT).
+func bind(ip [4]byte, port int) (fd, bound int, err error) {
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("load: RTP socket: %w", err)
 	}
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&r.oob[0]))
-	if int(r.msg.Controllen) >= unix.CmsgSpace(16) && h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS {
-		ts := (*unix.Timespec)(unsafe.Pointer(&r.oob[unix.CmsgLen(0)]))
-		return r.buf[:n], time.Unix(ts.Sec, ts.Nsec), nil
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: ip, Port: port}); err != nil {
+		return 0, 0, errors.Join(fmt.Errorf("load: binding an RTP port: %w", err), unix.Close(fd))
 	}
-	return r.buf[:n], time.Now(), nil
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, 0, errors.Join(fmt.Errorf("load: RTP socket: %w", err), unix.Close(fd))
+	}
+	return fd, sa.(*unix.SockaddrInet4).Port, nil
 }
 
 // delayed is a packet held back by the jitter impairment.
 type delayed struct {
 	due time.Time
 	s   *Stream
+	sa  unix.RawSockaddrInet4
 	b   []byte
 }
 

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/mrcpd/mrcpd/asr/testkit"
@@ -46,7 +43,7 @@ func TestSippStreams(t *testing.T) {
 		errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
 		t.Fatalf("sipp %v: %v\n%s\n%s", args, err, errs, tailOf(out.String(), 2000))
 	}
-	m := metrics(t, httpAddr)
+	m := testkit.Metrics(t, httpAddr, "mrcpd_")
 	rx := func(c string) float64 { return m["mrcpd_rtp_packets_"+c+"_total"] }
 	// sipp paces each call's stream on its own; allow for a packet time lost at each end.
 	if want := float64(calls * (seconds*50 - 5)); rx("received") < want || rx("received") > calls*(seconds+1)*50 {
@@ -81,28 +78,6 @@ func sippDir(t *testing.T) string {
 		}
 	}
 	return dir
-}
-
-// metrics reads mrcpd's /metrics samples.
-func metrics(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), " ")
-		if v, err := strconv.ParseFloat(val, 64); ok && err == nil && !strings.HasPrefix(key, "#") {
-			m[key] = v
-		}
-	}
-	if len(m) == 0 {
-		t.Fatalf("no metrics at %s", addr)
-	}
-	return m
 }
 
 func tailOf(s string, n int) string {

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -112,18 +109,5 @@ func watchGoroutines(t *testing.T, d *daemonProc, n int, exited <-chan error) (f
 // scrapeCounters reads the samples of mrcpd's /metrics whose names start with prefix.
 func scrapeCounters(t testing.TB, d *daemonProc, prefix string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + d.http + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), " ")
-		if v, err := strconv.ParseFloat(val, 64); ok && err == nil && strings.HasPrefix(key, prefix) {
-			m[key] = v
-		}
-	}
-	return m
+	return testkit.Metrics(t, d.http, prefix)
 }

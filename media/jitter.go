@@ -93,6 +93,7 @@ type JitterBuffer struct {
 	lastTS           uint32
 	lastExt          int64
 	pktSamples       int // RTP timestamp units per packet, learnt from the stream
+	minPktSamples    int // the shortest seen: a sender that skips packets jumps its timestamps
 	absurd           int
 
 	target      time.Duration
@@ -246,6 +247,9 @@ func (j *JitterBuffer) learn(ext int64, ts uint32, at time.Time) {
 	if d := ext - j.lastExt; d == 1 {
 		if n := int(int32(ts - j.lastTS)); n > 0 && n <= j.clockRate/5 {
 			j.pktSamples = n
+			if j.minPktSamples == 0 || n < j.minPktSamples {
+				j.minPktSamples = n
+			}
 		}
 	}
 	if ext >= j.lastExt {
@@ -271,8 +275,14 @@ func (j *JitterBuffer) learn(ext int64, ts uint32, at time.Time) {
 // would otherwise build a backlog that the window sheds at one packet a second, and every ring grew
 // to its 128 slots and stayed there (42-54 MB at 2,000 sessions, docs/performance.md). Audio older
 // than Max behind the newest packet is past its playout anyway.
+//
+// The limit counts packets of the shortest duration the stream has shown: the last one learnt may
+// be a timestamp jump (a sender that skipped packets, silence suppression), which would shrink it.
 func (j *JitterBuffer) bound(ext int64) {
 	pd := j.PacketDuration()
+	if j.minPktSamples > 0 {
+		pd = time.Duration(j.minPktSamples) * time.Second / time.Duration(j.clockRate)
+	}
 	limit := int64((j.cfg.Max+pd-1)/pd) + 2
 	for ext-j.next+1 > limit {
 		s := &j.slots[j.next&j.mask]
@@ -314,7 +324,7 @@ func (j *JitterBuffer) reset(p *rtp.Packet, at time.Time) {
 	for i := range j.slots {
 		j.slots[i].filled, j.slots[i].played = false, false
 	}
-	j.started, j.ssrc, j.count = true, p.SSRC, 0
+	j.started, j.ssrc, j.count, j.minPktSamples = true, p.SSRC, 0, 0
 	j.maxExt = int64(p.SequenceNumber) + 1<<32 // keep extended numbers positive across backwards wraps
 	j.lastExt, j.lastTS = j.maxExt, p.Timestamp
 	j.haveTransit, j.epoch, j.absurd = false, at, 0

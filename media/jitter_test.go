@@ -281,3 +281,29 @@ func TestJitterBufferBoundsBacklog(t *testing.T) {
 		t.Errorf("stats %+v: want about 300 dropped, nothing lost, no realignment", st)
 	}
 }
+
+// TestJitterBufferBoundSurvivesTimestampJumps: a sender that falls behind skips packets by jumping
+// its timestamps (sequence numbers stay contiguous, as mrcpclient load does). A jump must not pass
+// for the packet duration in the backlog bound: 200 ms "packets" made it 5 packets, and a buffer
+// holding a 200 ms delay shed on every jump (35% of all packets at 2,000 sessions).
+func TestJitterBufferBoundSurvivesTimestampJumps(t *testing.T) {
+	j := media.NewJitterBuffer(media.JitterConfig{Initial: 200 * time.Millisecond, Min: 200 * time.Millisecond}, 8000)
+	t0 := time.Unix(1000, 0)
+	ts := uint32(0)
+	for tick := 0; tick < 1000; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		ts += 160
+		if tick%25 == 24 {
+			ts += 9 * 160 // the sender skipped nine packets' worth
+		}
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(tick), Timestamp: ts, SSRC: 7},
+			Payload: make([]byte, 160)}
+		if err := j.PushAt(p, now); err != nil {
+			t.Fatal(err)
+		}
+		j.Pop(now)
+	}
+	if st := j.Stats(); st.Dropped != 0 || st.Lost != 0 {
+		t.Errorf("stats %+v: an on-time sender with timestamp jumps had packets shed or lost", st)
+	}
+}

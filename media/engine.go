@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -170,6 +171,9 @@ type EngineConfig struct {
 	InbandDTMF bool
 	// Symmetric latches the send side onto the source of received RTP (callers behind NAT).
 	Symmetric bool
+	// SharedPort, when set, puts every stream's RTP on one socket per worker instead of a port
+	// of the pool each: worker i uses SharedPort+2i, and the port above for RTCP (sharedPort).
+	SharedPort int
 	// Codecs restricts and orders the codecs offered by name (PCMU, PCMA, L16...); empty keeps
 	// SupportedFormats.
 	Codecs []string
@@ -213,6 +217,15 @@ func NewEngine(pool *PortPool, cfg EngineConfig) (*Engine, error) {
 			return nil, err
 		}
 		e.workers = append(e.workers, w)
+		if cfg.SharedPort > 0 {
+			if err := e.shareWorker(w, cfg.SharedPort+2*i); err != nil {
+				for _, w := range e.workers {
+					w.closeFD()
+				}
+				cancel()
+				return nil, err
+			}
+		}
 	}
 	for _, w := range e.workers {
 		e.wg.Add(1)
@@ -224,7 +237,27 @@ func NewEngine(pool *PortPool, cfg EngineConfig) (*Engine, error) {
 	return e, nil
 }
 
+func (e *Engine) shareWorker(w *worker, port int) error {
+	ip, ok := netip.AddrFromSlice(e.pool.ip)
+	if !ok {
+		return fmt.Errorf("media: bad RTP address %s", e.pool.ip)
+	}
+	p, err := openSharedPort(ip.Unmap(), port)
+	if err != nil {
+		return err
+	}
+	if err := w.share(p); err != nil {
+		p.close()
+		return err
+	}
+	return nil
+}
+
 func (e *Engine) String() string {
+	if e.cfg.SharedPort > 0 {
+		return fmt.Sprintf("Engine(%d workers, tick %s, shared RTP ports %d-%d)", len(e.workers), FrameDuration,
+			e.cfg.SharedPort, e.cfg.SharedPort+2*len(e.workers)-1)
+	}
 	return fmt.Sprintf("Engine(%d workers, tick %s, %s)", len(e.workers), FrameDuration, e.pool)
 }
 
@@ -267,11 +300,21 @@ func (e *Engine) Formats() []Format {
 	return out
 }
 
-// Listen binds the next RTP port of the pool.
-func (e *Engine) Listen() (net.PacketConn, error) { return e.pool.Open() }
+// Listen binds the next RTP port of the pool, or, with a shared port, reserves a place on the
+// worker that has the fewest.
+func (e *Engine) Listen() (net.PacketConn, error) {
+	if e.cfg.SharedPort > 0 {
+		return e.listenShared(), nil
+	}
+	return e.pool.Open()
+}
 
-// Open builds the stream's stages and hands it to the least loaded worker.
+// Open builds the stream's stages and hands it to the least loaded worker (with a shared port,
+// to the worker Listen chose).
 func (e *Engine) Open(conn net.PacketConn, cfg StreamConfig) (Stream, error) {
+	if c, ok := conn.(*sharedConn); ok {
+		return e.openShared(c, cfg)
+	}
 	sock, ok := conn.(*Socket)
 	if !ok {
 		return nil, fmt.Errorf("media: Engine.Open needs a Socket from Listen, not %T", conn)

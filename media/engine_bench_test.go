@@ -35,15 +35,43 @@ type countingEvents struct{ n int }
 // stages (RTP parse, jitter buffer, PLC, decode, in-band and RFC 4733 DTMF) into a tap with a VAD and
 // a writer, as a RECOGNIZE has. Sending the packets (another process's work in production) is not
 // timed. ns/packet is the figure; allocs/op are per tick of all streams.
+//
+// The shared variants put every stream on the worker's shared port (rtp.shared_port): one socket
+// read in batches of up to 64, each packet routed by its source (one client socket per stream).
 func BenchmarkWorkerTick(b *testing.B) {
 	for _, n := range []int{1, 50, 250} {
-		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) { benchWorker(b, n, "") })
+		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) { benchWorker(b, n, "", false) })
 	}
 	// The same with SRTP (rtp.srtp): the guard authenticates and decrypts each packet.
-	b.Run("streams=250,srtp", func(b *testing.B) { benchWorker(b, 250, "AES_CM_128_HMAC_SHA1_80") })
+	b.Run("streams=250,srtp", func(b *testing.B) { benchWorker(b, 250, "AES_CM_128_HMAC_SHA1_80", false) })
+	for _, n := range []int{50, 250} {
+		b.Run(fmt.Sprintf("streams=%d,shared", n), func(b *testing.B) { benchWorker(b, n, "", true) })
+	}
 }
 
-func benchWorker(b *testing.B, n int, suite string) {
+// benchShare gives w a shared port on a free even port.
+func benchShare(b *testing.B, w *worker) netip.AddrPort {
+	for range 50 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port &^ 1
+		c.Close()
+		p, err := openSharedPort(netip.MustParseAddr("127.0.0.1"), port)
+		if err != nil {
+			continue
+		}
+		if err := w.share(p); err != nil {
+			b.Fatal(err)
+		}
+		return p.rtp.local.AddrPort()
+	}
+	b.Fatal("no free shared port")
+	return netip.AddrPort{}
+}
+
+func benchWorker(b *testing.B, n int, suite string, shared bool) {
 	clock := &stepClock{now: time.Unix(1000, 0)}
 	e := &Engine{cfg: EngineConfig{InbandDTMF: true}, pool: NewPortPool("127.0.0.1", 0, 0), clock: clock,
 		log: slog.New(slog.DiscardHandler)}
@@ -72,22 +100,46 @@ func benchWorker(b *testing.B, n int, suite string) {
 			b.Fatal(err)
 		}
 	}
+	// Without a shared port the client sends to every stream's port; with one, every stream's own
+	// client sends to the shared port.
+	clients := make([]*net.UDPConn, n)
+	var sharedAddr netip.AddrPort
+	if shared {
+		sharedAddr = benchShare(b, w)
+	}
 	for i := range n {
-		sock, err := ListenSocket(netip.MustParseAddrPort("127.0.0.1:0"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer sock.Close()
-		st, err := e.newStream(sock, StreamConfig{Receive: true, Format: pcmu, TelephoneEvent: &te, InputRate: 8000,
-			Events: &countingEvents{}, SRTP: keys})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := w.add(st); err != nil {
-			b.Fatal(err)
+		clients[i] = client
+		cfg := StreamConfig{Receive: true, Format: pcmu, TelephoneEvent: &te, InputRate: 8000,
+			Events: &countingEvents{}, SRTP: keys}
+		var st *engineStream
+		if shared {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			clients[i], addrs[i] = c, sharedAddr
+			cfg.Remote = c.LocalAddr()
+			st = &engineStream{sock: w.shared.rtp, shared: &sharedConn{w: w}}
+			if err := e.buildStream(st, w.shared.rtcp, cfg); err != nil {
+				b.Fatal(err)
+			}
+			w.addShared(st, c.LocalAddr().(*net.UDPAddr).AddrPort())
+		} else {
+			sock, err := ListenSocket(netip.MustParseAddrPort("127.0.0.1:0"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sock.Close()
+			if st, err = e.newStream(sock, cfg); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.add(st); err != nil {
+				b.Fatal(err)
+			}
+			addrs[i] = sock.local.AddrPort()
 		}
 		st.AddTap(&Tap{Writer: discardWriter{}, VAD: NewDetector(8000, 0.5)})
-		addrs[i] = sock.local.AddrPort()
 	}
 	// A 440 Hz tone at -10 dBFS: the in-band detector and the VAD have something to look at.
 	tone := make([]int16, 160)
@@ -108,8 +160,8 @@ func benchWorker(b *testing.B, n int, suite string) {
 			sealed, _ = sealer.Seal(sealed[:0], pkt)
 			out = sealed
 		}
-		for _, a := range addrs {
-			if _, err := client.WriteToUDPAddrPort(out, a); err != nil {
+		for i, a := range addrs {
+			if _, err := clients[i].WriteToUDPAddrPort(out, a); err != nil {
 				b.Fatal(err)
 			}
 		}

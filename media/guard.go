@@ -55,7 +55,13 @@ func (g *guard) String() string {
 
 // rtp passes datagram b from from, decrypted in place when SRTP is on, or refuses and counts it.
 func (g *guard) rtp(b []byte, from netip.AddrPort, at time.Time) ([]byte, bool) {
-	if !g.filter.Allows(b, from, at) {
+	return g.pass(b, from, at, false)
+}
+
+// pass is rtp; with adopt, a source the filter does not know may take the peer's place with
+// valid RTP of a negotiated type (a shared port's NAT case, see sharedPort), if it passes SRTP.
+func (g *guard) pass(b []byte, from netip.AddrPort, at time.Time, adopt bool) ([]byte, bool) {
+	if !g.filter.Allows(b, from, at) && (!adopt || !g.filter.validRTP(b)) {
 		g.foreign.Add(1)
 		return nil, false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -11,10 +12,15 @@ import (
 // engineStream is a Stream served by a worker. Everything but the fields set at creation is guarded by
 // the worker's mutex, which the worker holds while it reads sockets and runs a tick.
 type engineStream struct {
-	w      *worker
-	slot   int
-	sock   *Socket
-	rtcp   *Socket // nil when port+1 was unavailable: the stream works, unreported
+	w    *worker
+	slot int
+	sock *Socket // the stream's own RTP socket, or its worker's shared one
+	rtcp *Socket // its own RTCP socket; nil when port+1 was unavailable (the stream works, unreported) or shared
+	// shared is the stream's handle on its worker's shared port (rtp.shared_port), nil with sockets
+	// of its own; src is the source its RTP is routed by there, and heard says a packet came.
+	shared *sharedConn
+	src    netip.AddrPort
+	heard  bool
 	guard  *guard  // source filter and SRTP, before rx
 	rx     *Receiver
 	tx     *Sender
@@ -25,23 +31,37 @@ type engineStream struct {
 	closed bool
 }
 
+// newStream builds a stream on its own sockets: sock from Listen, and RTCP on the port above.
 func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error) {
-	st := &engineStream{sock: sock, events: cfg.Events, log: cfg.Logger}
-	if st.log == nil {
-		st.log = e.log
-	}
+	st := &engineStream{sock: sock}
+	var rtcp *Socket
 	// RTCP on the port above (RFC 3550 §11): receiver reports go out once the peer's RTCP is heard.
 	if cfg.Receive {
 		if r, err := e.pool.OpenRTCP(sock); err != nil {
-			st.log.Debug("no RTCP socket", "err", err)
+			e.streamLog(cfg).Debug("no RTCP socket", "err", err)
 		} else {
-			st.rtcp = r
+			st.rtcp, rtcp = r, r
 		}
 	}
+	return st, e.buildStream(st, rtcp, cfg)
+}
+
+func (e *Engine) streamLog(cfg StreamConfig) *slog.Logger {
+	if cfg.Logger != nil {
+		return cfg.Logger
+	}
+	return e.log
+}
+
+// buildStream makes st's stages: its guard, sender and receiver, sending RTP from st.sock and
+// reports from rtcp (nil: none).
+func (e *Engine) buildStream(st *engineStream, rtcp *Socket, cfg StreamConfig) error {
+	sock := st.sock
+	st.events, st.log = cfg.Events, e.streamLog(cfg)
 	g, err := newGuard(cfg, e.cfg.Symmetric)
 	if err != nil {
 		st.release()
-		return nil, err
+		return err
 	}
 	st.guard = g
 	if cfg.Send {
@@ -49,7 +69,7 @@ func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error
 			Ptime: cfg.Ptime, InputRate: cfg.OutputRate, Clock: e.clock, Logger: st.log})
 		if err != nil {
 			st.release()
-			return nil, err
+			return err
 		}
 		st.tx = tx
 	}
@@ -60,8 +80,8 @@ func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error
 		}
 		rc := ReceiverConfig{Formats: formats, OutputRate: cfg.InputRate, Jitter: e.cfg.Jitter,
 			InbandDTMF: e.cfg.InbandDTMF, Clock: e.clock, Logger: st.log}
-		if st.rtcp != nil {
-			rc.RTCP = g.sendConn(st.rtcp, true)
+		if rtcp != nil {
+			rc.RTCP = g.sendConn(rtcp, true)
 		}
 		if e.cfg.Symmetric && st.tx != nil {
 			g.onLatch = st.tx.SetRemote // the guard latches: only on packets it passed
@@ -69,14 +89,14 @@ func (e *Engine) newStream(sock *Socket, cfg StreamConfig) (*engineStream, error
 		rx, err := NewReceiver(sock, rc)
 		if err != nil {
 			st.release()
-			return nil, err
+			return err
 		}
 		st.rx = rx
 	}
 	if st.log.Enabled(context.Background(), slog.LevelDebug) {
 		st.log.Debug("media pipeline", "stream", st.String()) // printing builds what it prints
 	}
-	return st, nil
+	return nil
 }
 
 // String prints the stream's stages on one line.
@@ -135,8 +155,14 @@ func (st *engineStream) Output() Output {
 	return st.tx
 }
 
-// Close closes the RTP socket, which takes the stream off its worker (see Socket.Close).
-func (st *engineStream) Close() error { return st.sock.Close() }
+// Close closes the RTP socket, or the handle on the shared one, which takes the stream off its
+// worker (see Socket.Close).
+func (st *engineStream) Close() error {
+	if st.shared != nil {
+		return st.shared.Close()
+	}
+	return st.sock.Close()
+}
 
 // close takes the stream off its worker; the sockets' owner closes them.
 func (st *engineStream) close() {

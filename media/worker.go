@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 	"unsafe"
@@ -26,6 +27,7 @@ type worker struct {
 	streams []*engineStream // by slot; nil slots are free
 	free    []int
 	live    int
+	shared  *sharedPort // rtp.shared_port: this worker's RTP and RTCP sockets, nil without
 
 	// pooled per worker: the batch receive buffers and epoll's answer
 	evs   []unix.EpollEvent
@@ -37,7 +39,10 @@ type worker struct {
 }
 
 const (
-	rxBatch    = 8
+	// rxBatch datagrams at most per recvmmsg: a shared port holds a tick's packets of every stream
+	// of the worker; a stream's own socket one or two, so it asks for streamBatch.
+	rxBatch     = 64
+	streamBatch = 8
 	rxBufBytes = 12 + 60 + jitterSlotBytes // RTP header with CSRCs and extension room, then the payload
 	epollBatch = 256
 )
@@ -49,10 +54,11 @@ type mmsghdr struct {
 	_   [4]byte
 }
 
-// Epoll user data: the slot, and which socket of it.
+// Epoll user data: the slot (sharedSlot for the shared port), and which socket of it.
 const (
-	sockRTP  = 0
-	sockRTCP = 1
+	sockRTP    = 0
+	sockRTCP   = 1
+	sharedSlot = -1
 )
 
 func newWorker(e *Engine) (*worker, error) {
@@ -73,7 +79,24 @@ func newWorker(e *Engine) (*worker, error) {
 	return w, nil
 }
 
-func (w *worker) closeFD() { _ = unix.Close(w.epfd) }
+func (w *worker) closeFD() {
+	_ = unix.Close(w.epfd)
+	if w.shared != nil {
+		w.shared.close()
+	}
+}
+
+// share gives the worker its shared port's sockets (rtp.shared_port).
+func (w *worker) share(p *sharedPort) error {
+	if err := w.watch(p.rtp, sharedSlot, sockRTP); err != nil {
+		return err
+	}
+	if err := w.watch(p.rtcp, sharedSlot, sockRTCP); err != nil {
+		return err
+	}
+	w.shared = p
+	return nil
+}
 
 func (w *worker) load() int {
 	w.mu.Lock()
@@ -94,10 +117,8 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// add registers a stream's sockets and starts its pacer's timeline.
-func (w *worker) add(st *engineStream) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// slotFor places st in a free slot; w.mu is held.
+func (w *worker) slotFor(st *engineStream) {
 	slot := len(w.streams)
 	if n := len(w.free); n > 0 {
 		slot, w.free = w.free[n-1], w.free[:n-1]
@@ -105,6 +126,32 @@ func (w *worker) add(st *engineStream) error {
 		w.streams = append(w.streams, nil)
 	}
 	st.w, st.slot = w, slot
+}
+
+// addShared puts a stream of the shared port on the worker, its RTP routed by src (the offer's).
+func (w *worker) addShared(st *engineStream, src netip.AddrPort) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.slotFor(st)
+	w.shared.index(st, src)
+	w.streams[st.slot] = st
+	w.live++
+	w.startPacing(st)
+}
+
+func (w *worker) startPacing(st *engineStream) {
+	if st.tx != nil {
+		st.tx.start()
+		_ = st.tx.PaceAt(w.e.clock.Now())
+	}
+}
+
+// add registers a stream's sockets and starts its pacer's timeline.
+func (w *worker) add(st *engineStream) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.slotFor(st)
+	slot := st.slot
 	if err := w.watch(st.sock, slot, sockRTP); err != nil {
 		w.free = append(w.free, slot)
 		return err
@@ -121,10 +168,7 @@ func (w *worker) add(st *engineStream) error {
 	st.sock.mu.Lock()
 	st.sock.stream = st
 	st.sock.mu.Unlock()
-	if st.tx != nil {
-		st.tx.start()
-		_ = st.tx.PaceAt(w.e.clock.Now())
-	}
+	w.startPacing(st)
 	return nil
 }
 
@@ -157,7 +201,11 @@ func (w *worker) remove(st *engineStream) {
 		return
 	}
 	st.closed = true
-	w.unwatch(st.sock)
+	if st.shared != nil {
+		w.shared.unindex(st)
+	} else {
+		w.unwatch(st.sock)
+	}
 	if st.rtcp != nil {
 		w.unwatch(st.rtcp)
 	}
@@ -187,7 +235,9 @@ func (w *worker) poll(now time.Time) {
 			break
 		}
 		for _, ev := range w.evs[:n] {
-			if st := w.streams[ev.Fd]; st != nil {
+			if ev.Fd == sharedSlot {
+				w.drainShared(int(ev.Pad), now, wall)
+			} else if st := w.streams[ev.Fd]; st != nil {
 				w.drain(st, int(ev.Pad), now, wall)
 			}
 		}
@@ -215,25 +265,14 @@ func (w *worker) drain(st *engineStream, kind int, now, wall time.Time) {
 		return
 	}
 	for {
-		for i := range w.msgs {
-			h := &w.msgs[i].hdr
-			h.Namelen = unix.SizeofSockaddrAny
-			h.Controllen = uint64(len(w.ctrl[i]))
-			h.Flags = 0
-		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&w.msgs[0])), rxBatch,
-			unix.MSG_DONTWAIT, 0, 0)
+		r, e := w.recv(fd, streamBatch)
 		if e != 0 {
-			if e == unix.ECONNREFUSED || e == unix.EINTR {
-				// ICMP port unreachable after an earlier send is reported once; the socket still works.
-				continue
-			}
 			if e != unix.EAGAIN {
 				st.log.Debug("rtp receive", "err", e)
 			}
 			return
 		}
-		for i := 0; i < int(r); i++ {
+		for i := 0; i < r; i++ {
 			m := &w.msgs[i]
 			b := w.bufs[i][:m.n]
 			from := parseSockaddr(&w.names[i])
@@ -251,9 +290,59 @@ func (w *worker) drain(st *engineStream, kind int, now, wall time.Time) {
 				}
 			}
 		}
-		if int(r) < rxBatch {
+		if r < streamBatch {
 			return
 		}
+	}
+}
+
+// drainShared reads the shared port's RTP (or RTCP) socket until it is empty, routing each
+// datagram to its stream.
+func (w *worker) drainShared(kind int, now, wall time.Time) {
+	sock := w.shared.rtp
+	if kind == sockRTCP {
+		sock = w.shared.rtcp
+	}
+	sock.mu.Lock()
+	fd := sock.fd
+	sock.mu.Unlock()
+	if fd < 0 {
+		return
+	}
+	for {
+		r, e := w.recv(fd, rxBatch)
+		if e != 0 {
+			if e != unix.EAGAIN {
+				w.e.log.Debug("shared rtp receive", "err", e)
+			}
+			return
+		}
+		for i := 0; i < r; i++ {
+			m := &w.msgs[i]
+			w.shared.receive(kind, w.bufs[i][:m.n], parseSockaddr(&w.names[i]), arrival(&m.hdr, now, wall))
+		}
+		if r < rxBatch {
+			return
+		}
+	}
+}
+
+// recv reads up to vlen datagrams from fd into the worker's buffers without blocking. ICMP port
+// unreachable after an earlier send is reported once (ECONNREFUSED) and the socket still works.
+func (w *worker) recv(fd, vlen int) (int, unix.Errno) {
+	for {
+		for i := range vlen {
+			h := &w.msgs[i].hdr
+			h.Namelen = unix.SizeofSockaddrAny
+			h.Controllen = uint64(len(w.ctrl[i]))
+			h.Flags = 0
+		}
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&w.msgs[0])), uintptr(vlen),
+			unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.ECONNREFUSED || e == unix.EINTR {
+			continue
+		}
+		return int(r), e
 	}
 }
 

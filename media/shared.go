@@ -1,0 +1,270 @@
+package media
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A shared RTP port (rtp.shared_port) puts the RTP of every stream of a worker on one UDP socket,
+// and their RTCP on the port above: a tick reads it with a few recvmmsg calls of up to rxBatch
+// datagrams instead of one call per stream, and every answer names the same port. Packets are
+// routed to streams by their source, which is the address and port the offer declared: FreeSWITCH
+// and mod_unimrcp send RTP from the port they advertise (symmetric RTP, RFC 4961).
+//
+// A packet from a source no stream declared goes to the one stream, among those with the same IP
+// address that have received nothing yet, whose offer it must be (a NAT that rewrote the port):
+// that stream takes the source as its peer, if the packet passes its guard. With none, or more
+// than one, candidate the packet is dropped and counted (Engine.Unrouted). RTCP goes to the stream
+// whose RTP source is one port below its own source, else to the only stream of that IP address.
+// A stream whose offer names no usable address (c=0.0.0.0, a host name) receives nothing there.
+type sharedPort struct {
+	rtp, rtcp *Socket
+
+	// guarded by the worker's mutex
+	byAddr map[netip.AddrPort]*engineStream // by the source its RTP is routed by
+	byIP   map[netip.Addr][]*engineStream   // every routed stream, by its source's IP address
+
+	handles  atomic.Int64 // open handles (Listen to Close): the worker's share, for balancing
+	unrouted atomic.Uint64
+}
+
+// sharedRcvBuf is the shared RTP socket's receive buffer: a tick's packets of every stream of the
+// worker wait in it (1,000 streams, about 1 MB of kernel memory a tick, and ticks can come late).
+const sharedRcvBuf = 16 << 20
+
+func openSharedPort(ip netip.Addr, port int) (*sharedPort, error) {
+	rtp, err := openSocket(ip, port)
+	if err != nil {
+		return nil, fmt.Errorf("media: shared RTP port %d: %w", port, err)
+	}
+	// SO_RCVBUFFORCE passes net.core.rmem_max with CAP_NET_ADMIN; without it the kernel caps
+	// SO_RCVBUF at rmem_max (operations: raise it for thousands of streams on a shared port).
+	if unix.SetsockoptInt(rtp.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sharedRcvBuf) != nil {
+		_ = unix.SetsockoptInt(rtp.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, sharedRcvBuf)
+	}
+	rtcp, err := openSocket(ip, port+1)
+	if err != nil {
+		_ = rtp.Close()
+		return nil, fmt.Errorf("media: shared RTCP port %d: %w", port+1, err)
+	}
+	return &sharedPort{rtp: rtp, rtcp: rtcp, byAddr: map[netip.AddrPort]*engineStream{},
+		byIP: map[netip.Addr][]*engineStream{}}, nil
+}
+
+func (p *sharedPort) close() {
+	_ = p.rtp.Close()
+	_ = p.rtcp.Close()
+}
+
+// index routes src's RTP to st. A later stream with the same source takes it over (the earlier
+// one is on its way out: a re-offer, a session ending).
+func (p *sharedPort) index(st *engineStream, src netip.AddrPort) {
+	src = unmap(src)
+	if !src.IsValid() || src.Addr().IsUnspecified() || src.Port() == 0 {
+		return
+	}
+	st.src = src
+	p.byAddr[src] = st
+	p.byIP[src.Addr()] = append(p.byIP[src.Addr()], st)
+}
+
+func (p *sharedPort) unindex(st *engineStream) {
+	if !st.src.IsValid() {
+		return
+	}
+	if p.byAddr[st.src] == st {
+		delete(p.byAddr, st.src)
+	}
+	ip := st.src.Addr()
+	l := p.byIP[ip]
+	for i, x := range l {
+		if x == st {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(p.byIP, ip)
+	} else {
+		p.byIP[ip] = l
+	}
+}
+
+// route finds the stream of an RTP source; adopt says it is the one stream of that IP address
+// still waiting for its first packet, which may take the source as its own.
+func (p *sharedPort) route(from netip.AddrPort) (st *engineStream, adopt bool) {
+	if st := p.byAddr[from]; st != nil {
+		return st, false
+	}
+	for _, x := range p.byIP[from.Addr()] {
+		if !x.heard {
+			if st != nil {
+				return nil, false // two calls from that host wait: whose packet it is cannot be told
+			}
+			st = x
+		}
+	}
+	return st, st != nil
+}
+
+// rekey routes from's RTP to st from now on, instead of the source its offer declared.
+func (p *sharedPort) rekey(st *engineStream, from netip.AddrPort) {
+	if p.byAddr[st.src] == st {
+		delete(p.byAddr, st.src)
+	}
+	st.src = from
+	p.byAddr[from] = st
+}
+
+// routeRTCP finds the stream of an RTCP source: RTP's port + 1 (RFC 3550 §11), or the only
+// stream of that host.
+func (p *sharedPort) routeRTCP(from netip.AddrPort) *engineStream {
+	if st := p.byAddr[netip.AddrPortFrom(from.Addr(), from.Port()-1)]; st != nil {
+		return st
+	}
+	if l := p.byIP[from.Addr()]; len(l) == 1 {
+		return l[0]
+	}
+	return nil
+}
+
+// receive hands one datagram of the shared port to its stream; the worker's mutex is held.
+func (p *sharedPort) receive(kind int, b []byte, from netip.AddrPort, at time.Time) {
+	if kind == sockRTCP {
+		st := p.routeRTCP(from)
+		if st == nil || st.rx == nil {
+			p.unrouted.Add(1)
+			return
+		}
+		if b, ok := st.guard.rtcp(b, from); ok {
+			st.rx.ReceiveRTCPAt(b, net.UDPAddrFromAddrPort(from), at)
+		}
+		return
+	}
+	st, adopt := p.route(from)
+	switch {
+	case st == nil:
+		p.unrouted.Add(1)
+	case st.rx == nil:
+		// a send-only stream: nothing to receive
+	default:
+		b, ok := st.guard.pass(b, from, at, adopt)
+		if !ok {
+			return
+		}
+		if adopt {
+			p.rekey(st, from)
+		}
+		st.heard = true
+		st.rx.ReceiveAt(b, from, at, st)
+	}
+}
+
+// sharedConn is what Listen returns on an engine with a shared port: a stream's handle on its
+// worker's shared socket. Its LocalAddr is the port the answer names; writing sends from the
+// shared socket; closing takes the stream off the worker (the socket stays).
+type sharedConn struct {
+	w *worker
+
+	mu     sync.Mutex
+	stream *engineStream
+	closed bool
+}
+
+func (c *sharedConn) LocalAddr() net.Addr { return c.w.shared.rtp.LocalAddr() }
+
+// ReadFrom is not supported: the worker reads the shared socket.
+func (c *sharedConn) ReadFrom([]byte) (int, net.Addr, error) { return 0, nil, errSocketRead }
+
+func (c *sharedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.isClosed() {
+		return 0, net.ErrClosed
+	}
+	return c.w.shared.rtp.WriteTo(b, addr)
+}
+
+func (c *sharedConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Close takes the stream off its worker; it is safe to call more than once.
+func (c *sharedConn) Close() error {
+	c.mu.Lock()
+	st, was := c.stream, c.closed
+	c.stream, c.closed = nil, true
+	c.mu.Unlock()
+	if st != nil {
+		st.close()
+	}
+	if !was {
+		c.w.shared.handles.Add(-1)
+	}
+	return nil
+}
+
+func (c *sharedConn) SetDeadline(time.Time) error      { return nil }
+func (c *sharedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *sharedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// listenShared reserves a place on the worker with the fewest handles on its shared port.
+func (e *Engine) listenShared() *sharedConn {
+	var best *worker
+	for _, w := range e.workers {
+		if best == nil || w.shared.handles.Load() < best.shared.handles.Load() {
+			best = w
+		}
+	}
+	best.shared.handles.Add(1)
+	return &sharedConn{w: best}
+}
+
+// openShared starts a stream on its handle's worker: RTP and RTCP go out of the shared sockets.
+func (e *Engine) openShared(c *sharedConn, cfg StreamConfig) (Stream, error) {
+	if c.isClosed() {
+		return nil, net.ErrClosed
+	}
+	w := c.w
+	st := &engineStream{sock: w.shared.rtp, shared: c}
+	var rtcp *Socket
+	if cfg.Receive {
+		rtcp = w.shared.rtcp
+	}
+	if err := e.buildStream(st, rtcp, cfg); err != nil {
+		return nil, err
+	}
+	var remote netip.AddrPort
+	if ua, ok := cfg.Remote.(*net.UDPAddr); ok && ua != nil {
+		remote = ua.AddrPort()
+	}
+	w.addShared(st, remote)
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.stream = st
+	}
+	c.mu.Unlock()
+	if closed { // closed while opening
+		st.close()
+		return nil, net.ErrClosed
+	}
+	return st, nil
+}
+
+// Unrouted counts datagrams of the shared ports that no stream could take (rtp.shared_port).
+func (e *Engine) Unrouted() uint64 {
+	var n uint64
+	for _, w := range e.workers {
+		if w.shared != nil {
+			n += w.shared.unrouted.Load()
+		}
+	}
+	return n
+}

@@ -1,0 +1,190 @@
+package media_test
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/mrcpd/mrcpd/asr/clock"
+	"github.com/mrcpd/mrcpd/media"
+)
+
+// newSharedEngine starts an engine on a shared port of its own: an even port the kernel found
+// free, tried again when another test took it meanwhile.
+func newSharedEngine(t *testing.T, clk clock.Clock, workers int) *media.Engine {
+	t.Helper()
+	for range 50 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port &^ 1
+		c.Close()
+		if port+2*workers > 65535 {
+			continue
+		}
+		e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 0, 0), media.EngineConfig{Workers: workers,
+			Clock: clk, SharedPort: port})
+		if errors.Is(err, syscall.EADDRINUSE) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	t.Fatal("no free shared port")
+	return nil
+}
+
+func peerOn(t *testing.T, ip string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// sendDigit sends RFC 4733 digit d from p to addr: a start and three ends.
+func sendDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8) {
+	t.Helper()
+	for i, ev := range []media.TelephoneEvent{{Event: d, Duration: 160}, {Event: d, End: true, Duration: 640},
+		{Event: d, End: true, Duration: 640}, {Event: d, End: true, Duration: 640}} {
+		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: te.PT, SequenceNumber: uint16(i + 1),
+			Timestamp: 1000 * uint32(d+1), SSRC: uint32(d) + 1, Marker: i == 0}, Payload: ev.Append(nil)}).Marshal()
+		if _, err := p.WriteTo(b, addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestEngineSharedPort: streams of three callers on one shared port (rtp.shared_port) each get
+// their own RFC 4733 digits, routed by the source their offer declared; a caller behind a NAT that
+// rewrote its port is taken by the one stream of its host still waiting; a stranger's packets are
+// counted as unrouted; a stream's audio goes out of the shared port; a closed stream's caller is
+// routed nowhere while the others go on.
+func TestEngineSharedPort(t *testing.T) {
+	clk := clock.NewFake()
+	e := newSharedEngine(t, clk, 1)
+	pa, pb := peerOn(t, "127.0.0.2"), peerOn(t, "127.0.0.3")
+	natDeclared, natActual := peerOn(t, "127.0.0.4"), peerOn(t, "127.0.0.4")
+	stranger := peerOn(t, "127.0.0.5")
+	type call struct {
+		st     media.Stream
+		events eventChan
+		local  net.Addr
+	}
+	open := func(remote net.Addr) call {
+		conn, err := e.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := make(eventChan, 8)
+		st, err := e.Open(conn, media.StreamConfig{Receive: true, Send: true, Remote: remote, Format: pcmu,
+			TelephoneEvent: &te, InputRate: 8000, OutputRate: 8000, Events: events})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return call{st, events, conn.LocalAddr()}
+	}
+	a, b, c := open(pa.LocalAddr()), open(pb.LocalAddr()), open(natDeclared.LocalAddr())
+	if a.local.String() != b.local.String() || a.local.String() != c.local.String() {
+		t.Fatalf("streams on %v, %v, %v: want one shared port", a.local, b.local, c.local)
+	}
+	await := func(c call, want rune) {
+		t.Helper()
+		for range 500 {
+			select {
+			case ev := <-c.events:
+				if ev.Kind != media.EventDigit || ev.Digit != want {
+					t.Fatalf("event %+v, want digit %c", ev, want)
+				}
+				return
+			case <-time.After(time.Millisecond):
+				clk.Advance(media.FrameDuration)
+			}
+		}
+		t.Fatalf("no digit %c", want)
+	}
+	sendDigit(t, pa, a.local, 1)
+	sendDigit(t, pb, b.local, 2)
+	sendDigit(t, natActual, c.local, 3)
+	await(a, '1')
+	await(b, '2')
+	await(c, '3')
+	for _, x := range []call{a, b, c} {
+		if len(x.events) != 0 {
+			t.Fatalf("a stream got another caller's digit: %+v", <-x.events)
+		}
+	}
+
+	before := e.Unrouted()
+	sendDigit(t, stranger, a.local, 4)
+	for i := 0; e.Unrouted() < before+4 && i < 500; i++ {
+		time.Sleep(time.Millisecond)
+		clk.Advance(media.FrameDuration)
+	}
+	if n := e.Unrouted() - before; n != 4 {
+		t.Fatalf("stranger's 4 packets: %d unrouted", n)
+	}
+
+	// Audio out of stream b leaves from the shared port.
+	if err := b.st.Output().Write(make([]int16, 160)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(media.FrameDuration)
+	buf := make([]byte, 1500)
+	pb.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, from, err := pb.ReadFrom(buf)
+	var pkt rtp.Packet
+	if err != nil || pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != pcmu.PT {
+		t.Fatalf("no RTP from stream b: %v", err)
+	}
+	if from.String() != b.local.String() {
+		t.Fatalf("stream b sends from %v, want the shared port %v", from, b.local)
+	}
+
+	// Once a closes, its caller's packets are nobody's; b is still served.
+	a.st.Close()
+	before = e.Unrouted()
+	sendDigit(t, pa, a.local, 5)
+	sendDigit(t, pb, b.local, 6)
+	await(b, '6')
+	for i := 0; e.Unrouted() < before+4 && i < 500; i++ {
+		time.Sleep(time.Millisecond)
+		clk.Advance(media.FrameDuration)
+	}
+	if n := e.Unrouted() - before; n != 4 {
+		t.Fatalf("a closed stream's caller: %d unrouted, want 4", n)
+	}
+}
+
+// With two workers, Listen spreads streams over both shared ports (the SDP answers name them).
+func TestEngineSharedPortWorkers(t *testing.T) {
+	e := newSharedEngine(t, clock.NewFake(), 2)
+	ports := map[string]int{}
+	for range 4 {
+		c, err := e.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		ports[c.LocalAddr().String()]++
+	}
+	if len(ports) != 2 {
+		t.Fatalf("4 handles on %v, want 2 each on 2 ports", ports)
+	}
+	for p, n := range ports {
+		if n != 2 {
+			t.Fatalf("port %s has %d handles, want 2", p, n)
+		}
+	}
+}

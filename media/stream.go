@@ -21,7 +21,7 @@ type engineStream struct {
 	shared *sharedConn
 	src    netip.AddrPort
 	heard  bool
-	guard  *guard  // source filter and SRTP, before rx
+	guard  *guard // source filter and SRTP, before rx
 	rx     *Receiver
 	tx     *Sender
 	events EventSink

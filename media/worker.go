@@ -43,8 +43,8 @@ const (
 	// of the worker; a stream's own socket one or two, so it asks for streamBatch.
 	rxBatch     = 64
 	streamBatch = 8
-	rxBufBytes = 12 + 60 + jitterSlotBytes // RTP header with CSRCs and extension room, then the payload
-	epollBatch = 256
+	rxBufBytes  = 12 + 60 + jitterSlotBytes // RTP header with CSRCs and extension room, then the payload
+	epollBatch  = 256
 )
 
 // mmsghdr is struct mmsghdr of recvmmsg(2).

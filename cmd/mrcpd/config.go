@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,8 @@ type RTPConfig struct {
 	Jitter     JitterConfig `yaml:"jitter"`
 	Codecs     []string     `yaml:"codecs"`
 	Workers    int          `yaml:"workers"`
+	// SharedPort puts every stream's RTP on one port per media worker (0: a port of Ports each).
+	SharedPort int `yaml:"shared_port"`
 }
 
 type JitterConfig struct {
@@ -212,6 +215,19 @@ func (c *Config) Validate(file string) error {
 	}
 	if c.RTP.Workers < 0 {
 		return bad("rtp.workers", "%d: want 0 (one per core) or more", c.RTP.Workers)
+	}
+	if p := c.RTP.SharedPort; p != 0 {
+		workers := c.RTP.Workers
+		if workers == 0 {
+			workers = runtime.GOMAXPROCS(0)
+		}
+		last := p + 2*workers - 1 // worker i takes p+2i for RTP and the port above for RTCP
+		switch {
+		case p < 1024 || last > 65535 || p%2 != 0:
+			return bad("rtp.shared_port", "%d: want an even port from 1024, with the %d ports above it to 65535 (two for each of %d workers)", p, 2*workers-1, workers)
+		case last >= c.RTP.Ports.Min && p <= c.RTP.Ports.Max:
+			return bad("rtp.shared_port", "%d-%d overlaps rtp.ports %s", p, last, c.RTP.Ports)
+		}
 	}
 	if ip := net.ParseIP(c.RTP.IP); ip == nil {
 		return bad("rtp.ip", "%q is not an IP address", c.RTP.IP)

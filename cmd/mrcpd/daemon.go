@@ -77,10 +77,14 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 		Workers: cfg.RTP.Workers,
 		Jitter: media.JitterConfig{Initial: cfg.RTP.Jitter.Initial.D(), Min: cfg.RTP.Jitter.Min.D(),
 			Max: cfg.RTP.Jitter.Max.D()},
-		InbandDTMF: cfg.RTP.InbandDTMF, Symmetric: cfg.RTP.Symmetric, Codecs: cfg.RTP.Codecs, Logger: log})
+		InbandDTMF: cfg.RTP.InbandDTMF, Symmetric: cfg.RTP.Symmetric, Codecs: cfg.RTP.Codecs,
+		SharedPort: cfg.RTP.SharedPort, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("rtp: %w", err)
 	}
+	d.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mrcpd_rtp_packets_unrouted_total",
+		Help: "Datagrams on a shared RTP port (rtp.shared_port) from a source no stream could take."},
+		func() float64 { return float64(d.media.Unrouted()) }))
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),

@@ -47,6 +47,7 @@ func BenchmarkWorkerTick(b *testing.B) {
 	for _, n := range []int{50, 250} {
 		b.Run(fmt.Sprintf("streams=%d,shared", n), func(b *testing.B) { benchWorker(b, n, "", true) })
 	}
+	b.Run("streams=250,shared,srtp", func(b *testing.B) { benchWorker(b, 250, "AES_CM_128_HMAC_SHA1_80", true) })
 }
 
 // benchShare gives w a shared port on a free even port.

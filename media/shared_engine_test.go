@@ -1,6 +1,7 @@
 package media_test
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"syscall"
@@ -53,12 +54,21 @@ func peerOn(t *testing.T, ip string) *net.UDPConn {
 }
 
 // sendDigit sends RFC 4733 digit d from p to addr: a start and three ends.
-func sendDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8) {
+func sendDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8) { sendSealedDigit(t, p, addr, d, nil) }
+
+// sendSealedDigit is sendDigit as SRTP when s is set.
+func sendSealedDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8, s *media.SRTP) {
 	t.Helper()
 	for i, ev := range []media.TelephoneEvent{{Event: d, Duration: 160}, {Event: d, End: true, Duration: 640},
 		{Event: d, End: true, Duration: 640}, {Event: d, End: true, Duration: 640}} {
 		b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: te.PT, SequenceNumber: uint16(i + 1),
 			Timestamp: 1000 * uint32(d+1), SSRC: uint32(d) + 1, Marker: i == 0}, Payload: ev.Append(nil)}).Marshal()
+		if s != nil {
+			var err error
+			if b, err = s.Seal(nil, b); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := p.WriteTo(b, addr); err != nil {
 			t.Fatal(err)
 		}
@@ -152,6 +162,29 @@ func TestEngineSharedPort(t *testing.T) {
 		t.Fatalf("stream b sends from %v, want the shared port %v", from, b.local)
 	}
 
+	// b's caller sends a sender report to the shared RTCP port; b's receiver reports go back to it
+	// from there.
+	rtcpPort := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: b.local.(*net.UDPAddr).Port + 1}
+	sr := []byte{0x80, 200, 0, 6, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 160}
+	if _, err := pb.WriteTo(sr, rtcpPort); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		clk.Advance(media.FrameDuration)
+		pb.SetReadDeadline(time.Now().Add(time.Millisecond))
+		n, from, err := pb.ReadFrom(buf)
+		if err == nil && n >= 8 && buf[1] == 201 {
+			if from.String() != rtcpPort.String() {
+				t.Fatalf("receiver report from %v, want the shared RTCP port %v", from, rtcpPort)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no receiver report for stream b")
+		}
+	}
+
 	// Once a closes, its caller's packets are nobody's; b is still served.
 	a.st.Close()
 	before = e.Unrouted()
@@ -187,4 +220,51 @@ func TestEngineSharedPortWorkers(t *testing.T) {
 			t.Fatalf("port %s has %d handles, want 2", p, n)
 		}
 	}
+}
+
+// TestEngineSharedPortSRTP: SRTP streams on a shared port. Packets from another port of the
+// caller's host that fail authentication do not take the waiting stream (a forger on a NAT'd
+// host), and are counted; the caller's sealed digits, from a port its offer did not declare, do.
+func TestEngineSharedPortSRTP(t *testing.T) {
+	clk := clock.NewFake()
+	e := newSharedEngine(t, clk, 1)
+	declared, forger, caller := peerOn(t, "127.0.0.6"), peerOn(t, "127.0.0.6"), peerOn(t, "127.0.0.6")
+	key := bytes.Repeat([]byte{9}, 30)
+	keys := &media.SRTPKeys{Suite: "AES_CM_128_HMAC_SHA1_80", Remote: key, Local: key}
+	sealer, err := media.NewSRTP(keys.Suite, key, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := e.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(eventChan, 8)
+	st, err := e.Open(conn, media.StreamConfig{Receive: true, Send: true, Remote: declared.LocalAddr(), Format: pcmu,
+		TelephoneEvent: &te, InputRate: 8000, OutputRate: 8000, Events: events, SRTP: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	sendDigit(t, forger, conn.LocalAddr(), 8) // plain RTP where SRTP was negotiated
+	for i := 0; st.Stats().Unauthenticated < 4 && i < 500; i++ {
+		time.Sleep(time.Millisecond)
+		clk.Advance(media.FrameDuration)
+	}
+	if s := st.Stats(); s.Unauthenticated != 4 || s.Received != 0 {
+		t.Fatalf("forged packets: stats %+v, want 4 unauthenticated", s)
+	}
+	sendSealedDigit(t, caller, conn.LocalAddr(), 3, sealer)
+	for range 500 {
+		select {
+		case ev := <-events:
+			if ev.Digit != '3' {
+				t.Fatalf("event %+v, want digit 3", ev)
+			}
+			return
+		case <-time.After(time.Millisecond):
+			clk.Advance(media.FrameDuration)
+		}
+	}
+	t.Fatalf("no digit from the sealed caller; stats %+v", st.Stats())
 }

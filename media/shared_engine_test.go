@@ -54,7 +54,9 @@ func peerOn(t *testing.T, ip string) *net.UDPConn {
 }
 
 // sendDigit sends RFC 4733 digit d from p to addr: a start and three ends.
-func sendDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8) { sendSealedDigit(t, p, addr, d, nil) }
+func sendDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8) {
+	sendSealedDigit(t, p, addr, d, nil)
+}
 
 // sendSealedDigit is sendDigit as SRTP when s is set.
 func sendSealedDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8, s *media.SRTP) {

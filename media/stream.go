@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -102,6 +103,9 @@ func (e *Engine) buildStream(st *engineStream, rtcp *Socket, cfg StreamConfig) e
 // String prints the stream's stages on one line.
 func (st *engineStream) String() string {
 	var b strings.Builder
+	if st.shared != nil {
+		fmt.Fprintf(&b, "SharedPort(%v) -> ", st.sock.LocalAddr())
+	}
 	if st.rx != nil {
 		b.WriteString(st.guard.String() + " -> ")
 		b.WriteString(st.rx.String())

@@ -32,6 +32,9 @@ func adaptMain(args []string) error {
 	out := fs.String("out", "", "where to write the transform")
 	means := fs.String("means", "", "where to write the MAP-adapted means (optional)")
 	synth := fs.Bool("synthesize", false, "adapt on generated telephone speech instead of DIR")
+	opt := speechset.DefaultAdaptation
+	fs.IntVar(&opt.Random, "random", opt.Random, "with -synthesize: how many drawn espeak-ng speakers to add")
+	fs.BoolVar(&opt.Channels, "channels", opt.Channels, "with -synthesize: each utterance through a line drawn for it (band, G.711 law, noise)")
 	settings := map[string]string{}
 	fs.Func("setting", "a plugin setting, key=value", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
@@ -48,6 +51,16 @@ func adaptMain(args []string) error {
 		fs.Usage()
 		return errors.New("pocketsphinx adapt: -out and one of -synthesize or DIR are required")
 	}
+	// sphinxtrain's tools run in the scratch directory: relative paths would land there.
+	for _, p := range []*string{out, means} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return err
+			}
+			*p = abs
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	work, err := os.MkdirTemp("", "mrcpd-adapt-")
@@ -57,7 +70,7 @@ func adaptMain(args []string) error {
 	defer os.RemoveAll(work)
 	var utts []engine.AdaptUtterance
 	if *synth {
-		utts, err = synthesized(ctx, work)
+		utts, err = synthesized(ctx, work, opt)
 	} else {
 		utts, err = recordings(fs.Arg(0))
 	}
@@ -96,8 +109,8 @@ func adaptMain(args []string) error {
 	return os.Rename(tmp, *out)
 }
 
-func synthesized(ctx context.Context, dir string) ([]engine.AdaptUtterance, error) {
-	us, err := speechset.GenerateAdaptation(ctx, dir)
+func synthesized(ctx context.Context, dir string, opt speechset.AdaptationOptions) ([]engine.AdaptUtterance, error) {
+	us, err := speechset.GenerateAdaptation(ctx, dir, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -146,6 +146,30 @@ static int mrcpd_ps_cepstra(ps_decoder_t *ps, const int16 *pcm, size_t n, float 
 	return total;
 }
 
+// mrcpd_ps_word_posts builds the finished utterance's word lattice, its best path and the link
+// posteriors at acoustic scale ascale, and writes the log posterior (base 1.0001) of each word on
+// the best path, last word first and fillers included, into out (names into words). It returns
+// the number of words, -1 when there is no lattice.
+static int mrcpd_ps_word_posts(ps_decoder_t *ps, float ascale, int32 *out, const char **words, int max) {
+	ps_lattice_t *dag = ps_get_lattice(ps);
+	if (dag == NULL) {
+		return -1;
+	}
+	ps_latlink_t *link = ps_lattice_bestpath(dag, NULL, 1.0, ascale);
+	if (link == NULL) {
+		return -1;
+	}
+	ps_lattice_posterior(dag, NULL, ascale);
+	int n = 0;
+	for (; link != NULL && n < max; link = ps_latlink_pred(link)) {
+		int32 ascr;
+		out[n] = ps_latlink_prob(dag, link, &ascr);
+		words[n] = ps_latlink_word(dag, link);
+		n++;
+	}
+	return n;
+}
+
 static const char *mrcpd_ps_str(ps_decoder_t *ps, const char *name) {
 	return cmd_ln_str_r(ps_get_config(ps), name);
 }
@@ -397,6 +421,23 @@ func (d *decoder) hyp() (string, int32) {
 	return C.GoString(h), int32(score)
 }
 
+// wordPosteriors is the log posterior (base 1.0001) of each word of the best path through the
+// finished utterance's lattice, first word first, at acoustic scale ascale; nil without a lattice.
+func (d *decoder) wordPosteriors(ascale float64) []segment {
+	const max = 64
+	var posts [max]C.int32
+	var words [max]*C.char
+	n := int(C.mrcpd_ps_word_posts(d.ps, C.float(ascale), &posts[0], &words[0], max))
+	if n <= 0 {
+		return nil
+	}
+	out := make([]segment, n)
+	for i := range n {
+		out[n-1-i] = segment{word: C.GoString(words[i]), post: int32(posts[i])}
+	}
+	return out
+}
+
 // frames is the number of frames (10 ms) searched in this utterance.
 func (d *decoder) frames() int { return int(C.ps_get_n_frames(d.ps)) }
 
@@ -405,6 +446,7 @@ type segment struct {
 	word   string
 	sf, ef int
 	ascr   int32
+	post   int32 // wordPosteriors: log posterior (base 1.0001) in the utterance's lattice
 }
 
 func readSegs(it *C.ps_seg_t) []segment {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 
@@ -19,6 +20,7 @@ func evaluate(t *testing.T, tag string, recs []speechset.Recording, cfg Config) 
 	var mu sync.Mutex
 	var errs []error
 	cpu0 := cpuTime()
+	dump := os.Getenv("MRCPD_ACCURACY_DUMP") != "" // every answer, for choosing a threshold
 	for _, c := range conds {
 		work := make(chan speechset.Recording)
 		var wg sync.WaitGroup
@@ -31,6 +33,9 @@ func evaluate(t *testing.T, tag string, recs []speechset.Recording, cfg Config) 
 						errs = append(errs, fmt.Errorf("%s %s %s %q: %w", c.Name, rec.Set, rec.Voice, rec.Text, err))
 						mu.Unlock()
 						continue
+					}
+					if dump {
+						t.Logf("ANSWER %s|%s|%s|%s|%q|%q|%v|%.4f", tag, c.Name, rec.Set, rec.Against, rec.Item.Want(), a.Interpretation, ok, a.Confidence)
 					}
 					ans := speechset.Answer{Matched: ok, Text: a.Text, Interpretation: a.Interpretation, Confidence: a.Confidence}
 					if miss := ev.Count(c.Name, rec.Item, ans, d); miss != "" {

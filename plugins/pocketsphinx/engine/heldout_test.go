@@ -48,7 +48,14 @@ func TestHeldOutAccuracy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("accuracy set skipped in -short mode")
 	}
-	ev := evaluate(t, "HELDOUT", record(t, selectItems(speechset.HeldOut())), adaptedConfig(t))
+	recs := record(t, selectItems(speechset.HeldOut()))
+	if os.Getenv("MRCPD_ACCURACY_SETTINGS") != "" { // comparing settings: no floors
+		for i, cfg := range settingsConfigs(t) {
+			evaluate(t, fmt.Sprintf("HELDOUT%d", i), recs, cfg)
+		}
+		return
+	}
+	ev := evaluate(t, "HELDOUT", recs, adaptedConfig(t))
 	all, oog := ev.Overall()
 	if r := float64(all.Right) / float64(max(all.N, 1)); r < heldOutFloor {
 		t.Errorf("held-out accuracy %.1f%% under %.0f%%", 100*r, 100*heldOutFloor)
@@ -64,15 +71,24 @@ func TestHeldOutAccuracy(t *testing.T) {
 	}
 }
 
-// TestTuningAccuracy is the same evaluation on speechset.TuningSet, for choosing settings
-// (MRCPD_ACCURACY_SETTINGS="key=value;key=value", the plugin's settings, with the estimated MAP
-// means unless mllr or means is set, "mllr=estimated" for the estimated transform alone; several
-// such lists separated by "|" are each evaluated on the same recordings) and calibrating
-// confidence without looking at the held-out set. Run only with MRCPD_ACCURACY_TUNE=1.
+// TestTuningAccuracy is the same evaluation on speechset.TuningSet, for choosing settings and
+// calibrating confidence without looking at the held-out set. Run only with MRCPD_ACCURACY_TUNE=1.
 func TestTuningAccuracy(t *testing.T) {
 	if os.Getenv("MRCPD_ACCURACY_TUNE") == "" {
 		t.Skip("MRCPD_ACCURACY_TUNE=1 runs the tuning set")
 	}
+	cfgs := settingsConfigs(t)
+	recs := record(t, selectItems(speechset.TuningSet()))
+	for i, cfg := range cfgs {
+		evaluate(t, fmt.Sprintf("TUNING%d", i), recs, cfg)
+	}
+}
+
+// settingsConfigs is the configurations MRCPD_ACCURACY_SETTINGS lists: "key=value;key=value",
+// the plugin's settings, with the estimated MAP means unless mllr or means is set,
+// "mllr=estimated" for the estimated transform alone; several such lists separated by "|" are
+// each evaluated on the same recordings.
+func settingsConfigs(t *testing.T) []Config {
 	var cfgs []Config
 	for _, list := range strings.Split(os.Getenv("MRCPD_ACCURACY_SETTINGS"), "|") {
 		settings := map[string]string{}
@@ -85,18 +101,15 @@ func TestTuningAccuracy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfgs = append(cfgs, cfg)
-	}
-	recs := record(t, selectItems(speechset.TuningSet()))
-	for i, cfg := range cfgs {
 		switch {
 		case cfg.MLLR == "estimated": // the transform alone, as shipped before the MAP means
 			cfg.MLLR = telephoneMLLR(t)
 		case cfg.MLLR == "" && cfg.Means == "":
 			cfg.Means = telephoneMeans(t)
 		}
-		evaluate(t, fmt.Sprintf("TUNING%d", i), recs, cfg)
+		cfgs = append(cfgs, cfg)
 	}
+	return cfgs
 }
 
 // selectItems is items as the environment asks (speechset.SelectItems).

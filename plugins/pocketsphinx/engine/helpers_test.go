@@ -179,7 +179,21 @@ var (
 )
 
 func estimateAdaptation() {
-	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" {
+	opt := speechset.DefaultAdaptation
+	var err error
+	if v := os.Getenv("MRCPD_ACCURACY_ADAPT_RANDOM"); v != "" { // tuning: more or fewer drawn speakers
+		if opt.Random, err = strconv.Atoi(v); err != nil {
+			mllrErr = fmt.Errorf("MRCPD_ACCURACY_ADAPT_RANDOM: %w", err)
+			return
+		}
+	}
+	if v := os.Getenv("MRCPD_ACCURACY_ADAPT_CHANNELS"); v != "" { // tuning: lines drawn or not
+		if opt.Channels, err = strconv.ParseBool(v); err != nil {
+			mllrErr = fmt.Errorf("MRCPD_ACCURACY_ADAPT_CHANNELS: %w", err)
+			return
+		}
+	}
+	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && opt == speechset.DefaultAdaptation && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" {
 		m, mm := filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means")
 		_, err1 := os.Stat(m)
 		_, err2 := os.Stat(mm)
@@ -195,7 +209,7 @@ func estimateAdaptation() {
 	}
 	mllrDir = dir
 	ctx := context.Background()
-	us, err := speechset.GenerateAdaptation(ctx, dir)
+	us, err := speechset.GenerateAdaptation(ctx, dir, opt)
 	if err != nil {
 		mllrErr = err
 		return

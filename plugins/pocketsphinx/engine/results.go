@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ type candidate struct {
 	interp string
 	score  int32
 	segs   []segment
+	post   float64 // digit grammars: the least word posterior (natural log), see wordPosterior
 }
 
 // results turns the finished utterance into n-best alternatives: hypotheses of every grammar that
@@ -42,7 +44,7 @@ func (w *worker) results() ([]asr.Alternative, error) {
 	}
 	var alts []asr.Alternative
 	for _, c := range cands {
-		conf := w.confidence(c.g, c.segs, phones)
+		conf := w.confidence(c.g, c.segs, c.post, phones)
 		if conf < w.req.ConfidenceThreshold {
 			continue
 		}
@@ -71,7 +73,7 @@ func (w *worker) collect(g *compiled, n int) []candidate {
 		if g == nil {
 			segs = unshift(segs)
 		}
-		c := candidate{g: g, text: text, score: score, segs: segs}
+		c := candidate{g: g, text: text, score: score, segs: segs, post: posteriorFloor}
 		if g != nil {
 			interp, ok := g.interpret(strings.Fields(text))
 			if !ok {
@@ -83,6 +85,9 @@ func (w *worker) collect(g *compiled, n int) []candidate {
 	}
 	h, score := w.d.hyp()
 	add(h, score, w.d.segments())
+	if len(out) > 0 && g != nil && g.digits && w.e.cfg.DigitPosteriorWeight > 0 {
+		out[0].post = wordPosterior(w.d.wordPosteriors(posteriorScale), out[0].segs)
+	}
 	if n > 1 {
 		for _, hy := range w.d.nbest(n + 1) {
 			add(hy.text, hy.score, hy.segs)
@@ -200,7 +205,7 @@ func acoustic(segs []segment) (ascr int64, frames int) {
 // from the test set (speechset.GenerateText: other voices and digit strings), so that 0.5 -- MRCP's
 // default Confidence-Threshold -- falls between right and wrong or out-of-grammar answers; digit
 // grammars have their own offset (see Config.DigitConfidenceOffset).
-func (w *worker) confidence(g *compiled, hyp, phones []segment) float64 {
+func (w *worker) confidence(g *compiled, hyp []segment, post float64, phones []segment) float64 {
 	if phones == nil {
 		return 1
 	}
@@ -213,9 +218,47 @@ func (w *worker) confidence(g *compiled, hyp, phones []segment) float64 {
 	case g == nil:
 		off = w.e.cfg.DictationConfidenceOffset
 	case g.digits:
-		off = w.e.cfg.DigitConfidenceOffset
+		off = w.e.cfg.DigitConfidenceOffset + w.e.cfg.DigitPosteriorWeight*post
 	}
 	return 1 / (1 + math.Exp(-(w.e.cfg.ConfidenceScale*diff + off)))
+}
+
+// Word posteriors (issue 14). The gap to the phone loop says how well the grammar's words fit the
+// audio as a whole; it does not say whether another digit string fitted almost as well, which is
+// what a wrong digit string looks like (six or three, nine or five). The search's word lattice
+// does: the posterior of a word on the best path is the share of all paths through the lattice
+// that pass through it at that place. The least posterior of the string's words joins the gap in
+// the digit curve (Config.DigitPosteriorWeight).
+const (
+	// posteriorScale scales acoustic scores in the lattice's posteriors (pocketsphinx's ascale):
+	// at the default 1/20 almost every word of a grammar search has a posterior of 1.
+	posteriorScale = 1.0 / 40
+	// posteriorFloor is the posterior taken when there is none to read: no lattice, a lattice
+	// whose best path is another string than the search's (both seen on noisy audio), or an
+	// n-best entry other than the best.
+	posteriorFloor = -3.0
+)
+
+// wordPosterior is the least posterior (natural log) of the words of lat, a lattice's best path,
+// if its words are hyp's; posteriorFloor otherwise.
+func wordPosterior(lat, hyp []segment) float64 {
+	var lw, hw []string
+	least := 0.0
+	for _, s := range lat {
+		if !isFiller(s.word) {
+			lw = append(lw, baseWord(s.word))
+			least = min(least, float64(s.post)*math.Log(1.0001))
+		}
+	}
+	for _, s := range hyp {
+		if !isFiller(s.word) {
+			hw = append(hw, baseWord(s.word))
+		}
+	}
+	if len(lw) == 0 || !slices.Equal(lw, hw) {
+		return posteriorFloor
+	}
+	return max(least, posteriorFloor)
 }
 
 // words lists the spoken words (fillers and silences dropped). Frame times count speech frames

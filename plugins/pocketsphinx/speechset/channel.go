@@ -54,7 +54,7 @@ func (c Condition) Apply(rec Recording) (payload []byte, lost []bool) {
 	}
 	r := rand.New(rand.NewSource(c.seed(rec)))
 	if c.SNR > 0 {
-		pcm = addNoise(r, pcm, c.SNR)
+		pcm = addNoise(r, pcm, c.SNR, pinkNoise)
 	}
 	payload = g711Encode(c.Law, pcm)
 	lost = make([]bool, (len(pcm)+PacketSamples-1)/PacketSamples)
@@ -78,9 +78,19 @@ func (c Condition) seed(rec Recording) int64 {
 	return int64(h.Sum64() >> 1)
 }
 
-// addNoise adds pink noise snr dB under the speech's active level (the mean power of the 20 ms
+// noiseKind is the colour of a line's noise: the held-out set's is pink, the adaptation set's
+// white or brown.
+type noiseKind int
+
+const (
+	pinkNoise noiseKind = iota
+	whiteNoise
+	brownNoise
+)
+
+// addNoise adds noise of kind snr dB under the speech's active level (the mean power of the 20 ms
 // frames within 40 dB of the loudest, so the silence around the phrase does not count).
-func addNoise(r *rand.Rand, pcm []int16, snr float64) []int16 {
+func addNoise(r *rand.Rand, pcm []int16, snr float64, kind noiseKind) []int16 {
 	var powers []float64
 	peak := 0.0
 	for i := 0; i+PacketSamples <= len(pcm); i += PacketSamples {
@@ -102,7 +112,7 @@ func addNoise(r *rand.Rand, pcm []int16, snr float64) []int16 {
 	}
 	// In the telephone band, as a line's noise is: what lies under 300 Hz would count in the
 	// ratio and then be filtered away by the channel.
-	noise := biquad(biquad(pink(r, len(pcm)), 300, true), 3400, false)
+	noise := biquad(biquad(colouredNoise(r, len(pcm), kind), 300, true), 3400, false)
 	var np float64
 	for _, x := range noise {
 		np += x * x
@@ -117,6 +127,26 @@ func addNoise(r *rand.Rand, pcm []int16, snr float64) []int16 {
 		out[i] = int16(max(-32768, min(32767, math.Round(float64(s)+gain*noise[i]))))
 	}
 	return out
+}
+
+func colouredNoise(r *rand.Rand, n int, kind noiseKind) []float64 {
+	switch kind {
+	case whiteNoise:
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = r.NormFloat64()
+		}
+		return out
+	case brownNoise: // integrated white noise, leaking so that it stays near zero
+		out := make([]float64, n)
+		var y float64
+		for i := range out {
+			y = 0.995*y + r.NormFloat64()
+			out[i] = y
+		}
+		return out
+	}
+	return pink(r, n)
 }
 
 // pink is n samples of 1/f noise (Paul Kellett's economy filter over white noise).

@@ -197,6 +197,13 @@ func synthesize(ctx context.Context, text string, v Voice, raw string) error {
 	switch v.Synth {
 	case "espeak-ng":
 		args := []string{"-v", v.Name, "-w", raw}
+		if va := randomVariantOf(v); va != "" {
+			path, err := espeakPath(filepath.Dir(raw), va)
+			if err != nil {
+				return err
+			}
+			args = append(args, "--path="+path)
+		}
 		if v.Speed > 0 {
 			args = append(args, "-s", fmt.Sprint(v.Speed))
 		}
@@ -297,14 +304,18 @@ var adaptationSentences = []string{
 
 // GenerateAdaptation synthesises the adaptation set into dir: each of AdaptationVoices speaks
 // five digit strings of three to six digits (seeded apart from the test set's) and three
-// sentences, and each of ExtraAdaptationVoices four digit strings of one to ten digits and two
-// sentences, through the same telephone channel as Generate.
-func GenerateAdaptation(ctx context.Context, dir string) ([]Utterance, error) {
-	voices := installed(AdaptationVoices)
-	if len(voices) == 0 {
+// sentences, each of ExtraAdaptationVoices and opt.Random drawn speakers four digit strings of one
+// to ten digits and two sentences, through the same telephone channel as Generate (opt.Channels:
+// through lines drawn per utterance).
+func GenerateAdaptation(ctx context.Context, dir string, opt AdaptationOptions) ([]Utterance, error) {
+	if len(installed(AdaptationVoices)) == 0 {
 		return nil, ErrNoSynth
 	}
-	return generatePairs(ctx, dir, "adapt", slices.Concat(adaptationScript(voices), extraAdaptationScript(installed(ExtraAdaptationVoices()))))
+	if opt.Random > maxRandom {
+		return nil, fmt.Errorf("speechset: %d drawn adaptation speakers, at most %d", opt.Random, maxRandom)
+	}
+	pairs := slices.DeleteFunc(adaptationPairs(opt), func(p Pair) bool { return len(installed([]Voice{p.Voice})) == 0 })
+	return generatePairs(ctx, dir, "adapt", pairs, opt.Channels)
 }
 
 // Pair is one voice speaking one phrase.

@@ -31,14 +31,19 @@ const heldOutPerSet = 2
 
 // heldOutFloor is what the whole subset (every condition) must reach, heldOutDigitFloor its digit
 // strings (both sets); heldOutMaxSubst and heldOutMaxOOG bound wrong answers and out-of-grammar
-// speech accepted. Measured on the CI subset: see README.md, "Held-out evaluation" (floors under
-// the measurement, not the targets). With the MAP means 85% overall and 75% of digit strings; with
-// the transform alone (before them) 77.5% and 62.5%, under the digit floor.
+// speech accepted, heldOutMaxDigitSubst wrong digit strings accepted of all digit strings.
+// Measured on the CI subset: see README.md, "Held-out evaluation" (floors under the measurement,
+// not the targets). With the drawn adaptation speakers and the word posterior in a digit curve
+// calibrated for few wrong strings (issue 14): 73.8% overall, 14 of 32 digit strings right and 2
+// wrong (6%), 2.5% substitutions, 3 of 64 out-of-grammar phrases; before (the MAP means on 488
+// utterances, the gap alone): 85%, 24 of 32 right and 5 wrong (16%, over heldOutMaxDigitSubst),
+// 6.2% (over heldOutMaxSubst), 4 of 64. Fewer right digit strings pass 0.5 now: that is the price of the wrong ones.
 const (
-	heldOutFloor      = 0.80
-	heldOutDigitFloor = 0.70
-	heldOutMaxSubst   = 0.15
-	heldOutMaxOOG     = 0.20
+	heldOutFloor         = 0.65
+	heldOutDigitFloor    = 0.35
+	heldOutMaxSubst      = 0.05
+	heldOutMaxDigitSubst = 0.10
+	heldOutMaxOOG        = 0.10
 )
 
 // defaultThreshold is MRCP's Confidence-Threshold when a request sets none (RFC 6787 §9.4.1).
@@ -62,6 +67,9 @@ func TestHeldOutAccuracy(t *testing.T) {
 	}
 	if d := ev.Sets(speechset.Digits, speechset.DigitsN); float64(d.Right) < heldOutDigitFloor*float64(d.N) {
 		t.Errorf("held-out digit strings %d/%d right, under %.0f%%", d.Right, d.N, 100*heldOutDigitFloor)
+	}
+	if d := ev.Sets(speechset.Digits, speechset.DigitsN); float64(d.Subst) > heldOutMaxDigitSubst*float64(d.N) {
+		t.Errorf("held-out digit strings %d/%d wrong and accepted, over %.0f%%", d.Subst, d.N, 100*heldOutMaxDigitSubst)
 	}
 	if s := float64(all.Subst) / float64(max(all.N, 1)); s > heldOutMaxSubst {
 		t.Errorf("held-out substitutions %.1f%% over %.0f%%", 100*s, 100*heldOutMaxSubst)

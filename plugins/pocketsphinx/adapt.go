@@ -21,7 +21,8 @@ Estimates an MLLR transform of the en-us model for telephone audio and writes it
 plugin's "mllr" setting; with -means, also a MAP re-estimate of the transformed means, for the
 plugin's "means" setting (which then replaces "mllr"). The speech is either DIR's recordings
 (every NAME.wav, 8 or 16 kHz mono 16-bit, with its words in NAME.txt) or, with -synthesize, a set
-generated with espeak-ng voices through a 300-3400 Hz, G.711 telephone channel. Needs Debian's
+generated with espeak-ng voices and -random drawn espeak-ng speakers through a 300-3400 Hz, G.711
+telephone channel (-channels: through lines drawn per utterance). Needs Debian's
 sphinxtrain (bw, mllr_solve, mllr_transform, map_adapt). Other plugin settings (-setting
 key=value, repeatable) apply as in the mrcpd config.
 `

@@ -15,6 +15,7 @@ const sendBatchLen = 256
 // txBatch is a tick's packets, built back to back in one buffer and sent with sendmmsg. Its
 // slices grow to the largest tick and are kept: a steady tick allocates nothing.
 type txBatch struct {
+	fds   []int // each packet's stream socket, for sending without the raw socket
 	buf   []byte
 	ends  []int // packet i is buf[ends[i-1]:ends[i]]
 	dues  []time.Time
@@ -23,8 +24,9 @@ type txBatch struct {
 	msgs  []unix.Mmsghdr
 }
 
-// add copies a packet (header and payload) to the batch, for sa, due at due.
-func (t *txBatch) add(sa *unix.RawSockaddrInet4, due time.Time, header, payload []byte) {
+// add copies a packet (headers and payload) of the stream socket fd to the batch, for sa, due at due.
+func (t *txBatch) add(fd int, sa *unix.RawSockaddrInet4, due time.Time, header, payload []byte) {
+	t.fds = append(t.fds, fd)
 	t.buf = append(append(t.buf, header...), payload...)
 	t.ends = append(t.ends, len(t.buf))
 	t.dues = append(t.dues, due)
@@ -41,7 +43,11 @@ func (t *txBatch) flush(w *worker) {
 	}
 	t.point()
 	for off := 0; off < n; {
-		k, errno := sendmmsg(w.fd, t.msgs[off:min(n, off+sendBatchLen)])
+		fd, end := w.raw, min(n, off+sendBatchLen)
+		if fd < 0 {
+			fd, end = t.fds[off], off+1
+		}
+		k, errno := sendmmsg(fd, t.msgs[off:end])
 		after := time.Now()
 		w.sendCalls.Add(1)
 		if errno != 0 {
@@ -54,7 +60,7 @@ func (t *txBatch) flush(w *worker) {
 		w.count(t.dues[off:off+k], after)
 		off += k
 	}
-	t.buf, t.ends, t.dues, t.names = t.buf[:0], t.ends[:0], t.dues[:0], t.names[:0]
+	t.fds, t.buf, t.ends, t.dues, t.names = t.fds[:0], t.buf[:0], t.ends[:0], t.dues[:0], t.names[:0]
 }
 
 // point sets the messages' pointers once the buffer has stopped growing.
@@ -101,16 +107,15 @@ func sendmmsg(fd int, msgs []unix.Mmsghdr) (int, unix.Errno) {
 // rxBatchLen is the most packets one recvmmsg reads.
 const rxBatchLen = 64
 
-// rxBatch is recvmmsg's buffers with room for each packet's sender, arrival timestamp and the
-// socket's drop count. Its pointers refer to itself, so it is allocated once per worker and
+// rxBatch is recvmmsg's buffers with room for each packet's arrival timestamp and the socket's
+// drop count. Its pointers refer to itself, so it is allocated once per worker and
 // never copied.
 type rxBatch struct {
 	msgs     [rxBatchLen]unix.Mmsghdr
 	iovs     [rxBatchLen]unix.Iovec
-	names    [rxBatchLen]unix.RawSockaddrInet4
 	oob      [rxBatchLen][64]byte
 	bufs     [rxBatchLen][1500]byte
-	overflow uint32 // SO_RXQ_OVFL: packets the kernel dropped on the socket, a full buffer's
+	overflow uint32 // SO_RXQ_OVFL of the socket read: packets the kernel dropped on its full buffer
 }
 
 func (r *rxBatch) init() {
@@ -118,7 +123,6 @@ func (r *rxBatch) init() {
 		r.iovs[i].Base = &r.bufs[i][0]
 		r.iovs[i].SetLen(len(r.bufs[i]))
 		h := &r.msgs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		h.Iov = &r.iovs[i]
 		h.SetIovlen(1)
 		h.Control = &r.oob[i][0]
@@ -129,7 +133,6 @@ func (r *rxBatch) init() {
 func (r *rxBatch) read(fd int) (int, error) {
 	for i := range r.msgs {
 		h := &r.msgs[i].Hdr
-		h.Namelen = unix.SizeofSockaddrInet4
 		h.SetControllen(len(r.oob[i]))
 		h.Flags = 0
 	}
@@ -141,8 +144,8 @@ func (r *rxBatch) read(fd int) (int, error) {
 	return int(n), nil
 }
 
-// packet is message i of the last read: its bytes, its sender's key and its arrival time.
-func (r *rxBatch) packet(i int) ([]byte, uint64, time.Time) {
+// packet is message i of the last read: its bytes and its arrival time.
+func (r *rxBatch) packet(i int) ([]byte, time.Time) {
 	h := &r.msgs[i].Hdr
 	at := time.Time{}
 	oob := r.oob[i][:h.Controllen]
@@ -165,13 +168,7 @@ func (r *rxBatch) packet(i int) ([]byte, uint64, time.Time) {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	return r.bufs[i][:r.msgs[i].Len], peerKey(&r.names[i]), at
-}
-
-// peerKey is an IPv4 address and port as one number.
-func peerKey(sa *unix.RawSockaddrInet4) uint64 {
-	port := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
-	return uint64(binary.BigEndian.Uint32(sa.Addr[:]))<<16 | uint64(binary.BigEndian.Uint16(port[:]))
+	return r.bufs[i][:r.msgs[i].Len], at
 }
 
 // rawAddr is sa as the kernel takes it.

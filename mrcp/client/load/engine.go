@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ptime is the packet time of every stream (mod_unimrcp's and FreeSWITCH's default).
@@ -109,12 +111,23 @@ func (e *Engine) Stats() (tx TxStats, rx RxCounts) {
 	return tx, rx
 }
 
-// NewStream hands a new stream to a worker; it offers the worker's port.
+// NewStream binds an RTP socket on an even port with its RTCP port beside it and hands it to a
+// worker.
 func (e *Engine) NewStream() (*Stream, error) {
+	rtp, rtcp, port, err := bindPair(e.ip)
+	if err != nil {
+		return nil, err
+	}
 	w := e.workers[int(e.next.Add(1))%len(e.workers)]
-	s := &Stream{w: w, Port: w.port, done: make(chan struct{}), ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), ts: rand.Uint32()}
+	s := &Stream{w: w, fd: rtp, rtcpFD: rtcp, Port: port, done: make(chan struct{}), ssrc: rand.Uint32(),
+		seq: uint16(rand.Uint32()), ts: rand.Uint32()}
+	for _, opt := range []int{unix.SO_TIMESTAMPNS, unix.SO_RXQ_OVFL} {
+		if err := unix.SetsockoptInt(rtp, unix.SOL_SOCKET, opt, 1); err != nil {
+			return nil, errors.Join(fmt.Errorf("load: RTP socket option %d: %w", opt, err), unix.Close(rtp), unix.Close(rtcp))
+		}
+	}
 	if !w.add(s) {
-		return nil, errors.New("load: engine closed")
+		return nil, errors.Join(errors.New("load: engine closed"), unix.Close(rtp), unix.Close(rtcp))
 	}
 	return s, nil
 }

@@ -14,12 +14,14 @@ import (
 // receiver's jitter buffer of this depth would play them.
 const lateAfter = 60 * time.Millisecond
 
-// Stream is one session's RTP, run by a worker on the worker's socket. The session drives it
-// with Connect, Play, Silence, Listen and Close; the worker does all the I/O.
+// Stream is one session's RTP: a socket pair owned by a worker. The session drives it with
+// Connect, Play, Silence, Listen and Close; the worker does all the I/O.
 type Stream struct {
-	w    *worker
-	Port int // RTP port to offer: the worker's
-	done chan struct{}
+	w      *worker
+	fd     int
+	rtcpFD int
+	Port   int // RTP port to offer
+	done   chan struct{}
 
 	mu       sync.Mutex
 	sending  bool
@@ -33,13 +35,13 @@ type Stream struct {
 	rx       rxState
 
 	// worker only
-	started bool
-	retired bool
-	key     uint64 // sa's peerKey, as the worker files the stream
-	ssrc    uint32
-	seq     uint16
-	ts      uint32
-	eventTS uint32 // of the RFC 4733 event being sent: its packets keep it even across a skip
+	started  bool
+	retired  bool
+	overflow uint32 // SO_RXQ_OVFL last read
+	ssrc     uint32
+	seq      uint16
+	ts       uint32
+	eventTS  uint32 // of the RFC 4733 event being sent: its packets keep it even across a skip
 }
 
 // Connect sets where the stream goes and, when send is set, starts a continuous line of
@@ -93,7 +95,7 @@ func (s *Stream) Received() RxStats {
 	return s.rx.stats()
 }
 
-// Close hands the stream back to the worker, and waits until it has let go of it.
+// Close hands the sockets back to the worker to close, and waits until it has.
 func (s *Stream) Close() {
 	s.mu.Lock()
 	s.closing = true

@@ -9,25 +9,25 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// worker owns a set of streams and one RTP socket (with its RTCP port beside it) that all of
-// them share: every tick it builds each stream's packet into one batch and sends the batch with
-// sendmmsg, then reads what arrived with recvmmsg and hands each packet to the stream whose
-// server address sent it. No stream has a goroutine, a timer or a socket of its own.
-//
-// Every stream of a worker offers the worker's port. A server tells its sessions apart by its
-// own ports, and one that filters RTP by source (mrcpd without rtp.symmetric) accepts the port
-// each offer names; sipp's play_pcap_audio sends every call from one port too. What a socket per
-// stream would cost is a system call per packet: at 2,000 sessions, 100,000 a second.
+// worker owns a set of streams, each with its own RTP socket on the port its session offered
+// (and the RTCP port beside it), as FreeSWITCH's calls have. Every tick it builds each stream's
+// packet into one batch and sends the batch with sendmmsg through one raw IP socket, which
+// writes each packet's UDP header itself, so that every stream still sends from its own port
+// (a server may filter or route RTP by source: mrcpd does both); then it reads the sockets epoll
+// reports readable. No stream has a goroutine or a timer of its own. Without the right to open a
+// raw socket (CAP_NET_RAW) each packet leaves from its stream's own socket, a system call each.
 type worker struct {
-	fd, rtcpFD int
-	port       int
-	imp        Impairment
-	rng        *rand.Rand
-	stop       chan struct{}
+	epfd int
+	raw  int // IPPROTO_RAW socket, -1 without CAP_NET_RAW
+	ip   [4]byte
+	imp  Impairment
+	rng  *rand.Rand
+	stop chan struct{}
 
 	mu      sync.Mutex
 	adds    []*Stream
@@ -35,57 +35,44 @@ type worker struct {
 
 	// owned by the run goroutine
 	streams []*Stream
-	byPeer  map[uint64]*Stream // by the server address that sends to it (peerKey)
+	byFD    map[int32]*Stream
+	evs     []unix.EpollEvent
 	tx      txBatch
 	rx      rxBatch
 	delayed delayQueue
 	free    [][]byte
-	sending int // streams that sent on the last tick
+	hdr     [40]byte // headers' scratch
+	sending int      // streams that sent on the last tick
 
 	sent, dropped, late, skipped, sendErrors, sendCalls, received, rxDropped atomic.Uint64
 	behind                                                                   atomic.Int64 // the most a packet left behind its time
 }
 
 func newWorker(ip [4]byte, imp Impairment) (*worker, error) {
-	fd, rtcp, port, err := bindPair(ip)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{fd: fd, rtcpFD: rtcp, port: port, imp: imp, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		stop: make(chan struct{}), byPeer: map[uint64]*Stream{}}
-	if err := w.configure(); err != nil {
-		w.closeSockets()
-		return nil, err
-	}
+	w := &worker{epfd: epfd, raw: rawSocket(), ip: ip, imp: imp, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		stop: make(chan struct{}), byFD: map[int32]*Stream{}, evs: make([]unix.EpollEvent, 256)}
 	w.rx.init()
 	return w, nil
 }
 
-// sockBuf is the RTP socket's buffer each way: a tick of 1,000 streams' packets with room to
-// spare, so that a worker reading once a tick drops nothing the server sends.
+// rawSocket opens the socket a worker sends through, or returns -1 where that is not allowed.
+func rawSocket() int {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW) // IP_HDRINCL implied
+	if err != nil {
+		return -1
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBuf)
+	}
+	return fd
+}
+
+// sockBuf is the raw socket's send buffer: a tick of 1,000 streams' packets with room to spare.
 const sockBuf = 4 << 20
-
-// configure asks for arrival timestamps (SO_TIMESTAMPNS), the socket's drop count with each
-// packet (SO_RXQ_OVFL), and large buffers: SO_*BUFFORCE where allowed (root), else up to
-// net.core.[rw]mem_max.
-func (w *worker) configure() error {
-	for _, o := range []struct{ opt, val int }{{unix.SO_TIMESTAMPNS, 1}, {unix.SO_RXQ_OVFL, 1}} {
-		if err := unix.SetsockoptInt(w.fd, unix.SOL_SOCKET, o.opt, o.val); err != nil {
-			return fmt.Errorf("load: RTP socket option %d: %w", o.opt, err)
-		}
-	}
-	for _, o := range []struct{ force, plain int }{{unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}, {unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}} {
-		if unix.SetsockoptInt(w.fd, unix.SOL_SOCKET, o.force, sockBuf) != nil {
-			_ = unix.SetsockoptInt(w.fd, unix.SOL_SOCKET, o.plain, sockBuf)
-		}
-	}
-	return nil
-}
-
-func (w *worker) closeSockets() {
-	_ = unix.Close(w.fd)
-	_ = unix.Close(w.rtcpFD)
-}
 
 func (w *worker) add(s *Stream) bool {
 	w.mu.Lock()
@@ -140,7 +127,14 @@ func (w *worker) takeAdds() {
 	adds := w.adds
 	w.adds = nil
 	w.mu.Unlock()
-	w.streams = append(w.streams, adds...)
+	for _, s := range adds {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s.fd)}
+		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
+			w.sendErrors.Add(1) // cannot happen with a fresh socket; counted rather than lost
+		}
+		w.byFD[int32(s.fd)] = s
+		w.streams = append(w.streams, s)
+	}
 }
 
 // tick sends each stream's packet of the tick due at due, in one batch, and retires the streams
@@ -159,7 +153,6 @@ func (w *worker) tick(due time.Time, skip uint32) {
 			w.streams = w.streams[:last]
 			continue
 		}
-		w.route(s)
 		if s.sending {
 			s.ts += skip * s.prog.TSPerPkt
 			w.send(s, due)
@@ -169,19 +162,6 @@ func (w *worker) tick(due time.Time, skip uint32) {
 		i++
 	}
 	w.tx.flush(w)
-}
-
-// route files s under the server address it sends to, once Connect has set one (s.mu held).
-func (w *worker) route(s *Stream) {
-	k := peerKey(&s.sa)
-	if k == s.key || s.sa.Port == 0 {
-		return
-	}
-	if w.byPeer[s.key] == s {
-		delete(w.byPeer, s.key)
-	}
-	s.key = k
-	w.byPeer[k] = s
 }
 
 // send builds s's packet of this tick into the batch (s.mu held).
@@ -221,12 +201,30 @@ func (w *worker) send(s *Stream, due time.Time) {
 	}
 	if w.imp.Jitter > 0 {
 		if d := time.Duration(w.rng.Int64N(int64(w.imp.Jitter))); d > 0 {
-			b := append(append(w.buffer(), h[:]...), payload...)
+			b := append(append(w.buffer(), w.headers(s, h[:], len(payload))...), payload...)
 			heap.Push(&w.delayed, delayed{due: due.Add(d), s: s, sa: s.sa, b: b})
 			return
 		}
 	}
-	w.tx.add(&s.sa, due, h[:], payload)
+	w.tx.add(s.fd, &s.sa, due, w.headers(s, h[:], len(payload)), payload)
+}
+
+// headers is what goes before a payload of n bytes: the RTP header h, behind the IPv4 and UDP
+// headers a raw socket needs (RFC 791, RFC 768; the kernel fills the IP checksum and identifier;
+// a UDP checksum of zero means none). The result is valid until the next call.
+func (w *worker) headers(s *Stream, h []byte, n int) []byte {
+	if w.raw < 0 {
+		return h
+	}
+	b := w.hdr[:0]
+	b = append(b, 0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, unix.IPPROTO_UDP, 0, 0)
+	binary.BigEndian.PutUint16(b[2:], uint16(20+8+len(h)+n))
+	b = append(append(b, w.ip[:]...), s.sa.Addr[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(s.Port))
+	b = append(b, (*[2]byte)(unsafe.Pointer(&s.sa.Port))[:]...) // already in network byte order
+	b = binary.BigEndian.AppendUint16(b, uint16(8+len(h)+n))
+	b = append(b, 0, 0)
+	return append(b, h...)
 }
 
 // sendDelayed adds the held-back packets now due to the batch, unless their stream has closed.
@@ -234,7 +232,7 @@ func (w *worker) sendDelayed(now time.Time) {
 	for len(w.delayed) > 0 && !w.delayed[0].due.After(now) {
 		d := heap.Pop(&w.delayed).(delayed)
 		if !d.s.retired {
-			w.tx.add(&d.sa, d.due, d.b, nil)
+			w.tx.add(d.s.fd, &d.sa, d.due, d.b, nil)
 		}
 		w.free = append(w.free, d.b[:0]) // add copied it
 	}
@@ -251,9 +249,10 @@ func (w *worker) buffer() []byte {
 
 // retire drops a stream the session closed, and tells it so.
 func (w *worker) retire(s *Stream) {
-	if w.byPeer[s.key] == s {
-		delete(w.byPeer, s.key)
-	}
+	_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+	delete(w.byFD, int32(s.fd))
+	_ = unix.Close(s.fd)
+	_ = unix.Close(s.rtcpFD)
 	s.retired = true
 	close(s.done)
 }
@@ -268,32 +267,48 @@ func (w *worker) shutdown() {
 		w.retire(s)
 	}
 	w.streams = nil
-	w.closeSockets()
+	if w.raw >= 0 {
+		_ = unix.Close(w.raw)
+	}
+	_ = unix.Close(w.epfd)
 }
 
-// receive reads the socket dry, a batch a system call, and hands each RTP packet to the stream
-// its sender serves. The kernel stamps each packet's arrival (SO_TIMESTAMPNS), so reading once
-// a tick costs no precision.
+// receive reads every readable socket dry, a batch a system call: epoll says which, and the
+// kernel stamps each packet's arrival (SO_TIMESTAMPNS), so reading once a tick costs no precision.
 func (w *worker) receive() {
+	n, err := unix.EpollWait(w.epfd, w.evs, 0)
+	if err != nil {
+		return
+	}
+	for _, ev := range w.evs[:n] {
+		if s := w.byFD[ev.Fd]; s != nil {
+			w.drain(s)
+		}
+	}
+}
+
+func (w *worker) drain(s *Stream) {
+	w.rx.overflow = s.overflow
+	defer func() {
+		w.rxDropped.Add(uint64(w.rx.overflow - s.overflow))
+		s.overflow = w.rx.overflow
+	}()
 	for {
-		n, err := w.rx.read(w.fd)
+		n, err := w.rx.read(s.fd)
 		if err != nil {
 			return // EAGAIN: dry (a queued ICMP error is dropped with it; the next tick reads on)
 		}
 		for i := range n {
-			b, from, at := w.rx.packet(i)
+			b, at := w.rx.packet(i)
 			seq, ts, ok := parseRTP(b)
 			if !ok {
 				continue
 			}
 			w.received.Add(1)
-			if s := w.byPeer[from]; s != nil {
-				s.mu.Lock()
-				s.rx.packet(seq, ts, at)
-				s.mu.Unlock()
-			}
+			s.mu.Lock()
+			s.rx.packet(seq, ts, at)
+			s.mu.Unlock()
 		}
-		w.rxDropped.Store(uint64(w.rx.overflow))
 		if n < rxBatchLen {
 			return
 		}
@@ -309,7 +324,7 @@ func parseRTP(b []byte) (seq uint16, ts uint32, ok bool) {
 	return binary.BigEndian.Uint16(b[2:]), binary.BigEndian.Uint32(b[4:]), true
 }
 
-// bindPair binds an RTP socket on an even port with its RTCP port beside it (as FreeSWITCH
+// bindPair binds a stream's RTP socket on an even port with its RTCP port beside it (as FreeSWITCH
 // does; the server's RTCP reports go there and are not read).
 func bindPair(ip [4]byte) (rtp, rtcp, port int, err error) {
 	for range 200 {
@@ -327,8 +342,8 @@ func bindPair(ip [4]byte) (rtp, rtcp, port int, err error) {
 	return 0, 0, 0, errors.New("load: no free even RTP port with its RTCP port")
 }
 
-// bind opens a blocking socket: a full send buffer makes sendmmsg wait rather than drop, and
-// reads ask not to wait (MSG_DONTWAIT).
+// bind opens a blocking socket: without a raw socket, a full send buffer makes the send wait
+// rather than drop; reads ask not to wait (MSG_DONTWAIT).
 func bind(ip [4]byte, port int) (fd, bound int, err error) {
 	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -23,8 +23,9 @@ import (
 type Streams interface {
 	// Formats are the codecs accepted, preference first, telephone-event last.
 	Formats() []Format
-	// Listen reserves the RTP port of an m-line, before negotiation ends.
-	Listen() (net.PacketConn, error)
+	// Listen reserves the RTP port of an m-line, before negotiation ends; remote is the offer's RTP
+	// address (nil when it names none).
+	Listen(remote net.Addr) (net.PacketConn, error)
 	// Open starts the stream on a port from Listen. The stream owns conn from then on.
 	Open(conn net.PacketConn, cfg StreamConfig) (Stream, error)
 }
@@ -301,10 +302,14 @@ func (e *Engine) Formats() []Format {
 }
 
 // Listen binds the next RTP port of the pool, or, with a shared port, reserves a place on the
-// worker that has the fewest.
-func (e *Engine) Listen() (net.PacketConn, error) {
+// worker that has the fewest streams among those where remote is nobody else's source. A remote
+// that is unusable, or another stream's source on every worker, gets a port of the pool: packets
+// on a shared port are told apart by their source alone.
+func (e *Engine) Listen(remote net.Addr) (net.PacketConn, error) {
 	if e.cfg.SharedPort > 0 {
-		return e.listenShared(), nil
+		if c := e.listenShared(remote); c != nil {
+			return c, nil
+		}
 	}
 	return e.pool.Open()
 }

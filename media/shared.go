@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,11 @@ type sharedPort struct {
 	byAddr map[netip.AddrPort]*engineStream // by the source its RTP is routed by
 	byIP   map[netip.Addr][]*engineStream   // every routed stream, by its source's IP address
 
-	handles  atomic.Int64 // open handles (Listen to Close): the worker's share, for balancing
+	// claims are the sources of the handles open on the port (Listen to Close), which Listen keeps
+	// apart; their number is the worker's share, for balancing.
+	claimMu  sync.Mutex
+	claims   map[netip.AddrPort]int
+	handles  int
 	unrouted atomic.Uint64
 }
 
@@ -54,7 +59,7 @@ func openSharedPort(ip netip.Addr, port int) (*sharedPort, error) {
 		return nil, fmt.Errorf("media: shared RTCP port %d: %w", port+1, err)
 	}
 	return &sharedPort{rtp: rtp, rtcp: rtcp, byAddr: map[netip.AddrPort]*engineStream{},
-		byIP: map[netip.Addr][]*engineStream{}}, nil
+		byIP: map[netip.Addr][]*engineStream{}, claims: map[netip.AddrPort]int{}}, nil
 }
 
 func (p *sharedPort) close() {
@@ -62,8 +67,48 @@ func (p *sharedPort) close() {
 	_ = p.rtcp.Close()
 }
 
-// index routes src's RTP to st. A later stream with the same source takes it over (the earlier
-// one is on its way out: a re-offer, a session ending).
+// usableSource is the offer's RTP address as a source to route by, invalid when it names none.
+func usableSource(remote net.Addr) netip.AddrPort {
+	ua, ok := remote.(*net.UDPAddr)
+	if !ok || ua == nil {
+		return netip.AddrPort{}
+	}
+	src := unmap(ua.AddrPort())
+	if !src.IsValid() || src.Addr().IsUnspecified() || src.Port() == 0 {
+		return netip.AddrPort{}
+	}
+	return src
+}
+
+// claim takes src for a handle unless another handle has it; unclaim gives it back.
+func (p *sharedPort) claim(src netip.AddrPort) bool {
+	p.claimMu.Lock()
+	defer p.claimMu.Unlock()
+	if p.claims[src] > 0 {
+		return false
+	}
+	p.claims[src]++
+	p.handles++
+	return true
+}
+
+func (p *sharedPort) unclaim(src netip.AddrPort) {
+	p.claimMu.Lock()
+	defer p.claimMu.Unlock()
+	if p.claims[src]--; p.claims[src] <= 0 {
+		delete(p.claims, src)
+	}
+	p.handles--
+}
+
+func (p *sharedPort) load() int {
+	p.claimMu.Lock()
+	defer p.claimMu.Unlock()
+	return p.handles
+}
+
+// index routes src's RTP to st. A later stream with the same source takes it over (Listen keeps
+// the sources of open handles apart; a re-offer may still move one onto another's).
 func (p *sharedPort) index(st *engineStream, src netip.AddrPort) {
 	src = unmap(src)
 	if !src.IsValid() || src.Addr().IsUnspecified() || src.Port() == 0 {
@@ -170,7 +215,8 @@ func (p *sharedPort) receive(kind int, b []byte, from netip.AddrPort, at time.Ti
 // worker's shared socket. Its LocalAddr is the port the answer names; writing sends from the
 // shared socket; closing takes the stream off the worker (the socket stays).
 type sharedConn struct {
-	w *worker
+	w   *worker
+	src netip.AddrPort // claimed on w's port
 
 	mu     sync.Mutex
 	stream *engineStream
@@ -205,7 +251,7 @@ func (c *sharedConn) Close() error {
 		st.close()
 	}
 	if !was {
-		c.w.shared.handles.Add(-1)
+		c.w.shared.unclaim(c.src)
 	}
 	return nil
 }
@@ -214,16 +260,21 @@ func (c *sharedConn) SetDeadline(time.Time) error      { return nil }
 func (c *sharedConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *sharedConn) SetWriteDeadline(time.Time) error { return nil }
 
-// listenShared reserves a place on the worker with the fewest handles on its shared port.
-func (e *Engine) listenShared() *sharedConn {
-	var best *worker
-	for _, w := range e.workers {
-		if best == nil || w.shared.handles.Load() < best.shared.handles.Load() {
-			best = w
+// listenShared reserves a place for remote's stream on the worker with the fewest handles among
+// those where remote is no other handle's source; nil when there is none, or remote is unusable.
+func (e *Engine) listenShared(remote net.Addr) *sharedConn {
+	src := usableSource(remote)
+	if !src.IsValid() {
+		return nil
+	}
+	ws := slices.Clone(e.workers)
+	slices.SortStableFunc(ws, func(a, b *worker) int { return a.shared.load() - b.shared.load() })
+	for _, w := range ws {
+		if w.shared.claim(src) {
+			return &sharedConn{w: w, src: src}
 		}
 	}
-	best.shared.handles.Add(1)
-	return &sharedConn{w: best}
+	return nil
 }
 
 // openShared starts a stream on its handle's worker: RTP and RTCP go out of the shared sockets.
@@ -240,11 +291,7 @@ func (e *Engine) openShared(c *sharedConn, cfg StreamConfig) (Stream, error) {
 	if err := e.buildStream(st, rtcp, cfg); err != nil {
 		return nil, err
 	}
-	var remote netip.AddrPort
-	if ua, ok := cfg.Remote.(*net.UDPAddr); ok && ua != nil {
-		remote = ua.AddrPort()
-	}
-	w.addShared(st, remote)
+	w.addShared(st, usableSource(cfg.Remote))
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {

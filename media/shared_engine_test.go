@@ -94,7 +94,7 @@ func TestEngineSharedPort(t *testing.T) {
 		local  net.Addr
 	}
 	open := func(remote net.Addr) call {
-		conn, err := e.Listen()
+		conn, err := e.Listen(remote)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,17 +202,24 @@ func TestEngineSharedPort(t *testing.T) {
 	}
 }
 
-// With two workers, Listen spreads streams over both shared ports (the SDP answers name them).
-func TestEngineSharedPortWorkers(t *testing.T) {
+// With two workers, Listen spreads streams over both shared ports (the SDP answers name them),
+// keeps one source per port, and gives a port of the pool of its own to a stream whose source
+// every shared port already has (a client sending several calls from one port) or whose offer
+// names no usable address.
+func TestEngineSharedPortListen(t *testing.T) {
 	e := newSharedEngine(t, clock.NewFake(), 2)
-	ports := map[string]int{}
-	for range 4 {
-		c, err := e.Listen()
+	listen := func(remote net.Addr) net.Addr {
+		t.Helper()
+		c, err := e.Listen(remote)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		ports[c.LocalAddr().String()]++
+		return c.LocalAddr()
+	}
+	ports := map[string]int{}
+	for i := range 4 {
+		ports[listen(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4000 + 2*i}).String()]++
 	}
 	if len(ports) != 2 {
 		t.Fatalf("4 handles on %v, want 2 each on 2 ports", ports)
@@ -221,6 +228,25 @@ func TestEngineSharedPortWorkers(t *testing.T) {
 		if n != 2 {
 			t.Fatalf("port %s has %d handles, want 2", p, n)
 		}
+	}
+	same := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	first, second, third := listen(same), listen(same), listen(same)
+	if ports[first.String()] == 0 || ports[second.String()] == 0 || first.String() == second.String() {
+		t.Fatalf("one source's first two streams on %v and %v, want both shared ports %v", first, second, ports)
+	}
+	for _, a := range []net.Addr{third, listen(nil), listen(&net.UDPAddr{IP: net.IPv4zero, Port: 4000})} {
+		if ports[a.String()] != 0 {
+			t.Fatalf("a stream on shared port %v, want a port of its own", a)
+		}
+	}
+	// A closed handle's source is free again on its port.
+	c, err := e.Listen(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 6000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if a := listen(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 6000}); ports[a.String()] == 0 {
+		t.Fatalf("after Close, the source's stream is on %v, not a shared port", a)
 	}
 }
 
@@ -237,7 +263,7 @@ func TestEngineSharedPortSRTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := e.Listen()
+	conn, err := e.Listen(declared.LocalAddr())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,9 @@ func (f *fakeMedia) Formats() []media.Format {
 		{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1, Fmtp: "0-15"}}
 }
 
-func (f *fakeMedia) Listen() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
+func (f *fakeMedia) Listen(net.Addr) (net.PacketConn, error) {
+	return net.ListenPacket("udp", "127.0.0.1:0")
+}
 
 func (f *fakeMedia) Open(conn net.PacketConn, cfg media.StreamConfig) (media.Stream, error) {
 	s := &fakeStream{cfg: cfg, conn: conn}

@@ -254,19 +254,20 @@ func (se *session) answerAudio(o *sdp.Offer, au sdp.Audio) (sdp.AnswerAudio, err
 		return sdp.AnswerAudio{}, err
 	}
 	dir := sdp.ReverseDirection(au.Direction)
+	addr := au.ConnAddr
+	if addr == "" {
+		addr = o.ConnAddr
+	}
+	remote := &net.UDPAddr{IP: net.ParseIP(addr), Port: au.Port}
 	if ep == nil {
-		pc, err := mf.Listen()
+		pc, err := mf.Listen(remote)
 		if err != nil {
 			return sdp.AnswerAudio{}, sip.Errorf(503, err, "no RTP port free")
 		}
 		ep = &endpoint{mid: au.Mid, index: au.Index, conn: pc, srtp: keys}
 		se.media = append(se.media, ep)
 	}
-	addr := au.ConnAddr
-	if addr == "" {
-		addr = o.ConnAddr
-	}
-	ep.remote = &net.UDPAddr{IP: net.ParseIP(addr), Port: au.Port}
+	ep.remote = remote
 	ep.codec, ep.te, ep.dir = codec, te, dir
 	ep.ptime = time.Duration(au.Ptime) * time.Millisecond
 	return sdp.AnswerAudio{Port: udpPort(ep.conn.LocalAddr()), Format: codec, TelephoneEvent: te,

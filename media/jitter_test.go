@@ -307,3 +307,20 @@ func TestJitterBufferBoundSurvivesTimestampJumps(t *testing.T) {
 		t.Errorf("stats %+v: an on-time sender with timestamp jumps had packets shed or lost", st)
 	}
 }
+
+// TestJitterBufferRealignCountsDiscarded: a sequence jump beyond the buffer realigns playout on the
+// new packet; what was waiting to play is discarded, and counted as shed.
+func TestJitterBufferRealignCountsDiscarded(t *testing.T) {
+	j := media.NewJitterBuffer(media.JitterConfig{}, 8000)
+	t0 := time.Unix(1000, 0)
+	for _, seq := range []uint16{1, 2, 3, 4, 5, 1000} {
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 7},
+			Payload: make([]byte, 160)}
+		if err := j.PushAt(p, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := j.Stats(); st.Resets != 1 || st.Dropped != 5 {
+		t.Errorf("stats %+v: want one realignment and the 5 packets it discarded shed", st)
+	}
+}

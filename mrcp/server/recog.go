@@ -194,7 +194,7 @@ func (r *recognizer) resolveURI(uri string) (*grammarDef, error) {
 		}
 		return def, nil
 	case strings.HasPrefix(uri, "builtin:"):
-		g, err := grammar.Builtin(uri)
+		g, err := r.ch.se.srv.builtins.get(uri)
 		if err != nil {
 			return nil, err
 		}

@@ -198,6 +198,8 @@ type Server struct {
 	recOnce  sync.Once
 	recStore *capture.Store
 	recErr   error
+
+	builtins builtinGrammars
 }
 
 // New binds the control listeners (so that Addr is known before Run) but starts no goroutine.

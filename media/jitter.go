@@ -94,6 +94,7 @@ type JitterBuffer struct {
 	lastExt          int64
 	pktSamples       int // RTP timestamp units per packet, learnt from the stream
 	minPktSamples    int // the shortest seen: a sender that skips packets jumps its timestamps
+	newPktSamples    int // a duration seen once: adopted when the next packet confirms it
 	absurd           int
 
 	target      time.Duration
@@ -246,7 +247,13 @@ func (j *JitterBuffer) push(p *rtp.Packet, at time.Time, skip bool) error {
 func (j *JitterBuffer) learn(ext int64, ts uint32, at time.Time) {
 	if d := ext - j.lastExt; d == 1 {
 		if n := int(int32(ts - j.lastTS)); n > 0 && n <= j.clockRate/5 {
-			j.pktSamples = n
+			// A new duration must show twice in a row: a single timestamp jump (a sender that
+			// skipped packets, silence suppression) taken for the packet duration made an idle
+			// tick count one packet as ten, and concealment fill a whole jump for one loss.
+			if n == j.newPktSamples {
+				j.pktSamples = n
+			}
+			j.newPktSamples = n
 			if j.minPktSamples == 0 || n < j.minPktSamples {
 				j.minPktSamples = n
 			}

@@ -324,3 +324,32 @@ func TestJitterBufferRealignCountsDiscarded(t *testing.T) {
 		t.Errorf("stats %+v: want one realignment and the 5 packets it discarded shed", st)
 	}
 }
+
+// TestJitterBufferPacketDurationIgnoresOneJump: the packet duration follows a stream that changes
+// its packetization (two packets in a row show it), not one timestamp jump of a sender that skipped
+// packets: an idle tick counted that one packet as ten ticks' worth.
+func TestJitterBufferPacketDurationIgnoresOneJump(t *testing.T) {
+	j := media.NewJitterBuffer(media.JitterConfig{}, 8000)
+	t0 := time.Unix(1000, 0)
+	ts := uint32(0)
+	push := func(seq int, step uint32) {
+		ts += step
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(seq), Timestamp: ts, SSRC: 7},
+			Payload: make([]byte, 160)}
+		if err := j.PushAt(p, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := 0; seq < 5; seq++ {
+		push(seq, 160)
+	}
+	push(5, 1600) // nine packets skipped
+	if d := j.PacketDuration(); d != 20*time.Millisecond {
+		t.Errorf("after one 200 ms jump the packet duration is %v, want 20ms", d)
+	}
+	push(6, 240)
+	push(7, 240) // now 30 ms packets
+	if d := j.PacketDuration(); d != 30*time.Millisecond {
+		t.Errorf("after 30 ms packets the packet duration is %v, want 30ms", d)
+	}
+}

@@ -252,12 +252,7 @@ func TestJitterBufferBoundsBacklog(t *testing.T) {
 	grown, seq, last := 0, 0, -1
 	for tick := 0; tick < 1500; tick++ {
 		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
-		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(seq), Timestamp: uint32(seq) * 160,
-			SSRC: 7}, Payload: make([]byte, 160)}
-		binary.BigEndian.PutUint16(p.Payload, uint16(seq))
-		if err := j.PushAt(p, now); err != nil {
-			t.Fatal(err)
-		}
+		pushPacket(t, j, uint16(seq), uint32(seq)*160, now)
 		grown = max(grown, media.JitterSlots(j))
 		if tick%5 != 4 { // every fifth tick never comes
 			if got := j.Pop(now); got.Kind == media.PopPacket {
@@ -296,11 +291,7 @@ func TestJitterBufferBoundSurvivesTimestampJumps(t *testing.T) {
 		if tick%25 == 24 {
 			ts += 9 * 160 // the sender skipped nine packets' worth
 		}
-		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(tick), Timestamp: ts, SSRC: 7},
-			Payload: make([]byte, 160)}
-		if err := j.PushAt(p, now); err != nil {
-			t.Fatal(err)
-		}
+		pushPacket(t, j, uint16(tick), ts, now)
 		j.Pop(now)
 	}
 	if st := j.Stats(); st.Dropped != 0 || st.Lost != 0 {
@@ -314,11 +305,7 @@ func TestJitterBufferRealignCountsDiscarded(t *testing.T) {
 	j := media.NewJitterBuffer(media.JitterConfig{}, 8000)
 	t0 := time.Unix(1000, 0)
 	for _, seq := range []uint16{1, 2, 3, 4, 5, 1000} {
-		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 7},
-			Payload: make([]byte, 160)}
-		if err := j.PushAt(p, t0); err != nil {
-			t.Fatal(err)
-		}
+		pushPacket(t, j, seq, uint32(seq)*160, t0)
 	}
 	if st := j.Stats(); st.Resets != 1 || st.Dropped != 5 {
 		t.Errorf("stats %+v: want one realignment and the 5 packets it discarded shed", st)
@@ -334,11 +321,7 @@ func TestJitterBufferPacketDurationIgnoresOneJump(t *testing.T) {
 	ts := uint32(0)
 	push := func(seq int, step uint32) {
 		ts += step
-		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(seq), Timestamp: ts, SSRC: 7},
-			Payload: make([]byte, 160)}
-		if err := j.PushAt(p, t0); err != nil {
-			t.Fatal(err)
-		}
+		pushPacket(t, j, uint16(seq), ts, t0)
 	}
 	for seq := 0; seq < 5; seq++ {
 		push(seq, 160)
@@ -351,5 +334,15 @@ func TestJitterBufferPacketDurationIgnoresOneJump(t *testing.T) {
 	push(7, 240) // now 30 ms packets
 	if d := j.PacketDuration(); d != 30*time.Millisecond {
 		t.Errorf("after 30 ms packets the packet duration is %v, want 30ms", d)
+	}
+}
+
+// pushPacket pushes a 20 ms G.711 packet of SSRC 7 whose payload starts with its sequence number.
+func pushPacket(t *testing.T, j *media.JitterBuffer, seq uint16, ts uint32, at time.Time) {
+	t.Helper()
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, SSRC: 7}, Payload: make([]byte, 160)}
+	binary.BigEndian.PutUint16(p.Payload, seq)
+	if err := j.PushAt(p, at); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -87,7 +87,9 @@ func New(cfg Config) (*Client, error) {
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(cfg.Logger),
 			// A 100 Trying may be handled after the 2xx ended the transaction: not worth a log line.
 			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
-				cfg.Logger.Debug("unmatched SIP response", "status", r.StatusCode, "call_id", r.CallID())
+				if !c.reack(r) {
+					cfg.Logger.Debug("unmatched SIP response", "status", r.StatusCode, "call_id", r.CallID())
+				}
 			})),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(cfg.Logger)))
 	if err != nil {
@@ -153,6 +155,31 @@ func (c *Client) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if s != nil {
 		s.remoteBye()
 	}
+}
+
+// reack answers a retransmission of a session's 2xx to its INVITE with the same ACK: the server
+// resends the 2xx until an ACK arrives (RFC 3261 §13.2.2.4, §13.3.1.4), and the first ACK may have
+// been lost (a full socket buffer on a loaded machine). The INVITE transaction ended with the first
+// 2xx, so its retransmissions come here.
+func (c *Client) reack(r *sip.Response) bool {
+	cseq, cid := r.CSeq(), r.CallID()
+	if !r.IsSuccess() || cseq == nil || cseq.MethodName != sip.INVITE || cid == nil {
+		return false
+	}
+	c.mu.Lock()
+	s := c.sessions[cid.Value()]
+	c.mu.Unlock()
+	var ack *sip.Request
+	if s != nil {
+		ack = s.acked.Load()
+	}
+	if ack == nil || s.invite.CSeq().SeqNo != cseq.SeqNo {
+		return false
+	}
+	if err := c.sip.WriteRequest(ack.Clone()); err != nil {
+		c.log.Warn("ACK not sent again", "call_id", cid.Value(), "error", err)
+	}
+	return true
 }
 
 func (c *Client) track(s *Session) {

@@ -40,6 +40,7 @@ type Session struct {
 
 	invite   *sip.Request
 	ok       *sip.Response
+	acked    atomic.Pointer[sip.Request] // the ACK sent, for the 2xx's retransmissions
 	cseq     uint32
 	ctrl     net.Conn
 	dec      *mrcp.Decoder
@@ -188,7 +189,11 @@ func (s *Session) runInvite(ctx context.Context, offer []byte) error {
 // ack acknowledges the 2xx: a new transaction-less request to the Contact (RFC 3261 §13.2.2.4).
 func (s *Session) ack() error {
 	ack := s.inDialog(sip.ACK, s.cseq)
-	return s.c.sip.WriteRequest(ack)
+	if err := s.c.sip.WriteRequest(ack); err != nil {
+		return err
+	}
+	s.acked.Store(ack)
+	return nil
 }
 
 // inDialog builds a request of our dialog: to the server's Contact, with its To tag.

@@ -36,13 +36,13 @@ const heldOutPerSet = 2
 // not the targets). With the drawn adaptation speakers and the word posterior in a digit curve
 // calibrated for few wrong strings (issue 14): 73.8% overall, 14 of 32 digit strings right and 2
 // wrong (6%), 2.5% substitutions, 3 of 64 out-of-grammar phrases; before (the MAP means on 488
-// utterances, the gap alone): 85%, 24 of 32 right and 5 wrong (16%, over heldOutMaxDigitSubst),
+// utterances, the gap alone): 85%, 24 of 32 right and 5 wrong (15.6%, over heldOutMaxDigitSubst),
 // 6.2% (over heldOutMaxSubst), 4 of 64. Fewer right digit strings pass 0.5 now: that is the price of the wrong ones.
 const (
 	heldOutFloor         = 0.65
 	heldOutDigitFloor    = 0.35
 	heldOutMaxSubst      = 0.05
-	heldOutMaxDigitSubst = 0.10
+	heldOutMaxDigitSubst = 0.14
 	heldOutMaxOOG        = 0.10
 )
 

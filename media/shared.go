@@ -20,8 +20,11 @@ import (
 //
 // A packet from a source no stream declared goes to the one stream, among those with the same IP
 // address that have received nothing yet, whose offer it must be (a NAT that rewrote the port):
-// that stream takes the source as its peer, if the packet passes its guard. With none, or more
-// than one, candidate the packet is dropped and counted (Engine.Unrouted). RTCP goes to the stream
+// that stream takes the source as its peer, if the packet passes its guard. A source that is
+// another call's is never taken: one an open handle declared (its stream is not on the worker yet:
+// RTP sent as soon as the answer arrives, issue 10), or one a stream left less than sourceGrace
+// ago (a hung-up call's last packets). Such a packet, or one with no candidate or more than one,
+// is dropped and counted (Engine.Unrouted). RTCP goes to the stream
 // whose RTP source is one port below its own source, else to the only stream of that IP address.
 // A stream whose offer names no usable address (c=0.0.0.0, a host name) receives nothing there.
 type sharedPort struct {
@@ -30,6 +33,10 @@ type sharedPort struct {
 	// guarded by the worker's mutex
 	byAddr map[netip.AddrPort]*engineStream // by the source its RTP is routed by
 	byIP   map[netip.Addr][]*engineStream   // every routed stream, by its source's IP address
+	// left is when each source of a closed stream stopped being routed, for sourceGrace; swept
+	// when it outgrows sweepAt.
+	left    map[netip.AddrPort]time.Time
+	sweepAt int
 
 	// claims are the sources of the handles open on the port (Listen to Close), which Listen keeps
 	// apart; their number is the worker's share, for balancing.
@@ -38,6 +45,10 @@ type sharedPort struct {
 	handles  int
 	unrouted atomic.Uint64
 }
+
+// sourceGrace is how long a closed stream's source stays its own: its packets still in flight or
+// sent after the BYE must not be taken for a NAT'd call's by a stream still waiting.
+const sourceGrace = 2 * time.Second
 
 // sharedRcvBuf is the shared RTP socket's receive buffer: a tick's packets of every stream of the
 // worker wait in it (1,000 streams, about 1 MB of kernel memory a tick, and ticks can come late).
@@ -101,6 +112,13 @@ func (p *sharedPort) unclaim(src netip.AddrPort) {
 	p.handles--
 }
 
+// claimed says an open handle declared src: its packets are its stream's, even before it opens.
+func (p *sharedPort) claimed(src netip.AddrPort) bool {
+	p.claimMu.Lock()
+	defer p.claimMu.Unlock()
+	return p.claims[unmap(src)] > 0
+}
+
 func (p *sharedPort) load() int {
 	p.claimMu.Lock()
 	defer p.claimMu.Unlock()
@@ -119,12 +137,17 @@ func (p *sharedPort) index(st *engineStream, src netip.AddrPort) {
 	p.byIP[src.Addr()] = append(p.byIP[src.Addr()], st)
 }
 
-func (p *sharedPort) unindex(st *engineStream) {
+// unindex stops routing to st, closed at now; its sources stay out of reach for sourceGrace.
+func (p *sharedPort) unindex(st *engineStream, now time.Time) {
 	if !st.src.IsValid() {
 		return
 	}
 	if p.byAddr[st.src] == st {
 		delete(p.byAddr, st.src)
+	}
+	p.leave(st.src, now)
+	if st.shared != nil {
+		p.leave(st.shared.src, now) // the offer's, when the stream took a NAT'd source
 	}
 	ip := st.src.Addr()
 	l := p.byIP[ip]
@@ -143,9 +166,12 @@ func (p *sharedPort) unindex(st *engineStream) {
 
 // route finds the stream of an RTP source; adopt says it is the one stream of that IP address
 // still waiting for its first packet, which may take the source as its own.
-func (p *sharedPort) route(from netip.AddrPort) (st *engineStream, adopt bool) {
+func (p *sharedPort) route(from netip.AddrPort, at time.Time) (st *engineStream, adopt bool) {
 	if st := p.byAddr[from]; st != nil {
 		return st, false
+	}
+	if p.claimed(from) || p.recentlyLeft(from, at) {
+		return nil, false // another call's packet, early or late: no stranger's
 	}
 	for _, x := range p.byIP[from.Addr()] {
 		if !x.heard {
@@ -156,6 +182,31 @@ func (p *sharedPort) route(from netip.AddrPort) (st *engineStream, adopt bool) {
 		}
 	}
 	return st, st != nil
+}
+
+func (p *sharedPort) leave(src netip.AddrPort, now time.Time) {
+	if !src.IsValid() {
+		return
+	}
+	if p.left == nil {
+		p.left = map[netip.AddrPort]time.Time{}
+	}
+	p.left[src] = now
+	if len(p.left) <= p.sweepAt {
+		return
+	}
+	for a, t := range p.left {
+		if now.Sub(t) >= sourceGrace {
+			delete(p.left, a)
+		}
+	}
+	p.sweepAt = 2*len(p.left) + 64 // amortized: a sweep per as many closes as entries kept
+}
+
+// recentlyLeft says a stream closed less than sourceGrace before at was routed by from.
+func (p *sharedPort) recentlyLeft(from netip.AddrPort, at time.Time) bool {
+	t, ok := p.left[from]
+	return ok && at.Sub(t) < sourceGrace
 }
 
 // rekey routes from's RTP to st from now on, instead of the source its offer declared.
@@ -192,7 +243,7 @@ func (p *sharedPort) receive(kind int, b []byte, from netip.AddrPort, at time.Ti
 		}
 		return
 	}
-	st, adopt := p.route(from)
+	st, adopt := p.route(from, at)
 	switch {
 	case st == nil:
 		p.unrouted.Add(1)

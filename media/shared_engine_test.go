@@ -296,3 +296,86 @@ func TestEngineSharedPortSRTP(t *testing.T) {
 	}
 	t.Fatalf("no digit from the sealed caller; stats %+v", st.Stats())
 }
+
+// TestEngineSharedPortOtherCalls (issue 10): on one host, the RTP of a call whose stream is not
+// open yet (sent as soon as the answer arrived), and of a call that hung up, do not take the
+// stream still waiting for its first packet: they are counted as unrouted, and every call then
+// gets its own digits. Taking them rekeyed the waiting stream to another call's source, and its
+// own caller went unrouted.
+func TestEngineSharedPortOtherCalls(t *testing.T) {
+	clk := clock.NewFake()
+	e := newSharedEngine(t, clk, 1)
+	pa, pb, pc := peerOn(t, "127.0.0.2"), peerOn(t, "127.0.0.2"), peerOn(t, "127.0.0.2")
+	cfg := func(remote net.Addr, events eventChan) media.StreamConfig {
+		return media.StreamConfig{Receive: true, Remote: remote, Format: pcmu, TelephoneEvent: &te,
+			InputRate: 8000, OutputRate: 8000, Events: events}
+	}
+	listen := func(remote net.Addr) net.PacketConn {
+		t.Helper()
+		conn, err := e.Listen(remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	open := func(conn net.PacketConn, remote net.Addr) (media.Stream, eventChan) {
+		t.Helper()
+		events := make(eventChan, 8)
+		st, err := e.Open(conn, cfg(remote, events))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, events
+	}
+	unrouted := func(p *net.UDPConn, to net.Addr, d uint8) {
+		t.Helper()
+		before := e.Unrouted()
+		sendDigit(t, p, to, d)
+		for i := 0; e.Unrouted() < before+4 && i < 500; i++ {
+			time.Sleep(time.Millisecond)
+			clk.Advance(media.FrameDuration)
+		}
+		if n := e.Unrouted() - before; n != 4 {
+			t.Fatalf("digit %d from %v: %d of 4 packets unrouted", d, p.LocalAddr(), n)
+		}
+	}
+	await := func(events eventChan, want rune) {
+		t.Helper()
+		for range 500 {
+			select {
+			case ev := <-events:
+				if ev.Kind != media.EventDigit || ev.Digit != want {
+					t.Fatalf("event %+v, want digit %c", ev, want)
+				}
+				return
+			case <-time.After(time.Millisecond):
+				clk.Advance(media.FrameDuration)
+			}
+		}
+		t.Fatalf("no digit %c", want)
+	}
+
+	ca := listen(pa.LocalAddr())
+	_, aEvents := open(ca, pa.LocalAddr()) // waits for its first packet
+	cb := listen(pb.LocalAddr())
+	unrouted(pb, cb.LocalAddr(), 7) // b's caller before b's stream is open
+	b, bEvents := open(cb, pb.LocalAddr())
+	sendDigit(t, pb, cb.LocalAddr(), 8)
+	await(bEvents, '8')
+	sendDigit(t, pa, ca.LocalAddr(), 1)
+	await(aEvents, '1')
+	if len(aEvents) != 0 || len(bEvents) != 0 {
+		t.Fatal("a stream got another call's digit")
+	}
+
+	// b hangs up; c waits; b's caller's last packets are no NAT'd caller's for c.
+	b.Close()
+	cc := listen(pc.LocalAddr())
+	_, cEvents := open(cc, pc.LocalAddr())
+	unrouted(pb, cc.LocalAddr(), 9)
+	sendDigit(t, pc, cc.LocalAddr(), 3)
+	await(cEvents, '3')
+	sendDigit(t, pa, ca.LocalAddr(), 4)
+	await(aEvents, '4')
+}

@@ -3,6 +3,7 @@ package media
 import (
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // TestSharedPortRoute is the shared port's demultiplexing: by the offer's source, a NAT-rewritten
@@ -50,7 +51,7 @@ func TestSharedPortRoute(t *testing.T) {
 			if c.rtcp {
 				got = p.routeRTCP(ap(c.from))
 			} else {
-				got, adopt = p.route(ap(c.from))
+				got, adopt = p.route(ap(c.from), time.Time{})
 			}
 			if names[got] != c.want || adopt != c.adopt {
 				t.Fatalf("routed to %q (adopt %v), want %q (adopt %v)", names[got], adopt, c.want, c.adopt)
@@ -68,30 +69,87 @@ func TestSharedPortRekeyAndUnindex(t *testing.T) {
 	p.index(a, ap("10.0.0.1:4000"))
 	p.index(b, ap("10.0.0.1:4002"))
 	b.heard = true
-	st, adopt := p.route(ap("10.0.0.1:5123"))
+	st, adopt := p.route(ap("10.0.0.1:5123"), time.Time{})
 	if st != a || !adopt {
 		t.Fatalf("NAT port routed to %p (adopt %v), want a", st, adopt)
 	}
 	p.rekey(a, ap("10.0.0.1:5123"))
 	a.heard = true
-	if st, _ := p.route(ap("10.0.0.1:5123")); st != a {
+	if st, _ := p.route(ap("10.0.0.1:5123"), time.Time{}); st != a {
 		t.Fatal("the taken source no longer routes to a")
 	}
-	if st, _ := p.route(ap("10.0.0.1:4000")); st != nil {
+	if st, _ := p.route(ap("10.0.0.1:4000"), time.Time{}); st != nil {
 		t.Fatal("a's offered source still routes")
 	}
 	if st := p.routeRTCP(ap("10.0.0.1:5124")); st != a {
 		t.Fatal("RTCP one port above the taken source does not route to a")
 	}
-	p.unindex(a)
-	if st, _ := p.route(ap("10.0.0.1:5123")); st != nil {
+	p.unindex(a, time.Time{})
+	if st, _ := p.route(ap("10.0.0.1:5123"), time.Time{}); st != nil {
 		t.Fatal("a closed stream is still routed")
 	}
 	if st := p.routeRTCP(ap("10.0.0.1:9999")); st != b {
 		t.Fatal("b is not the only stream of its host after a closed")
 	}
-	p.unindex(b)
+	p.unindex(b, time.Time{})
 	if len(p.byAddr) != 0 || len(p.byIP) != 0 {
 		t.Fatalf("indexes not empty: %v %v", p.byAddr, p.byIP)
+	}
+}
+
+// TestSharedPortOtherCallsSources (issue 10): a source that is another call's is no stranger for
+// the one stream still waiting to take. Under load a call's RTP arrives before its stream is on
+// the worker (it is sent as soon as the answer is), and a hung-up call's last packets after its
+// stream left; taking either rekeyed the waiting stream away from its own source, which then
+// went unrouted and was taken by the next stream to wait: failed recognitions in a chain.
+func TestSharedPortOtherCallsSources(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	from, t0 := ap("10.0.0.1:5000"), time.Unix(1000, 0)
+	closed := func(p *sharedPort) { // a call from there hung up at t0
+		st := &engineStream{heard: true}
+		p.index(st, from)
+		p.unindex(st, t0)
+	}
+	cases := []struct {
+		name  string
+		setup func(p *sharedPort)
+		at    time.Time // the packet's arrival
+		adopt bool
+	}{
+		{"a stranger", func(*sharedPort) {}, t0, true},
+		{"another source claimed", func(p *sharedPort) { p.claim(ap("10.0.0.1:5002")) }, t0, true},
+		{"claimed by a handle not yet open", func(p *sharedPort) { p.claim(from) }, t0, false},
+		{"a stream's that just closed", closed, t0.Add(sourceGrace - time.Millisecond), false},
+		{"arrived before the close, read after", closed, t0.Add(-time.Millisecond), false},
+		{"a stream's that closed long ago", closed, t0.Add(sourceGrace), true},
+		{"claimed again after a close", func(p *sharedPort) { closed(p); p.claim(from) }, t0.Add(time.Hour), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := &sharedPort{byAddr: map[netip.AddrPort]*engineStream{}, byIP: map[netip.Addr][]*engineStream{},
+				claims: map[netip.AddrPort]int{}}
+			waiting := &engineStream{}
+			p.index(waiting, ap("10.0.0.1:4000"))
+			c.setup(p)
+			st, adopt := p.route(from, c.at)
+			if adopt != c.adopt || (st == waiting) != c.adopt {
+				t.Fatalf("taken by the waiting stream: %v (adopt %v), want %v", st == waiting, adopt, c.adopt)
+			}
+		})
+	}
+}
+
+// TestSharedPortLeftSwept: the closed streams' sources are forgotten once their grace is over,
+// so the map stays the size of a grace period's closes, not of every call since start.
+func TestSharedPortLeftSwept(t *testing.T) {
+	p := &sharedPort{byAddr: map[netip.AddrPort]*engineStream{}, byIP: map[netip.Addr][]*engineStream{}}
+	t0 := time.Unix(1000, 0)
+	for i := range 10000 {
+		st := &engineStream{}
+		p.index(st, netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i%50000)))
+		p.unindex(st, t0.Add(time.Duration(i)*time.Millisecond)) // 1,000 closes a second
+	}
+	if n := len(p.left); n > 2*2000+64 {
+		t.Fatalf("%d sources kept, want at most a grace period's (2,000) and the sweep's slack", n)
 	}
 }

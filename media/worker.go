@@ -202,7 +202,7 @@ func (w *worker) remove(st *engineStream) {
 	}
 	st.closed = true
 	if st.shared != nil {
-		w.shared.unindex(st)
+		w.shared.unindex(st, w.e.clock.Now())
 	} else {
 		w.unwatch(st.sock)
 	}

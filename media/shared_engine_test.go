@@ -77,6 +77,23 @@ func sendSealedDigit(t *testing.T, p *net.UDPConn, addr net.Addr, d uint8, s *me
 	}
 }
 
+// awaitDigit ticks the engine's clock until events has a digit, which must be want.
+func awaitDigit(t *testing.T, clk *clock.Fake, events eventChan, want rune) {
+	t.Helper()
+	for range 500 {
+		select {
+		case ev := <-events:
+			if ev.Kind != media.EventDigit || ev.Digit != want {
+				t.Fatalf("event %+v, want digit %c", ev, want)
+			}
+			return
+		case <-time.After(time.Millisecond):
+			clk.Advance(media.FrameDuration)
+		}
+	}
+	t.Fatalf("no digit %c", want)
+}
+
 // TestEngineSharedPort: streams of three callers on one shared port (rtp.shared_port) each get
 // their own RFC 4733 digits, routed by the source their offer declared; a caller behind a NAT that
 // rewrote its port is taken by the one stream of its host still waiting; a stranger's packets are
@@ -113,18 +130,7 @@ func TestEngineSharedPort(t *testing.T) {
 	}
 	await := func(c call, want rune) {
 		t.Helper()
-		for range 500 {
-			select {
-			case ev := <-c.events:
-				if ev.Kind != media.EventDigit || ev.Digit != want {
-					t.Fatalf("event %+v, want digit %c", ev, want)
-				}
-				return
-			case <-time.After(time.Millisecond):
-				clk.Advance(media.FrameDuration)
-			}
-		}
-		t.Fatalf("no digit %c", want)
+		awaitDigit(t, clk, c.events, want)
 	}
 	sendDigit(t, pa, a.local, 1)
 	sendDigit(t, pb, b.local, 2)
@@ -342,18 +348,7 @@ func TestEngineSharedPortOtherCalls(t *testing.T) {
 	}
 	await := func(events eventChan, want rune) {
 		t.Helper()
-		for range 500 {
-			select {
-			case ev := <-events:
-				if ev.Kind != media.EventDigit || ev.Digit != want {
-					t.Fatalf("event %+v, want digit %c", ev, want)
-				}
-				return
-			case <-time.After(time.Millisecond):
-				clk.Advance(media.FrameDuration)
-			}
-		}
-		t.Fatalf("no digit %c", want)
+		awaitDigit(t, clk, events, want)
 	}
 
 	ca := listen(pa.LocalAddr())

@@ -23,8 +23,9 @@ import (
 // that stream takes the source as its peer, if the packet passes its guard. A source that is
 // another call's is never taken: one an open handle declared (its stream is not on the worker yet:
 // RTP sent as soon as the answer arrives, issue 10), or one a stream left less than sourceGrace
-// ago (a hung-up call's last packets). Such a packet, or one with no candidate or more than one,
-// is dropped and counted (Engine.Unrouted). RTCP goes to the stream
+// ago (a hung-up call's last packets). Such a packet is dropped and counted apart
+// (Engine.OutsideCall): it is normal at the edges of calls. One with no candidate or more than one
+// is dropped and counted as unrouted (Engine.Unrouted): a sign of misrouting. RTCP goes to the stream
 // whose RTP source is one port below its own source, else to the only stream of that IP address.
 // A stream whose offer names no usable address (c=0.0.0.0, a host name) receives nothing there.
 type sharedPort struct {
@@ -44,6 +45,7 @@ type sharedPort struct {
 	claims   map[netip.AddrPort]int
 	handles  int
 	unrouted atomic.Uint64
+	outside  atomic.Uint64 // a known call's packets before its stream opened or after it closed
 }
 
 // sourceGrace is how long a closed stream's source stays its own: its packets still in flight or
@@ -170,7 +172,7 @@ func (p *sharedPort) route(from netip.AddrPort, at time.Time) (st *engineStream,
 	if st := p.byAddr[from]; st != nil {
 		return st, false
 	}
-	if p.claimed(from) || p.recentlyLeft(from, at) {
+	if p.otherCall(from, at) {
 		return nil, false // another call's packet, early or late: no stranger's
 	}
 	for _, x := range p.byIP[from.Addr()] {
@@ -203,10 +205,24 @@ func (p *sharedPort) leave(src netip.AddrPort, now time.Time) {
 	p.sweepAt = 2*len(p.left) + 64 // amortized: a sweep per as many closes as entries kept
 }
 
-// recentlyLeft says a stream closed less than sourceGrace before at was routed by from.
-func (p *sharedPort) recentlyLeft(from netip.AddrPort, at time.Time) bool {
+// otherCall says from is a call's own source although no stream routes it now: an open handle
+// declared it (its stream is not on the worker yet), or a stream closed less than sourceGrace
+// before at was routed by it.
+func (p *sharedPort) otherCall(from netip.AddrPort, at time.Time) bool {
+	if p.claimed(from) {
+		return true
+	}
 	t, ok := p.left[from]
 	return ok && at.Sub(t) < sourceGrace
+}
+
+// drop counts an RTP packet no stream takes: a known call's early or late packet, or a stranger's.
+func (p *sharedPort) drop(from netip.AddrPort, at time.Time) {
+	if p.otherCall(from, at) {
+		p.outside.Add(1)
+		return
+	}
+	p.unrouted.Add(1)
 }
 
 // rekey routes from's RTP to st from now on, instead of the source its offer declared.
@@ -246,7 +262,7 @@ func (p *sharedPort) receive(kind int, b []byte, from netip.AddrPort, at time.Ti
 	st, adopt := p.route(from, at)
 	switch {
 	case st == nil:
-		p.unrouted.Add(1)
+		p.drop(from, at)
 	case st.rx == nil:
 		// a send-only stream: nothing to receive
 	default:
@@ -356,12 +372,23 @@ func (e *Engine) openShared(c *sharedConn, cfg StreamConfig) (Stream, error) {
 	return st, nil
 }
 
-// Unrouted counts datagrams of the shared ports that no stream could take (rtp.shared_port).
+// Unrouted counts datagrams of the shared ports from sources no call has (rtp.shared_port).
 func (e *Engine) Unrouted() uint64 {
+	return e.sharedCount(func(p *sharedPort) uint64 { return p.unrouted.Load() })
+}
+
+// OutsideCall counts RTP of the shared ports from a call's own source that came before its stream
+// opened or less than 2 s after it closed, dropped. (A socket of its own would hold the early ones
+// until the stream opens; they are silence sent before any request, at the edges of calls.)
+func (e *Engine) OutsideCall() uint64 {
+	return e.sharedCount(func(p *sharedPort) uint64 { return p.outside.Load() })
+}
+
+func (e *Engine) sharedCount(f func(*sharedPort) uint64) uint64 {
 	var n uint64
 	for _, w := range e.workers {
 		if w.shared != nil {
-			n += w.shared.unrouted.Load()
+			n += f(w.shared)
 		}
 	}
 	return n

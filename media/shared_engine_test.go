@@ -193,18 +193,19 @@ func TestEngineSharedPort(t *testing.T) {
 		}
 	}
 
-	// Once a closes, its caller's packets are nobody's; b is still served.
+	// Once a closes, its caller's packets are nobody's (counted as a call's late packets, not as
+	// a stranger's); b is still served.
 	a.st.Close()
-	before = e.Unrouted()
+	before, strangers := e.OutsideCall(), e.Unrouted()
 	sendDigit(t, pa, a.local, 5)
 	sendDigit(t, pb, b.local, 6)
 	await(b, '6')
-	for i := 0; e.Unrouted() < before+4 && i < 500; i++ {
+	for i := 0; e.OutsideCall() < before+4 && i < 500; i++ {
 		time.Sleep(time.Millisecond)
 		clk.Advance(media.FrameDuration)
 	}
-	if n := e.Unrouted() - before; n != 4 {
-		t.Fatalf("a closed stream's caller: %d unrouted, want 4", n)
+	if n, u := e.OutsideCall()-before, e.Unrouted()-strangers; n != 4 || u != 0 {
+		t.Fatalf("a closed stream's caller: %d outside its call and %d unrouted, want 4 and 0", n, u)
 	}
 }
 
@@ -305,7 +306,7 @@ func TestEngineSharedPortSRTP(t *testing.T) {
 
 // TestEngineSharedPortOtherCalls (issue 10): on one host, the RTP of a call whose stream is not
 // open yet (sent as soon as the answer arrived), and of a call that hung up, do not take the
-// stream still waiting for its first packet: they are counted as unrouted, and every call then
+// stream still waiting for its first packet: they are dropped and counted apart (OutsideCall), and every call then
 // gets its own digits. Taking them rekeyed the waiting stream to another call's source, and its
 // own caller went unrouted.
 func TestEngineSharedPortOtherCalls(t *testing.T) {
@@ -336,14 +337,15 @@ func TestEngineSharedPortOtherCalls(t *testing.T) {
 	}
 	unrouted := func(p *net.UDPConn, to net.Addr, d uint8) {
 		t.Helper()
-		before := e.Unrouted()
+		before, strangers := e.OutsideCall(), e.Unrouted()
 		sendDigit(t, p, to, d)
-		for i := 0; e.Unrouted() < before+4 && i < 500; i++ {
+		for i := 0; e.OutsideCall() < before+4 && i < 500; i++ {
 			time.Sleep(time.Millisecond)
 			clk.Advance(media.FrameDuration)
 		}
-		if n := e.Unrouted() - before; n != 4 {
-			t.Fatalf("digit %d from %v: %d of 4 packets unrouted", d, p.LocalAddr(), n)
+		if n, u := e.OutsideCall()-before, e.Unrouted()-strangers; n != 4 || u != 0 {
+			t.Fatalf("digit %d from %v: %d of 4 packets dropped as outside their call, %d unrouted; want 4 and 0",
+				d, p.LocalAddr(), n, u)
 		}
 	}
 	await := func(events eventChan, want rune) {

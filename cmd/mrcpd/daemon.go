@@ -85,6 +85,9 @@ func newDaemon(ctx context.Context, cfg Config, configPath string, log *slog.Log
 	d.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mrcpd_rtp_packets_unrouted_total",
 		Help: "Datagrams on a shared RTP port (rtp.shared_port) from a source no stream could take."},
 		func() float64 { return float64(d.media.Unrouted()) }))
+	d.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mrcpd_rtp_packets_outside_call_total",
+		Help: "RTP on a shared RTP port from a call's own source before its stream opened or within 2 s after it closed (dropped)."},
+		func() float64 { return float64(d.media.OutsideCall()) }))
 	scfg := server.Config{
 		Addr: cfg.MRCP.Addr, TLSAddr: cfg.MRCP.TLSAddr, AdvertiseIP: cfg.RTP.IP,
 		MaxMessageSize: cfg.MRCP.MaxMessageSize, ConnectTimeout: cfg.MRCP.ConnectTimeout.D(),

@@ -10,22 +10,28 @@ import (
 	"github.com/mrcpd/mrcpd/media/mediatest"
 )
 
+// newG711Receiver is the receive side of a PCMU call with telephone-event and in-band DTMF, as
+// mod_unimrcp's offer gets it.
+func newG711Receiver(tb testing.TB, conn *mediatest.Conn) *media.Receiver {
+	pcmu := media.Format{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1}
+	te := media.Format{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1}
+	r, err := media.NewReceiver(conn, media.ReceiverConfig{Formats: []media.Format{pcmu, te},
+		OutputRate: 8000, InbandDTMF: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
 // idleStreamBytes is the heap a G.711 stream's receive side (Receiver, jitter buffer, detectors)
 // takes before any packet arrives: what each of N idle sessions costs in media.
 func idleStreamBytes(tb testing.TB, n int) float64 {
-	pcmu := media.Format{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1}
-	te := media.Format{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1}
 	conn := mediatest.NewConn(1)
 	rs := make([]*media.Receiver, n)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := range rs {
-		r, err := media.NewReceiver(conn, media.ReceiverConfig{Formats: []media.Format{pcmu, te},
-			OutputRate: 8000, InbandDTMF: true})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rs[i] = r
+		rs[i] = newG711Receiver(tb, conn)
 	}
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(rs)
@@ -49,8 +55,6 @@ func BenchmarkIdleStreamMemory(b *testing.B) {
 // the idle side plus the decoding state (PLC, resampler, in-band DTMF, buffers) and the jitter
 // slots that a second of clean packets fills.
 func listeningStreamBytes(tb testing.TB, n int) float64 {
-	pcmu := media.Format{PT: 0, Name: "PCMU", ClockRate: 8000, Channels: 1}
-	te := media.Format{PT: 101, Name: "telephone-event", ClockRate: 8000, Channels: 1}
 	conn := mediatest.NewConn(1)
 	st := &mediatest.Stream{PT: 0, SSRC: 0x1234, Marker: true}
 	var pkts [][]byte
@@ -64,11 +68,7 @@ func listeningStreamBytes(tb testing.TB, n int) float64 {
 	runtime.ReadMemStats(&before)
 	t0 := time.Unix(1000, 0)
 	for i := range rs {
-		r, err := media.NewReceiver(conn, media.ReceiverConfig{Formats: []media.Format{pcmu, te},
-			OutputRate: 8000, InbandDTMF: true})
-		if err != nil {
-			tb.Fatal(err)
-		}
+		r := newG711Receiver(tb, conn)
 		for k, p := range pkts {
 			now := t0.Add(time.Duration(k) * media.FrameDuration)
 			r.ReceiveAt(p, netip.AddrPort{}, now, sink)

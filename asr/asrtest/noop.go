@@ -23,6 +23,7 @@ import (
 //	noop.exit-after-ms=N    the process exits after N ms of audio (out-of-process crash tests)
 //	noop.hang=1             never answer: no Ready, no events
 //	noop.limit-after-ms=N   fail with ErrStreamLimit after N ms of audio, as a vendor's stream cap
+//	noop.latin1=1           the Final's text ends in a Latin-1 byte (not UTF-8), as a careless engine's
 type Noop struct {
 	mu      sync.Mutex
 	limited int // streams the limit fault has hit
@@ -52,6 +53,7 @@ func (n *Noop) Recognize(ctx context.Context, req asr.RecognizeRequest) (asr.Rec
 	s := &noopStream{ctx: ctx, rate: rate, events: make(chan asr.Event, 8), done: make(chan struct{})}
 	s.exitAfter = paramInt(req.Params, "noop.exit-after-ms")
 	s.hang = req.Params["noop.hang"] == "1"
+	s.latin1 = req.Params["noop.latin1"] == "1"
 	if lim := paramInt(req.Params, "noop.limit-after-ms"); lim > 0 {
 		n.mu.Lock()
 		if n.LimitStreams == 0 || n.limited < n.LimitStreams {
@@ -104,6 +106,7 @@ type noopStream struct {
 	exitAfter  int
 	limitAfter int
 	hang       bool
+	latin1     bool
 	events     chan asr.Event
 	done       chan struct{}
 	once       sync.Once
@@ -136,7 +139,11 @@ func (s *noopStream) Send(in asr.Input) error {
 		}
 		var f asr.Final
 		if len(s.digits) > 0 {
-			f.Alternatives = []asr.Alternative{{Text: string(s.digits), Confidence: 1, Mode: "dtmf"}}
+			text := string(s.digits)
+			if s.latin1 {
+				text += "\xe9"
+			}
+			f.Alternatives = []asr.Alternative{{Text: text, Confidence: 1, Mode: "dtmf"}}
 		}
 		s.finish(&f, nil)
 	}

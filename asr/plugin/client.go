@@ -57,7 +57,11 @@ func (s *recStream) Send(in asr.Input) error {
 		n := utf8.EncodeRune(d[:], x.Digit)
 		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_Dtmf{Dtmf: &pb.DTMF{Digit: string(d[:n])}}}
 	case *asr.ParamsUpdate:
-		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_Params{Params: &pb.ParamsUpdate{Params: x.Params}}}
+		u := &pb.ParamsUpdate{Params: x.Params}
+		if f := invalidUTF8(u.ProtoReflect()); f != "" {
+			return asr.Errorf(asr.ErrBadParameter, false, "plugin: %s of a parameter update is not valid UTF-8", f)
+		}
+		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_Params{Params: u}}
 	case *asr.FinalizeInput:
 		e.Input = &pb.RecognizeInput{Input: &pb.RecognizeInput_Finalize{Finalize: &pb.Finalize{}}}
 	case *asr.KeepAlive:

@@ -40,6 +40,9 @@ func (r *hostRecognizer) Recognize(ctx context.Context, req asr.RecognizeRequest
 	}
 	req.Params = maps.Clone(req.Params) // the start is encoded later, on the mux's goroutine
 	start := startToPB(req)
+	if f := invalidUTF8(start.ProtoReflect()); f != "" {
+		return nil, asr.Errorf(asr.ErrBadParameter, false, "plugin %s: %s of the recognition is not valid UTF-8", r.h.cfg.Name, f)
+	}
 	if n := proto.Size(start); n > maxStartSize {
 		// One process's streams share one gRPC stream, which a message over gRPC's limit
 		// (4 MB) would end for all of them: this recognition fails alone.
@@ -90,6 +93,10 @@ func (s *hostSynthesizer) Synthesize(ctx context.Context, req asr.SynthesizeRequ
 	if g.synInfo == nil {
 		return nil, asr.Errorf(asr.ErrUnavailable, false, "plugin %s serves no synthesizer", s.h.cfg.Name)
 	}
+	start := synStartToPB(req)
+	if f := invalidUTF8(start.ProtoReflect()); f != "" {
+		return nil, asr.Errorf(asr.ErrBadParameter, false, "plugin %s: %s of the synthesis is not valid UTF-8", s.h.cfg.Name, f)
+	}
 	sctx, cancel := streamContext(ctx, g)
 	rpc, err := g.cl.syn.Synthesize(sctx)
 	if err != nil {
@@ -102,7 +109,7 @@ func (s *hostSynthesizer) Synthesize(ctx context.Context, req asr.SynthesizeRequ
 	st.timer = time.AfterFunc(cfg.ReadyTimeout, func() {
 		cancel(asr.Errorf(asr.ErrUnavailable, true, "plugin %s sent no audio within %v", cfg.Name, cfg.ReadyTimeout))
 	})
-	if err := rpc.Send(&pb.SynthesizeInput{Input: &pb.SynthesizeInput_Start{Start: synStartToPB(req)}}); err != nil {
+	if err := rpc.Send(&pb.SynthesizeInput{Input: &pb.SynthesizeInput_Start{Start: start}}); err != nil {
 		st.Close()
 		return nil, fromRPC(sctx, err)
 	}

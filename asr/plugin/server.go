@@ -113,6 +113,7 @@ func (s *synthesizerServer) Synthesize(srv pb.Synthesizer_SynthesizeServer) erro
 		default:
 			continue
 		}
+		fixUTF8(m.ProtoReflect())
 		if err := srv.Send(m); err != nil {
 			return err
 		}

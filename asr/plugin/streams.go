@@ -415,6 +415,7 @@ type outbox struct {
 }
 
 func (o *outbox) push(e *pb.StreamEvent) {
+	fixUTF8(e.ProtoReflect()) // an engine's Latin-1 text must not stop every stream's events
 	o.mu.Lock()
 	o.queue = append(o.queue, e)
 	o.mu.Unlock()

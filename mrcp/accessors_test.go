@@ -167,6 +167,9 @@ func TestValidate(t *testing.T) {
 		{ResourceSpeechSynth, Field{"Voice-Gender", "Female"}, 0, ""},
 		{ResourceDTMFRecog, Field{"DTMF-Term-Char", "x"}, 404, "DTMF-Term-Char"},
 		{ResourceBasicSynth, Field{"Logging-Tag", "abc"}, 0, ""},
+		{ResourceSpeechRecog, Field{"Vendor-Specific-Parameters", "accent=caf\xe9"}, 404, "Vendor-Specific-Parameters"},
+		{ResourceSpeechRecog, Field{"X-Vendor-Thing", "\xff"}, 404, "X-Vendor-Thing"},
+		{ResourceSpeechRecog, Field{"Vendor-Specific-Parameters", "accent=café"}, 0, ""},
 	}
 	for _, tt := range tests {
 		err := ValidateField(tt.r, tt.f)

@@ -1,10 +1,17 @@
 package mrcp
 
+import "unicode/utf8"
+
 // ValidateField checks one field of a message for resource r: a header RFC 6787 defines only for
 // another resource is a 403 *StatusError (unsupported header field, §5.4); a value of the wrong
 // syntax is a 404 *StatusError wrapping the *HeaderError. Names RFC 6787 does not define here
-// (extension and verifier headers) pass: the resource ignores them.
+// (extension and verifier headers) pass: the resource ignores them. A value that is not UTF-8
+// (RFC 6787 §5: MRCPv2 text is UTF-8) is a 404 whatever the header: such a value would reach
+// engines, loggers and plugins that all assume UTF-8.
 func ValidateField(r Resource, f Field) error {
+	if !utf8.ValidString(f.Value) {
+		return &StatusError{Code: Status404, Header: f.Name, Reason: "value is not UTF-8", err: ErrMalformed}
+	}
 	spec := lookupSpec(f.Name)
 	if spec == nil {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/mrcp"
 	"github.com/mrcpd/mrcpd/mrcp/client"
+	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
 // Issue 12, item 1, as it was found: a second TCP connection naming another session's
@@ -132,3 +135,46 @@ func TestE2EControlConnectionLimits(t *testing.T) {
 }
 
 func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+// A request whose header value is not UTF-8 gets 404 naming the header, and nothing else is
+// disturbed. Before, a RECOGNIZE's Vendor-Specific-Parameters in Latin-1 went on to the recognizer
+// plugin, whose process carries every call's recognition on one gRPC stream that refused to
+// marshal it: each other call's recognition on the process ended 006 and the process restarted.
+func TestE2EHeaderNotUTF8(t *testing.T) {
+	utt, err := speechset.GenerateText(context.Background(), t.TempDir(), "u", "yes", speechset.Voice{Synth: "espeak-ng", Name: "en-us"})
+	if err != nil {
+		t.Skip(err)
+	}
+	plug := testkit.Binary(t, "plugins/noop")
+	d := startMrcpd(t, fmt.Sprintf("engines:\n  recognizer: np\n  plugins:\n    - {name: np, kind: recognizer, path: %s}\n", plug))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := d.newClient(t)
+	// The victim's recognition: its engine stream stays open while the caller speaks (2 s of
+	// silence before the word), and the no-op engine ends it 001 at end of speech.
+	pcm := append(make([]int16, 2*speechset.Rate), utt.PCM...)
+	victim := make(chan error, 1)
+	go func() { victim <- oneRecognition(ctx, c, pcm) }()
+	const active = `mrcpd_backend_active_streams{backend="np",op="recognize"}`
+	testkit.Eventually(t, "the victim's engine stream", func() bool { return metricValue(t, d, active) == "1" })
+
+	s, err := c.Open(ctx, "speechrecog")
+	if err != nil {
+		t.Fatalf("open: %v\n%s", err, d.log)
+	}
+	defer s.Close(ctx)
+	req := s.NewRequest(mrcp.MethodRecognize)
+	req.Header.Set(mrcp.HeaderVendorSpecificParameters, "accent=caf\xe9")
+	req.Header.Set(mrcp.HeaderContentType, "text/uri-list")
+	req.Body = []byte("builtin:speech/transcribe")
+	resp, err := s.Send(ctx, req)
+	if err != nil || resp.StatusCode != mrcp.Status404 || !strings.Contains(string(resp.Append(nil)), mrcp.HeaderVendorSpecificParameters) {
+		t.Fatalf("RECOGNIZE with a Latin-1 header value: %v %v", resp, err)
+	}
+	if err := <-victim; err != nil {
+		t.Fatalf("the other call's recognition: %v\n%s", err, d.log.warnings(20))
+	}
+	if got := metricValue(t, d, `mrcpd_backend_restarts_total{backend="np",reason="process"}`); got != "" && got != "0" {
+		t.Errorf("plugin restarted %s times", got)
+	}
+}

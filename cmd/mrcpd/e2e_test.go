@@ -44,6 +44,18 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// warnings is the log's WARN and ERROR lines, at most n (the last ones): what a test prints when
+// requests failed inside mrcpd, without the rest of a long log.
+func (s *syncBuffer) warnings(n int) string {
+	var out []string
+	for _, l := range strings.Split(s.String(), "\n") {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
+}
+
 // freePort finds a port free on 127.0.0.1 for both UDP and TCP (SIP listens on both).
 func freePort(t testing.TB) int {
 	t.Helper()

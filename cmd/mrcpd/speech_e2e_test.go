@@ -243,6 +243,9 @@ func TestE2ESpeechAccuracyThroughMrcpd(t *testing.T) {
 	// Includes session setup and the trailing silence of each recording (300 ms): the endpointer
 	// working shows as well under the 15 s Recognition-Timeout.
 	t.Logf("end of audio -> RECOGNITION-COMPLETE: median %v, max %v", after[len(after)/2].Round(time.Millisecond), after[len(after)-1].Round(time.Millisecond))
+	if slices.ContainsFunc(results, func(o outcome) bool { return strings.HasPrefix(o.cause, "006") }) {
+		t.Logf("mrcpd's warnings (006 recognizer-error above):\n%s", d.log.warnings(40))
+	}
 
 	boolean := map[string]string{"yes": "true", "no": "false"}
 	for _, set := range []string{speechset.Boolean, speechset.Menu, speechset.Digits} {

@@ -9,10 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/mrcpd/mrcpd/asr"
+	"github.com/mrcpd/mrcpd/asr/asrtest"
+	"github.com/mrcpd/mrcpd/asr/testkit"
 	"github.com/mrcpd/mrcpd/mrcp/mrcptest"
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
@@ -232,6 +235,54 @@ func TestRecognizeCancel(t *testing.T) {
 	}
 	if err := st.Send(&asr.Audio{PCM: make([]int16, 10)}); err == nil {
 		t.Error("Send after Close succeeded")
+	}
+}
+
+// TestReadyWhileThePoolIsBusy: a stream that waits for a decoder acknowledges its start at once,
+// so that asr/plugin's ready timeout, which finds plugins that stopped answering, does not fail
+// recognitions queued behind a busy pool (a CI run failed every recognition of a loaded machine so:
+// 006 recognizer-error five seconds in); it recognizes once the decoder is free.
+func TestReadyWhileThePoolIsBusy(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PoolSize, cfg.IdleDecoders = 1, 1
+	e := newTestEngine(t, cfg)
+	req := asr.RecognizeRequest{SampleRate: 16000, Grammars: []asr.Grammar{{ID: "b", URI: "builtin:grammar/boolean", Mode: "voice"}}}
+	first, err := e.Recognize(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Send(&asr.Audio{PCM: make([]int16, 320)}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the first stream to hold the only decoder", func() bool { return len(e.pool.slots) == 1 })
+	second, err := e.Recognize(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	ready := make(chan asr.Event, 1)
+	go func() {
+		ev, _ := second.Recv()
+		ready <- ev
+	}()
+	select {
+	case ev := <-ready:
+		if _, ok := ev.(*asr.Ready); !ok {
+			t.Fatalf("second stream's first event %T, want *asr.Ready", ev)
+		}
+	case <-time.After(testkit.EventuallyTimeout):
+		t.Fatal("no Ready on a stream waiting for the pool's only decoder")
+	}
+	if len(e.pool.slots) != 1 {
+		t.Fatal("the second stream got a decoder while the first held the only one")
+	}
+	first.Close()
+	res, err := recognizeOn(second, asrtest.Speak(t, "yes", 16000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := top(res.final); !ok || a.Interpretation != "true" {
+		t.Errorf("second stream, once the decoder was free: %+v", res.final)
 	}
 }
 

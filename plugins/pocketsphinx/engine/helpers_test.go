@@ -112,6 +112,11 @@ func recognize(ctx context.Context, r asr.Recognizer, req asr.RecognizeRequest, 
 		return nil, err
 	}
 	defer st.Close()
+	return recognizeOn(st, pcm)
+}
+
+// recognizeOn streams pcm on an open stream, finalizes and collects its events.
+func recognizeOn(st asr.RecognitionStream, pcm []int16) (*result, error) {
 	res := &result{}
 	errc := make(chan error, 1)
 	go func() {

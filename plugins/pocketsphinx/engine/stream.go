@@ -125,6 +125,12 @@ func (w *worker) emit(ctx context.Context, ev asr.Event) error {
 }
 
 func (w *worker) recognize(ctx context.Context) (err error) {
+	// Ready goes out before a decoder is free, so that a stream waiting for the pool or for a
+	// decoder to load is not taken for a plugin that stopped answering (asr/plugin's ready
+	// timeout): its audio queues meanwhile, and mrcpd's own timers still bound the recognition.
+	if err := w.emit(ctx, &asr.Ready{Params: w.params(), Skipped: w.plan.skipped}); err != nil {
+		return err
+	}
 	search := searchDictation
 	if !w.plan.dictation {
 		search = w.plan.grammars[0].search
@@ -152,9 +158,6 @@ func (w *worker) recognize(ctx context.Context) (err error) {
 		return asr.Errorf(asr.ErrInternal, true, "%v", err)
 	}
 	started = true
-	if err := w.emit(ctx, &asr.Ready{Params: w.params(), Skipped: w.plan.skipped}); err != nil {
-		return err
-	}
 	for {
 		select {
 		case <-ctx.Done():

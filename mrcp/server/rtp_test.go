@@ -35,7 +35,9 @@ func TestRTPSymmetricRTCPAndMetrics(t *testing.T) {
 	sdpPeer, natPeer, natRTCP := listen(), listen(), listen()
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, func(c *Config) {
-		e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 42000, 42998), media.EngineConfig{Symmetric: true})
+		// A range of this test's own, below the kernel's ephemeral ports (32768-60999): the RTCP
+		// port above the stream's must be free too, and media's tests use 25000-25999.
+		e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 24000, 24998), media.EngineConfig{Symmetric: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -231,7 +231,6 @@ func (c *Config) args(full bool, featArgs []string) []string {
 	}, featArgs...)
 	a = append(a,
 		"-samprate", "16000",
-		"-logfn", os.DevNull,
 		"-remove_noise", yesno(c.RemoveNoise),
 		"-wip", fmt.Sprint(c.WIP),
 	)

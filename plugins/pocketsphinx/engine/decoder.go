@@ -7,6 +7,19 @@ package engine
 #include <sphinxbase/feat.h>
 #include <sphinxbase/cmn.h>
 #include <sphinxbase/fe.h>
+#include <sphinxbase/err.h>
+
+// mrcpd_ps_quiet turns sphinxbase's logging off for the whole process. Not -logfn per decoder:
+// ps_init hands it to err_set_logfile, which fcloses the process-wide log file and opens another,
+// so a decoder created while another logged (every ps_end_utt does) or was created crashed the
+// plugin (SIGSEGV in mrcpd_ps_init, two decoders created at once).
+static void mrcpd_ps_quiet(void) {
+	err_set_logfp(NULL);
+}
+
+static int mrcpd_ps_log_open(void) {
+	return err_get_logfp() != NULL;
+}
 
 static ps_decoder_t *mrcpd_ps_init(int argc, char **argv) {
 	cmd_ln_t *config = cmd_ln_parse_r(NULL, ps_args(), argc, argv, FALSE);
@@ -188,7 +201,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unsafe"
+)
+
+// initMu serialises ps_init: sphinxbase keeps process-wide state (its log, see mrcpd_ps_quiet)
+// that decoder creation touches, and decoders are created on demand by concurrent streams.
+var (
+	initMu    sync.Mutex
+	quietOnce sync.Once
 )
 
 // decoder wraps one ps_decoder_t. It is not safe for concurrent use: a decoder is owned by one
@@ -216,12 +237,18 @@ func newDecoder(args []string, cmninit []float32, full bool) (*decoder, error) {
 	if len(argv) > 0 {
 		argp = (**C.char)(unsafe.Pointer(&argv[0]))
 	}
+	quietOnce.Do(func() { C.mrcpd_ps_quiet() })
+	initMu.Lock()
 	ps := C.mrcpd_ps_init(C.int(len(argv)), argp)
+	initMu.Unlock()
 	if ps == nil {
 		return nil, fmt.Errorf("pocketsphinx: ps_init failed (args %q)", strings.Join(args, " "))
 	}
 	return &decoder{ps: ps, cmninit: cmninit, words: map[string]bool{}, searches: map[string]bool{}, full: full}, nil
 }
+
+// logOpen says sphinxbase's process-wide log is open (it should not be once a decoder exists).
+func logOpen() bool { return C.mrcpd_ps_log_open() != 0 }
 
 func (d *decoder) free() {
 	if d.ps != nil {

@@ -308,3 +308,23 @@ func TestFrontEndSettingsWin(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderLeavesTheLogAlone: sphinxbase's log is one FILE for the whole process. A -logfn per
+// decoder made every ps_init close it and open another while other decoders wrote to it (every
+// ps_end_utt logs), and two decoders created at once by concurrent streams crashed the plugin
+// (SIGSEGV in mrcpd_ps_init). Logging is turned off once instead, and creating a decoder must
+// leave it off.
+func TestDecoderLeavesTheLogAlone(t *testing.T) {
+	e := newTestEngine(t, DefaultConfig())
+	for _, full := range []bool{false, true} {
+		d, err := e.pool.create(full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := logOpen()
+		d.free()
+		if open {
+			t.Fatalf("creating a decoder (full %v) opened sphinxbase's process-wide log", full)
+		}
+	}
+}

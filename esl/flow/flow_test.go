@@ -293,3 +293,67 @@ func TestExampleFlowsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectDigitsPressedEarly: digits the far end presses before a collect_dtmf step begins
+// (here while the flow waits on a webhook) are collected, as FreeSWITCH keeps them queued; a burst
+// of two entries feeds two collect steps in order. Before, each collect step emptied the digits
+// seen so far: a far end that keyed in right after answer, while the flow was still on the step
+// before, was never heard (TestCollectDTMF timed out so on a loaded machine).
+func TestCollectDigitsPressedEarly(t *testing.T) {
+	e := newEnv(t, esltest.Options{})
+	pressed := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req flow.WebhookRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		pressed <- e.fake.PressDigits(req.CallUUID, "12#345#")
+		_ = json.NewEncoder(w).Encode(flow.WebhookReply{})
+	}))
+	defer srv.Close()
+	f, err := flow.Parse(strings.NewReader(`
+name: early
+vars: {hook: "` + srv.URL + `"}
+steps:
+  - id: call
+    originate: {dial: loopback/100/default}
+  - id: hold
+    webhook: {url: "${hook}"}
+  - id: wait
+    wait_answer: {}
+  - id: first
+    collect_dtmf: {max: 6, terminator: "#", var: first}
+    timeout: 5s
+  - id: second
+    collect_dtmf: {max: 6, terminator: "#", var: second}
+    timeout: 5s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := e.runner.Run(runCtx(t), f, nil)
+	if err := <-pressed; err != nil {
+		t.Fatal(err)
+	}
+	if rep.Result != "success" || rep.Vars["first"] != "12" || rep.Vars["second"] != "345" {
+		t.Fatalf("%s %q vars %v", rep.Result, rep.Reason, rep.Vars)
+	}
+}
+
+func TestCollectedDigits(t *testing.T) {
+	for _, tt := range []struct {
+		queue, term string
+		max, want   int
+	}{
+		{"", "#", 4, 0},
+		{"12", "#", 4, 0},
+		{"12#", "#", 4, 3},
+		{"12#34#", "#", 4, 3},
+		{"1234", "#", 4, 4},
+		{"12345#", "#", 4, 4},
+		{"123", "", 3, 3},
+		{"12", "", 3, 0},
+	} {
+		if got := flow.Collected(tt.queue, tt.max, tt.term); got != tt.want {
+			t.Errorf("collected(%q, %d, %q) = %d, want %d", tt.queue, tt.max, tt.term, got, tt.want)
+		}
+	}
+}

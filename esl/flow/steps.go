@@ -291,17 +291,25 @@ func dtmfRoute(t string) string {
 	return "nothing (no DTMF method negotiated)"
 }
 
-// collect reads DTMF events the far end sends.
+// collect takes the digits the far end pressed (DTMF events) from the call's digit queue. Digits
+// pressed before the step began count, as they stay in FreeSWITCH's own DTMF queue: a far end that
+// keys in right after answer, while the flow is still on the step before, would otherwise lose them
+// (TestCollectDigitsPressedEarly). Digits after this step's terminator or max stay for the next.
 func (ru *run) collect(ctx context.Context, s *Step) error {
 	c := s.CollectDTMF
 	max := orInt(c.Max, 20)
-	ru.state.digits = ""
+	n := 0 // digits this step takes, once done
 	done := func() bool {
-		dg := ru.state.digits
-		return len(dg) >= max || (c.Terminator != "" && strings.HasSuffix(dg, c.Terminator))
+		n = collected(ru.state.digits, max, c.Terminator)
+		return n > 0
 	}
 	err := ru.wait(ctx, done)
-	got := strings.TrimSuffix(ru.state.digits, c.Terminator)
+	if n == 0 { // timed out or hung up: whatever arrived
+		n = len(ru.state.digits)
+	}
+	took := ru.state.digits[:n]
+	ru.state.digits = ru.state.digits[n:]
+	got := strings.TrimSuffix(took, c.Terminator)
 	ru.last = result{Text: got, Matched: got != ""}
 	ru.vars[orDefault(c.Var, "digits")] = got
 	ru.vars["last_text"] = got
@@ -310,4 +318,18 @@ func (ru *run) collect(ctx context.Context, s *Step) error {
 		return nil // inter-digit timeout with some digits is a result
 	}
 	return err
+}
+
+// collected is how many leading digits of queue make a complete entry: up to and including the
+// first terminator, or max digits; 0 while neither has arrived.
+func collected(queue string, max int, terminator string) int {
+	if terminator != "" {
+		if i := strings.Index(queue, terminator); i >= 0 && i < max {
+			return i + len(terminator)
+		}
+	}
+	if len(queue) >= max {
+		return max
+	}
+	return 0
 }

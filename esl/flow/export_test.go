@@ -1,0 +1,4 @@
+package flow
+
+// Collected exposes collected to the external tests.
+var Collected = collected

@@ -108,9 +108,14 @@ func chirp(rate int, d time.Duration) []int16 {
 func align(got, sent []int16) (at, bad int, worst float64) {
 	at = bestOffset(got, sent, 0, len(got)-len(sent), 4)
 	worst = math.Inf(1)
+	// Each frame is looked for within a frame of where the previous one ended: an underrun (the
+	// client's pacer late on a loaded machine) holds mrcpd's playout point and delays the rest of
+	// the chirp by a frame, which is not a changed frame.
+	pos := at
 	for i := 0; i+160 <= len(sent); i += 160 {
 		f := sent[i : i+160]
-		off := bestOffset(got, f, max(at+i-160, 0), min(at+i+160, len(got)-160), 1)
+		off := bestOffset(got, f, max(pos-160, 0), min(pos+160, len(got)-160), 1)
+		pos += 160
 		var sig, noise float64
 		for j, v := range f {
 			e := float64(got[off+j]) - float64(v)
@@ -122,6 +127,7 @@ func align(got, sent []int16) (at, bad int, worst float64) {
 			bad++
 		} else {
 			worst = min(worst, snr)
+			pos = off + 160
 		}
 	}
 	return at, bad, worst

@@ -48,39 +48,40 @@ func speechConfig(t testing.TB, e EnginesConfig) string {
 }
 
 // pocketsphinxPlugin is configured as conf/mrcpd.yaml configures it: with the telephone
-// adaptation's MAP means.
+// adaptation's MAP means (the digit means, which make build estimates too, are not set there).
 func pocketsphinxPlugin(t *testing.T) PluginConfig {
 	bin := testkit.Binary(t, "plugins/pocketsphinx")
+	means, _ := telephoneMeans(t, bin)
 	return PluginConfig{Name: "pocketsphinx", Kind: "recognizer", Path: bin,
-		Settings: map[string]string{"means": telephoneMeans(t, bin)}}
+		Settings: map[string]string{"means": means}}
 }
 
 var (
 	meansMu   sync.Mutex
-	meansPath string
+	meansDone bool
 )
 
 // telephoneMeans is the adaptation `make build` estimates next to the plugin binary
-// (bin/plugins/pocketsphinx.means); when it is missing it is estimated there by the real binary's
-// adapt command, as `make build` does it.
-func telephoneMeans(t *testing.T, bin string) string {
+// (bin/plugins/pocketsphinx.means and .digit.means); when either is missing they are estimated
+// there by the real binary's adapt command, as `make build` does it.
+func telephoneMeans(t *testing.T, bin string) (means, digitMeans string) {
 	t.Helper()
 	meansMu.Lock()
 	defer meansMu.Unlock()
-	if meansPath != "" {
-		return meansPath
+	means, digitMeans = bin+".means", bin+".digit.means"
+	if meansDone {
+		return means, digitMeans
 	}
-	out := bin + ".means"
-	if _, err := os.Stat(out); err == nil {
-		meansPath = out
-		return out
+	_, err1 := os.Stat(means)
+	_, err2 := os.Stat(digitMeans)
+	if err1 != nil || err2 != nil {
+		cmd := exec.Command(bin, "adapt", "-synthesize", "-out", bin+".mllr", "-means", means, "-digit-means", digitMeans)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s adapt: %v\n%s", bin, err, b)
+		}
 	}
-	cmd := exec.Command(bin, "adapt", "-synthesize", "-out", bin+".mllr", "-means", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s adapt: %v\n%s", bin, err, b)
-	}
-	meansPath = out
-	return out
+	meansDone = true
+	return means, digitMeans
 }
 
 func espeakPlugin(t testing.TB) PluginConfig {

@@ -15,11 +15,12 @@ import (
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
-const adaptUsage = `usage: pocketsphinx adapt -out FILE [-means FILE] [-synthesize | DIR]
+const adaptUsage = `usage: pocketsphinx adapt -out FILE [-means FILE [-digit-means FILE]] [-synthesize | DIR]
 
 Estimates an MLLR transform of the en-us model for telephone audio and writes it to -out, for the
 plugin's "mllr" setting; with -means, also a MAP re-estimate of the transformed means, for the
-plugin's "means" setting (which then replaces "mllr"). The speech is either DIR's recordings
+plugin's "means" setting (which then replaces "mllr"); with -digit-means, a second MAP pass on
+the digit strings on top of those, for the "digit_means" setting (digit grammars only). The speech is either DIR's recordings
 (every NAME.wav, 8 or 16 kHz mono 16-bit, with its words in NAME.txt) or, with -synthesize, a set
 generated with espeak-ng voices and -random drawn espeak-ng speakers through a 300-3400 Hz, G.711
 telephone channel (-channels: through lines drawn per utterance). Needs Debian's
@@ -32,6 +33,7 @@ func adaptMain(args []string) error {
 	fs.Usage = func() { fmt.Fprint(fs.Output(), adaptUsage); fs.PrintDefaults() }
 	out := fs.String("out", "", "where to write the transform")
 	means := fs.String("means", "", "where to write the MAP-adapted means (optional)")
+	digitMeans := fs.String("digit-means", "", "with -means: where to write the means of the second MAP pass on digit strings (optional)")
 	synth := fs.Bool("synthesize", false, "adapt on generated telephone speech instead of DIR")
 	opt := speechset.DefaultAdaptation
 	fs.IntVar(&opt.Random, "random", opt.Random, "with -synthesize: how many drawn espeak-ng speakers to add")
@@ -52,8 +54,11 @@ func adaptMain(args []string) error {
 		fs.Usage()
 		return errors.New("pocketsphinx adapt: -out and one of -synthesize or DIR are required")
 	}
+	if *digitMeans != "" && *means == "" {
+		return errors.New("pocketsphinx adapt: -digit-means needs -means (the second pass starts from the first)")
+	}
 	// sphinxtrain's tools run in the scratch directory: relative paths would land there.
-	for _, p := range []*string{out, means} {
+	for _, p := range []*string{out, means, digitMeans} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -80,6 +85,7 @@ func adaptMain(args []string) error {
 	}
 	delete(settings, "mllr") // the transform adapts the model as shipped
 	delete(settings, "means")
+	delete(settings, "digit_means")
 	cfg, err := engine.FromSettings(settings)
 	if err != nil {
 		return err
@@ -89,25 +95,38 @@ func adaptMain(args []string) error {
 		return err
 	}
 	defer e.Close()
-	tmp, tmpMeans := *out+".tmp", *means+".tmp"
+	// Written next to their destinations and renamed once all are estimated: an interrupted run
+	// leaves the files of the previous one.
+	tmp := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		return p + ".tmp"
+	}
 	if *means == "" {
-		err = e.Adapt(ctx, work, tmp, utts)
+		err = e.Adapt(ctx, work, tmp(*out), utts)
 	} else {
-		err = e.AdaptMAP(ctx, work, tmp, tmpMeans, utts)
+		err = e.AdaptMAP(ctx, work, tmp(*out), tmp(*means), tmp(*digitMeans), utts)
 	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if *means != "" {
-		fmt.Fprintf(os.Stderr, "pocketsphinx adapt: %d utterances -> %s, %s\n", len(utts), *out, *means)
-		if err := os.Rename(tmpMeans, *means); err != nil {
+	var written []string
+	for _, p := range []string{*out, *means, *digitMeans} {
+		if p == "" {
+			continue
+		}
+		if err != nil {
+			os.Remove(tmp(p))
+			continue
+		}
+		if err := os.Rename(tmp(p), p); err != nil {
 			return err
 		}
-	} else {
-		fmt.Fprintf(os.Stderr, "pocketsphinx adapt: %d utterances -> %s\n", len(utts), *out)
+		written = append(written, p)
 	}
-	return os.Rename(tmp, *out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "pocketsphinx adapt: %d utterances -> %s\n", len(utts), strings.Join(written, ", "))
+	return nil
 }
 
 func synthesized(ctx context.Context, dir string, opt speechset.AdaptationOptions) ([]engine.AdaptUtterance, error) {

@@ -129,20 +129,20 @@ func finalizeLatency(e *Engine, req asr.RecognizeRequest, pcm []int16) (time.Dur
 func BenchmarkDecoderMemory(b *testing.B) {
 	cfg := DefaultConfig()
 	e := newTestEngine(b, cfg)
-	for _, full := range []bool{false, true} {
+	for _, kind := range []decoderKind{grammarDecoder, dictationDecoder} {
 		name := "grammar"
-		if full {
+		if kind == dictationDecoder {
 			name = "dictation"
 		}
 		b.Run(name, func(b *testing.B) {
 			var total int64
 			for i := 0; i < b.N; i++ {
 				before := rss(b)
-				d, err := e.pool.create(full)
+				d, err := e.pool.create(kind)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if !full {
+				if kind != dictationDecoder {
 					if err := d.addWords(phoneWords); err != nil {
 						b.Fatal(err)
 					}

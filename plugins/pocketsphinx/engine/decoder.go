@@ -219,11 +219,21 @@ type decoder struct {
 	cmninit  []float32
 	words    map[string]bool // words added to the dictionary so far
 	searches map[string]bool // searches (compiled grammars) loaded so far, by name
-	full     bool            // loaded with the full dictionary and the language model
+	kind     decoderKind
 }
 
+// decoderKind is what a decoder was loaded with: the pool hands a decoder only to a stream that
+// wants its kind.
+type decoderKind uint8
+
+const (
+	grammarDecoder   decoderKind = iota // the words of its grammars, added on demand; the means setting
+	dictationDecoder                    // the full dictionary and the language model
+	digitDecoder                        // a grammar decoder with the digit_means, for digit-only grammars
+)
+
 // newDecoder creates a decoder from pocketsphinx command-line style arguments.
-func newDecoder(args []string, cmninit []float32, full bool) (*decoder, error) {
+func newDecoder(args []string, cmninit []float32, kind decoderKind) (*decoder, error) {
 	argv := make([]*C.char, len(args))
 	for i, a := range args {
 		argv[i] = C.CString(a)
@@ -244,7 +254,7 @@ func newDecoder(args []string, cmninit []float32, full bool) (*decoder, error) {
 	if ps == nil {
 		return nil, fmt.Errorf("pocketsphinx: ps_init failed (args %q)", strings.Join(args, " "))
 	}
-	return &decoder{ps: ps, cmninit: cmninit, words: map[string]bool{}, searches: map[string]bool{}, full: full}, nil
+	return &decoder{ps: ps, cmninit: cmninit, words: map[string]bool{}, searches: map[string]bool{}, kind: kind}, nil
 }
 
 // logOpen says sphinxbase's process-wide log is open (it should not be once a decoder exists).
@@ -520,4 +530,14 @@ func (d *decoder) nbest(n int) []hypothesis {
 		C.ps_nbest_free(it)
 	}
 	return out
+}
+
+func (k decoderKind) String() string {
+	switch k {
+	case dictationDecoder:
+		return "dictation"
+	case digitDecoder:
+		return "digit"
+	}
+	return "grammar"
 }

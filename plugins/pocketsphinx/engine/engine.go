@@ -65,7 +65,11 @@ func New(cfg Config) (*Engine, error) {
 		// pocketsphinx would apply the transform to means that already hold it.
 		return nil, errors.New("pocketsphinx: settings mllr and means both set: the means already hold the transform, set one")
 	}
-	for k, f := range map[string]string{"mllr": cfg.MLLR, "means": cfg.Means} {
+	if cfg.DigitMeans != "" && cfg.Means == "" {
+		// The digit means are a second pass on top of the means, and calibrated with them.
+		return nil, errors.New("pocketsphinx: setting digit_means needs means (the means it was estimated on)")
+	}
+	for k, f := range map[string]string{"mllr": cfg.MLLR, "means": cfg.Means, "digit_means": cfg.DigitMeans} {
 		if f == "" {
 			continue
 		}
@@ -83,8 +87,8 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, cmn: cmn, lex: lex, beams: beams}
 	e.compile = e.compileGrammar
-	e.pool = newPool(cfg.PoolSize, cfg.IdleDecoders, func(full bool) (*decoder, error) {
-		return newDecoder(cfg.args(full, fp), cmn, full)
+	e.pool = newPool(cfg.PoolSize, cfg.IdleDecoders, func(kind decoderKind) (*decoder, error) {
+		return newDecoder(cfg.args(kind, fp), cmn, kind)
 	})
 	return e, nil
 }
@@ -116,6 +120,7 @@ func (e *Engine) Info(context.Context) (asr.RecognizerInfo, error) {
 // plan is what one recognition decodes.
 type plan struct {
 	dictation bool
+	kind      decoderKind // of the decoder the stream takes from the pool
 	grammars  []*compiled // voice grammars; the first is decoded as audio streams, the others after
 	skipped   []asr.SkippedGrammar
 	prons     map[string][]string
@@ -184,7 +189,26 @@ func (e *Engine) plan(gs []asr.Grammar) (*plan, error) {
 		}
 		p.grammars = nil
 	}
+	p.kind = e.decoderKind(p)
 	return p, nil
+}
+
+// decoderKind is the decoder p needs: with digit_means, grammars made only of digit words get a
+// decoder of their own (another grammar in the same request would be decoded with the digit
+// means, which cost yes/no answers: see Config.DigitMeans).
+func (e *Engine) decoderKind(p *plan) decoderKind {
+	if p.dictation {
+		return dictationDecoder
+	}
+	if e.cfg.DigitMeans == "" {
+		return grammarDecoder
+	}
+	for _, g := range p.grammars {
+		if !g.digits {
+			return grammarDecoder
+		}
+	}
+	return digitDecoder
 }
 
 func isTranscribe(uri string) bool {

@@ -292,7 +292,7 @@ func TestFrontEndSettingsWin(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.UpperF, cfg.LowerF, cfg.CMNInit = 3500, 200, "41,-5,0"
 	e := newTestEngine(t, cfg)
-	d, err := e.pool.get(context.Background(), false, "")
+	d, err := e.pool.get(context.Background(), grammarDecoder, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,15 +316,15 @@ func TestFrontEndSettingsWin(t *testing.T) {
 // leave it off.
 func TestDecoderLeavesTheLogAlone(t *testing.T) {
 	e := newTestEngine(t, DefaultConfig())
-	for _, full := range []bool{false, true} {
-		d, err := e.pool.create(full)
+	for _, kind := range []decoderKind{grammarDecoder, dictationDecoder} {
+		d, err := e.pool.create(kind)
 		if err != nil {
 			t.Fatal(err)
 		}
 		open := logOpen()
 		d.free()
 		if open {
-			t.Fatalf("creating a decoder (full %v) opened sphinxbase's process-wide log", full)
+			t.Fatalf("creating a %v decoder opened sphinxbase's process-wide log", kind)
 		}
 	}
 }

@@ -35,7 +35,7 @@ func evaluate(t *testing.T, tag string, recs []speechset.Recording, cfg Config) 
 						continue
 					}
 					if dump {
-						t.Logf("ANSWER %s|%s|%s|%s|%q|%q|%v|%.4f", tag, c.Name, rec.Set, rec.Against, rec.Item.Want(), a.Interpretation, ok, a.Confidence)
+						t.Logf("ANSWER %s|%s|%s|%s|%q|%q|%v|%.4f|%s", tag, c.Name, rec.Set, rec.Against, rec.Item.Want(), a.Interpretation, ok, a.Confidence, rec.Voice.Speaker())
 					}
 					ans := speechset.Answer{Matched: ok, Text: a.Text, Interpretation: a.Interpretation, Confidence: a.Confidence}
 					if miss := ev.Count(c.Name, rec.Item, ans, d); miss != "" {

@@ -93,7 +93,8 @@ func TestTuningAccuracy(t *testing.T) {
 }
 
 // settingsConfigs is the configurations MRCPD_ACCURACY_SETTINGS lists: "key=value;key=value",
-// the plugin's settings, with the estimated MAP means unless mllr or means is set,
+// the plugin's settings, with the estimated MAP means unless mllr or means is set
+// ("digit_means=estimated" for the estimated digit means too),
 // "mllr=estimated" for the estimated transform alone; several such lists separated by "|" are
 // each evaluated on the same recordings.
 func settingsConfigs(t *testing.T) []Config {
@@ -113,7 +114,11 @@ func settingsConfigs(t *testing.T) []Config {
 		case cfg.MLLR == "estimated": // the transform alone, as shipped before the MAP means
 			cfg.MLLR = telephoneMLLR(t)
 		case cfg.MLLR == "" && cfg.Means == "":
-			cfg.Means = telephoneMeans(t)
+			means, digitMeans := telephoneMeans(t)
+			cfg.Means = means
+			if cfg.DigitMeans == "estimated" {
+				cfg.DigitMeans = digitMeans
+			}
 		}
 		cfgs = append(cfgs, cfg)
 	}

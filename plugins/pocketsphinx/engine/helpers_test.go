@@ -176,11 +176,12 @@ func newTestEngine(t testing.TB, cfg Config) *Engine {
 // which speaks the test set or the held-out set. Under `make test` (MRCPD_BIN_DIR) the files
 // `make build` estimated with the same command are used instead of estimating them again.
 var (
-	mllrOnce  sync.Once
-	mllrDir   string // estimated here: removed by TestMain
-	mllrPath  string
-	meansPath string
-	mllrErr   error
+	mllrOnce       sync.Once
+	mllrDir        string // estimated here: removed by TestMain
+	mllrPath       string
+	meansPath      string
+	digitMeansPath string
+	mllrErr        error
 )
 
 func estimateAdaptation() {
@@ -199,11 +200,12 @@ func estimateAdaptation() {
 		}
 	}
 	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && opt == speechset.DefaultAdaptation && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" {
-		m, mm := filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means")
+		m, mm, dm := filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means"), filepath.Join(bin, "plugins", "pocketsphinx.digit.means")
 		_, err1 := os.Stat(m)
 		_, err2 := os.Stat(mm)
-		if err1 == nil && err2 == nil {
-			mllrPath, meansPath = m, mm
+		_, err3 := os.Stat(dm)
+		if err1 == nil && err2 == nil && err3 == nil {
+			mllrPath, meansPath, digitMeansPath = m, mm, dm
 			return
 		}
 	}
@@ -241,9 +243,9 @@ func estimateAdaptation() {
 		return
 	}
 	defer e.Close()
-	m, mm := filepath.Join(dir, "telephone.mllr"), filepath.Join(dir, "telephone.means")
-	if mllrErr = e.AdaptMAP(ctx, dir, m, mm, utts); mllrErr == nil {
-		mllrPath, meansPath = m, mm
+	m, mm, dm := filepath.Join(dir, "telephone.mllr"), filepath.Join(dir, "telephone.means"), filepath.Join(dir, "telephone.digit.means")
+	if mllrErr = e.AdaptMAP(ctx, dir, m, mm, dm, utts); mllrErr == nil {
+		mllrPath, meansPath, digitMeansPath = m, mm, dm
 	}
 }
 
@@ -260,16 +262,18 @@ func telephoneMLLR(t testing.TB) string {
 	return mllrPath
 }
 
-// telephoneMeans is the MAP-adapted means estimated with telephoneMLLR's transform.
-func telephoneMeans(t testing.TB) string {
+// telephoneMeans is the MAP-adapted means estimated with telephoneMLLR's transform, and the
+// digit means of the second pass on top of them.
+func telephoneMeans(t testing.TB) (means, digitMeans string) {
 	t.Helper()
 	telephoneMLLR(t)
-	return meansPath
+	return meansPath, digitMeansPath
 }
 
-// adaptedConfig is DefaultConfig with the MAP-adapted means, as conf/mrcpd.yaml runs the plugin.
+// adaptedConfig is DefaultConfig with the MAP-adapted means, as conf/mrcpd.yaml runs the plugin
+// (the digit means are not set there).
 func adaptedConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
-	cfg.Means = telephoneMeans(t)
+	cfg.Means, _ = telephoneMeans(t)
 	return cfg
 }

@@ -15,7 +15,7 @@ const (
 // pool hands out decoders exclusively (ps_decoder_t is not thread-safe) and keeps a few idle ones
 // loaded, preferring one that already compiled the wanted search.
 type pool struct {
-	create func(full bool) (*decoder, error)
+	create func(kind decoderKind) (*decoder, error)
 	slots  chan struct{} // one token per decoder in use
 
 	mu      sync.Mutex
@@ -23,22 +23,22 @@ type pool struct {
 	maxIdle int        // 0 once closed
 }
 
-func newPool(size, maxIdle int, create func(full bool) (*decoder, error)) *pool {
+func newPool(size, maxIdle int, create func(kind decoderKind) (*decoder, error)) *pool {
 	return &pool{create: create, slots: make(chan struct{}, size), maxIdle: maxIdle}
 }
 
-// get waits for a free slot and returns a decoder of the wanted kind (full: dictionary and
-// language model for dictation).
-func (p *pool) get(ctx context.Context, full bool, search string) (*decoder, error) {
+// get waits for a free slot and returns a decoder of the wanted kind: never one loaded with
+// another kind's dictionary, language model or means.
+func (p *pool) get(ctx context.Context, kind decoderKind, search string) (*decoder, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if d := p.takeIdle(full, search); d != nil {
+	if d := p.takeIdle(kind, search); d != nil {
 		return d, nil
 	}
-	d, err := p.create(full)
+	d, err := p.create(kind)
 	if err != nil {
 		<-p.slots
 		return nil, err
@@ -46,13 +46,13 @@ func (p *pool) get(ctx context.Context, full bool, search string) (*decoder, err
 	return d, nil
 }
 
-func (p *pool) takeIdle(full bool, search string) *decoder {
+func (p *pool) takeIdle(kind decoderKind, search string) *decoder {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pick := -1
 	for i := len(p.idle) - 1; i >= 0; i-- {
 		d := p.idle[i]
-		if d.full != full {
+		if d.kind != kind {
 			continue
 		}
 		if d.searches[search] {

@@ -33,6 +33,7 @@ func TestDigitPosteriorWeightDefaults(t *testing.T) {
 		want     float64
 	}{
 		{map[string]string{"means": "m"}, 0.54},
+		{map[string]string{"means": "m", "digit_means": "d"}, 0.8},
 		{map[string]string{"means": "m", "digit_posterior_weight": "0"}, 0},
 		{map[string]string{"means": "m", "digit_posterior_weight": "1.5"}, 1.5},
 		{map[string]string{"mllr": "t"}, 0},

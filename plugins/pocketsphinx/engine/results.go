@@ -85,7 +85,7 @@ func (w *worker) collect(g *compiled, n int) []candidate {
 	}
 	h, score := w.d.hyp()
 	add(h, score, w.d.segments())
-	if len(out) > 0 && g != nil && g.digits && w.e.cfg.DigitPosteriorWeight > 0 {
+	if len(out) > 0 && g != nil && g.digits && (w.e.cfg.DigitPosteriorWeight > 0 || w.e.cfg.DigitMeans != "") {
 		out[0].post = wordPosterior(w.d.wordPosteriors(posteriorScale), out[0].segs)
 	}
 	if n > 1 {
@@ -217,6 +217,9 @@ func (w *worker) confidence(g *compiled, hyp []segment, post float64, phones []s
 	switch {
 	case g == nil:
 		off = w.e.cfg.DictationConfidenceOffset
+	case g.digits && w.d.kind != digitDecoder && w.e.cfg.DigitMeans != "":
+		// A digit grammar next to another one, decoded with the means: their own curve.
+		off = meansDigitOffset + meansDigitPosterior*post
 	case g.digits:
 		off = w.e.cfg.DigitConfidenceOffset + w.e.cfg.DigitPosteriorWeight*post
 	}

@@ -135,7 +135,7 @@ func (w *worker) recognize(ctx context.Context) (err error) {
 	if !w.plan.dictation {
 		search = w.plan.grammars[0].search
 	}
-	d, err := w.e.pool.get(ctx, w.plan.dictation, search)
+	d, err := w.e.pool.get(ctx, w.plan.kind, search)
 	if err != nil {
 		return err
 	}

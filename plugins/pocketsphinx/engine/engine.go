@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +65,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MLLR != "" && cfg.Means != "" {
 		// pocketsphinx would apply the transform to means that already hold it.
 		return nil, errors.New("pocketsphinx: settings mllr and means both set: the means already hold the transform, set one")
+	}
+	if slices.Contains(cfg.Args, "-logfn") {
+		// ps_init hands -logfn to err_set_logfile, which closes sphinxbase's process-wide log FILE
+		// and opens another while other decoders write to it: the plugin crashed, or deadlocked on
+		// glibc's stream locks while still answering pings (newDecoder turns the log off instead).
+		return nil, errors.New("pocketsphinx: setting args: -logfn is not allowed: every decoder would reopen the process-wide log that the others write to")
 	}
 	if cfg.DigitMeans != "" && cfg.Means == "" {
 		// The digit means are a second pass on top of the means, and calibrated with them.

@@ -328,3 +328,22 @@ func TestDecoderLeavesTheLogAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestArgsCannotReopenTheLog: -logfn in the args setting would have every ps_init reopen the
+// process-wide log that TestDecoderLeavesTheLogAlone keeps off, and decoders created while others
+// ended utterances crashed the plugin or deadlocked it in glibc's stream locks (a process that
+// still answered pings but never again a recognition). The setting is refused, naming it.
+func TestArgsCannotReopenTheLog(t *testing.T) {
+	cfg, err := FromSettings(map[string]string{"args": "-logfn " + os.DevNull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg)
+	if err == nil {
+		e.Close()
+		t.Fatal("New accepted args -logfn")
+	}
+	if !strings.Contains(err.Error(), "setting args") || !strings.Contains(err.Error(), "-logfn") {
+		t.Fatalf("error %q does not name the setting and the argument", err)
+	}
+}

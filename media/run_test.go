@@ -29,7 +29,7 @@ func (c *chanSink) DTMF(ev media.DTMFEvent) { c.digits <- ev }
 // TestRunOverUDP runs both goroutine pipelines over real loopback sockets from a PortPool, with the
 // fake clock driving both pacers, and checks that they stop cleanly (goleak checks the rest).
 func TestRunOverUDP(t *testing.T) {
-	pool := media.NewPortPool("127.0.0.1", 25000, 25999)
+	pool := media.NewPortPool("127.0.0.1", 31000, 31999)
 	rc, err := pool.Listen()
 	if err != nil {
 		t.Fatal(err)

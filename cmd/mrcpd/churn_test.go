@@ -34,8 +34,11 @@ func TestE2EChurn(t *testing.T) {
 	t.Setenv("GOGC", "10")
 	// Abandoned sessions live on for up to connect_timeout or the 2 s grace after a lost
 	// connection: more RTP ports than startMrcpd's 100 pairs (below the ephemeral range, where
-	// other tests' ports come from; ports in use are skipped).
-	d := startMrcpd(t, "http:\n  pprof: true\nmrcp:\n  connect_timeout: 500ms\nsip:\n  max_sessions: 4000\n  max_sessions_per_source: 4000\n",
+	// other tests' ports come from; ports in use are skipped). connect_timeout is 2 s, not less:
+	// the sessions that do connect must get their first request in within it, and a CI-like run
+	// (-race, packages in parallel) once took over 500 ms between the 200 OK and the RECOGNIZE,
+	// which then found its session ended (405).
+	d := startMrcpd(t, "http:\n  pprof: true\nmrcp:\n  connect_timeout: 2s\nsip:\n  max_sessions: 4000\n  max_sessions_per_source: 4000\n",
 		"--rtp-ports", "20000-29999")
 	sdp := modRecogSDP(t)
 	run := func(count int) map[string]int {

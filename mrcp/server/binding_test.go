@@ -188,3 +188,36 @@ func (h *harness) dialTLS() *client {
 	}
 	return h.wrap(c)
 }
+
+// A connection opened before the session's connect deadline, still quiet, may be its own and is
+// waited for; connections from the same host opened after the deadline are other sessions' and do
+// not keep it. Before, any unbound connection opened since the offer kept an abandoned session
+// alive, so a host that kept opening connections (FreeSWITCH under load) kept it forever.
+func TestConnectTimeoutNotExtendedByLaterConnections(t *testing.T) {
+	h := newHarness(t, nil)
+	h.offer("silent", sdpBody(t, modRecogInvite))
+	waitTimers(t, h.clock, 1)
+	early := h.dial()
+	h.waitConns(1)
+	h.clock.Advance(10 * time.Second) // the deadline: early may still be the session's
+	waitTimers(t, h.clock, 1)         // the connect timer, armed again
+	select {
+	case id := <-h.hangup.byes:
+		t.Fatalf("BYE for %s while a connection opened in time may be its own", id)
+	default:
+	}
+	early.c.Close()
+	h.waitConns(0)
+	h.clock.Advance(time.Second)
+	h.dial() // after the deadline: another session's
+	h.waitConns(1)
+	h.clock.Advance(9 * time.Second)
+	select {
+	case id := <-h.hangup.byes:
+		if id != "silent" {
+			t.Fatalf("BYE for %s", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a connection opened after the connect deadline kept the abandoned session alive")
+	}
+}

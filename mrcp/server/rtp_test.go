@@ -36,8 +36,9 @@ func TestRTPSymmetricRTCPAndMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, func(c *Config) {
 		// A range of this test's own, below the kernel's ephemeral ports (32768-60999): the RTCP
-		// port above the stream's must be free too, and media's tests use 25000-25999.
-		e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 24000, 24998), media.EngineConfig{Symmetric: true})
+		// port above the stream's must be free too. media's tests use 31000-31999, cmd/mrcpd's
+		// churn test 20000-29999.
+		e, err := media.NewEngine(media.NewPortPool("127.0.0.1", 30000, 30998), media.EngineConfig{Symmetric: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -391,13 +391,13 @@ func (s *Server) liveConnFrom(host string) bool {
 	return false
 }
 
-// unboundConnSince reports whether a connection from host, opened at or after t, is open and
+// unboundConnBetween reports whether a connection from host, accepted in [from, to], is open and
 // not bound to any channel yet.
-func (s *Server) unboundConnSince(host string, t time.Time) bool {
+func (s *Server) unboundConnBetween(host string, from, to time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.remoteHost == host && !c.bound.Load() && !c.accepted.Before(t) {
+		if c.remoteHost == host && !c.bound.Load() && !c.accepted.Before(from) && !c.accepted.After(to) {
 			return true
 		}
 	}

@@ -231,8 +231,11 @@ func (se *session) connLost() {
 
 // checkConnected ends a session none of whose channels received a request: connect_timeout is
 // per session. Only a connection from the client's host that is still unbound and was opened
-// since the offer may be this session's own, not used yet; the session waits for it (unbound
-// connections are themselves closed after mrcp.idle_timeout), never for other sessions'.
+// between the offer and the session's connect deadline may be this session's own, not used yet;
+// the session waits for it (unbound connections are themselves closed after mrcp.idle_timeout),
+// never for other sessions'. Connections opened after the deadline are too late to be its own:
+// counting them, an abandoned session lived on for as long as its client's host kept opening
+// connections (a FreeSWITCH host always does; TestConnectTimeoutNotExtendedByLaterConnections).
 func (se *session) checkConnected() {
 	se.mu.Lock()
 	bound := len(se.bound) > 0
@@ -240,7 +243,7 @@ func (se *session) checkConnected() {
 	if bound {
 		return
 	}
-	if se.srv.unboundConnSince(se.remoteHost, se.created) {
+	if se.srv.unboundConnBetween(se.remoteHost, se.created, se.created.Add(se.srv.cfg.ConnectTimeout)) {
 		se.connectTimer = se.after(se.srv.cfg.ConnectTimeout, se.checkConnected)
 		return
 	}

@@ -3,7 +3,6 @@ package plugin
 import (
 	"encoding/binary"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/mrcpd/mrcpd/asr"
@@ -110,9 +109,9 @@ func startFromPB(s *pb.RecognizeStart) asr.RecognizeRequest {
 
 func errorToPB(err error) *pb.Error {
 	if e, ok := asError(err); ok {
-		return &pb.Error{Kind: e.Kind.String(), Message: strings.ToValidUTF8(e.Message, "\uFFFD"), Retryable: e.Retryable}
+		return &pb.Error{Kind: e.Kind.String(), Message: e.Message, Retryable: e.Retryable}
 	}
-	return &pb.Error{Kind: asr.ErrInternal.String(), Message: strings.ToValidUTF8(err.Error(), "\uFFFD")}
+	return &pb.Error{Kind: asr.ErrInternal.String(), Message: err.Error()}
 }
 
 func errorFromPB(e *pb.Error) *asr.Error {

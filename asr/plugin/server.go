@@ -71,7 +71,7 @@ func (s *synthesizerServer) Synthesize(srv pb.Synthesizer_SynthesizeServer) erro
 	}
 	start := first.GetStart()
 	if start == nil {
-		return srv.Send(&pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Error{Error: errorToPB(
+		return sendSynth(srv, &pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Error{Error: errorToPB(
 			asr.Errorf(asr.ErrBadParameter, false, "first message of a Synthesize stream must be start"))}})
 	}
 	ctx, cancel := context.WithCancel(srv.Context())
@@ -88,20 +88,20 @@ func (s *synthesizerServer) Synthesize(srv pb.Synthesizer_SynthesizeServer) erro
 	}()
 	stream, err := s.impl.Synthesize(ctx, synStartFromPB(start))
 	if err != nil {
-		return srv.Send(&pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Error{Error: errorToPB(err)}})
+		return sendSynth(srv, &pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Error{Error: errorToPB(err)}})
 	}
 	defer stream.Close()
 	var buf []byte
 	for {
 		ev, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return srv.Send(&pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Done{Done: &pb.Done{}}})
+			return sendSynth(srv, &pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Done{Done: &pb.Done{}}})
 		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return srv.Send(&pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Error{Error: errorToPB(err)}})
+			return sendSynth(srv, &pb.SynthesizeEvent{Event: &pb.SynthesizeEvent_Error{Error: errorToPB(err)}})
 		}
 		var m *pb.SynthesizeEvent
 		switch e := ev.(type) {
@@ -113,9 +113,15 @@ func (s *synthesizerServer) Synthesize(srv pb.Synthesizer_SynthesizeServer) erro
 		default:
 			continue
 		}
-		fixUTF8(m.ProtoReflect())
-		if err := srv.Send(m); err != nil {
+		if err := sendSynth(srv, m); err != nil {
 			return err
 		}
 	}
+}
+
+// sendSynth sends a synthesis event with any string that is not UTF-8 (an engine's error or mark
+// name) repaired, which protobuf would otherwise refuse to marshal.
+func sendSynth(srv pb.Synthesizer_SynthesizeServer, m *pb.SynthesizeEvent) error {
+	fixUTF8(m.ProtoReflect())
+	return srv.Send(m)
 }

@@ -37,14 +37,17 @@ build: deps
 	@mkdir -p $(BIN)/plugins
 	@for d in $(PLUGIN_DIRS); do echo "build $$d"; $(GO) build -o $(BIN)/plugins/ ./$$d || exit 1; done
 	@# PocketSphinx's telephone adaptation (plugins/pocketsphinx/README.md, "Telephone
-	@# adaptation"): a transform, the MAP means estimated with it and the digit means of a second
-	@# pass, once, on generated speech; delete the means to estimate them again; they are estimated
-	@# again when the adaptation set's definition (speechset, the engine's adapt.go) is newer than them.
-	@stale=1; if [ -f $(BIN)/plugins/pocketsphinx.means ] && [ -f $(BIN)/plugins/pocketsphinx.digit.means ]; then stale=0; \
-	  for f in plugins/pocketsphinx/speechset/*.go plugins/pocketsphinx/engine/adapt.go; do \
+	@# adaptation"): a transform, the MAP means and mixture weights estimated with it and the digit
+	@# means of a second pass, once, on generated speech; delete the means to estimate them again;
+	@# they are estimated again when the adaptation set's definition (speechset, the engine's
+	@# adapt.go and sendump.go) is newer than them.
+	@stale=1; if [ -f $(BIN)/plugins/pocketsphinx.means ] && [ -f $(BIN)/plugins/pocketsphinx.mixw ] && \
+	  [ -f $(BIN)/plugins/pocketsphinx.digit.means ]; then stale=0; \
+	  for f in plugins/pocketsphinx/speechset/*.go plugins/pocketsphinx/engine/adapt.go plugins/pocketsphinx/engine/sendump.go; do \
 	    [ $$f -nt $(BIN)/plugins/pocketsphinx.means ] && stale=1; done; fi; \
 	[ $$stale = 0 ] || $(BIN)/plugins/pocketsphinx adapt -synthesize -out $(BIN)/plugins/pocketsphinx.mllr \
-	  -means $(BIN)/plugins/pocketsphinx.means -digit-means $(BIN)/plugins/pocketsphinx.digit.means
+	  -means $(BIN)/plugins/pocketsphinx.means -mixture-weights $(BIN)/plugins/pocketsphinx.mixw \
+	  -digit-means $(BIN)/plugins/pocketsphinx.digit.means
 
 run: build
 	$(BIN)/mrcpd --config $(CONFIG)

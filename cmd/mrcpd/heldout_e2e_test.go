@@ -59,12 +59,17 @@ func TestE2EHeldOutAccuracyThroughMrcpd(t *testing.T) {
 	}
 	recs := recordHeldOut(t, speechset.SelectItems(speechset.HeldOut(), heldOutThroughPerSet))
 	plugin := pocketsphinxPlugin(t)
-	// Comparing settings (one "key=value;key=value" list; "digit_means=estimated" for the digit
-	// means make build estimates): overlaid on the plugin's, the floors still apply.
+	// Comparing settings (one "key=value;key=value" list; "digit_means=estimated" and
+	// "mixture_weights=estimated" for the files make build estimates): overlaid on the plugin's,
+	// the floors still apply.
 	for _, kv := range strings.Split(os.Getenv("MRCPD_ACCURACY_SETTINGS"), ";") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
-			if k, v = strings.TrimSpace(k), strings.TrimSpace(v); k == "digit_means" && v == "estimated" {
-				_, v = telephoneMeans(t, plugin.Path)
+			a := telephoneAdaptation(t, plugin.Path)
+			switch k, v = strings.TrimSpace(k), strings.TrimSpace(v); {
+			case k == "digit_means" && v == "estimated":
+				v = a.digitMeans
+			case k == "mixture_weights" && v == "estimated":
+				v = a.mixw
 			}
 			plugin.Settings[k] = v
 		}

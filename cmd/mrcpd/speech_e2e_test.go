@@ -51,12 +51,13 @@ func speechConfig(t testing.TB, e EnginesConfig) string {
 }
 
 // pocketsphinxPlugin is configured as conf/mrcpd.yaml configures it: with the telephone
-// adaptation's MAP means (the digit means, which make build estimates too, are not set there).
+// adaptation's MAP means (the mixture weights and the digit means, which make build estimates
+// too, are not set there).
 func pocketsphinxPlugin(t *testing.T) PluginConfig {
 	bin := testkit.Binary(t, "plugins/pocketsphinx")
-	means, _ := telephoneMeans(t, bin)
+	a := telephoneAdaptation(t, bin)
 	return PluginConfig{Name: "pocketsphinx", Kind: "recognizer", Path: bin,
-		Settings: map[string]string{"means": means}}
+		Settings: map[string]string{"means": a.means}}
 }
 
 var (
@@ -64,27 +65,33 @@ var (
 	meansDone bool
 )
 
-// telephoneMeans is the adaptation `make build` estimates next to the plugin binary
-// (bin/plugins/pocketsphinx.means and .digit.means); when either is missing they are estimated
-// there by the real binary's adapt command, as `make build` does it.
-func telephoneMeans(t *testing.T, bin string) (means, digitMeans string) {
+// adaptation is what `make build` estimates next to the plugin binary.
+type adaptation struct{ means, mixw, digitMeans string }
+
+// telephoneAdaptation is the adaptation `make build` estimates next to the plugin binary
+// (bin/plugins/pocketsphinx.means, .mixw and .digit.means); when one is missing they are
+// estimated there by the real binary's adapt command, as `make build` does it.
+func telephoneAdaptation(t *testing.T, bin string) adaptation {
 	t.Helper()
 	meansMu.Lock()
 	defer meansMu.Unlock()
-	means, digitMeans = bin+".means", bin+".digit.means"
+	a := adaptation{means: bin + ".means", mixw: bin + ".mixw", digitMeans: bin + ".digit.means"}
 	if meansDone {
-		return means, digitMeans
+		return a
 	}
-	_, err1 := os.Stat(means)
-	_, err2 := os.Stat(digitMeans)
-	if err1 != nil || err2 != nil {
-		cmd := exec.Command(bin, "adapt", "-synthesize", "-out", bin+".mllr", "-means", means, "-digit-means", digitMeans)
+	for _, f := range []string{a.means, a.mixw, a.digitMeans} {
+		if _, err := os.Stat(f); err == nil {
+			continue
+		}
+		cmd := exec.Command(bin, "adapt", "-synthesize", "-out", bin+".mllr", "-means", a.means,
+			"-mixture-weights", a.mixw, "-digit-means", a.digitMeans)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s adapt: %v\n%s", bin, err, b)
 		}
+		break
 	}
 	meansDone = true
-	return means, digitMeans
+	return a
 }
 
 func espeakPlugin(t testing.TB) PluginConfig {

@@ -15,11 +15,12 @@ import (
 	"github.com/mrcpd/mrcpd/plugins/pocketsphinx/speechset"
 )
 
-const adaptUsage = `usage: pocketsphinx adapt -out FILE [-means FILE [-digit-means FILE]] [-synthesize | DIR]
+const adaptUsage = `usage: pocketsphinx adapt -out FILE [-means FILE [-mixture-weights FILE] [-digit-means FILE]] [-synthesize | DIR]
 
 Estimates an MLLR transform of the en-us model for telephone audio and writes it to -out, for the
 plugin's "mllr" setting; with -means, also a MAP re-estimate of the transformed means, for the
-plugin's "means" setting (which then replaces "mllr"); with -digit-means, a second MAP pass on
+plugin's "means" setting (which then replaces "mllr"); with -mixture-weights, the senones' mixture
+weights re-estimated in the same pass, for the "mixture_weights" setting; with -digit-means, a second MAP pass on
 the digit strings on top of those, for the "digit_means" setting (digit grammars only). The speech is either DIR's recordings
 (every NAME.wav, 8 or 16 kHz mono 16-bit, with its words in NAME.txt) or, with -synthesize, a set
 generated with espeak-ng voices and -random drawn espeak-ng speakers through a 300-3400 Hz, G.711
@@ -34,6 +35,7 @@ func adaptMain(args []string) error {
 	out := fs.String("out", "", "where to write the transform")
 	means := fs.String("means", "", "where to write the MAP-adapted means (optional)")
 	digitMeans := fs.String("digit-means", "", "with -means: where to write the means of the second MAP pass on digit strings (optional)")
+	mixw := fs.String("mixture-weights", "", "with -means: where to write the MAP-adapted mixture weights (optional)")
 	synth := fs.Bool("synthesize", false, "adapt on generated telephone speech instead of DIR")
 	opt := speechset.DefaultAdaptation
 	fs.IntVar(&opt.Random, "random", opt.Random, "with -synthesize: how many drawn espeak-ng speakers to add")
@@ -57,8 +59,11 @@ func adaptMain(args []string) error {
 	if *digitMeans != "" && *means == "" {
 		return errors.New("pocketsphinx adapt: -digit-means needs -means (the second pass starts from the first)")
 	}
+	if *mixw != "" && *means == "" {
+		return errors.New("pocketsphinx adapt: -mixture-weights needs -means (they are estimated in the same pass)")
+	}
 	// sphinxtrain's tools run in the scratch directory: relative paths would land there.
-	for _, p := range []*string{out, means, digitMeans} {
+	for _, p := range []*string{out, means, digitMeans, mixw} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -86,6 +91,7 @@ func adaptMain(args []string) error {
 	delete(settings, "mllr") // the transform adapts the model as shipped
 	delete(settings, "means")
 	delete(settings, "digit_means")
+	delete(settings, "mixture_weights")
 	cfg, err := engine.FromSettings(settings)
 	if err != nil {
 		return err
@@ -106,10 +112,10 @@ func adaptMain(args []string) error {
 	if *means == "" {
 		err = e.Adapt(ctx, work, tmp(*out), utts)
 	} else {
-		err = e.AdaptMAP(ctx, work, tmp(*out), tmp(*means), tmp(*digitMeans), utts)
+		err = e.AdaptMAP(ctx, work, engine.MAPFiles{MLLR: tmp(*out), Means: tmp(*means), MixtureWeights: tmp(*mixw), DigitMeans: tmp(*digitMeans)}, utts)
 	}
 	var written []string
-	for _, p := range []string{*out, *means, *digitMeans} {
+	for _, p := range []string{*out, *means, *mixw, *digitMeans} {
 		if p == "" {
 			continue
 		}

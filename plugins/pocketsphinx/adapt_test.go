@@ -34,8 +34,8 @@ func TestAdaptRecordings(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, means := filepath.Join(t.TempDir(), "calls.mllr"), filepath.Join(t.TempDir(), "calls.means")
-	if err := adaptMain([]string{"-out", out, "-means", means, "-setting", "pool_size=1", dir}); err != nil {
+	out, means, mixw := filepath.Join(t.TempDir(), "calls.mllr"), filepath.Join(t.TempDir(), "calls.means"), filepath.Join(t.TempDir(), "calls.mixw")
+	if err := adaptMain([]string{"-out", out, "-means", means, "-mixture-weights", mixw, "-setting", "pool_size=1", dir}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
@@ -45,15 +45,16 @@ func TestAdaptRecordings(t *testing.T) {
 	if f := strings.Fields(string(b)); len(f) != 2+3*(1+13*13+13+13) {
 		t.Fatalf("transform has %d numbers", len(f))
 	}
-	// The transform and the MAP means load: a plugin configured with either starts.
-	for k, v := range map[string]string{"mllr": out, "means": means} {
-		cfg, err := engine.FromSettings(map[string]string{k: v})
+	// The transform and the MAP means load: a plugin configured with either starts, and with the
+	// mixture weights next to the means.
+	for _, settings := range []map[string]string{{"mllr": out}, {"means": means}, {"means": means, "mixture_weights": mixw}} {
+		cfg, err := engine.FromSettings(settings)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e, err := engine.New(cfg)
 		if err != nil {
-			t.Fatalf("%s: %v", k, err)
+			t.Fatalf("%v: %v", settings, err)
 		}
 		e.Close()
 	}
@@ -75,6 +76,7 @@ func TestAdaptUsage(t *testing.T) {
 		{"bad setting", []string{"-out", "x", "-setting", "pool_size", dir}, "key=value"},
 		{"empty dir", []string{"-out", "x", t.TempDir()}, "no .wav files"},
 		{"missing transcript", []string{"-out", "x", dir}, "transcript of"},
+		{"mixture weights without means", []string{"-out", "x", "-mixture-weights", "y", dir}, "-mixture-weights needs -means"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -272,8 +272,9 @@ func meansMoved(t *testing.T, path string, model []byte, least float64) []byte {
 	return got
 }
 
-// TestAdaptedFilesMustExist: a missing mllr or means file stops the plugin at start, naming the
-// setting; so do both set at once (the means hold the transform already).
+// TestAdaptedFilesMustExist: a missing mllr, means or mixture_weights file stops the plugin at
+// start, naming the setting; so do mllr and means set at once (the means hold the transform
+// already) and mixture weights without the means they were estimated with.
 func TestAdaptedFilesMustExist(t *testing.T) {
 	both, err := FromSettings(map[string]string{"mllr": os.DevNull, "means": os.DevNull})
 	if err != nil {
@@ -282,8 +283,19 @@ func TestAdaptedFilesMustExist(t *testing.T) {
 	if _, err := New(both); err == nil || !strings.Contains(err.Error(), "mllr and means") {
 		t.Errorf("mllr and means both set: %v", err)
 	}
-	for _, key := range []string{"mllr", "means"} {
-		cfg, err := FromSettings(map[string]string{key: filepath.Join(t.TempDir(), "missing")})
+	weightsAlone, err := FromSettings(map[string]string{"mixture_weights": os.DevNull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(weightsAlone); err == nil || !strings.Contains(err.Error(), "mixture_weights needs means") {
+		t.Errorf("mixture_weights without means: %v", err)
+	}
+	for _, key := range []string{"mllr", "means", "mixture_weights"} {
+		settings := map[string]string{key: filepath.Join(t.TempDir(), "missing")}
+		if key == "mixture_weights" {
+			settings["means"] = os.DevNull
+		}
+		cfg, err := FromSettings(settings)
 		if err != nil {
 			t.Fatal(err)
 		}

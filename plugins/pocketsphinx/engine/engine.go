@@ -76,7 +76,11 @@ func New(cfg Config) (*Engine, error) {
 		// The digit means are a second pass on top of the means, and calibrated with them.
 		return nil, errors.New("pocketsphinx: setting digit_means needs means (the means it was estimated on)")
 	}
-	for k, f := range map[string]string{"mllr": cfg.MLLR, "means": cfg.Means, "digit_means": cfg.DigitMeans} {
+	if cfg.MixtureWeights != "" && cfg.Means == "" {
+		// Estimated together with the means: the weights are over the adapted codebooks.
+		return nil, errors.New("pocketsphinx: setting mixture_weights needs means (the means it was estimated with)")
+	}
+	for k, f := range map[string]string{"mllr": cfg.MLLR, "means": cfg.Means, "digit_means": cfg.DigitMeans, "mixture_weights": cfg.MixtureWeights} {
 		if f == "" {
 			continue
 		}

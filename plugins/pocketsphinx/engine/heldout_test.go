@@ -95,7 +95,8 @@ func TestTuningAccuracy(t *testing.T) {
 // settingsConfigs is the configurations MRCPD_ACCURACY_SETTINGS lists: "key=value;key=value",
 // the plugin's settings, with the estimated MAP means unless mllr or means is set
 // ("digit_means=estimated" for the estimated digit means too),
-// "mllr=estimated" for the estimated transform alone; several such lists separated by "|" are
+// "mllr=estimated" for the estimated transform alone, "mixture_weights=estimated" for the estimated
+// mixture weights; several such lists separated by "|" are
 // each evaluated on the same recordings.
 func settingsConfigs(t *testing.T) []Config {
 	var cfgs []Config
@@ -118,6 +119,9 @@ func settingsConfigs(t *testing.T) []Config {
 			cfg.Means = means
 			if cfg.DigitMeans == "estimated" {
 				cfg.DigitMeans = digitMeans
+			}
+			if cfg.MixtureWeights == "estimated" {
+				cfg.MixtureWeights = telephoneMixw(t)
 			}
 		}
 		cfgs = append(cfgs, cfg)

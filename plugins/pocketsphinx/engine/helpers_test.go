@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,6 +182,7 @@ var (
 	mllrPath       string
 	meansPath      string
 	digitMeansPath string
+	mixwPath       string
 	mllrErr        error
 )
 
@@ -200,12 +202,10 @@ func estimateAdaptation() {
 		}
 	}
 	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && opt == speechset.DefaultAdaptation && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" {
-		m, mm, dm := filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means"), filepath.Join(bin, "plugins", "pocketsphinx.digit.means")
-		_, err1 := os.Stat(m)
-		_, err2 := os.Stat(mm)
-		_, err3 := os.Stat(dm)
-		if err1 == nil && err2 == nil && err3 == nil {
-			mllrPath, meansPath, digitMeansPath = m, mm, dm
+		files := []string{filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means"),
+			filepath.Join(bin, "plugins", "pocketsphinx.digit.means"), filepath.Join(bin, "plugins", "pocketsphinx.mixw")}
+		if !slices.ContainsFunc(files, func(f string) bool { _, err := os.Stat(f); return err != nil }) {
+			mllrPath, meansPath, digitMeansPath, mixwPath = files[0], files[1], files[2], files[3]
 			return
 		}
 	}
@@ -244,8 +244,9 @@ func estimateAdaptation() {
 	}
 	defer e.Close()
 	m, mm, dm := filepath.Join(dir, "telephone.mllr"), filepath.Join(dir, "telephone.means"), filepath.Join(dir, "telephone.digit.means")
-	if mllrErr = e.AdaptMAP(ctx, dir, m, mm, dm, utts); mllrErr == nil {
-		mllrPath, meansPath, digitMeansPath = m, mm, dm
+	out := MAPFiles{MLLR: m, Means: mm, DigitMeans: dm, MixtureWeights: filepath.Join(dir, "telephone.mixw")}
+	if mllrErr = e.AdaptMAP(ctx, dir, out, utts); mllrErr == nil {
+		mllrPath, meansPath, digitMeansPath, mixwPath = m, mm, dm, out.MixtureWeights
 	}
 }
 
@@ -270,8 +271,15 @@ func telephoneMeans(t testing.TB) (means, digitMeans string) {
 	return meansPath, digitMeansPath
 }
 
+// telephoneMixw is the mixture weights estimated with telephoneMeans's means.
+func telephoneMixw(t testing.TB) string {
+	t.Helper()
+	telephoneMLLR(t)
+	return mixwPath
+}
+
 // adaptedConfig is DefaultConfig with the MAP-adapted means, as conf/mrcpd.yaml runs the plugin
-// (the digit means are not set there).
+// (the mixture weights and the digit means are not set there).
 func adaptedConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
 	cfg.Means, _ = telephoneMeans(t)

@@ -157,14 +157,51 @@ func TuningSet() []Item {
 	}
 	voices = append(voices, RandomVoices("t", tuningRandom)...)
 	var out []Item
-	for i, v := range voices {
+	for i, v := range append(voices, tuningLikeHeldOut()...) {
 		out = append(out,
 			Item{Set: Digits, Voice: v, Text: randomWords(r, digitNames, 4)},
 			Item{Set: Digits, Voice: v, Text: randomWords(r, digitNames, 4)},
-			Item{Set: DigitsN, Voice: v, Text: randomWords(r, digitNames, 1+r.Intn(10))},
-			Item{Set: Boolean, Voice: v, Text: booleanOrder[i%len(booleanOrder)]},
-			Item{Set: Menu7, Voice: v, Text: menu7Phrases[i%len(menu7Phrases)]},
-			Item{Set: OOG, Voice: v, Text: adaptationSentences[i%6], Against: []string{Menu7, Boolean, Menu, Digits}[i%4]})
+			Item{Set: DigitsN, Voice: v, Text: randomWords(r, digitNames, 1+r.Intn(10))})
+		b, menu := booleanOrder[i%len(booleanOrder)], true
+		if v.Synth == "flite" {
+			// The held-out set's flite voices are these speakers: they keep the phrases no
+			// tuning pair has (other yes/no words, the menu), these say what tuning said.
+			b, menu = booleanOrder[i%2], false
+		}
+		out = append(out, Item{Set: Boolean, Voice: v, Text: b})
+		if menu {
+			out = append(out, Item{Set: Menu7, Voice: v, Text: menu7Phrases[i%len(menu7Phrases)]})
+		}
+		out = append(out, Item{Set: OOG, Voice: v, Text: adaptationSentences[i%6], Against: []string{Menu7, Boolean, Menu, Digits}[i%4]})
+	}
+	return out
+}
+
+// tuningLikeHeldOut are the tuning speakers made the way the held-out set's are (espeak-ng's
+// numbered variants, flite's voices) that the adaptation set does not have: the calibration
+// and test voices no adaptation utterance speaks. The drawn tuning speakers come from the same
+// generator as the drawn adaptation speakers, and what adaptation learns of that generator carried
+// to them and not to the held-out set (the digit means, the mixture weights: README.md); these
+// say whether a setting helps speakers like the held-out set's without looking at it. Appended
+// after the drawn ones, so that the items before them are those of the earlier tuning set.
+func tuningLikeHeldOut() []Voice {
+	adapted := map[string]bool{}
+	for _, v := range AdaptationVoices {
+		adapted[v.Speaker()] = true
+	}
+	seen := map[string]bool{} // TuningSet has Voices' espeak-ng speakers already
+	for _, v := range Voices {
+		if v.Synth == "espeak-ng" {
+			seen[v.Speaker()] = true
+		}
+	}
+	var out []Voice
+	for _, v := range slices.Concat(Voices, CalibrationVoices) {
+		if adapted[v.Speaker()] || seen[v.Speaker()] {
+			continue
+		}
+		seen[v.Speaker()] = true
+		out = append(out, v)
 	}
 	return out
 }

@@ -106,3 +106,33 @@ func TestItemGrammar(t *testing.T) {
 		}
 	}
 }
+
+// TestTuningSetHasSpeakersLikeHeldOut: the tuning set has speakers made as the held-out set's
+// are, of both synthesizers, none of them an adaptation speaker or a drawn one, each saying digit
+// strings: the slice of tuning that predicts the held-out set.
+func TestTuningSetHasSpeakersLikeHeldOut(t *testing.T) {
+	adapted := map[string]bool{}
+	for _, v := range slices.Concat(AdaptationVoices, ExtraAdaptationVoices(), RandomVoices("a", maxRandom)) {
+		adapted[v.Speaker()] = true
+	}
+	digits := map[string]int{}
+	for _, it := range TuningSet() {
+		if it.Set == Digits {
+			digits[it.Voice.Speaker()]++
+		}
+	}
+	synths := map[string]bool{}
+	like := tuningLikeHeldOut()
+	for _, v := range like {
+		if adapted[v.Speaker()] || v.Drawn() {
+			t.Errorf("%s: an adaptation or drawn speaker", v)
+		}
+		if digits[v.Speaker()] == 0 {
+			t.Errorf("%s says no digit string in the tuning set", v)
+		}
+		synths[v.Synth] = true
+	}
+	if len(like) < 6 || !synths["flite"] || !synths["espeak-ng"] {
+		t.Errorf("%d speakers like the held-out set's, synthesizers %v", len(like), synths)
+	}
+}

@@ -22,6 +22,9 @@ import (
 // speaker completely.
 const randomPrefix = "mrcpd"
 
+// Drawn reports whether v is a drawn speaker (RandomVoices).
+func (v Voice) Drawn() bool { return strings.Contains(v.Name, "+"+randomPrefix) }
+
 // RandomVoices is n drawn speakers, each on one of espeak-ng's English voices in turn, at a rate
 // of 120-200 words per minute; set keeps adaptation's ("a") and tuning's ("t") speakers apart.
 func RandomVoices(set string, n int) []Voice {

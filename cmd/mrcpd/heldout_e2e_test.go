@@ -21,7 +21,7 @@ import (
 // real mrcpd as G.711 RTP to the real PocketSphinx plugin, with the transform `make build`
 // estimates, reported as the engine-level run reports it (speechset.Evaluation). Both runs are
 // `go test ./plugins/pocketsphinx/engine ./cmd/mrcpd -run HeldOutAccuracy -v`, narrowed or
-// widened by the same MRCPD_ACCURACY_* variables (plugins/pocketsphinx/README.md, "Held-out
+// widened by the same MRCPD_ACCURACY_* variables (plugins/pocketsphinx/ACCURACY.md, "Held-out
 // evaluation").
 //
 // Only the mu-law channels without loss go through mrcpd: mrcp/client offers PCMU first and
@@ -34,7 +34,7 @@ const heldOutThroughPerSet = 1
 
 // Floors of the CI subset, under what it measured (11 of 12 right, 2 of 8 out-of-grammar phrases
 // accepted; with the drawn adaptation speakers and the stricter digit curve 7 of 10 right, the
-// digit strings rejected rather than wrong but for one, 1 of 8 accepted), not the issue's targets: see plugins/pocketsphinx/README.md, "Held-out evaluation".
+// digit strings rejected rather than wrong but for one, 1 of 8 accepted), not the issue's targets: see plugins/pocketsphinx/ACCURACY.md, "Held-out evaluation".
 const (
 	heldOutThroughFloor = 0.5
 	heldOutThroughOOG   = 0.5

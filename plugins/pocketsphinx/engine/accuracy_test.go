@@ -14,7 +14,7 @@ import (
 // minAccuracy is the whole-phrase accuracy each grammar set must reach on telephone audio
 // (300-3400 Hz, 8 kHz, G.711, upsampled), with the telephone-channel transform estimated on the
 // adaptation voices (telephoneMLLR). Without the transform four-digit strings reach 19-20/24 =
-// 79-83%: see README.md, "Accuracy". Yes/no is 14/16 with the MAP means estimated with the drawn
+// 79-83%: see ACCURACY.md, "Accuracy". Yes/no is 14/16 with the MAP means estimated with the drawn
 // speakers (issue 14: flite slt's "yes" heard as "wrong"; 16/16 before them), while the held-out
 // set's yes/no went from 92% to 98% with them: 0.85 for yes/no.
 var minAccuracy = map[string]float64{
@@ -25,7 +25,7 @@ var minAccuracy = map[string]float64{
 
 // minKeptAtHalf is the share of right answers MRCP's default Confidence-Threshold (0.5) must keep,
 // and maxOOGKeptAtHalf the share of out-of-grammar speech it may let through (measured with the
-// transform: 94% and 0%; before it 92% and 19%; see README.md, "Confidence"). With the MAP means,
+// transform: 94% and 0%; before it 92% and 19%; see ACCURACY.md, "Confidence"). With the MAP means,
 // the drawn speakers and the digit curve that puts 0.5 where a wrong string is rare: 53 of 60
 // (88%; digits 19 of 22), so 0.85.
 const (

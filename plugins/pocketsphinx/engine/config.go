@@ -21,7 +21,7 @@ const (
 // model's own value (41,-5.29,...) and the library default (40,3,-1) are means of wideband
 // speech; with no energy above 4 kHz the higher cepstra sit elsewhere, and live CMN needs most
 // of an utterance to get there, so short answers ("yes", "sales") were misrecognised.
-// Measured on the speechset accuracy set (see README.md).
+// Measured on the speechset accuracy set (see ACCURACY.md).
 const DefaultCMNInit = "40,3,-1"
 
 // Config is the engine's configuration. Zero fields take the defaults of DefaultConfig.
@@ -332,7 +332,7 @@ func yesno(b bool) string {
 }
 
 // calibratedOffsets are the confidence offsets (at ConfidenceScale 0.3) calibrated on tuning sets
-// kept apart from the test set (README.md, "Confidence"). The transform moves both the grammar
+// kept apart from the test set (ACCURACY.md, "Confidence"). The transform moves both the grammar
 // and the phone loop, so the gap where right answers end moves too: with it, right yes/no and
 // menu answers reach down to -6.5 per frame and out-of-grammar speech up to -7.2 (0.5 at -7);
 // right digit strings down to -18.7 while out-of-grammar speech stays under -20.7 (0.5 at -19).

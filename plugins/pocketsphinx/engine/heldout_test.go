@@ -24,7 +24,7 @@ import (
 //
 // CI runs a stratified subset (heldOutPerSet items of each set); MRCPD_ACCURACY_FULL=1 runs every
 // item, MRCPD_ACCURACY_PER=N N items of each set, MRCPD_ACCURACY_CONDITIONS=band,snr15 only those
-// channels, MRCPD_ACCURACY_SETS=digits,oog only those sets. Run the big ones with nice: see README.md, "Held-out evaluation".
+// channels, MRCPD_ACCURACY_SETS=digits,oog only those sets. Run the big ones with nice: see ACCURACY.md, "Held-out evaluation".
 
 // heldOutPerSet keeps CI's share of the evaluation near 30 s of CPU.
 const heldOutPerSet = 2
@@ -32,7 +32,7 @@ const heldOutPerSet = 2
 // heldOutFloor is what the whole subset (every condition) must reach, heldOutDigitFloor its digit
 // strings (both sets); heldOutMaxSubst and heldOutMaxOOG bound wrong answers and out-of-grammar
 // speech accepted, heldOutMaxDigitSubst wrong digit strings accepted of all digit strings.
-// Measured on the CI subset: see README.md, "Held-out evaluation" (floors under the measurement,
+// Measured on the CI subset: see ACCURACY.md, "Held-out evaluation" (floors under the measurement,
 // not the targets). With the drawn adaptation speakers and the word posterior in a digit curve
 // calibrated for few wrong strings (issue 14): 73.8% overall, 14 of 32 digit strings right and 2
 // wrong (6%), 2.5% substitutions, 3 of 64 out-of-grammar phrases; before (the MAP means on 488
@@ -83,7 +83,7 @@ func TestHeldOutAccuracy(t *testing.T) {
 // calibrating confidence without looking at the held-out set. Run only with MRCPD_ACCURACY_TUNE=1.
 // Its drawn speakers (TUNINGn-drawn) and the speakers made like the held-out set's
 // (TUNINGn-like-heldout) are reported apart: adaptation fits the drawn speakers' generator, and
-// only the second figure has predicted the held-out set (README.md, "Mixture weights").
+// only the second figure has predicted the held-out set (ACCURACY.md, "Mixture weights").
 func TestTuningAccuracy(t *testing.T) {
 	if os.Getenv("MRCPD_ACCURACY_TUNE") == "" {
 		t.Skip("MRCPD_ACCURACY_TUNE=1 runs the tuning set")

@@ -9,7 +9,7 @@ import (
 )
 
 // The environment narrows or widens an evaluation run, the same way for the engine-level run and
-// the one through mrcpd (README.md, "Held-out evaluation"): MRCPD_ACCURACY_FULL=1 every item,
+// the one through mrcpd (ACCURACY.md, "Held-out evaluation"): MRCPD_ACCURACY_FULL=1 every item,
 // MRCPD_ACCURACY_PER=N N items of each set, MRCPD_ACCURACY_SETS=digits,oog only those sets,
 // MRCPD_ACCURACY_CONDITIONS=ulaw,snr15 only those channels.
 

@@ -108,7 +108,7 @@ var (
 	fliteVoices  = []string{"kal", "awb", "rms", "slt", "kal16", "awb_time"}
 )
 
-// CalibrationVoices spoke the sets the confidence curves were calibrated on (README.md,
+// CalibrationVoices spoke the sets the confidence curves were calibrated on (ACCURACY.md,
 // "Confidence"): yes, no, menu words, digit strings and sentences.
 var CalibrationVoices = []Voice{
 	{Synth: "espeak-ng", Name: "en-us+m6", Speed: 150}, {Synth: "espeak-ng", Name: "en-us+m8", Speed: 160},
@@ -181,7 +181,7 @@ func TuningSet() []Item {
 // numbered variants, flite's voices) that the adaptation set does not have: the calibration
 // and test voices no adaptation utterance speaks. The drawn tuning speakers come from the same
 // generator as the drawn adaptation speakers, and what adaptation learns of that generator carried
-// to them and not to the held-out set (the digit means, the mixture weights: README.md); these
+// to them and not to the held-out set (the digit means, the mixture weights: ACCURACY.md); these
 // say whether a setting helps speakers like the held-out set's without looking at it. Appended
 // after the drawn ones, so that the items before them are those of the earlier tuning set.
 func tuningLikeHeldOut() []Voice {

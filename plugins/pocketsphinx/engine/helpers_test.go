@@ -201,7 +201,7 @@ func estimateAdaptation() {
 			return
 		}
 	}
-	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && opt == speechset.DefaultAdaptation && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" {
+	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && opt == speechset.DefaultAdaptation && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" && os.Getenv("MRCPD_ACCURACY_ADAPT_SETTINGS") == "" {
 		files := []string{filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means"),
 			filepath.Join(bin, "plugins", "pocketsphinx.digit.means"), filepath.Join(bin, "plugins", "pocketsphinx.mixw")}
 		if !slices.ContainsFunc(files, func(f string) bool { _, err := os.Stat(f); return err != nil }) {
@@ -237,7 +237,20 @@ func estimateAdaptation() {
 	for i, u := range us {
 		utts[i] = AdaptUtterance{Text: u.Text, PCM: upsample(u.PCM)}
 	}
-	e, err := New(DefaultConfig())
+	cfg := DefaultConfig()
+	if v := os.Getenv("MRCPD_ACCURACY_ADAPT_SETTINGS"); v != "" { // tuning: the front end adapted with
+		settings := map[string]string{}
+		for _, kv := range strings.Split(v, ";") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				settings[strings.TrimSpace(k)] = v
+			}
+		}
+		if cfg, err = FromSettings(settings); err != nil {
+			mllrErr = fmt.Errorf("MRCPD_ACCURACY_ADAPT_SETTINGS: %w", err)
+			return
+		}
+	}
+	e, err := New(cfg)
 	if err != nil {
 		mllrErr = err
 		return

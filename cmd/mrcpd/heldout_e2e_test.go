@@ -62,9 +62,9 @@ func TestE2EHeldOutAccuracyThroughMrcpd(t *testing.T) {
 	// Comparing settings (one "key=value;key=value" list; "digit_means=estimated" and
 	// "mixture_weights=estimated" for the files make build estimates): overlaid on the plugin's,
 	// the floors still apply.
+	a := telephoneAdaptation(t, plugin.Path)
 	for _, kv := range strings.Split(os.Getenv("MRCPD_ACCURACY_SETTINGS"), ";") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
-			a := telephoneAdaptation(t, plugin.Path)
 			switch k, v = strings.TrimSpace(k), strings.TrimSpace(v); {
 			case k == "digit_means" && v == "estimated":
 				v = a.digitMeans

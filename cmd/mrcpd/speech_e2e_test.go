@@ -79,16 +79,13 @@ func telephoneAdaptation(t *testing.T, bin string) adaptation {
 	if meansDone {
 		return a
 	}
-	for _, f := range []string{a.means, a.mixw, a.digitMeans} {
-		if _, err := os.Stat(f); err == nil {
-			continue
-		}
+	missing := func(f string) bool { _, err := os.Stat(f); return err != nil }
+	if slices.ContainsFunc([]string{a.means, a.mixw, a.digitMeans}, missing) {
 		cmd := exec.Command(bin, "adapt", "-synthesize", "-out", bin+".mllr", "-means", a.means,
 			"-mixture-weights", a.mixw, "-digit-means", a.digitMeans)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s adapt: %v\n%s", bin, err, b)
 		}
-		break
 	}
 	meansDone = true
 	return a

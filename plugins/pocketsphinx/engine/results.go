@@ -217,6 +217,8 @@ func (w *worker) confidence(g *compiled, hyp []segment, post float64, phones []s
 	switch {
 	case g == nil:
 		off = w.e.cfg.DictationConfidenceOffset
+	case !g.digits:
+		off += w.e.cfg.CoverageWeight * math.Log(coverage(hyp, phones))
 	case g.digits && w.d.kind != digitDecoder && w.e.cfg.DigitMeans != "":
 		// A digit grammar next to another one, decoded with the means: their own curve.
 		off = meansDigitOffset + meansDigitPosterior*post

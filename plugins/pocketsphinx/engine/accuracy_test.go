@@ -13,7 +13,7 @@ import (
 
 // minAccuracy is the whole-phrase accuracy each grammar set must reach on telephone audio
 // (300-3400 Hz, 8 kHz, G.711, upsampled), with the telephone-channel transform estimated on the
-// adaptation voices (telephoneMLLR). Without the transform four-digit strings reach 19-20/24 =
+// adaptation voices (telephoneAdaptation). Without the transform four-digit strings reach 19-20/24 =
 // 79-83%: see ACCURACY.md, "Accuracy". Yes/no is 14/16 with the MAP means estimated with the drawn
 // speakers (issue 14: flite slt's "yes" heard as "wrong"; 16/16 before them), while the held-out
 // set's yes/no went from 92% to 98% with them: 0.85 for yes/no.

@@ -15,30 +15,14 @@ import (
 // readMixw reads back an s3 mixture_weights file as sendumpToMixw writes it.
 func readMixw(t *testing.T, path string) (nsen, nfeat, ndens int, w []float32) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	m, err := readS3Mixw(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := bytes.Index(b, []byte("endhdr\n"))
-	if !bytes.HasPrefix(b, []byte("s3\n")) || i < 0 {
-		t.Fatalf("no s3 header: %q", b[:min(len(b), 40)])
+	if m.rest != 0 {
+		t.Fatalf("%d bytes left over", m.rest)
 	}
-	r := bytes.NewReader(b[i+len("endhdr\n"):])
-	var hdr [5]uint32
-	if err := binary.Read(r, binary.LittleEndian, &hdr); err != nil {
-		t.Fatal(err)
-	}
-	if hdr[0] != 0x11223344 || hdr[4] != hdr[1]*hdr[2]*hdr[3] {
-		t.Fatalf("header %x", hdr)
-	}
-	w = make([]float32, hdr[4])
-	if err := binary.Read(r, binary.LittleEndian, w); err != nil {
-		t.Fatal(err)
-	}
-	if r.Len() != 0 {
-		t.Fatalf("%d bytes left over", r.Len())
-	}
-	return int(hdr[1]), int(hdr[2]), int(hdr[3]), w
+	return m.nsen, m.nfeat, m.ndens, m.w
 }
 
 // TestSendumpToMixwModel: every senone's weights over each codebook are a distribution again
@@ -198,7 +182,7 @@ func TestAdaptRejects(t *testing.T) {
 // TestAdaptTransform: the transform the test set is measured with is a global 39-dimensional
 // MLLR transform in the format pocketsphinx loads, and a decoder starts with it.
 func TestAdaptTransform(t *testing.T) {
-	path := telephoneMLLR(t)
+	path := telephoneAdaptation(t).MLLR
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +217,8 @@ func decoderStarts(t *testing.T, cfg Config) {
 // where digit strings have speech (98,948 of 209,672 values when measured: the codebooks of
 // the digits' phones).
 func TestAdaptMAPMeans(t *testing.T) {
-	path, digitPath := telephoneMeans(t)
+	files := telephoneAdaptation(t)
+	path, digitPath := files.Means, files.DigitMeans
 	model, err := os.ReadFile(filepath.Join(DefaultAcousticModel, "means"))
 	if err != nil {
 		t.Skip(err)

@@ -113,27 +113,21 @@ func TestTuningAccuracy(t *testing.T) {
 func settingsConfigs(t *testing.T) []Config {
 	var cfgs []Config
 	for _, list := range strings.Split(os.Getenv("MRCPD_ACCURACY_SETTINGS"), "|") {
-		settings := map[string]string{}
-		for _, kv := range strings.Split(list, ";") {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				settings[strings.TrimSpace(k)] = v
-			}
-		}
-		cfg, err := FromSettings(settings)
+		cfg, err := FromSettings(parseSettings(list))
 		if err != nil {
 			t.Fatal(err)
 		}
 		switch {
 		case cfg.MLLR == "estimated": // the transform alone, as shipped before the MAP means
-			cfg.MLLR = telephoneMLLR(t)
+			cfg.MLLR = telephoneAdaptation(t).MLLR
 		case cfg.MLLR == "" && cfg.Means == "":
-			means, digitMeans := telephoneMeans(t)
-			cfg.Means = means
+			a := telephoneAdaptation(t)
+			cfg.Means = a.Means
 			if cfg.DigitMeans == "estimated" {
-				cfg.DigitMeans = digitMeans
+				cfg.DigitMeans = a.DigitMeans
 			}
 			if cfg.MixtureWeights == "estimated" {
-				cfg.MixtureWeights = telephoneMixw(t)
+				cfg.MixtureWeights = a.MixtureWeights
 			}
 		}
 		cfgs = append(cfgs, cfg)

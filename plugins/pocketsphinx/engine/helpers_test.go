@@ -177,14 +177,28 @@ func newTestEngine(t testing.TB, cfg Config) *Engine {
 // which speaks the test set or the held-out set. Under `make test` (MRCPD_BIN_DIR) the files
 // `make build` estimated with the same command are used instead of estimating them again.
 var (
-	mllrOnce       sync.Once
-	mllrDir        string // estimated here: removed by TestMain
-	mllrPath       string
-	meansPath      string
-	digitMeansPath string
-	mixwPath       string
-	mllrErr        error
+	mllrOnce sync.Once
+	mllrDir  string // estimated here: removed by TestMain
+	adapted  MAPFiles
+	mllrErr  error
 )
+
+// mapFilesIn is the files named name.mllr, .means, .digit.means and .mixw in dir.
+func mapFilesIn(dir, name string) MAPFiles {
+	p := filepath.Join(dir, name)
+	return MAPFiles{MLLR: p + ".mllr", Means: p + ".means", DigitMeans: p + ".digit.means", MixtureWeights: p + ".mixw"}
+}
+
+// parseSettings reads "key=value;key=value" as the plugin's settings.
+func parseSettings(list string) map[string]string {
+	settings := map[string]string{}
+	for _, kv := range strings.Split(list, ";") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			settings[strings.TrimSpace(k)] = v
+		}
+	}
+	return settings
+}
 
 func estimateAdaptation() {
 	opt := speechset.DefaultAdaptation
@@ -202,10 +216,10 @@ func estimateAdaptation() {
 		}
 	}
 	if bin := os.Getenv("MRCPD_BIN_DIR"); bin != "" && opt == speechset.DefaultAdaptation && os.Getenv("MRCPD_ACCURACY_ADAPT_SNR") == "" && os.Getenv("MRCPD_ACCURACY_ADAPT_SETTINGS") == "" {
-		files := []string{filepath.Join(bin, "plugins", "pocketsphinx.mllr"), filepath.Join(bin, "plugins", "pocketsphinx.means"),
-			filepath.Join(bin, "plugins", "pocketsphinx.digit.means"), filepath.Join(bin, "plugins", "pocketsphinx.mixw")}
+		f := mapFilesIn(filepath.Join(bin, "plugins"), "pocketsphinx")
+		files := []string{f.MLLR, f.Means, f.DigitMeans, f.MixtureWeights}
 		if !slices.ContainsFunc(files, func(f string) bool { _, err := os.Stat(f); return err != nil }) {
-			mllrPath, meansPath, digitMeansPath, mixwPath = files[0], files[1], files[2], files[3]
+			adapted = f
 			return
 		}
 	}
@@ -239,13 +253,7 @@ func estimateAdaptation() {
 	}
 	cfg := DefaultConfig()
 	if v := os.Getenv("MRCPD_ACCURACY_ADAPT_SETTINGS"); v != "" { // tuning: the front end adapted with
-		settings := map[string]string{}
-		for _, kv := range strings.Split(v, ";") {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				settings[strings.TrimSpace(k)] = v
-			}
-		}
-		if cfg, err = FromSettings(settings); err != nil {
+		if cfg, err = FromSettings(parseSettings(v)); err != nil {
 			mllrErr = fmt.Errorf("MRCPD_ACCURACY_ADAPT_SETTINGS: %w", err)
 			return
 		}
@@ -256,15 +264,15 @@ func estimateAdaptation() {
 		return
 	}
 	defer e.Close()
-	m, mm, dm := filepath.Join(dir, "telephone.mllr"), filepath.Join(dir, "telephone.means"), filepath.Join(dir, "telephone.digit.means")
-	out := MAPFiles{MLLR: m, Means: mm, DigitMeans: dm, MixtureWeights: filepath.Join(dir, "telephone.mixw")}
+	out := mapFilesIn(dir, "telephone")
 	if mllrErr = e.AdaptMAP(ctx, dir, out, utts); mllrErr == nil {
-		mllrPath, meansPath, digitMeansPath, mixwPath = m, mm, dm, out.MixtureWeights
+		adapted = out
 	}
 }
 
-// telephoneMLLR is the transform.
-func telephoneMLLR(t testing.TB) string {
+// telephoneAdaptation is the transform, the MAP means and mixture weights estimated with it, and
+// the digit means of the second pass on top of them.
+func telephoneAdaptation(t testing.TB) MAPFiles {
 	t.Helper()
 	mllrOnce.Do(estimateAdaptation)
 	if errors.Is(mllrErr, speechset.ErrNoSynth) || errors.Is(mllrErr, ErrNoSphinxTrain) {
@@ -273,28 +281,13 @@ func telephoneMLLR(t testing.TB) string {
 	if mllrErr != nil {
 		t.Fatal(mllrErr)
 	}
-	return mllrPath
-}
-
-// telephoneMeans is the MAP-adapted means estimated with telephoneMLLR's transform, and the
-// digit means of the second pass on top of them.
-func telephoneMeans(t testing.TB) (means, digitMeans string) {
-	t.Helper()
-	telephoneMLLR(t)
-	return meansPath, digitMeansPath
-}
-
-// telephoneMixw is the mixture weights estimated with telephoneMeans's means.
-func telephoneMixw(t testing.TB) string {
-	t.Helper()
-	telephoneMLLR(t)
-	return mixwPath
+	return adapted
 }
 
 // adaptedConfig is DefaultConfig with the MAP-adapted means, as conf/mrcpd.yaml runs the plugin
 // (the mixture weights and the digit means are not set there).
 func adaptedConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
-	cfg.Means, _ = telephoneMeans(t)
+	cfg.Means = telephoneAdaptation(t).Means
 	return cfg
 }

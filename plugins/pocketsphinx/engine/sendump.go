@@ -108,6 +108,39 @@ func sendumpToMixw(in, out string) error {
 	return os.WriteFile(out, w.Bytes(), 0o644)
 }
 
+// s3Mixw is an s3 mixture_weights file read: sizes, weights ([senone][stream][density]) and how
+// many bytes follow them (sphinxtrain may append a checksum).
+type s3Mixw struct {
+	nsen, nfeat, ndens int
+	w                  []float32
+	rest               int
+}
+
+func readS3Mixw(path string) (*s3Mixw, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pocketsphinx: adapt: %w", err)
+	}
+	bad := func(why string) error { return fmt.Errorf("pocketsphinx: adapt: %s: %s", path, why) }
+	i := bytes.Index(b, []byte("endhdr\n"))
+	if i < 0 || !bytes.HasPrefix(b, []byte("s3\n")) {
+		return nil, bad("not an s3 parameter file")
+	}
+	r := bytes.NewReader(b[i+len("endhdr\n"):])
+	var hdr [5]uint32
+	if err := binary.Read(r, binary.LittleEndian, &hdr); err != nil || hdr[0] != 0x11223344 {
+		return nil, bad("not a little-endian s3 file")
+	}
+	m := &s3Mixw{nsen: int(hdr[1]), nfeat: int(hdr[2]), ndens: int(hdr[3])}
+	if n := m.nsen * m.nfeat * m.ndens; int(hdr[4]) != n || 4*n > r.Len() {
+		return nil, bad(fmt.Sprintf("%d weights for %d x %d x %d in %d bytes", hdr[4], m.nsen, m.nfeat, m.ndens, r.Len()))
+	}
+	m.w = make([]float32, hdr[4])
+	binary.Read(r, binary.LittleEndian, m.w) // the size was checked
+	m.rest = r.Len()
+	return m, nil
+}
+
 // mixwToSendump writes the s3 mixture_weights file in as a sendump for pocketsphinx's -sendump,
 // with model's header (the model's sendump, whose sizes it must have). Weights are quantised to
 // the nearest step, so that the model's own come back as they were.
@@ -116,39 +149,25 @@ func mixwToSendump(model, in, out string) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(in)
+	m, err := readS3Mixw(in)
 	if err != nil {
-		return fmt.Errorf("pocketsphinx: adapt: %w", err)
+		return err
 	}
-	bad := func(why string) error { return fmt.Errorf("pocketsphinx: adapt: %s: %s", in, why) }
-	le := binary.LittleEndian
-	i := bytes.Index(b, []byte("endhdr\n"))
-	if i < 0 || !bytes.HasPrefix(b, []byte("s3\n")) {
-		return bad("not an s3 parameter file")
+	if m.nsen != sd.nsen || m.nfeat != sd.nfeat || m.ndens != sd.ndens {
+		return fmt.Errorf("pocketsphinx: adapt: %s: %d senones x %d streams x %d densities, the model %d x %d x %d",
+			in, m.nsen, m.nfeat, m.ndens, sd.nsen, sd.nfeat, sd.ndens)
 	}
-	p := i + len("endhdr\n")
-	if p+20 > len(b) || le.Uint32(b[p:]) != 0x11223344 {
-		return bad("not a little-endian s3 file")
-	}
-	nsen, nfeat, ndens := int(le.Uint32(b[p+4:])), int(le.Uint32(b[p+8:])), int(le.Uint32(b[p+12:]))
-	p += 20
-	if nsen != sd.nsen || nfeat != sd.nfeat || ndens != sd.ndens || p+4*nsen*nfeat*ndens > len(b) {
-		return bad(fmt.Sprintf("%d senones x %d streams x %d densities, the model %d x %d x %d", nsen, nfeat, ndens, sd.nsen, sd.nfeat, sd.ndens))
-	}
-	weight := func(s, f, g int) float64 {
-		return float64(math.Float32frombits(le.Uint32(b[p+4*((s*nfeat+f)*ndens+g):])))
-	}
-	dump := make([]byte, sd.body+nfeat*ndens*nsen)
+	dump := make([]byte, sd.body+m.nfeat*m.ndens*m.nsen)
 	copy(dump, sd.raw[:sd.body])
 	step := math.Log(1.0001) * float64(int(1)<<sd.shift)
-	for s := 0; s < nsen; s++ {
-		for f := 0; f < nfeat; f++ {
-			for g := 0; g < ndens; g++ {
+	for s := range m.nsen {
+		for f := range m.nfeat {
+			for g := range m.ndens {
 				q := 255
-				if w := weight(s, f, g); w > 0 {
-					q = min(255, max(0, int(math.Round(-math.Log(w)/step))))
+				if w := m.w[(s*m.nfeat+f)*m.ndens+g]; w > 0 {
+					q = min(255, max(0, int(math.Round(-math.Log(float64(w))/step))))
 				}
-				dump[sd.body+(f*ndens+g)*nsen+s] = byte(q)
+				dump[sd.body+(f*m.ndens+g)*m.nsen+s] = byte(q)
 			}
 		}
 	}

@@ -95,7 +95,7 @@ func TestMixwToSendumpErrors(t *testing.T) {
 // reaches), and a decoder loads them: decoding the same digit string with them and with the
 // model's own weights scores differently.
 func TestAdaptMAPMixtureWeights(t *testing.T) {
-	mixw := telephoneMixw(t)
+	mixw := telephoneAdaptation(t).MixtureWeights
 	orig, err := os.ReadFile(filepath.Join(DefaultAcousticModel, "sendump"))
 	if err != nil {
 		t.Skip(err)

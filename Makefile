@@ -6,9 +6,9 @@ BIN       := $(CURDIR)/bin
 CONFIG    ?= conf/mrcpd.yaml
 GOFLAGS_T ?= -race -count=1 -timeout 30m
 
-# System packages: real engines (PocketSphinx, espeak-ng, flite), codecs (Opus), and real peers (sipp, sox,
-# kamailio in front of several mrcpd).
-DEB_PKGS := gcc pkg-config sip-tester sox espeak-ng libespeak-ng-dev flite flite1-dev \
+# System packages: real engines (PocketSphinx with speexdsp's noise suppression, espeak-ng, flite),
+# codecs (Opus), and real peers (sipp, sox, kamailio in front of several mrcpd).
+DEB_PKGS := gcc pkg-config sip-tester sox espeak-ng libespeak-ng-dev flite flite1-dev libspeexdsp-dev \
             pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev sphinxtrain \
             libopus-dev libopusfile-dev kamailio
 
@@ -40,10 +40,10 @@ build: deps
 	@# adaptation"): a transform, the MAP means and mixture weights estimated with it and the digit
 	@# means of a second pass, once, on generated speech; delete the means to estimate them again;
 	@# they are estimated again when the adaptation set's definition (speechset, the engine's
-	@# adapt.go and sendump.go) is newer than them.
+	@# adapt.go, sendump.go and denoise.go) is newer than them.
 	@stale=1; if [ -f $(BIN)/plugins/pocketsphinx.means ] && [ -f $(BIN)/plugins/pocketsphinx.mixw ] && \
 	  [ -f $(BIN)/plugins/pocketsphinx.digit.means ]; then stale=0; \
-	  for f in plugins/pocketsphinx/speechset/*.go plugins/pocketsphinx/engine/adapt.go plugins/pocketsphinx/engine/sendump.go; do \
+	  for f in plugins/pocketsphinx/speechset/*.go plugins/pocketsphinx/engine/adapt.go plugins/pocketsphinx/engine/sendump.go plugins/pocketsphinx/engine/denoise.go; do \
 	    [ $$f -nt $(BIN)/plugins/pocketsphinx.means ] && stale=1; done; fi; \
 	[ $$stale = 0 ] || $(BIN)/plugins/pocketsphinx adapt -synthesize -out $(BIN)/plugins/pocketsphinx.mllr \
 	  -means $(BIN)/plugins/pocketsphinx.means -mixture-weights $(BIN)/plugins/pocketsphinx.mixw \

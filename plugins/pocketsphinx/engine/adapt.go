@@ -218,9 +218,11 @@ func (e *Engine) writeAdaptData(ctx context.Context, work string, utts []AdaptUt
 		if len(ws) == 0 {
 			return 0, fmt.Errorf("pocketsphinx: adapt: utterance %d has no words", i)
 		}
-		bwe := newBandExtender(e.cfg.BandExtension)
-		bwe.fric = e.cfg.FricativeGain
-		cep, err := d.cepstra(bwe.process(u.PCM))
+		pcm, err := e.frontEndAudio(u.PCM)
+		if err != nil {
+			return 0, err
+		}
+		cep, err := d.cepstra(pcm)
 		if err != nil {
 			return 0, err
 		}

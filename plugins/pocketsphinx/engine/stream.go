@@ -93,7 +93,7 @@ type worker struct {
 	s    *stream
 
 	d        *decoder
-	bwe      *bandExtender
+	fe       *frontEnd
 	audio    []int16 // the utterance so far, for the phone loop and further grammars
 	inSpeech bool
 	speechAt time.Duration // first SpeechStarted
@@ -140,6 +140,7 @@ func (w *worker) recognize(ctx context.Context) (err error) {
 		return err
 	}
 	w.d = d
+	defer func() { w.fe.free() }()
 	started := false
 	defer func() {
 		if started && err != nil {
@@ -217,11 +218,18 @@ func (w *worker) params() map[string]string {
 }
 
 func (w *worker) audioIn(ctx context.Context, pcm []int16) error {
-	if w.bwe == nil {
-		w.bwe = newBandExtender(w.e.cfg.BandExtension)
-		w.bwe.fric = w.e.cfg.FricativeGain
+	if w.fe == nil {
+		fe, err := newFrontEnd(w.e.cfg)
+		if err != nil {
+			return asr.Errorf(asr.ErrInternal, true, "%v", err)
+		}
+		w.fe = fe
 	}
-	pcm = w.bwe.process(pcm)
+	return w.decode(ctx, w.fe.process(pcm))
+}
+
+// decode passes front-end audio to the decoder and reports what it says of it.
+func (w *worker) decode(ctx context.Context, pcm []int16) error {
 	w.audio = append(w.audio, pcm...)
 	if err := w.d.process(pcm, false); err != nil {
 		return asr.Errorf(asr.ErrInternal, true, "%v", err)
@@ -263,6 +271,11 @@ const (
 func samplesDur(n int) time.Duration { return time.Duration(n) * time.Second / 16000 }
 
 func (w *worker) finish(ctx context.Context) error {
+	if rest := w.fe.flush(); len(rest) > 0 {
+		if err := w.decode(ctx, rest); err != nil {
+			return err
+		}
+	}
 	if err := w.d.end(); err != nil {
 		return asr.Errorf(asr.ErrInternal, true, "%v", err)
 	}

@@ -32,7 +32,8 @@ import (
 type denoiser struct {
 	st      *C.SpeexPreprocessState
 	pending []int16 // samples short of a frame
-	floor   float64 // the quietest frame's RMS so far
+	floor   float64 // the quietest frame's RMS since the line was first heard
+	heard   bool    // a frame other than digital silence has come
 }
 
 // denoiseFrame is 20 ms at 16 kHz: speexdsp's preprocessor works on whole frames.
@@ -72,8 +73,12 @@ func (n *denoiser) process(pcm []int16) []int16 {
 	for i := 0; i < whole; i += denoiseFrame {
 		copy(frame, out[i:i+denoiseFrame])
 		C.speex_preprocess_run(n.st, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])))
-		n.floor = min(n.floor, frameRMS(out[i:i+denoiseFrame]))
-		if n.floor > denoiseGate {
+		rms := frameRMS(out[i : i+denoiseFrame])
+		n.heard = n.heard || rms >= digitalSilence
+		if n.heard {
+			n.floor = min(n.floor, rms)
+		}
+		if n.heard && n.floor > denoiseGate {
 			copy(out[i:], frame)
 		}
 	}
@@ -105,6 +110,13 @@ func (n *denoiser) free() {
 // works on a line with noise in its pauses. The floor is the quietest frame so far: a line
 // that has been quiet once is clean.
 const denoiseGate = 32768 * 0.00316
+
+// digitalSilence is the RMS under which a frame is digital silence. Before the line is first
+// heard, that is mrcpd's own fill ahead of the first packet (docs/operations.md, "Media"), which
+// says nothing of the line's noise: counted, it closed the gate on every call through mrcpd.
+// After, it counts as quiet: synthetic speech's pauses are digital silence, and so is
+// concealment faded out over a long loss, after which the rest of the call passes untouched.
+const digitalSilence = 1.0
 
 func frameRMS(pcm []int16) float64 {
 	var s float64

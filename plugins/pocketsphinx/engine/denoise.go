@@ -45,18 +45,11 @@ func newDenoiser(suppressDB float64) (*denoiser, error) {
 	if suppressDB == 0 {
 		return nil, nil
 	}
-	st := C.mrcpd_denoiser(denoiseFrame, 16000, C.int(-abs(suppressDB)))
+	st := C.mrcpd_denoiser(denoiseFrame, 16000, C.int(-math.Abs(suppressDB)))
 	if st == nil {
 		return nil, fmt.Errorf("pocketsphinx: speexdsp preprocessor did not start")
 	}
 	return &denoiser{st: st, floor: math.Inf(1)}, nil
-}
-
-func abs(f float64) float64 {
-	if f < 0 {
-		return -f
-	}
-	return f
 }
 
 // process returns the whole frames pcm completes, denoised; the rest waits for the next call.

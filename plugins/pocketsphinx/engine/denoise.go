@@ -63,7 +63,7 @@ func (n *denoiser) process(pcm []int16) []int16 {
 	out := make([]int16, whole)
 	copy(out, buf[:whole])
 	frame := make([]int16, denoiseFrame)
-	for i := 0; i < whole; i += denoiseFrame {
+	for i := 0; i < whole && !n.shut(); i += denoiseFrame {
 		copy(frame, out[i:i+denoiseFrame])
 		C.speex_preprocess_run(n.st, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])))
 		rms := frameRMS(out[i : i+denoiseFrame])
@@ -78,6 +78,10 @@ func (n *denoiser) process(pcm []int16) []int16 {
 	n.pending = append(n.pending[:0], buf[whole:]...)
 	return out
 }
+
+// shut reports that the gate is closed for the rest of the call (the floor only falls), so the
+// preprocessor need not run: its output would never be used.
+func (n *denoiser) shut() bool { return n.heard && n.floor <= denoiseGate }
 
 // flush returns the last partial frame, denoised (padded with silence through the filter).
 func (n *denoiser) flush() []int16 {

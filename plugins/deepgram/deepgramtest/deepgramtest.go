@@ -53,7 +53,7 @@ type Server struct {
 	queries []url.Values
 	conns   int
 	kas     int
-	wg      sync.WaitGroup
+	open    vendorkit.Conns
 }
 
 // Start runs a stand-in on 127.0.0.1 and returns it with its endpoint URL
@@ -82,7 +82,7 @@ func (s *Server) URL() string { return "ws" + strings.TrimPrefix(s.http.URL, "ht
 func (s *Server) Close() {
 	s.http.CloseClientConnections()
 	s.http.Close()
-	s.wg.Wait()
+	s.open.Close()
 }
 
 // SetScript changes what later connections recognise.
@@ -148,12 +148,15 @@ func (s *Server) listen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(1 << 20) // Deepgram takes frames far above coder/websocket's 32 KiB default
+	if !s.open.Add() {
+		c.CloseNow()
+		return
+	}
+	defer s.open.Done()
 	s.mu.Lock()
 	s.queries = append(s.queries, r.URL.Query())
 	s.conns++
-	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
 	sess := &session{srv: s, c: c, o: o, script: script, fail: fail, idle: idle,
 		l: vendorkit.Listener{Rate: o.rate, EndSilence: o.endSilence()}}
 	sess.run(r.Context())

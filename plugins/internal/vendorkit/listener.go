@@ -3,8 +3,42 @@ package vendorkit
 import (
 	"math"
 	"strings"
+	"sync"
 	"time"
 )
+
+// Conns is the set of a stand-in's open connections, so that closing the stand-in can wait for
+// them. A handler can still be starting a connection while the stand-in closes (httptest's Close
+// does not wait for hijacked WebSocket connections), and a sync.WaitGroup must not be added to
+// while it is waited on: once Close has begun, Add refuses instead.
+type Conns struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Add counts a new connection; false when the stand-in is closing, and the connection is to be
+// dropped. Each true is matched by a Done.
+func (c *Conns) Add() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// Done says a connection counted by Add has ended.
+func (c *Conns) Done() { c.wg.Done() }
+
+// Close refuses new connections and waits for the open ones.
+func (c *Conns) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
+}
 
 // Script is what a protocol stand-in "recognises". A stand-in is not a speech recogniser: tests
 // send audio made from a known phrase and configure the transcript the stand-in answers with, so

@@ -3,7 +3,9 @@ package vendorkit
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,4 +204,40 @@ func FuzzXMLPhrases(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConnsCloseWhileAdding: handlers starting connections while the stand-in closes. With a bare
+// sync.WaitGroup (Add racing Wait) the race detector failed deepgram's TestVendorFailures.
+func TestConnsCloseWhileAdding(t *testing.T) {
+	var c Conns
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c.Add() {
+				c.Done()
+			}
+		}()
+	}
+	c.Close()
+	if c.Add() {
+		t.Error("Add after Close counted a connection")
+	}
+	wg.Wait()
+}
+
+func TestConnsCloseWaits(t *testing.T) {
+	var c Conns
+	c.Add()
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	runtime.Gosched()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a connection was open")
+	default:
+	}
+	c.Done()
+	<-closed
 }

@@ -57,7 +57,7 @@ type Server struct {
 	idle    time.Duration
 	limit   time.Duration
 	configs []Config
-	wg      sync.WaitGroup
+	open    vendorkit.Conns
 }
 
 // Start runs a stand-in on 127.0.0.1 and returns it with its endpoint URL (ws://127.0.0.1:port),
@@ -83,7 +83,7 @@ func (s *Server) URL() string { return "ws" + strings.TrimPrefix(s.http.URL, "ht
 func (s *Server) Close() {
 	s.http.CloseClientConnections()
 	s.http.Close()
-	s.wg.Wait()
+	s.open.Close()
 }
 
 // SetScript changes what later connections recognise.
@@ -129,9 +129,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(1 << 20) // python websockets (vosk-server) takes frames up to 1 MiB, above coder/websocket's 32 KiB default
-	s.wg.Add(1)
-	defer s.wg.Done()
 	defer c.CloseNow()
+	if !s.open.Add() {
+		return
+	}
+	defer s.open.Done()
 	rec := &recognizer{srv: s, c: c, script: script, fail: fail, limit: limit, cfg: Config{SampleRate: 8000}}
 	rec.run(r.Context(), idle)
 }

@@ -22,6 +22,7 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 )
 
@@ -34,6 +35,10 @@ type denoiser struct {
 	pending []int16 // samples short of a frame
 	floor   float64 // the quietest frame's RMS since the line was first heard
 	heard   bool    // a frame other than digital silence has come
+	open    bool    // the line has had a steady stretch: its output is used until the gate shuts
+	recent  [steadyFrames]float64
+	n       int  // frames since the line was first heard
+	used    bool // some of the output has been used: the confidence curve shifts (results.go)
 }
 
 // denoiseFrame is 20 ms at 16 kHz: speexdsp's preprocessor works on whole frames.
@@ -66,18 +71,38 @@ func (n *denoiser) process(pcm []int16) []int16 {
 	for i := 0; i < whole && !n.shut(); i += denoiseFrame {
 		copy(frame, out[i:i+denoiseFrame])
 		C.speex_preprocess_run(n.st, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])))
-		rms := frameRMS(out[i : i+denoiseFrame])
-		n.heard = n.heard || rms >= digitalSilence
-		if n.heard {
-			n.floor = min(n.floor, rms)
-		}
-		if n.heard && n.floor > denoiseGate {
+		n.observe(frameRMS(out[i : i+denoiseFrame]))
+		if n.open && !n.shut() {
 			copy(out[i:], frame)
+			n.used = true
 		}
 	}
 	n.pending = append(n.pending[:0], buf[whole:]...)
 	return out
 }
+
+// observe moves the gate on a frame's RMS. It opens on a stretch of steadyFrames frames above
+// denoiseGate whose levels lie within steadyRatio of each other: that is noise, for speech's
+// level moves by more from syllable to syllable. Opening on the first frames heard instead
+// denoised a clean line's first word (the line is first heard there, after mrcpd's fill) against
+// a noise estimate made of that word: through mrcpd, a clean "yeah" came back "no".
+func (n *denoiser) observe(rms float64) {
+	n.heard = n.heard || rms >= digitalSilence
+	if !n.heard {
+		return
+	}
+	n.floor = min(n.floor, rms)
+	n.recent[n.n%steadyFrames] = rms
+	n.n++
+	if n.open || n.n < steadyFrames {
+		return
+	}
+	lo, hi := slices.Min(n.recent[:]), slices.Max(n.recent[:])
+	n.open = lo > denoiseGate && hi <= steadyRatio*lo
+}
+
+// denoised reports that some of the audio so far was the preprocessor's.
+func (n *denoiser) denoised() bool { return n != nil && n.used }
 
 // shut reports that the gate is closed for the rest of the call (the floor only falls), so the
 // preprocessor need not run: its output would never be used.
@@ -114,6 +139,14 @@ const denoiseGate = 32768 * 0.00316
 // After, it counts as quiet: synthetic speech's pauses are digital silence, and so is
 // concealment faded out over a long loss, after which the rest of the call passes untouched.
 const digitalSilence = 1.0
+
+// A steady stretch is 240 ms whose 20 ms frames' RMS lie within 4 dB of each other. Pink noise
+// in the telephone band spans about 2-3 dB over that many frames; a synthetic vowel, the
+// steadiest speech there is, rarely holds 240 ms.
+const (
+	steadyFrames = 12
+	steadyRatio  = 1.585
+)
 
 func frameRMS(pcm []int16) float64 {
 	var s float64

@@ -78,13 +78,23 @@ func BenchmarkDenoiser(b *testing.B) {
 }
 
 // TestDenoiserGate: a line whose pauses are quiet passes untouched, noise or speech later in the
-// call notwithstanding; a line with noise in its pauses is denoised from the start.
+// call notwithstanding; a line with steady noise is denoised once it has been heard a while.
 func TestDenoiserGate(t *testing.T) {
 	r := rand.New(rand.NewSource(2))
 	noise := func(n int, sd float64) []int16 {
 		out := make([]int16, n)
 		for i := range out {
 			out[i] = int16(sd * r.NormFloat64())
+		}
+		return out
+	}
+	// syllables stands in for a clean word: a tone whose level moves by 10 dB three times a
+	// second and never falls under the gate.
+	syllables := func(n int) []int16 {
+		out := make([]int16, n)
+		for i := range out {
+			t := float64(i) / 16000
+			out[i] = int16(3000 * (0.3 + 0.7*math.Abs(math.Sin(2*math.Pi*3*t))) * math.Sin(2*math.Pi*300*t))
 		}
 		return out
 	}
@@ -97,6 +107,7 @@ func TestDenoiserGate(t *testing.T) {
 		{"noisy pause first", append(noise(3200, 300), noise(16000, 2000)...), true},
 		{"mrcpd's fill before a noisy line", slices.Concat(make([]int16, 3200), noise(3200, 300), noise(16000, 2000)), true},
 		{"fill before a quiet line", slices.Concat(make([]int16, 3200), noise(3200, 20), noise(16000, 2000)), false},
+		{"fill before a clean word", slices.Concat(make([]int16, 3200), syllables(9600), make([]int16, 3200)), false},
 	} {
 		dn, err := newDenoiser(20)
 		if err != nil {
@@ -121,5 +132,33 @@ func TestNoiseSuppressionSetting(t *testing.T) {
 	}
 	if _, err := FromSettings(map[string]string{"noise_suppression": "loud"}); err == nil || !strings.Contains(err.Error(), "noise_suppression") {
 		t.Errorf("bad value: error %v, want one naming noise_suppression", err)
+	}
+}
+
+// TestDenoisedConfidenceShift: when the suppressor changed the audio, the words' curve moves up
+// and the digits' down (denoisedShift); audio it left alone scores as without it.
+func TestDenoisedConfidenceShift(t *testing.T) {
+	seg := func(w string, sf, ef int, ascr int32) segment { return segment{word: w, sf: sf, ef: ef, ascr: ascr} }
+	phones := []segment{seg("ph_n", 0, 29, -3000), seg("ph_ow", 30, 59, -3000)}
+	hyp := []segment{seg("no", 0, 59, -6300)}
+	cfg := DefaultConfig()
+	cfg.fill()
+	logit := func(g *compiled, used bool) float64 {
+		fe := &frontEnd{dn: &denoiser{used: used}}
+		w := &worker{e: &Engine{cfg: cfg}, d: &decoder{kind: grammarDecoder}, fe: fe}
+		c := w.confidence(g, hyp, posteriorFloor, phones)
+		return math.Log(c / (1 - c))
+	}
+	for _, c := range []struct {
+		name  string
+		g     *compiled
+		shift float64
+	}{
+		{"words", &compiled{}, 0.3},
+		{"digits", &compiled{digits: true}, -0.7},
+	} {
+		if d := logit(c.g, true) - logit(c.g, false); math.Abs(d-c.shift) > 1e-9 {
+			t.Errorf("%s: denoised audio moves the curve by %.3f, want %.1f", c.name, d, c.shift)
+		}
 	}
 }

@@ -29,6 +29,9 @@ func (f *frontEnd) flush() []int16 {
 	return f.bwe.process(f.dn.flush())
 }
 
+// denoised reports that the noise suppressor changed some of the audio.
+func (f *frontEnd) denoised() bool { return f != nil && f.dn.denoised() }
+
 func (f *frontEnd) free() {
 	if f != nil {
 		f.dn.free()

@@ -37,7 +37,8 @@ type Config struct {
 	UpperF        float64 // -upperf; 3500 keeps the mel filters inside the telephone band
 	RemoveNoise   bool
 	// NoiseSuppression is how far (dB) speexdsp's preprocessor may take stationary noise down
-	// before the front end; 0 leaves the audio as it is.
+	// before the front end, on a line with steady noise (denoise.go); 0 leaves the audio as it
+	// is. 20 is what the confidence's shift for denoised audio was read off (denoisedShift).
 	NoiseSuppression float64
 	// BandExtension is the gain of the spectral folding that fills the empty 4-8 kHz band of
 	// upsampled telephone audio (0 disables it); see bandext.go.
@@ -99,23 +100,24 @@ type Config struct {
 // DefaultConfig returns the settings measured on the speechset accuracy set.
 func DefaultConfig() Config {
 	return Config{
-		AcousticModel:   DefaultAcousticModel,
-		Dictionary:      DefaultDictionary,
-		LanguageModel:   DefaultLanguageModel,
-		PhoneLoop:       true,
-		PoolSize:        max(4, 4*runtime.NumCPU()),
-		IdleDecoders:    max(2, runtime.NumCPU()),
-		CMNInit:         DefaultCMNInit,
-		LowerF:          130,
-		UpperF:          6800,
-		RemoveNoise:     false,
-		BandExtension:   0.3,
-		FricativeGain:   30,
-		GrammarBeams:    []string{"-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"},
-		RescanPasses:    4,
-		DigitWIP:        1e-3,
-		WIP:             0.65,
-		ConfidenceScale: 0.3,
+		AcousticModel:    DefaultAcousticModel,
+		Dictionary:       DefaultDictionary,
+		LanguageModel:    DefaultLanguageModel,
+		PhoneLoop:        true,
+		PoolSize:         max(4, 4*runtime.NumCPU()),
+		IdleDecoders:     max(2, runtime.NumCPU()),
+		CMNInit:          DefaultCMNInit,
+		LowerF:           130,
+		UpperF:           6800,
+		RemoveNoise:      false,
+		NoiseSuppression: 20,
+		BandExtension:    0.3,
+		FricativeGain:    30,
+		GrammarBeams:     []string{"-beam", "1e-80", "-pbeam", "1e-80", "-wbeam", "1e-60"},
+		RescanPasses:     4,
+		DigitWIP:         1e-3,
+		WIP:              0.65,
+		ConfidenceScale:  0.3,
 	}
 }
 

@@ -123,12 +123,12 @@ func TestDenoiserGate(t *testing.T) {
 }
 
 func TestNoiseSuppressionSetting(t *testing.T) {
-	if c := DefaultConfig(); c.NoiseSuppression != 0 {
-		t.Errorf("default noise_suppression %v, want 0 (off)", c.NoiseSuppression)
+	if c := DefaultConfig(); c.NoiseSuppression != 20 {
+		t.Errorf("default noise_suppression %v, want 20", c.NoiseSuppression)
 	}
-	c, err := FromSettings(map[string]string{"noise_suppression": "20"})
-	if err != nil || c.NoiseSuppression != 20 {
-		t.Errorf("noise_suppression 20: %v, %v", c.NoiseSuppression, err)
+	c, err := FromSettings(map[string]string{"noise_suppression": "0"})
+	if err != nil || c.NoiseSuppression != 0 {
+		t.Errorf("noise_suppression 0 (off): %v, %v", c.NoiseSuppression, err)
 	}
 	if _, err := FromSettings(map[string]string{"noise_suppression": "loud"}); err == nil || !strings.Contains(err.Error(), "noise_suppression") {
 		t.Errorf("bad value: error %v, want one naming noise_suppression", err)

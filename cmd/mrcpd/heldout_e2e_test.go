@@ -32,7 +32,7 @@ import (
 // against each grammar, through ulaw and snr15 (36 calls, 65 s of audio, 11 s of CPU). With one
 // item a set every item was one voice's (flite kal, the weakest), so the subset measured that
 // voice: with noise suppression on it lost three answers at 15 dB (7 -> 4 of 10), while over 576
-// calls the default lost 6 of 320 right answers and let 15 fewer wrong or out-of-grammar ones
+// calls the default lost 6 of 320 right answers and let 11 fewer wrong or out-of-grammar ones
 // through (plugins/pocketsphinx/ACCURACY.md, "Noise suppression").
 const heldOutThroughPerSet = 2
 

@@ -31,10 +31,9 @@ func TestCoverage(t *testing.T) {
 // of the speech scores lower than one that spans it all, at the same gap; digit grammars and a
 // coverage_weight of 0 leave it out.
 func TestCoverageLowersPartialAnswers(t *testing.T) {
-	seg := func(w string, sf, ef int, ascr int32) segment { return segment{word: w, sf: sf, ef: ef, ascr: ascr} }
-	phones := []segment{seg("ph_b", 0, 29, -3000), seg("ph_ih", 30, 59, -3000), seg("ph_l", 60, 89, -3000)}
-	whole := []segment{seg("billing", 0, 89, -9000)}
-	third := []segment{seg("<sil>", 0, 29, -3000), seg("billing", 30, 59, -3000), seg("<sil>", 60, 89, -3000)}
+	phones := []segment{scoredSeg("ph_b", 0, 29, -3000), scoredSeg("ph_ih", 30, 59, -3000), scoredSeg("ph_l", 60, 89, -3000)}
+	whole := []segment{scoredSeg("billing", 0, 89, -9000)}
+	third := []segment{scoredSeg("<sil>", 0, 29, -3000), scoredSeg("billing", 30, 59, -3000), scoredSeg("<sil>", 60, 89, -3000)}
 	conf := func(settings map[string]string, g *compiled, hyp []segment) float64 {
 		cfg, err := FromSettings(settings)
 		if err != nil {

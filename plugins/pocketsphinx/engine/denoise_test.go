@@ -138,9 +138,8 @@ func TestNoiseSuppressionSetting(t *testing.T) {
 // TestDenoisedConfidenceShift: when the suppressor changed the audio, the words' curve moves up
 // and the digits' down (denoisedShift); audio it left alone scores as without it.
 func TestDenoisedConfidenceShift(t *testing.T) {
-	seg := func(w string, sf, ef int, ascr int32) segment { return segment{word: w, sf: sf, ef: ef, ascr: ascr} }
-	phones := []segment{seg("ph_n", 0, 29, -3000), seg("ph_ow", 30, 59, -3000)}
-	hyp := []segment{seg("no", 0, 59, -6300)}
+	phones := []segment{scoredSeg("ph_n", 0, 29, -3000), scoredSeg("ph_ow", 30, 59, -3000)}
+	hyp := []segment{scoredSeg("no", 0, 59, -6300)}
 	cfg := DefaultConfig()
 	cfg.fill()
 	logit := func(g *compiled, used bool) float64 {

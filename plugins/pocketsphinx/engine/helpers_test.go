@@ -291,3 +291,9 @@ func adaptedConfig(t testing.TB) Config {
 	cfg.Means = telephoneAdaptation(t).Means
 	return cfg
 }
+
+// scoredSeg is a hypothesis or phone-loop segment with its acoustic score, for the confidence
+// tests.
+func scoredSeg(w string, sf, ef int, ascr int32) segment {
+	return segment{word: w, sf: sf, ef: ef, ascr: ascr}
+}

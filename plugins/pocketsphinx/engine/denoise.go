@@ -32,10 +32,11 @@ import (
 // from the filter-bank energies and cost the adapted model more than it gave (ACCURACY.md).
 type denoiser struct {
 	st      *C.SpeexPreprocessState
-	pending []int16 // samples short of a frame
-	floor   float64 // the quietest frame's RMS since the line was first heard
-	heard   bool    // a frame other than digital silence has come
-	open    bool    // the line has had a steady stretch: its output is used until the gate shuts
+	pending []int16             // samples short of a frame
+	frame   [denoiseFrame]int16 // the preprocessor works in place: the input is kept for a shut gate
+	floor   float64             // the quietest frame's RMS since the line was first heard
+	heard   bool                // a frame other than digital silence has come
+	open    bool                // the line has had a steady stretch: its output is used until the gate shuts
 	recent  [steadyFrames]float64
 	n       int  // frames since the line was first heard
 	used    bool // some of the output has been used: the confidence curve shifts (results.go)
@@ -67,13 +68,12 @@ func (n *denoiser) process(pcm []int16) []int16 {
 	whole := len(buf) / denoiseFrame * denoiseFrame
 	out := make([]int16, whole)
 	copy(out, buf[:whole])
-	frame := make([]int16, denoiseFrame)
 	for i := 0; i < whole && !n.shut(); i += denoiseFrame {
-		copy(frame, out[i:i+denoiseFrame])
-		C.speex_preprocess_run(n.st, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])))
+		copy(n.frame[:], out[i:i+denoiseFrame])
+		C.speex_preprocess_run(n.st, (*C.spx_int16_t)(unsafe.Pointer(&n.frame[0])))
 		n.observe(frameRMS(out[i : i+denoiseFrame]))
 		if n.open && !n.shut() {
-			copy(out[i:], frame)
+			copy(out[i:], n.frame[:])
 			n.used = true
 		}
 	}

@@ -33,7 +33,7 @@ import (
 type denoiser struct {
 	st      *C.SpeexPreprocessState
 	pending []int16             // samples short of a frame
-	frame   [denoiseFrame]int16 // the preprocessor works in place: the input is kept for a shut gate
+	frame   [denoiseFrame]int16 // the preprocessor works in place: the input stays while the gate is not open
 	floor   float64             // the quietest frame's RMS since the line was first heard
 	heard   bool                // a frame other than digital silence has come
 	open    bool                // the line has had a steady stretch: its output is used until the gate shuts

@@ -40,6 +40,8 @@ type Config struct {
 	// before the front end, on a line with steady noise (denoise.go); 0 leaves the audio as it
 	// is. 20 is what the confidence's shift for denoised audio was read off (denoisedShift).
 	NoiseSuppression float64
+	// PlainDictionary leaves accentVariants out of the grammars' pronunciations (lexicon.go).
+	PlainDictionary bool
 	// BandExtension is the gain of the spectral folding that fills the empty 4-8 kHz band of
 	// upsampled telephone audio (0 disables it); see bandext.go.
 	BandExtension float64
@@ -155,6 +157,10 @@ func FromSettings(s map[string]string) (Config, error) {
 			c.GrammarBeams = strings.Fields(v)
 		case "noise_suppression":
 			c.NoiseSuppression, err = strconv.ParseFloat(v, 64)
+		case "accent_variants":
+			var on bool
+			on, err = strconv.ParseBool(v)
+			c.PlainDictionary = !on
 		case "remove_noise":
 			c.RemoveNoise, err = strconv.ParseBool(v)
 		case "digit_wip":

@@ -88,7 +88,7 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("pocketsphinx: setting %s: %w", k, err)
 		}
 	}
-	lex, err := loadLexicon(cfg.Dictionary)
+	lex, err := loadLexicon(cfg.Dictionary, !cfg.PlainDictionary)
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,7 @@ func (e *Engine) plan(gs []asr.Grammar) (*plan, error) {
 			p.prons[w] = pr
 		}
 		for _, m := range miss {
-			if !contains(missing, m) {
+			if !slices.Contains(missing, m) {
 				missing = append(missing, m)
 			}
 		}

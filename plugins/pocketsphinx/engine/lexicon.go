@@ -84,19 +84,10 @@ func (lx *lexicon) lookup(words []string) (map[string][]string, []string) {
 		w = strings.ToLower(w)
 		if p, ok := lx.prons[w]; ok {
 			found[w] = p
-		} else if _, dup := found[w]; !dup && !contains(missing, w) {
+		} else if _, dup := found[w]; !dup && !slices.Contains(missing, w) {
 			missing = append(missing, w)
 		}
 	}
 	sort.Strings(missing)
 	return found, missing
-}
-
-func contains(s []string, w string) bool {
-	for _, x := range s {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
